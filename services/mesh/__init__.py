@@ -1,0 +1,1 @@
+"""Shared runtime of every HuleEdu service: settings, logging, NATS JetStream and gRPC plumbing."""

@@ -1,0 +1,1 @@
+"""Local process management for development, tests and benchmarks: nats-server and services."""

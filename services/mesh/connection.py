@@ -1,0 +1,45 @@
+"""One NATS connection per process, reconnecting for as long as the process lives."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from services.mesh.settings import NatsSettings, redact_url
+
+log = logging.getLogger(__name__)
+
+
+def _url(client: Client) -> str:
+    connected = client.connected_url
+    return connected.geturl() if connected is not None else ""
+
+
+async def connect_nats(settings: NatsSettings, name: str) -> tuple[Client, JetStreamContext]:
+    """Connect to NATS (any of the configured servers) and return the client and JetStream."""
+
+    async def on_disconnected() -> None:
+        log.warning("nats disconnected; reconnecting")
+
+    async def on_reconnected() -> None:
+        log.info("nats reconnected", extra={"server": redact_url(_url(client))})
+
+    async def on_error(error: Exception) -> None:
+        log.warning("nats error: %s", error)
+
+    client = await nats.connect(
+        servers=list(settings.servers),
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+        allow_reconnect=True,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+        error_cb=on_error,
+    )
+    log.info("nats connected", extra={"server": redact_url(_url(client))})
+    return client, client.jetstream(timeout=10)

@@ -1,0 +1,289 @@
+"""The one consumer runner: a durable pull consumer whose messages are decoded by type and handed
+to handlers with bounded concurrency, with ack, nak(delay), DLQ and graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import nats.errors
+from google.protobuf.message import DecodeError, Message
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+
+from services.mesh import subjects
+from services.mesh.logging import log_context
+from services.mesh.publisher import HEADER_CORRELATION, HEADER_MSG_ID, HEADER_TYPE
+from services.mesh.streams import ConsumerSpec, ensure_consumer
+
+log = logging.getLogger(__name__)
+
+HEADER_DLQ_REASON = "Huleedu-Dlq-Reason"
+HEADER_DLQ_CONSUMER = "Huleedu-Dlq-Consumer"
+HEADER_DLQ_SUBJECT = "Huleedu-Dlq-Original-Subject"
+HEADER_DLQ_STREAM_SEQ = "Huleedu-Dlq-Stream-Seq"
+HEADER_DLQ_DELIVERIES = "Huleedu-Dlq-Deliveries"
+_MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{durable}"
+_FETCH_TIMEOUT_S = 1.0
+
+
+class TransientError(Exception):
+    """The handler may succeed later: redeliver after `delay_s`; DLQ once deliveries run out."""
+
+    def __init__(self, reason: str, delay_s: float = 1.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay_s = delay_s
+
+
+class PermanentError(Exception):
+    """The message can never be handled: copy it to the DLQ and stop redelivering it."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the handler may know about the delivery of the message it handles."""
+
+    subject: str
+    num_delivered: int
+    max_deliver: int
+    stream_seq: int
+    headers: Mapping[str, str]
+    msg: Msg
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """True when a failure now would not be redelivered."""
+        return self.num_delivered >= self.max_deliver
+
+    async def in_progress(self) -> None:
+        """Tell JetStream the handler is still working, resetting the ack timer."""
+        await self.msg.in_progress()
+
+
+Handler = Callable[[Message, Delivery], Awaitable[None]]
+
+
+class EventConsumer:
+    """Runs handlers for the messages of one durable consumer; every instance binds the same one."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        handlers: Mapping[type[Message], Handler],
+        *,
+        service: str,
+        concurrency: int = 8,
+    ) -> None:
+        self._js = js
+        self._spec = spec
+        self._handlers = {cls.DESCRIPTOR.full_name: (cls, h) for cls, h in handlers.items()}
+        self._service = service
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._advisory_sub: Subscription | None = None
+        self._pull_sub: JetStreamContext.PullSubscription | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def in_flight(self) -> int:
+        """Messages being handled right now."""
+        return len(self._in_flight)
+
+    async def start(self) -> None:
+        """Provision the durable consumer, bind to it and start fetching."""
+        await ensure_consumer(self._js, self._spec)
+        self._pull_sub = subscription = await self._js.pull_subscribe_bind(
+            durable=self._spec.durable, stream=self._spec.stream
+        )
+        advisory = _MAX_DELIVERIES_ADVISORY.format(
+            stream=self._spec.stream, durable=self._spec.durable
+        )
+        self._advisory_sub = await self._js._nc.subscribe(advisory, cb=self._on_max_deliveries)
+        self._loop_task = asyncio.create_task(self._fetch_loop(subscription))
+        log.info(
+            "consumer started",
+            extra={"durable": self._spec.durable, "concurrency": self._concurrency},
+        )
+
+    async def stop(self) -> None:
+        """Stop fetching, finish the messages in hand, then return."""
+        self._stopping.set()
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+        for subscription in (self._advisory_sub, self._pull_sub):
+            if subscription is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await subscription.unsubscribe()
+        log.info("consumer stopped", extra={"durable": self._spec.durable})
+
+    async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription) -> None:
+        while not self._stopping.is_set():
+            await self._slots.acquire()
+            free = 1
+            while free < self._concurrency and not self._slots.locked():
+                await self._slots.acquire()
+                free += 1
+            try:
+                messages = await subscription.fetch(batch=free, timeout=_FETCH_TIMEOUT_S)
+            except (TimeoutError, nats.errors.TimeoutError):
+                messages = []
+            except (nats.errors.ConnectionClosedError, nats.errors.NoRespondersError) as error:
+                log.warning("fetch failed, retrying: %s", error)
+                messages = []
+                await asyncio.sleep(0.5)  # back off while the connection recovers
+            except Exception:
+                for _ in range(free):
+                    self._slots.release()
+                raise
+            for _ in range(free - len(messages)):
+                self._slots.release()
+            for msg in messages:
+                task = asyncio.create_task(self._handle(msg))
+                self._in_flight.add(task)
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("message outcome failed", exc_info=task.exception())
+
+    async def _handle(self, msg: Msg) -> None:
+        headers = dict(msg.headers or {})
+        metadata = msg.metadata
+        delivery = Delivery(
+            subject=msg.subject,
+            num_delivered=metadata.num_delivered,
+            max_deliver=self._spec.max_deliver,
+            stream_seq=metadata.sequence.stream,
+            headers=headers,
+            msg=msg,
+        )
+        type_name = headers.get(HEADER_TYPE, "")
+        entry = self._handlers.get(type_name)
+        if entry is None:
+            await self._dead_letter(msg, delivery, f"no handler for Huleedu-Type {type_name!r}")
+            return
+        message_type, handler = entry
+        try:
+            event = message_type.FromString(msg.data)
+        except DecodeError as error:
+            await self._dead_letter(msg, delivery, f"cannot decode {type_name}: {error}")
+            return
+        event_id = getattr(event, "metadata").event_id  # noqa: B009
+        if not event_id:
+            await self._dead_letter(msg, delivery, f"{type_name} has no metadata.event_id")
+            return
+        correlation = headers.get(HEADER_CORRELATION) or None
+        batch_id = getattr(event, "batch_id", None) or None
+        essay_id = getattr(event, "essay_id", None) or None
+        with log_context(correlation_id=correlation, batch_id=batch_id, essay_id=essay_id):
+            await self._run_handler(handler, event, msg, delivery)
+
+    async def _run_handler(
+        self, handler: Handler, event: Message, msg: Msg, delivery: Delivery
+    ) -> None:
+        keepalive = asyncio.create_task(self._keep_alive(msg))
+        try:
+            await handler(event, delivery)
+        except TransientError as error:
+            await self._retry_or_dead_letter(msg, delivery, error.reason, error.delay_s)
+        except PermanentError as error:
+            await self._dead_letter(msg, delivery, f"permanent error: {error}")
+        except Exception as error:
+            log.exception("handler raised; will retry", extra={"subject": msg.subject})
+            await self._retry_or_dead_letter(msg, delivery, f"handler raised: {error!r}", 1.0)
+        else:
+            await msg.ack()
+        finally:
+            keepalive.cancel()
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        interval = max(self._spec.ack_wait_s / 3, 0.5)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    async def _retry_or_dead_letter(
+        self, msg: Msg, delivery: Delivery, reason: str, delay_s: float
+    ) -> None:
+        if delivery.is_last_attempt:
+            await self._dead_letter(
+                msg, delivery, f"gave up after {delivery.num_delivered} deliveries: {reason}"
+            )
+            return
+        log.warning(
+            "transient failure; redelivering",
+            extra={"reason": reason, "delay_s": delay_s, "delivery": delivery.num_delivered},
+        )
+        await msg.nak(delay=delay_s)
+
+    async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str) -> None:
+        await self._copy_to_dlq(
+            subject=msg.subject,
+            data=msg.data,
+            original_headers=delivery.headers,
+            stream_seq=delivery.stream_seq,
+            deliveries=delivery.num_delivered,
+            reason=reason,
+        )
+        await msg.term()
+
+    async def _copy_to_dlq(
+        self,
+        *,
+        subject: str,
+        data: bytes,
+        original_headers: Mapping[str, str],
+        stream_seq: int,
+        deliveries: int,
+        reason: str,
+    ) -> None:
+        headers = {k: v for k, v in original_headers.items() if not k.startswith("Nats-")}
+        headers.update(
+            {
+                HEADER_MSG_ID: f"dlq:{self._spec.stream}:{self._spec.durable}:{stream_seq}",
+                HEADER_DLQ_REASON: reason[:1000],
+                HEADER_DLQ_CONSUMER: f"{self._service}/{self._spec.durable}",
+                HEADER_DLQ_SUBJECT: subject,
+                HEADER_DLQ_STREAM_SEQ: str(stream_seq),
+                HEADER_DLQ_DELIVERIES: str(deliveries),
+            }
+        )
+        await self._js.publish(subjects.dlq_subject(subject), data, headers=headers)
+        log.error(
+            "message moved to DLQ",
+            extra={"subject": subject, "reason": reason, "stream_seq": stream_seq},
+        )
+
+    async def _on_max_deliveries(self, advisory: Msg) -> None:
+        try:
+            body = json.loads(advisory.data)
+            stream_seq = int(body["stream_seq"])
+            deliveries = int(body.get("deliveries", 0))
+            stored = await self._js.get_msg(self._spec.stream, seq=stream_seq)
+        except Exception:
+            log.exception("cannot read message named by a max-deliveries advisory")
+            return
+        await self._copy_to_dlq(
+            subject=stored.subject or "",
+            data=stored.data or b"",
+            original_headers=dict(stored.headers or {}),
+            stream_seq=stream_seq,
+            deliveries=deliveries,
+            reason=f"ran out of deliveries ({deliveries}) without an answer",
+        )

@@ -1,0 +1,94 @@
+"""The one publisher: every event goes out with its id, type and correlation in headers, and
+is not done until JetStream has acknowledged it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+from nats.js import JetStreamContext
+
+from huleedu.common.v1 import common_pb2
+from services.mesh import subjects
+
+log = logging.getLogger(__name__)
+
+HEADER_MSG_ID = "Nats-Msg-Id"
+HEADER_TYPE = "Huleedu-Type"
+HEADER_CORRELATION = "Huleedu-Correlation-Id"
+_EVENT_ID_NAMESPACE = uuid.UUID("8a5c2f0e-6b1d-4c3e-9f47-2d1e0b9a7c55")
+
+
+def derived_event_id(*parts: str) -> str:
+    """A deterministic event id for an event derived from `parts` (e.g. batch id + "ready")."""
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, "\x1f".join(parts)))
+
+
+def new_metadata(
+    producer: str,
+    *,
+    correlation_id: str,
+    causation_id: str = "",
+    event_id: str | None = None,
+) -> common_pb2.EventMetadata:
+    """Metadata for a new event; a random event id unless a deterministic one is given."""
+    metadata = common_pb2.EventMetadata(
+        event_id=event_id or str(uuid.uuid4()),
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        producer=producer,
+    )
+    metadata.occurred_at.GetCurrentTime()
+    return metadata
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """Where JetStream stored the event, and whether it was a duplicate of one already stored."""
+
+    stream: str
+    seq: int
+    duplicate: bool
+
+
+def event_headers(event: Message) -> dict[str, str]:
+    """The headers every event carries, taken from its metadata."""
+    metadata: common_pb2.EventMetadata = getattr(event, "metadata")  # noqa: B009
+    if not metadata.event_id:
+        raise ValueError(f"{type(event).__name__} has no metadata.event_id")
+    return {
+        HEADER_MSG_ID: metadata.event_id,
+        HEADER_TYPE: event.DESCRIPTOR.full_name,
+        HEADER_CORRELATION: metadata.correlation_id,
+    }
+
+
+class EventPublisher:
+    """Publishes protobuf events to the event stream and waits for the PubAck."""
+
+    def __init__(self, js: JetStreamContext, producer: str) -> None:
+        self._js = js
+        self.producer = producer
+
+    async def publish(
+        self,
+        event: Message,
+        *,
+        subject: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> PublishResult:
+        """Publish `event`; a second publish with the same event id is reported as duplicate."""
+        all_headers = event_headers(event)
+        if headers:
+            all_headers.update(headers)
+        target = subject or subjects.subject_for(event)
+        ack = await self._js.publish(target, event.SerializeToString(), headers=all_headers)
+        duplicate = bool(ack.duplicate)
+        if duplicate:
+            log.info(
+                "duplicate event dropped by JetStream",
+                extra={"subject": target, "event_id": all_headers[HEADER_MSG_ID]},
+            )
+        return PublishResult(stream=ack.stream, seq=ack.seq, duplicate=duplicate)

@@ -1,0 +1,160 @@
+"""Settings read from environment variables, with errors that name the variable."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+DEFAULT_ADDRS: dict[str, str] = {
+    "CONTENT_SERVICE_ADDR": "127.0.0.1:50051",
+    "FILE_SERVICE_ADDR": "127.0.0.1:50052",
+    "BATCH_ORCHESTRATOR_ADDR": "127.0.0.1:50053",
+    "ESSAY_LIFECYCLE_ADDR": "127.0.0.1:50054",
+    "SPELL_CHECKER_ADDR": "127.0.0.1:50055",
+}
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+_ADDR_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]*):(?P<port>\d{1,5})$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def env_str(name: str, default: str) -> str:
+    """A string setting."""
+    value = _raw(name)
+    return default if value is None else value
+
+
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
+    """An integer setting within [minimum, maximum]."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not an integer") from None
+    _check_range(name, number, minimum, maximum)
+    return number
+
+
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """A number setting within [minimum, maximum]."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not a number") from None
+    _check_range(name, number, minimum, maximum)
+    return number
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off."""
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise SettingsError(f"{name}={value!r} is not a boolean (use true or false)")
+
+
+def env_addr(name: str, default: str | None = None) -> str:
+    """A "host:port" address; the default comes from DEFAULT_ADDRS when not given."""
+    fallback = default if default is not None else DEFAULT_ADDRS[name]
+    value = env_str(name, fallback)
+    match = _ADDR_RE.match(value)
+    if match is None or int(match["port"]) > 65535:
+        raise SettingsError(f"{name}={value!r} is not an address of the form host:port")
+    return value
+
+
+def env_list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A comma-separated list setting."""
+    value = _raw(name)
+    if value is None:
+        return default
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
+    if minimum is not None and number < minimum:
+        raise SettingsError(f"{name}={number} is below the minimum {minimum}")
+    if maximum is not None and number > maximum:
+        raise SettingsError(f"{name}={number} is above the maximum {maximum}")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password or token replaced, safe to log."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://***@{host}{port}{parts.path}"
+
+
+def _nats_servers(name: str) -> tuple[str, ...]:
+    servers = env_list(name, (DEFAULT_NATS_URL,))
+    for server in servers:
+        parts = urlsplit(server)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in {"nats", "tls", "ws", "wss"} or not parts.hostname or port is None:
+            raise SettingsError(
+                f"{name}={redact_url(server)!r} is not a NATS URL like nats://127.0.0.1:4222"
+            )
+    return servers
+
+
+@dataclass(frozen=True)
+class NatsSettings:
+    """How a service reaches NATS and how streams, buckets and consumers are provisioned."""
+
+    servers: tuple[str, ...]
+    max_deliver: int
+    ack_wait_s: float
+    replicas: int
+    event_retention_s: float
+    duplicate_window_s: float
+
+    @property
+    def url(self) -> str:
+        """The servers as the comma-separated NATS_URL form."""
+        return ",".join(self.servers)
+
+    @classmethod
+    def from_env(cls) -> NatsSettings:
+        """Read NATS_URL and the NATS_* provisioning settings."""
+        return cls(
+            servers=_nats_servers("NATS_URL"),
+            max_deliver=env_int("NATS_MAX_DELIVER", 5, minimum=1, maximum=100),
+            ack_wait_s=env_float("NATS_ACK_WAIT_S", 30.0, minimum=1.0, maximum=3600.0),
+            replicas=env_int("NATS_REPLICAS", 1, minimum=1, maximum=5),
+            event_retention_s=env_float("NATS_EVENT_RETENTION_S", 7 * 24 * 3600.0, minimum=60.0),
+            duplicate_window_s=env_float("NATS_DUPLICATE_WINDOW_S", 120.0, minimum=1.0),
+        )

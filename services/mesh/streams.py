@@ -1,0 +1,138 @@
+"""Streams, durable consumers, KV buckets and the Object Store, declared in code and provisioned
+idempotently at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    KeyValueConfig,
+    ObjectStoreConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from services.mesh import subjects
+from services.mesh.settings import NatsSettings
+
+EVENTS_STREAM = "HULEEDU_EVENTS"
+DLQ_STREAM = "HULEEDU_DLQ"
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer of the event stream."""
+
+    durable: str
+    filter_subjects: list[str]
+    max_deliver: int = 5
+    ack_wait_s: float = 30.0
+    max_ack_pending: int = 1000
+    stream: str = EVENTS_STREAM
+    description: str = field(default="")
+
+
+def _events_config(settings: NatsSettings) -> StreamConfig:
+    return StreamConfig(
+        name=EVENTS_STREAM,
+        description="HuleEdu events and commands: a replayable event log",
+        subjects=[subjects.EVENTS_SUBJECTS],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=settings.event_retention_s,
+        duplicate_window=settings.duplicate_window_s,
+        num_replicas=settings.replicas,
+        allow_msg_schedules=True,
+    )
+
+
+def _dlq_config(settings: NatsSettings) -> StreamConfig:
+    return StreamConfig(
+        name=DLQ_STREAM,
+        description="Messages no handler could process, with the reason in headers",
+        subjects=[f"{subjects.DLQ_PREFIX}huleedu.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=settings.event_retention_s * 4,
+        duplicate_window=settings.duplicate_window_s,
+        num_replicas=settings.replicas,
+    )
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    assert config.name is not None
+    try:
+        await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        return
+    await js.update_stream(config)
+
+
+async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
+    """Create or update HULEEDU_EVENTS and HULEEDU_DLQ."""
+    await _ensure_stream(js, _events_config(settings))
+    await _ensure_stream(js, _dlq_config(settings))
+
+
+def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
+    """The JetStream configuration of a durable consumer spec."""
+    return ConsumerConfig(
+        durable_name=spec.durable,
+        description=spec.description or None,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        filter_subjects=list(spec.filter_subjects),
+        max_deliver=spec.max_deliver,
+        ack_wait=spec.ack_wait_s,
+        max_ack_pending=spec.max_ack_pending,
+    )
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create the durable consumer, or update it to the spec (same name: instances share it)."""
+    await js.add_consumer(spec.stream, consumer_config(spec))
+
+
+async def ensure_kv(js: JetStreamContext, bucket: str, settings: NatsSettings) -> KeyValue:
+    """Bind the KV bucket, creating it if it does not exist."""
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        return await js.create_key_value(
+            KeyValueConfig(
+                bucket=bucket,
+                history=1,
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
+            )
+        )
+
+
+async def ensure_object_store(
+    js: JetStreamContext,
+    bucket: str,
+    settings: NatsSettings,
+    *,
+    max_bytes: int | None = None,
+) -> ObjectStore:
+    """Bind the Object Store bucket, creating it if it does not exist."""
+    try:
+        return await js.object_store(bucket)
+    except (BucketNotFoundError, NotFoundError):
+        return await js.create_object_store(
+            bucket,
+            ObjectStoreConfig(
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
+                max_bytes=max_bytes,
+            ),
+        )
