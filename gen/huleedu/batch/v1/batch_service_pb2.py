@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from huleedu.common.v1 import common_pb2 as huleedu_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$huleedu/batch/v1/batch_service.proto\x12\x10huleedu.batch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ehuleedu/common/v1/common.proto\"\x8d\x01\n\x0b\x42\x61tchCounts\x12\x10\n\x08\x65xpected\x18\x01 \x01(\r\x12\x10\n\x08\x61ssigned\x18\x02 \x01(\r\x12\x19\n\x11\x66\x61iled_validation\x18\x03 \x01(\r\x12\x0e\n\x06\x65xcess\x18\x04 \x01(\r\x12\x14\n\x0cspellchecked\x18\x05 \x01(\r\x12\x19\n\x11spellcheck_failed\x18\x06 \x01(\r\"\xc6\x01\n\nPhaseState\x12\'\n\x05phase\x18\x01 \x01(\x0e\x32\x18.huleedu.common.v1.Phase\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.PhaseStatus\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd3\x06\n\x05\x42\x61tch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.BatchStatus\x12\x13\n\x0b\x63ourse_code\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x19\n\x11teacher_reference\x18\x06 \x01(\t\x12\x11\n\tessay_ids\x18\x07 \x03(\t\x12\x35\n\treadiness\x18\x08 \x01(\x0b\x32\".huleedu.common.v1.ReadinessConfig\x12(\n\x06phases\x18\t \x03(\x0e\x32\x18.huleedu.common.v1.Phase\x12-\n\x06\x63ounts\x18\n \x01(\x0b\x32\x1d.huleedu.batch.v1.BatchCounts\x12\x32\n\x0cphase_states\x18\x0b \x03(\x0b\x32\x1c.huleedu.batch.v1.PhaseState\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\x13validation_failures\x18\x0f \x03(\x0b\x32$.huleedu.common.v1.ValidationFailure\x12\x38\n\x0e\x65xcess_content\x18\x10 \x03(\x0b\x32 .huleedu.common.v1.ExcessContent\x12\x16\n\x0e\x66\x61ilure_reason\x18\x11 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x12 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07partial\x18\x14 \x01(\x08\x12\x15\n\rmissing_count\x18\x15 \x01(\r\x12\x31\n\x0cready_essays\x18\x16 \x03(\x0b\x32\x1b.huleedu.common.v1.EssayRef\x12\x18\n\x10\x66\x61iled_essay_ids\x18\x17 \x03(\t\"\xe6\x01\n\x14RegisterBatchRequest\x12\x1c\n\x14\x65xpected_essay_count\x18\x01 \x01(\r\x12\x13\n\x0b\x63ourse_code\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12(\n\x06phases\x18\x04 \x03(\x0e\x32\x18.huleedu.common.v1.Phase\x12\x35\n\treadiness\x18\x05 \x01(\x0b\x32\".huleedu.common.v1.ReadinessConfig\x12\r\n\x05title\x18\x06 \x01(\t\x12\x19\n\x11teacher_reference\x18\x07 \x01(\t\"T\n\x15RegisterBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tessay_ids\x18\x02 \x03(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\"#\n\x0fGetBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\":\n\x10GetBatchResponse\x12&\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.huleedu.batch.v1.Batch\"%\n\x11WatchBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"<\n\x12WatchBatchResponse\x12&\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.huleedu.batch.v1.Batch\";\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListBatchesResponse\x12(\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x17.huleedu.batch.v1.Batch\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x86\x03\n\x18\x42\x61tchOrchestratorService\x12`\n\rRegisterBatch\x12&.huleedu.batch.v1.RegisterBatchRequest\x1a\'.huleedu.batch.v1.RegisterBatchResponse\x12Q\n\x08GetBatch\x12!.huleedu.batch.v1.GetBatchRequest\x1a\".huleedu.batch.v1.GetBatchResponse\x12Y\n\nWatchBatch\x12#.huleedu.batch.v1.WatchBatchRequest\x1a$.huleedu.batch.v1.WatchBatchResponse0\x01\x12Z\n\x0bListBatches\x12$.huleedu.batch.v1.ListBatchesRequest\x1a%.huleedu.batch.v1.ListBatchesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$huleedu/batch/v1/batch_service.proto\x12\x10huleedu.batch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ehuleedu/common/v1/common.proto\"\x8d\x01\n\x0b\x42\x61tchCounts\x12\x10\n\x08\x65xpected\x18\x01 \x01(\r\x12\x10\n\x08\x61ssigned\x18\x02 \x01(\r\x12\x19\n\x11\x66\x61iled_validation\x18\x03 \x01(\r\x12\x0e\n\x06\x65xcess\x18\x04 \x01(\r\x12\x14\n\x0cspellchecked\x18\x05 \x01(\r\x12\x19\n\x11spellcheck_failed\x18\x06 \x01(\r\"\x97\x02\n\nPhaseState\x12\'\n\x05phase\x18\x01 \x01(\x0e\x32\x18.huleedu.common.v1.Phase\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.PhaseStatus\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x10processed_essays\x18\x05 \x03(\x0b\x32\x1b.huleedu.common.v1.EssayRef\x12\x18\n\x10\x66\x61iled_essay_ids\x18\x06 \x03(\t\"\xd3\x06\n\x05\x42\x61tch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.BatchStatus\x12\x13\n\x0b\x63ourse_code\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x19\n\x11teacher_reference\x18\x06 \x01(\t\x12\x11\n\tessay_ids\x18\x07 \x03(\t\x12\x35\n\treadiness\x18\x08 \x01(\x0b\x32\".huleedu.common.v1.ReadinessConfig\x12(\n\x06phases\x18\t \x03(\x0e\x32\x18.huleedu.common.v1.Phase\x12-\n\x06\x63ounts\x18\n \x01(\x0b\x32\x1d.huleedu.batch.v1.BatchCounts\x12\x32\n\x0cphase_states\x18\x0b \x03(\x0b\x32\x1c.huleedu.batch.v1.PhaseState\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\x13validation_failures\x18\x0f \x03(\x0b\x32$.huleedu.common.v1.ValidationFailure\x12\x38\n\x0e\x65xcess_content\x18\x10 \x03(\x0b\x32 .huleedu.common.v1.ExcessContent\x12\x16\n\x0e\x66\x61ilure_reason\x18\x11 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x12 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07partial\x18\x14 \x01(\x08\x12\x15\n\rmissing_count\x18\x15 \x01(\r\x12\x31\n\x0cready_essays\x18\x16 \x03(\x0b\x32\x1b.huleedu.common.v1.EssayRef\x12\x18\n\x10\x66\x61iled_essay_ids\x18\x17 \x03(\t\"\xe6\x01\n\x14RegisterBatchRequest\x12\x1c\n\x14\x65xpected_essay_count\x18\x01 \x01(\r\x12\x13\n\x0b\x63ourse_code\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12(\n\x06phases\x18\x04 \x03(\x0e\x32\x18.huleedu.common.v1.Phase\x12\x35\n\treadiness\x18\x05 \x01(\x0b\x32\".huleedu.common.v1.ReadinessConfig\x12\r\n\x05title\x18\x06 \x01(\t\x12\x19\n\x11teacher_reference\x18\x07 \x01(\t\"T\n\x15RegisterBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tessay_ids\x18\x02 \x03(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\"#\n\x0fGetBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\":\n\x10GetBatchResponse\x12&\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.huleedu.batch.v1.Batch\"%\n\x11WatchBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"<\n\x12WatchBatchResponse\x12&\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.huleedu.batch.v1.Batch\";\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListBatchesResponse\x12(\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x17.huleedu.batch.v1.Batch\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x86\x03\n\x18\x42\x61tchOrchestratorService\x12`\n\rRegisterBatch\x12&.huleedu.batch.v1.RegisterBatchRequest\x1a\'.huleedu.batch.v1.RegisterBatchResponse\x12Q\n\x08GetBatch\x12!.huleedu.batch.v1.GetBatchRequest\x1a\".huleedu.batch.v1.GetBatchResponse\x12Y\n\nWatchBatch\x12#.huleedu.batch.v1.WatchBatchRequest\x1a$.huleedu.batch.v1.WatchBatchResponse0\x01\x12Z\n\x0bListBatches\x12$.huleedu.batch.v1.ListBatchesRequest\x1a%.huleedu.batch.v1.ListBatchesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,25 +36,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BATCHCOUNTS']._serialized_start=124
   _globals['_BATCHCOUNTS']._serialized_end=265
   _globals['_PHASESTATE']._serialized_start=268
-  _globals['_PHASESTATE']._serialized_end=466
-  _globals['_BATCH']._serialized_start=469
-  _globals['_BATCH']._serialized_end=1320
-  _globals['_REGISTERBATCHREQUEST']._serialized_start=1323
-  _globals['_REGISTERBATCHREQUEST']._serialized_end=1553
-  _globals['_REGISTERBATCHRESPONSE']._serialized_start=1555
-  _globals['_REGISTERBATCHRESPONSE']._serialized_end=1639
-  _globals['_GETBATCHREQUEST']._serialized_start=1641
-  _globals['_GETBATCHREQUEST']._serialized_end=1676
-  _globals['_GETBATCHRESPONSE']._serialized_start=1678
-  _globals['_GETBATCHRESPONSE']._serialized_end=1736
-  _globals['_WATCHBATCHREQUEST']._serialized_start=1738
-  _globals['_WATCHBATCHREQUEST']._serialized_end=1775
-  _globals['_WATCHBATCHRESPONSE']._serialized_start=1777
-  _globals['_WATCHBATCHRESPONSE']._serialized_end=1837
-  _globals['_LISTBATCHESREQUEST']._serialized_start=1839
-  _globals['_LISTBATCHESREQUEST']._serialized_end=1898
-  _globals['_LISTBATCHESRESPONSE']._serialized_start=1900
-  _globals['_LISTBATCHESRESPONSE']._serialized_end=1988
-  _globals['_BATCHORCHESTRATORSERVICE']._serialized_start=1991
-  _globals['_BATCHORCHESTRATORSERVICE']._serialized_end=2381
+  _globals['_PHASESTATE']._serialized_end=547
+  _globals['_BATCH']._serialized_start=550
+  _globals['_BATCH']._serialized_end=1401
+  _globals['_REGISTERBATCHREQUEST']._serialized_start=1404
+  _globals['_REGISTERBATCHREQUEST']._serialized_end=1634
+  _globals['_REGISTERBATCHRESPONSE']._serialized_start=1636
+  _globals['_REGISTERBATCHRESPONSE']._serialized_end=1720
+  _globals['_GETBATCHREQUEST']._serialized_start=1722
+  _globals['_GETBATCHREQUEST']._serialized_end=1757
+  _globals['_GETBATCHRESPONSE']._serialized_start=1759
+  _globals['_GETBATCHRESPONSE']._serialized_end=1817
+  _globals['_WATCHBATCHREQUEST']._serialized_start=1819
+  _globals['_WATCHBATCHREQUEST']._serialized_end=1856
+  _globals['_WATCHBATCHRESPONSE']._serialized_start=1858
+  _globals['_WATCHBATCHRESPONSE']._serialized_end=1918
+  _globals['_LISTBATCHESREQUEST']._serialized_start=1920
+  _globals['_LISTBATCHESREQUEST']._serialized_end=1979
+  _globals['_LISTBATCHESRESPONSE']._serialized_start=1981
+  _globals['_LISTBATCHESRESPONSE']._serialized_end=2069
+  _globals['_BATCHORCHESTRATORSERVICE']._serialized_start=2072
+  _globals['_BATCHORCHESTRATORSERVICE']._serialized_end=2462
 # @@protoc_insertion_point(module_scope)

@@ -72,6 +72,8 @@ class PhaseState(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     STARTED_AT_FIELD_NUMBER: _builtins.int
     FINISHED_AT_FIELD_NUMBER: _builtins.int
+    PROCESSED_ESSAYS_FIELD_NUMBER: _builtins.int
+    FAILED_ESSAY_IDS_FIELD_NUMBER: _builtins.int
     phase: _common_pb2.Phase.ValueType
     """The phase."""
     status: _common_pb2.PhaseStatus.ValueType
@@ -84,6 +86,14 @@ class PhaseState(_message.Message):
     def finished_at(self) -> _timestamp_pb2.Timestamp:
         """When the phase outcome arrived."""
 
+    @_builtins.property
+    def processed_essays(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.EssayRef]:
+        """The essays the phase finished, with the text it produced (for SPELLCHECK: the corrected text)."""
+
+    @_builtins.property
+    def failed_essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The essays of the phase that failed, or that the phase outcome did not account for."""
+
     def __init__(
         self,
         *,
@@ -91,10 +101,12 @@ class PhaseState(_message.Message):
         status: _common_pb2.PhaseStatus.ValueType = ...,
         started_at: _timestamp_pb2.Timestamp | None = ...,
         finished_at: _timestamp_pb2.Timestamp | None = ...,
+        processed_essays: _abc.Iterable[_common_pb2.EssayRef] | None = ...,
+        failed_essay_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at", "phase", b"phase", "started_at", b"started_at", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed_essay_ids", b"failed_essay_ids", "finished_at", b"finished_at", "phase", b"phase", "processed_essays", b"processed_essays", "started_at", b"started_at", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -102,7 +114,9 @@ Global___PhaseState: _TypeAlias = PhaseState  # noqa: Y015
 
 @_typing.final
 class Batch(_message.Message):
-    """Batch is a batch as clients see it."""
+    """Batch is a batch as clients see it; it is also the document BOS keeps in the KV bucket
+    `bos_batches` under the key `<batch_id>`.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -199,7 +213,7 @@ class Batch(_message.Message):
 
     @_builtins.property
     def failed_essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Essays that failed in a phase."""
+        """Essays that failed in a phase (including ready essays a phase outcome did not account for)."""
 
     def __init__(
         self,
@@ -448,7 +462,10 @@ class ListBatchesResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     @_builtins.property
     def batches(self) -> _containers.RepeatedCompositeFieldContainer[Global___Batch]:
-        """The batches."""
+        """The batches, each without its per-essay and per-file lists (essay_ids, ready_essays,
+        failed_essay_ids, validation_failures, excess_content, and the essays of phase_states);
+        the counts are complete. GetBatch returns a batch in full.
+        """
 
     def __init__(
         self,

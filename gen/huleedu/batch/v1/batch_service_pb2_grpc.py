@@ -83,7 +83,7 @@ class BatchOrchestratorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListBatches(self, request, context):
-        """ListBatches returns batches, newest first, a page at a time.
+        """ListBatches returns batches, newest first, a page at a time, without their per-essay lists.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -40,7 +40,7 @@ class BatchOrchestratorServiceStub:
     WatchBatch: _grpc.UnaryStreamMultiCallable[_batch_service_pb2.WatchBatchRequest, _batch_service_pb2.WatchBatchResponse]
     """WatchBatch sends the batch at once and again on every change, until it is terminal."""
     ListBatches: _grpc.UnaryUnaryMultiCallable[_batch_service_pb2.ListBatchesRequest, _batch_service_pb2.ListBatchesResponse]
-    """ListBatches returns batches, newest first, a page at a time."""
+    """ListBatches returns batches, newest first, a page at a time, without their per-essay lists."""
 
 @_typing.type_check_only
 class BatchOrchestratorServiceAsyncStub(BatchOrchestratorServiceStub):
@@ -54,7 +54,7 @@ class BatchOrchestratorServiceAsyncStub(BatchOrchestratorServiceStub):
     WatchBatch: _aio.UnaryStreamMultiCallable[_batch_service_pb2.WatchBatchRequest, _batch_service_pb2.WatchBatchResponse]  # type: ignore[assignment]
     """WatchBatch sends the batch at once and again on every change, until it is terminal."""
     ListBatches: _aio.UnaryUnaryMultiCallable[_batch_service_pb2.ListBatchesRequest, _batch_service_pb2.ListBatchesResponse]  # type: ignore[assignment]
-    """ListBatches returns batches, newest first, a page at a time."""
+    """ListBatches returns batches, newest first, a page at a time, without their per-essay lists."""
 
 class BatchOrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     """BatchOrchestratorService registers batches and reports their progress."""
@@ -89,6 +89,6 @@ class BatchOrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _batch_service_pb2.ListBatchesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_batch_service_pb2.ListBatchesResponse, _abc.Awaitable[_batch_service_pb2.ListBatchesResponse]]:
-        """ListBatches returns batches, newest first, a page at a time."""
+        """ListBatches returns batches, newest first, a page at a time, without their per-essay lists."""
 
 def add_BatchOrchestratorServiceServicer_to_server(servicer: BatchOrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,1 @@
+"""Batch Orchestrator Service (BOS): registers batches, drives their phases, reports their state."""

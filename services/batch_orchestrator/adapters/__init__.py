@@ -1,0 +1,1 @@
+"""BOS adapters: the KV repository and the event publisher over NATS JetStream."""

@@ -1,0 +1,242 @@
+"""The batch repository on the KV bucket `bos_batches`.
+
+Keys of the bucket:
+
+* `<batch_id>` — the batch document (`huleedu.batch.v1.Batch`, protobuf), changed only by
+  compare-and-set (services.mesh.kv.update_document).
+* `index.<inverted created-at µs, 16 digits>.<batch_id>` — one empty key per batch, written once.
+  Listing the keys under `index.>` (headers only, no values) and sorting them gives every batch
+  newest first; a page cursor is the last index key returned, so batches registered while a
+  client pages never shift its pages. A listing reads every index key (a few hundred bytes each
+  over the wire: thousands of batches cost milliseconds) and then only the page's documents.
+* `unannounced.<batch_id>` — present from just before the document is stored until
+  BatchEssaysRegistered is acknowledged; the announcer republishes whatever it finds there. It is
+  removed by purging its subject, so finished registrations leave no tombstones to list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Any
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+
+from huleedu.batch.v1.batch_service_pb2 import Batch
+from services.batch_orchestrator.domain.errors import BackendUnavailable, BatchNotFound
+from services.batch_orchestrator.domain.ports import (
+    BatchPage,
+    Change,
+    Stored,
+    Unannounced,
+)
+from services.mesh.kv import UpdateConflictError, read_document, update_document
+
+log = logging.getLogger(__name__)
+
+BUCKET = "bos_batches"
+INDEX_PREFIX = "index."
+UNANNOUNCED_PREFIX = "unannounced."
+_US_CEILING = 10**16 - 1
+_LIST_TIMEOUT_S = 10.0
+
+
+@contextlib.contextmanager
+def _backend(action: str) -> Iterator[None]:
+    """Translate NATS failures into BackendUnavailable."""
+    try:
+        yield
+    except (nats.errors.Error, TimeoutError, UpdateConflictError) as error:
+        raise BackendUnavailable(f"{action}: {type(error).__name__}: {error}") from error
+
+
+def index_key(batch: Batch) -> str:
+    """The listing key of a batch: newer batches sort first."""
+    inverted = _US_CEILING - batch.created_at.ToMicroseconds()
+    return f"{INDEX_PREFIX}{inverted:016d}.{batch.batch_id}"
+
+
+def _batch_id_of(index: str) -> str:
+    return index.rsplit(".", 1)[-1]
+
+
+class KvBatchRepository:
+    """BatchRepository over a JetStream KV bucket."""
+
+    def __init__(self, js: JetStreamContext, kv: KeyValue, bucket: str = BUCKET) -> None:
+        self._js = js
+        self._kv = kv
+        self._bucket = bucket
+
+    async def add(self, batch: Batch) -> None:
+        """Mark unannounced, store the document, then its index key."""
+        with _backend(f"storing batch {batch.batch_id}"):
+            await self._kv.put(f"{UNANNOUNCED_PREFIX}{batch.batch_id}", b"")
+            await self._kv.create(batch.batch_id, batch.SerializeToString(deterministic=True))
+            await self._kv.put(index_key(batch), b"")
+
+    async def get(self, batch_id: str) -> Batch | None:
+        """The batch document, or None."""
+        with _backend(f"reading batch {batch_id}"):
+            found = await read_document(self._kv, batch_id, Batch)
+        return None if found is None else found[0]
+
+    async def update(self, batch_id: str, change: Change) -> Stored | None:
+        """Compare-and-set `change` onto the document; None if there is no such batch."""
+
+        def mutate(doc: Batch | None) -> Batch | None:
+            return None if doc is None else change(doc)
+
+        with _backend(f"updating batch {batch_id}"):
+            result = await update_document(self._kv, batch_id, Batch, mutate)
+        if result.doc is None:
+            return None
+        return Stored(batch=result.doc, changed=result.changed)
+
+    async def list_newest_first(self, *, after: str, limit: int) -> BatchPage:
+        """Up to `limit` batches whose index key sorts after `after`."""
+        with _backend("listing batches"):
+            keys = sorted(entry.key for entry in await self._entries(f"{INDEX_PREFIX}>"))
+            position = bisect.bisect_right(keys, after) if after else 0
+            batches: list[Batch] = []
+            last = ""
+            while position < len(keys) and len(batches) < limit:
+                chunk = keys[position : position + limit - len(batches)]
+                docs = await asyncio.gather(*(self.get(_batch_id_of(key)) for key in chunk))
+                for key, doc in zip(chunk, docs, strict=True):
+                    if doc is not None:  # an index key whose registration failed half-way
+                        batches.append(doc)
+                        last = key
+                position += len(chunk)
+        return BatchPage(batches=batches, next_cursor=last if position < len(keys) else "")
+
+    async def watch(self, batch_id: str) -> KvBatchWatch:
+        """Follow one batch document."""
+        with _backend(f"watching batch {batch_id}"):
+            return await KvBatchWatch.open(self._kv, batch_id)
+
+    async def unannounced(self) -> list[Unannounced]:
+        """The batches whose announcement is not confirmed, with the age of their mark."""
+        now = time.time()
+        with _backend("listing unannounced batches"):
+            entries = await self._entries(f"{UNANNOUNCED_PREFIX}>")
+        return [
+            Unannounced(
+                batch_id=entry.key.removeprefix(UNANNOUNCED_PREFIX),
+                age_s=now - _stored_at(entry),
+            )
+            for entry in entries
+        ]
+
+    async def mark_announced(self, batch_id: str) -> None:
+        """Remove the mark, leaving no tombstone."""
+        subject = f"$KV.{self._bucket}.{UNANNOUNCED_PREFIX}{batch_id}"
+        with _backend(f"marking batch {batch_id} announced"):
+            await self._js.purge_stream(f"KV_{self._bucket}", subject=subject)
+
+    async def _entries(self, pattern: str) -> list[KeyValue.Entry]:
+        """The current entries under `pattern`, read through a short-lived KV watch."""
+        watcher = await self._kv.watch(pattern, meta_only=True, ignore_deletes=True)
+        entries: list[KeyValue.Entry] = []
+        try:
+            async with asyncio.timeout(_LIST_TIMEOUT_S):
+                async for entry in watcher:
+                    if entry is None:  # the end of the current values
+                        break
+                    entries.append(entry)
+        finally:
+            await _stop_quietly(watcher)
+        return entries
+
+
+class KvBatchWatch:
+    """A batch's document now and after each change, from a KV watch (no polling)."""
+
+    def __init__(self, watcher: KeyValue.KeyWatcher, first: KeyValue.Entry) -> None:
+        self._watcher = watcher
+        self._first = first
+        self._stopped = asyncio.Event()
+        self._released = False
+
+    @classmethod
+    async def open(cls, kv: KeyValue, key: str) -> KvBatchWatch:
+        """Start watching `key`; BatchNotFound if it holds no document."""
+        watcher = await kv.watch(key)
+        try:
+            first = await _next_update(watcher, _LIST_TIMEOUT_S)
+        except BaseException:
+            await _stop_quietly(watcher)
+            raise
+        if first is None or first.operation in (KV_DEL, KV_PURGE) or not first.value:
+            await _stop_quietly(watcher)
+            raise BatchNotFound(key)
+        return cls(watcher, first)
+
+    def __aiter__(self) -> AsyncIterator[Batch]:
+        return self._states()
+
+    async def _states(self) -> AsyncIterator[Batch]:
+        assert self._first.value is not None and self._first.revision is not None
+        yield Batch.FromString(self._first.value)
+        last = self._first.revision
+        while True:
+            entry = await self._next_entry()
+            if entry is _STOPPED:
+                return
+            if not isinstance(entry, KeyValue.Entry):
+                continue  # the end-of-current-values marker
+            if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
+                raise BatchNotFound(entry.key)
+            if entry.revision is not None and entry.revision <= last:
+                continue
+            last = entry.revision or last
+            yield Batch.FromString(entry.value)
+
+    async def _next_entry(self) -> object:
+        update = asyncio.ensure_future(_next_update(self._watcher, None))
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait({update, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not update.done():
+                update.cancel()
+        if update.cancelled() or self._stopped.is_set():
+            return _STOPPED
+        result = update.result()
+        return _STOPPED if isinstance(result, type(KeyValue.KeyWatcher.STOP_ITER)) else result
+
+    async def stop(self) -> None:
+        """End the iteration and release the KV watch."""
+        self._stopped.set()
+        if not self._released:
+            self._released = True
+            await _stop_quietly(self._watcher)
+
+
+_STOPPED = object()
+
+
+async def _stop_quietly(watcher: KeyValue.KeyWatcher) -> None:
+    # The connection may already be closing; the watch's consumer is ephemeral either way.
+    with contextlib.suppress(nats.errors.Error):
+        await watcher.stop()  # type: ignore[no-untyped-call]
+
+
+async def _next_update(watcher: KeyValue.KeyWatcher, timeout_s: float | None) -> Any:
+    return await watcher.updates(timeout=timeout_s)  # type: ignore[no-untyped-call]
+
+
+def _stored_at(entry: KeyValue.Entry) -> float:
+    # nats-py fills `created` with the stored time as a datetime, though it is annotated int.
+    created: object = entry.created
+    if isinstance(created, datetime):
+        return created.timestamp()
+    return time.time()

@@ -1,0 +1,80 @@
+"""What the BOS use cases need from the outside; adapters implement these, tests pass fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from google.protobuf.message import Message
+
+from huleedu.batch.v1.batch_service_pb2 import Batch
+
+Change = Callable[[Batch], Batch | None]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A batch after an update, and whether the update changed it."""
+
+    batch: Batch
+    changed: bool
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    """One page of batches, newest first, and the cursor after it (empty on the last page)."""
+
+    batches: list[Batch]
+    next_cursor: str
+
+
+@dataclass(frozen=True)
+class Unannounced:
+    """A batch stored but not yet announced, and how long ago its registration began."""
+
+    batch_id: str
+    age_s: float
+
+
+class BatchWatch(Protocol):
+    """The successive states of one batch; iteration ends when the watch is stopped."""
+
+    def __aiter__(self) -> AsyncIterator[Batch]: ...
+
+    async def stop(self) -> None:
+        """End the iteration and release the watch; safe to call twice."""
+
+
+class BatchRepository(Protocol):
+    """The batch documents (KV `bos_batches`), each updated by compare-and-set."""
+
+    async def add(self, batch: Batch) -> None:
+        """Store a new batch, marked as not yet announced."""
+
+    async def get(self, batch_id: str) -> Batch | None:
+        """The batch, or None."""
+
+    async def update(self, batch_id: str, change: Change) -> Stored | None:
+        """Apply `change` (pure; may run again on conflict); None if there is no such batch."""
+
+    async def list_newest_first(self, *, after: str, limit: int) -> BatchPage:
+        """Up to `limit` batches registered before the `after` cursor ("" = the newest)."""
+
+    async def watch(self, batch_id: str) -> BatchWatch:
+        """Follow the batch from its current state; BatchNotFound if there is none."""
+
+    async def unannounced(self) -> list[Unannounced]:
+        """The batches stored but not announced (and marks left by failed registrations)."""
+
+    async def mark_announced(self, batch_id: str) -> None:
+        """Forget that the batch awaits its announcement."""
+
+
+class EventPublisher(Protocol):
+    """Publishes an event to its subject; returns once JetStream has stored it."""
+
+    async def publish(self, event: Message) -> object:
+        """Publish; BackendUnavailable when the stream does not answer."""

@@ -1,0 +1,188 @@
+"""RegisterBatch: validation of the request and the new batch it makes."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from huleedu.batch.v1.batch_service_pb2 import Batch, BatchCounts, PhaseState
+from huleedu.common.v1 import common_pb2
+from services.batch_orchestrator.domain.errors import FieldViolation, InvalidRequest
+
+MAX_COURSE_CODE_CHARS = 64
+MAX_TITLE_CHARS = 200
+MAX_TEACHER_REFERENCE_CHARS = 200
+# The phases a batch may ask for; the pipeline runs them in this order.
+SUPPORTED_PHASES: tuple[common_pb2.Phase.ValueType, ...] = (common_pb2.PHASE_SPELLCHECK,)
+_LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
+
+
+@dataclass(frozen=True)
+class RegistrationPolicy:
+    """Limits and defaults of RegisterBatch (see the BOS_* settings)."""
+
+    max_essays: int = 500
+    default_timeout_s: int = 600
+    max_timeout_s: int = 7 * 24 * 3600
+    default_partial_threshold: float = 1.0
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """A RegisterBatch request as the client sent it; 0 and empty mean "take the default"."""
+
+    expected_essay_count: int
+    course_code: str
+    language: str
+    phases: Sequence[int] = ()
+    timeout_seconds: int = 0
+    partial_batch_threshold: float = 0.0
+    title: str = ""
+    teacher_reference: str = ""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A validated request with every default resolved."""
+
+    expected_essay_count: int
+    course_code: str
+    language: str
+    phases: tuple[common_pb2.Phase.ValueType, ...]
+    timeout_seconds: int
+    partial_batch_threshold: float
+    title: str
+    teacher_reference: str
+
+
+def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> Registration:
+    """The request with defaults resolved; InvalidRequest names every bad field."""
+    problems: list[FieldViolation] = []
+
+    def bad(field: str, problem: str) -> None:
+        problems.append(FieldViolation(field, problem))
+
+    if not 1 <= request.expected_essay_count <= policy.max_essays:
+        bad(
+            "expected_essay_count",
+            f"must be between 1 and {policy.max_essays}, got {request.expected_essay_count}",
+        )
+    course_code = request.course_code.strip()
+    if not course_code:
+        bad("course_code", "is required, e.g. ENG5")
+    elif len(course_code) > MAX_COURSE_CODE_CHARS or not course_code.isprintable():
+        bad("course_code", f"must be at most {MAX_COURSE_CODE_CHARS} printable characters")
+    language = request.language.strip().lower()
+    if not language:
+        bad("language", 'is required: an ISO 639-1 code such as "en"')
+    elif not _LANGUAGE_RE.match(language):
+        bad("language", f'must be an ISO 639-1 code of two letters such as "en", got {language!r}')
+    phases = _phases(request.phases, bad)
+    timeout = request.timeout_seconds or policy.default_timeout_s
+    if not 1 <= timeout <= policy.max_timeout_s:
+        bad(
+            "readiness.timeout_seconds",
+            f"must be between 1 and {policy.max_timeout_s} (0 takes the default "
+            f"{policy.default_timeout_s}), got {request.timeout_seconds}",
+        )
+    threshold = request.partial_batch_threshold or policy.default_partial_threshold
+    if math.isnan(threshold) or not 0.0 <= threshold <= 1.0:
+        bad(
+            "readiness.partial_batch_threshold",
+            f"must be between 0 and 1 (0 takes the default {policy.default_partial_threshold}), "
+            f"got {request.partial_batch_threshold}",
+        )
+    title = request.title.strip()
+    if len(title) > MAX_TITLE_CHARS:
+        bad("title", f"must be at most {MAX_TITLE_CHARS} characters")
+    teacher_reference = request.teacher_reference.strip()
+    if len(teacher_reference) > MAX_TEACHER_REFERENCE_CHARS:
+        bad("teacher_reference", f"must be at most {MAX_TEACHER_REFERENCE_CHARS} characters")
+    if problems:
+        raise InvalidRequest(problems)
+    return Registration(
+        expected_essay_count=request.expected_essay_count,
+        course_code=course_code,
+        language=language,
+        phases=phases,
+        timeout_seconds=timeout,
+        partial_batch_threshold=threshold,
+        title=title,
+        teacher_reference=teacher_reference,
+    )
+
+
+def _phases(
+    requested: Sequence[int], bad: Callable[[str, str], None]
+) -> tuple[common_pb2.Phase.ValueType, ...]:
+    if not requested:
+        return SUPPORTED_PHASES
+    chosen: list[common_pb2.Phase.ValueType] = []
+    for value in requested:
+        phase = next((p for p in SUPPORTED_PHASES if p == value), None)
+        if phase is None:
+            supported = ", ".join(common_pb2.Phase.Name(p) for p in SUPPORTED_PHASES)
+            bad("phases", f"{_phase_name(value)} is not a phase BOS runs (supported: {supported})")
+        elif phase in chosen:
+            bad("phases", f"{common_pb2.Phase.Name(phase)} is listed twice")
+        else:
+            chosen.append(phase)
+    return tuple(p for p in SUPPORTED_PHASES if p in chosen)
+
+
+def _phase_name(value: int) -> str:
+    try:
+        return common_pb2.Phase.Name(value)  # type: ignore[arg-type]
+    except ValueError:
+        return f"phase {value}"
+
+
+def parse_batch_id(text: str) -> str:
+    """The canonical form of a batch id; InvalidRequest unless it is a UUID."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise InvalidRequest.single(
+            "batch_id", f"must be a UUID like 0b8e7c1e-4f6a-4d3b-9a52-3c2f1d0e9b8a, got {text!r}"
+        ) from None
+
+
+def new_batch(
+    registration: Registration,
+    *,
+    batch_id: str,
+    essay_ids: Sequence[str],
+    correlation_id: str,
+    now: datetime,
+) -> Batch:
+    """The document of a newly registered batch, awaiting content."""
+    if len(essay_ids) != registration.expected_essay_count:
+        raise ValueError("one essay id per expected essay")
+    batch = Batch(
+        batch_id=batch_id,
+        status=common_pb2.BATCH_STATUS_AWAITING_CONTENT,
+        course_code=registration.course_code,
+        language=registration.language,
+        title=registration.title,
+        teacher_reference=registration.teacher_reference,
+        essay_ids=list(essay_ids),
+        readiness=common_pb2.ReadinessConfig(
+            timeout_seconds=registration.timeout_seconds,
+            partial_batch_threshold=registration.partial_batch_threshold,
+        ),
+        phases=list(registration.phases),
+        counts=BatchCounts(expected=registration.expected_essay_count),
+        phase_states=[
+            PhaseState(phase=phase, status=common_pb2.PHASE_STATUS_PENDING)
+            for phase in registration.phases
+        ],
+        correlation_id=correlation_id,
+    )
+    batch.created_at.FromDatetime(now)
+    batch.updated_at.FromDatetime(now)
+    batch.deadline.FromDatetime(now + timedelta(seconds=registration.timeout_seconds))
+    return batch

@@ -1,0 +1,138 @@
+"""The gRPC servicer of huleedu.batch.v1.BatchOrchestratorService: protobuf in, use cases, status
+codes out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
+
+import grpc
+
+from huleedu.batch.v1 import batch_service_pb2 as pb
+from huleedu.batch.v1 import batch_service_pb2_grpc as pb_grpc
+from services.batch_orchestrator.domain.batch import is_terminal
+from services.batch_orchestrator.domain.errors import (
+    BackendUnavailable,
+    BatchError,
+    BatchNotFound,
+    InvalidRequest,
+)
+from services.batch_orchestrator.domain.ports import BatchWatch
+from services.batch_orchestrator.domain.registration import BatchRequest
+from services.batch_orchestrator.service_layer.queries import BatchQueries
+from services.batch_orchestrator.service_layer.registration import BatchRegistrar
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BatchOrchestratorService"].full_name
+_CODES: dict[type[BatchError], grpc.StatusCode] = {
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    BatchNotFound: grpc.StatusCode.NOT_FOUND,
+    BackendUnavailable: grpc.StatusCode.UNAVAILABLE,
+}
+_SHUTTING_DOWN = "the Batch Orchestrator is shutting down; call WatchBatch again"
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: BatchError) -> NoReturn:
+    code = _CODES.get(type(error), grpc.StatusCode.INTERNAL)
+    if code == grpc.StatusCode.INTERNAL:
+        log.error("unexpected batch error", exc_info=error)
+    await context.abort(code, str(error))
+
+
+def batch_request(request: pb.RegisterBatchRequest) -> BatchRequest:
+    """The domain's view of a RegisterBatch request."""
+    return BatchRequest(
+        expected_essay_count=request.expected_essay_count,
+        course_code=request.course_code,
+        language=request.language,
+        phases=list(request.phases),
+        timeout_seconds=request.readiness.timeout_seconds,
+        partial_batch_threshold=request.readiness.partial_batch_threshold,
+        title=request.title,
+        teacher_reference=request.teacher_reference,
+    )
+
+
+class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
+    """RegisterBatch, GetBatch, WatchBatch and ListBatches."""
+
+    def __init__(self, registrar: BatchRegistrar, queries: BatchQueries) -> None:
+        self._registrar = registrar
+        self._queries = queries
+        self._watches: set[BatchWatch] = set()
+        self._closing = False
+
+    async def close(self) -> None:
+        """End every open WatchBatch stream (UNAVAILABLE, so clients watch again elsewhere)."""
+        self._closing = True
+        for watch in list(self._watches):
+            await watch.stop()
+
+    async def RegisterBatch(
+        self,
+        request: pb.RegisterBatchRequest,
+        context: grpc.aio.ServicerContext[pb.RegisterBatchRequest, pb.RegisterBatchResponse],
+    ) -> pb.RegisterBatchResponse:
+        """Create the batch and its slots; announce it."""
+        try:
+            batch = await self._registrar.register(batch_request(request))
+        except BatchError as error:
+            await _abort(context, error)
+        return pb.RegisterBatchResponse(
+            batch_id=batch.batch_id,
+            essay_ids=list(batch.essay_ids),
+            correlation_id=batch.correlation_id,
+        )
+
+    async def GetBatch(
+        self,
+        request: pb.GetBatchRequest,
+        context: grpc.aio.ServicerContext[pb.GetBatchRequest, pb.GetBatchResponse],
+    ) -> pb.GetBatchResponse:
+        """The batch as it is now."""
+        try:
+            batch = await self._queries.get(request.batch_id)
+        except BatchError as error:
+            await _abort(context, error)
+        return pb.GetBatchResponse(batch=batch)
+
+    async def ListBatches(
+        self,
+        request: pb.ListBatchesRequest,
+        context: grpc.aio.ServicerContext[pb.ListBatchesRequest, pb.ListBatchesResponse],
+    ) -> pb.ListBatchesResponse:
+        """One page of batches, newest first."""
+        try:
+            batches, token = await self._queries.list(
+                requested_page_size=request.page_size, page_token=request.page_token
+            )
+        except BatchError as error:
+            await _abort(context, error)
+        return pb.ListBatchesResponse(batches=batches, next_page_token=token)
+
+    async def WatchBatch(
+        self,
+        request: pb.WatchBatchRequest,
+        context: grpc.aio.ServicerContext[pb.WatchBatchRequest, pb.WatchBatchResponse],
+    ) -> AsyncIterator[pb.WatchBatchResponse]:
+        """The batch now and after every change, until it is terminal."""
+        if self._closing:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, _SHUTTING_DOWN)
+        try:
+            watch = await self._queries.watch(request.batch_id)
+        except BatchError as error:
+            await _abort(context, error)
+        self._watches.add(watch)
+        try:
+            async for batch in watch:
+                yield pb.WatchBatchResponse(batch=batch)
+                if is_terminal(batch):
+                    return
+        except BatchError as error:
+            await _abort(context, error)
+        finally:
+            self._watches.discard(watch)
+            await watch.stop()
+        await context.abort(grpc.StatusCode.UNAVAILABLE, _SHUTTING_DOWN)

@@ -1,0 +1,1 @@
+"""BOS use cases: registration, event handling and queries, over the domain ports."""

@@ -1,0 +1,40 @@
+"""GetBatch, ListBatches and WatchBatch over the repository."""
+
+from __future__ import annotations
+
+from huleedu.batch.v1.batch_service_pb2 import Batch
+from services.batch_orchestrator.domain.errors import BatchNotFound
+from services.batch_orchestrator.domain.listing import (
+    decode_page_token,
+    encode_page_token,
+    page_size,
+    summary,
+)
+from services.batch_orchestrator.domain.ports import BatchRepository, BatchWatch
+from services.batch_orchestrator.domain.registration import parse_batch_id
+
+
+class BatchQueries:
+    """Read-only use cases; InvalidRequest for malformed input, BatchNotFound for unknown ids."""
+
+    def __init__(self, repository: BatchRepository) -> None:
+        self._repository = repository
+
+    async def get(self, batch_id: str) -> Batch:
+        """The batch with this id."""
+        canonical = parse_batch_id(batch_id)
+        batch = await self._repository.get(canonical)
+        if batch is None:
+            raise BatchNotFound(canonical)
+        return batch
+
+    async def list(self, *, requested_page_size: int, page_token: str) -> tuple[list[Batch], str]:
+        """A page of batch summaries, newest first, and the next page's token ("" on the last)."""
+        size = page_size(requested_page_size)
+        cursor = decode_page_token(page_token)
+        page = await self._repository.list_newest_first(after=cursor, limit=size)
+        return [summary(b) for b in page.batches], encode_page_token(page.next_cursor)
+
+    async def watch(self, batch_id: str) -> BatchWatch:
+        """Follow the batch from its current state."""
+        return await self._repository.watch(parse_batch_id(batch_id))

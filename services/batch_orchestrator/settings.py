@@ -1,0 +1,54 @@
+"""BOS settings, read from the environment once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.batch_orchestrator.domain.registration import RegistrationPolicy
+from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
+
+SEVEN_DAYS_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class BosSettings:
+    """Everything `python -m services.batch_orchestrator` reads from the environment."""
+
+    addr: str
+    nats: NatsSettings
+    policy: RegistrationPolicy
+    announce_retry_s: float = 10.0
+    announce_grace_s: float = 5.0
+    unknown_batch_retry_s: float = 2.0
+    consumer_concurrency: int = 16
+    shutdown_grace_s: float = 5.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> BosSettings:
+        """Read BATCH_ORCHESTRATOR_ADDR, NATS_* and BOS_*; SettingsError names a bad one."""
+        max_timeout = env_int(
+            "BOS_MAX_READINESS_TIMEOUT_S", SEVEN_DAYS_S, minimum=1, maximum=SEVEN_DAYS_S
+        )
+        return cls(
+            addr=env_addr("BATCH_ORCHESTRATOR_ADDR"),
+            nats=NatsSettings.from_env(),
+            policy=RegistrationPolicy(
+                max_essays=env_int("BOS_MAX_ESSAYS", 500, minimum=1, maximum=10_000),
+                default_timeout_s=env_int(
+                    "BOS_DEFAULT_READINESS_TIMEOUT_S", 600, minimum=1, maximum=max_timeout
+                ),
+                max_timeout_s=max_timeout,
+                default_partial_threshold=env_float(
+                    "BOS_DEFAULT_PARTIAL_THRESHOLD", 1.0, minimum=0.0, maximum=1.0
+                ),
+            ),
+            announce_retry_s=env_float("BOS_ANNOUNCE_RETRY_S", 10.0, minimum=0.1, maximum=3600.0),
+            announce_grace_s=env_float("BOS_ANNOUNCE_GRACE_S", 5.0, minimum=0.0, maximum=3600.0),
+            unknown_batch_retry_s=env_float(
+                "BOS_UNKNOWN_BATCH_RETRY_S", 2.0, minimum=0.1, maximum=600.0
+            ),
+            consumer_concurrency=env_int("BOS_CONSUMER_CONCURRENCY", 16, minimum=1, maximum=256),
+            shutdown_grace_s=env_float("BOS_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0),
+            log_level=env_str("LOG_LEVEL", "INFO"),
+        )
