@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find proto -name '*.proto' | sort)
 PYTEST_ARGS ?=
 
-.PHONY: install proto check-proto lint format test
+.PHONY: install proto check-proto lint format test certs
 
 install: $(STAMP)
 
@@ -41,3 +41,6 @@ format: install
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+certs: install
+	$(PY) -m services.devstack.certs .certs

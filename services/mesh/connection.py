@@ -9,6 +9,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from services.mesh.settings import NatsSettings, redact_url
+from services.mesh.tls import nats_tls_context
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ async def connect_nats(settings: NatsSettings, name: str) -> tuple[Client, JetSt
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         error_cb=on_error,
+        tls=nats_tls_context(),
     )
     log.info("nats connected", extra={"server": redact_url(_url(client))})
     return client, client.jetstream(timeout=10)

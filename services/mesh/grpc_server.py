@@ -12,6 +12,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
+from services.mesh.tls import GrpcTls
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -56,26 +58,47 @@ async def start_grpc_server(
     service_names: Sequence[str],
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    tls: GrpcTls | None = None,
 ) -> GrpcServer:
-    """Bind `addr` (port 0 picks a free port), register the servicers, health and reflection."""
+    """Bind `addr` (port 0 picks a free port), register the servicers, health and reflection.
+
+    TLS comes from `tls`, or from the GRPC_TLS_* settings when not given; plain text otherwise.
+    """
+    tls = tls if tls is not None else GrpcTls.from_env()
     server = grpc.aio.server(options=_message_options(max_message_bytes))
     register(server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(addr)
+    if tls.serves_tls:
+        port = server.add_secure_port(addr, tls.server_credentials())
+    else:
+        port = server.add_insecure_port(addr)
     if port == 0:
         raise OSError(f"cannot bind gRPC address {addr}")
     await server.start()
     for name in ("", *service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("grpc server listening (plaintext)", extra={"addr": addr, "port": port})
+    if tls.serves_tls:
+        mode = "mutual TLS" if tls.require_client_cert else "TLS"
+    else:
+        mode = "plaintext (no GRPC_TLS_CERT set)"
+    log.info("grpc server listening", extra={"addr": addr, "port": port, "transport": mode})
     return GrpcServer(server, health_servicer, port, service_names)
 
 
 def grpc_channel(
-    addr: str, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    addr: str,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    tls: GrpcTls | None = None,
 ) -> grpc.aio.Channel:
-    """A channel to another service, with message limits that match its server."""
-    return grpc.aio.insecure_channel(addr, options=_message_options(max_message_bytes))
+    """A channel to another service, with message limits that match its server; TLS when
+    `tls` (or the GRPC_TLS_* settings) name a CA."""
+    tls = tls if tls is not None else GrpcTls.from_env()
+    options: list[tuple[str, int | str]] = [*_message_options(max_message_bytes)]
+    if not tls.dials_tls:
+        return grpc.aio.insecure_channel(addr, options=options)
+    options.extend(tls.channel_options())
+    return grpc.aio.secure_channel(addr, tls.channel_credentials(), options=options)
