@@ -35,7 +35,11 @@ def nats_server_binary() -> str:
 
 
 def server_config(
-    *, port: int, monitor_port: int, store_dir: Path, sync_always: bool = True,
+    *,
+    port: int,
+    monitor_port: int,
+    store_dir: Path,
+    sync_always: bool = True,
     server_name: str = "huleedu",
 ) -> str:
     """The nats-server configuration; JetStream syncs every write to disk unless told not to."""
