@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 _START_TIMEOUT_S = 20.0
@@ -34,6 +35,17 @@ def nats_server_binary() -> str:
     return found
 
 
+@dataclass(frozen=True)
+class NatsSecurity:
+    """Optional client authentication and TLS for a nats-server."""
+
+    user: str = ""
+    password: str = ""
+    token: str = ""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
 def server_config(
     *,
     port: int,
@@ -41,19 +53,31 @@ def server_config(
     store_dir: Path,
     sync_always: bool = True,
     server_name: str = "huleedu",
+    security: NatsSecurity | None = None,
 ) -> str:
     """The nats-server configuration; JetStream syncs every write to disk unless told not to."""
     sync = "  sync_interval: always\n" if sync_always else ""
-    return (
-        f'server_name: "{server_name}"\n'
-        f"listen: 127.0.0.1:{port}\n"
-        f"http: 127.0.0.1:{monitor_port}\n"
-        "max_payload: 8MB\n"
-        "jetstream {\n"
-        f'  store_dir: "{store_dir}"\n'
-        f"{sync}"
-        "}\n"
-    )
+    lines = [
+        f'server_name: "{server_name}"',
+        f"listen: 127.0.0.1:{port}",
+        f"http: 127.0.0.1:{monitor_port}",
+        "max_payload: 8MB",
+        "jetstream {",
+        f'  store_dir: "{store_dir}"',
+        f"{sync}}}",
+    ]
+    if security is not None:
+        if security.user:
+            lines.append(
+                f'authorization {{ user: "{security.user}", password: "{security.password}" }}'
+            )
+        elif security.token:
+            lines.append(f'authorization {{ token: "{security.token}" }}')
+        if security.tls_cert is not None and security.tls_key is not None:
+            lines.append(
+                f'tls {{ cert_file: "{security.tls_cert}", key_file: "{security.tls_key}" }}'
+            )
+    return "\n".join(lines) + "\n"
 
 
 class NatsServer:
@@ -66,18 +90,26 @@ class NatsServer:
         port: int | None = None,
         sync_always: bool = True,
         log_file: Path | None = None,
+        security: NatsSecurity | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.sync_always = sync_always
         self.log_file = log_file or store_dir / "nats-server.log"
+        self.security = security
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """The client URL."""
-        return f"nats://127.0.0.1:{self.port}"
+        """The client URL, with the credentials when the server requires them."""
+        scheme = "tls" if self.security is not None and self.security.tls_cert else "nats"
+        credentials = ""
+        if self.security is not None and self.security.user:
+            credentials = f"{self.security.user}:{self.security.password}@"
+        elif self.security is not None and self.security.token:
+            credentials = f"{self.security.token}@"
+        return f"{scheme}://{credentials}127.0.0.1:{self.port}"
 
     def start(self) -> None:
         """Start the server and return once JetStream answers its health check."""
@@ -89,6 +121,7 @@ class NatsServer:
                 monitor_port=self.monitor_port,
                 store_dir=self.store_dir / "jetstream",
                 sync_always=self.sync_always,
+                security=self.security,
             )
         )
         with open(self.log_file, "ab") as log:
