@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -18,6 +19,13 @@ from nats.js import JetStreamContext
 
 from services.mesh import subjects
 from services.mesh.logging import log_context
+from services.mesh.metrics import (
+    CONSUMER_ACK_PENDING,
+    CONSUMER_PENDING,
+    CONSUMER_REDELIVERED,
+    EVENTS_HANDLED,
+    HANDLER_SECONDS,
+)
 from services.mesh.publisher import HEADER_CORRELATION, HEADER_MSG_ID, HEADER_TYPE
 from services.mesh.streams import ConsumerSpec, ensure_consumer
 
@@ -30,6 +38,7 @@ HEADER_DLQ_STREAM_SEQ = "Huleedu-Dlq-Stream-Seq"
 HEADER_DLQ_DELIVERIES = "Huleedu-Dlq-Deliveries"
 _MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{durable}"
 _FETCH_TIMEOUT_S = 1.0
+_STATE_INTERVAL_S = 5.0
 
 
 class TransientError(Exception):
@@ -69,6 +78,12 @@ class Delivery:
 Handler = Callable[[Message, Delivery], Awaitable[None]]
 
 
+def _type_label(delivery: Delivery) -> str:
+    """The event type's short name for metrics; "unknown" for types the mesh does not know."""
+    message_type = subjects.message_type_for(delivery.headers.get(HEADER_TYPE, ""))
+    return message_type.DESCRIPTOR.name if message_type is not None else "unknown"
+
+
 class EventConsumer:
     """Runs handlers for the messages of one durable consumer; every instance binds the same one."""
 
@@ -89,6 +104,7 @@ class EventConsumer:
         self._concurrency = concurrency
         self._in_flight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        self._state_task: asyncio.Task[None] | None = None
         self._advisory_sub: Subscription | None = None
         self._pull_sub: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
@@ -109,6 +125,7 @@ class EventConsumer:
         )
         self._advisory_sub = await self._js._nc.subscribe(advisory, cb=self._on_max_deliveries)
         self._loop_task = asyncio.create_task(self._fetch_loop(subscription))
+        self._state_task = asyncio.create_task(self._report_state())
         log.info(
             "consumer started",
             extra={"durable": self._spec.durable, "concurrency": self._concurrency},
@@ -117,12 +134,15 @@ class EventConsumer:
     async def stop(self) -> None:
         """Stop fetching, finish the messages in hand, then return."""
         self._stopping.set()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        for task in (self._loop_task, self._state_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self._js._nc.flush()  # the acks of the last messages reach the server
         for subscription in (self._advisory_sub, self._pull_sub):
             if subscription is not None:
                 with contextlib.suppress(nats.errors.Error):
@@ -154,6 +174,20 @@ class EventConsumer:
                 task = asyncio.create_task(self._handle(msg))
                 self._in_flight.add(task)
                 task.add_done_callback(self._finished)
+
+    async def _report_state(self) -> None:
+        """Copy the consumer's pending and redelivered counts from JetStream into gauges."""
+        durable = self._spec.durable
+        while True:
+            try:
+                info = await self._js.consumer_info(self._spec.stream, durable)
+            except (nats.errors.Error, TimeoutError) as error:
+                log.debug("consumer info unavailable: %s", error)
+            else:
+                CONSUMER_PENDING.labels(durable).set(info.num_pending or 0)
+                CONSUMER_ACK_PENDING.labels(durable).set(info.num_ack_pending or 0)
+                CONSUMER_REDELIVERED.labels(durable).set(info.num_redelivered or 0)
+            await asyncio.sleep(_STATE_INTERVAL_S)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
@@ -197,6 +231,8 @@ class EventConsumer:
         self, handler: Handler, event: Message, msg: Msg, delivery: Delivery
     ) -> None:
         keepalive = asyncio.create_task(self._keep_alive(msg))
+        event_type = event.DESCRIPTOR.name
+        started = time.perf_counter()
         try:
             await handler(event, delivery)
         except TransientError as error:
@@ -208,8 +244,12 @@ class EventConsumer:
             await self._retry_or_dead_letter(msg, delivery, f"handler raised: {error!r}", 1.0)
         else:
             await msg.ack()
+            EVENTS_HANDLED.labels(self._spec.durable, event_type, "ack").inc()
         finally:
             keepalive.cancel()
+            HANDLER_SECONDS.labels(self._spec.durable, event_type).observe(
+                time.perf_counter() - started
+            )
 
     async def _keep_alive(self, msg: Msg) -> None:
         interval = max(self._spec.ack_wait_s / 3, 0.5)
@@ -231,6 +271,7 @@ class EventConsumer:
             extra={"reason": reason, "delay_s": delay_s, "delivery": delivery.num_delivered},
         )
         await msg.nak(delay=delay_s)
+        EVENTS_HANDLED.labels(self._spec.durable, _type_label(delivery), "nak").inc()
 
     async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str) -> None:
         await self._copy_to_dlq(
@@ -242,6 +283,7 @@ class EventConsumer:
             reason=reason,
         )
         await msg.term()
+        EVENTS_HANDLED.labels(self._spec.durable, _type_label(delivery), "dlq").inc()
 
     async def _copy_to_dlq(
         self,

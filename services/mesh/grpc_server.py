@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
+from services.mesh.metrics import GrpcMetricsInterceptor
 from services.mesh.tls import GrpcTls
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,9 @@ async def start_grpc_server(
     TLS comes from `tls`, or from the GRPC_TLS_* settings when not given; plain text otherwise.
     """
     tls = tls if tls is not None else GrpcTls.from_env()
-    server = grpc.aio.server(options=_message_options(max_message_bytes))
+    server = grpc.aio.server(
+        options=_message_options(max_message_bytes), interceptors=[GrpcMetricsInterceptor()]
+    )
     register(server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
