@@ -16,8 +16,9 @@ from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
 
-from services.mesh import subjects
+from services.mesh import subjects, tracing
 from services.mesh.logging import log_context
 from services.mesh.metrics import (
     CONSUMER_ACK_PENDING,
@@ -224,7 +225,15 @@ class EventConsumer:
         correlation = headers.get(HEADER_CORRELATION) or None
         batch_id = getattr(event, "batch_id", None) or None
         essay_id = getattr(event, "essay_id", None) or None
-        with log_context(correlation_id=correlation, batch_id=batch_id, essay_id=essay_id):
+        with (
+            log_context(correlation_id=correlation, batch_id=batch_id, essay_id=essay_id),
+            tracing.span_from(
+                headers,
+                f"handle {message_type.DESCRIPTOR.name}",
+                SpanKind.CONSUMER,
+                consumer=self._spec.durable,
+            ),
+        ):
             await self._run_handler(handler, event, msg, delivery)
 
     async def _run_handler(

@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
+from services.mesh import tracing
 from services.mesh.metrics import GrpcMetricsInterceptor
 from services.mesh.tls import GrpcTls
 
@@ -101,7 +102,10 @@ def grpc_channel(
     `tls` (or the GRPC_TLS_* settings) name a CA."""
     tls = tls if tls is not None else GrpcTls.from_env()
     options: list[tuple[str, int | str]] = [*_message_options(max_message_bytes)]
+    interceptors = tracing.client_interceptors()
     if not tls.dials_tls:
-        return grpc.aio.insecure_channel(addr, options=options)
+        return grpc.aio.insecure_channel(addr, options=options, interceptors=interceptors)
     options.extend(tls.channel_options())
-    return grpc.aio.secure_channel(addr, tls.channel_credentials(), options=options)
+    return grpc.aio.secure_channel(
+        addr, tls.channel_credentials(), options=options, interceptors=interceptors
+    )

@@ -1,4 +1,5 @@
-"""Prometheus metrics every service shares, and the HTTP endpoint that serves them.
+"""Prometheus metrics every service shares, the HTTP endpoint that serves them, and the gRPC
+server interceptor that counts, times and traces calls.
 
 Labels have bounded cardinality only: event types, outcomes, gRPC methods and codes, consumer
 names — never batch or essay ids.
@@ -13,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import grpc
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from services.mesh import tracing
 from services.mesh.settings import env_addr, env_bool
 
 log = logging.getLogger(__name__)
@@ -95,7 +98,7 @@ def start_metrics_server(settings: MetricsSettings) -> int | None:
 
 
 class GrpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Counts and times every unary call; streaming calls are counted when they end."""
+    """Counts, times and traces every unary and client-streaming call."""
 
     async def intercept_service(
         self,
@@ -132,7 +135,12 @@ def _timed_unary(
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
-            response = await behaviour(request, context)
+            if tracing.tracing_enabled():
+                metadata = {key: str(value) for key, value in context.invocation_metadata() or ()}
+                with tracing.span_from(metadata, method, SpanKind.SERVER):
+                    response = await behaviour(request, context)
+            else:
+                response = await behaviour(request, context)
         except grpc.aio.AbortError:
             code = context.code() or grpc.StatusCode.UNKNOWN
             raise

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from nats.js import JetStreamContext
 
 from huleedu.common.v1 import common_pb2
-from services.mesh import subjects
+from services.mesh import subjects, tracing
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class EventPublisher:
         all_headers = event_headers(event)
         if headers:
             all_headers.update(headers)
+        tracing.inject(all_headers)
         target = subject or subjects.subject_for(event)
         ack = await self._js.publish(target, event.SerializeToString(), headers=all_headers)
         duplicate = bool(ack.duplicate)
