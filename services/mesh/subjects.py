@@ -17,7 +17,8 @@ ESSAY_SPELLCHECK_REQUESTED = "huleedu.els.essay_spellcheck_requested.v1"
 ESSAY_SPELLCHECK_COMPLETED = "huleedu.spellcheck.essay_spellcheck_completed.v1"
 BATCH_PHASE_OUTCOME = "huleedu.els.batch_phase_outcome.v1"
 BATCH_READINESS_DEADLINE = "huleedu.els.batch_readiness_deadline.v1"
-# Schedules live on their own subject; at the scheduled time the server stores a copy on the target.
+# Deadline schedules live under this prefix, one subject per batch (the server keeps one schedule
+# per subject); at the scheduled time it stores the message on BATCH_READINESS_DEADLINE.
 BATCH_READINESS_DEADLINE_SCHEDULE = "huleedu.els.batch_readiness_deadline_schedule.v1"
 
 EVENTS_SUBJECTS = "huleedu.>"

@@ -1,0 +1,155 @@
+"""Builders of the mesh events around ELS, as the File Service, BOS and the Spell Checker would
+publish them; shared by the coordination benchmark and the ELS tests."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from huleedu.common.v1 import common_pb2
+from huleedu.events.v1 import events_pb2
+from services.mesh.publisher import derived_event_id
+
+
+def metadata(
+    producer: str, correlation_id: str, event_id: str | None = None
+) -> common_pb2.EventMetadata:
+    """Metadata with a fresh (or the given) event id."""
+    meta = common_pb2.EventMetadata(
+        event_id=event_id or str(uuid.uuid4()), correlation_id=correlation_id, producer=producer
+    )
+    meta.occurred_at.GetCurrentTime()
+    return meta
+
+
+def new_batch(count: int) -> tuple[str, list[str]]:
+    """A fresh batch id and `count` essay ids, as BOS would make them."""
+    return str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(count)]
+
+
+def registered(
+    batch_id: str,
+    essay_ids: Sequence[str],
+    *,
+    timeout_s: int = 600,
+    threshold: float = 0.8,
+    language: str = "en",
+    correlation_id: str | None = None,
+    event_id: str | None = None,
+) -> events_pb2.BatchEssaysRegistered:
+    """BatchEssaysRegistered with a deadline `timeout_s` from now."""
+    event = events_pb2.BatchEssaysRegistered(
+        metadata=metadata("batch_orchestrator", correlation_id or batch_id, event_id),
+        batch_id=batch_id,
+        essay_ids=list(essay_ids),
+        expected_essay_count=len(essay_ids),
+        course_code="ENG5",
+        language=language,
+        readiness=common_pb2.ReadinessConfig(
+            timeout_seconds=timeout_s, partial_batch_threshold=threshold
+        ),
+        phases=[common_pb2.Phase.PHASE_SPELLCHECK],
+    )
+    event.deadline.FromDatetime(datetime.now(UTC) + timedelta(seconds=timeout_s))
+    return event
+
+
+def sha256_of(text: str) -> str:
+    """Lowercase hex SHA-256 of the text's UTF-8 bytes."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def provisioned(
+    batch_id: str,
+    file_name: str,
+    *,
+    body: str | None = None,
+    correlation_id: str | None = None,
+    event_id: str | None = None,
+) -> events_pb2.EssayContentProvisioned:
+    """EssayContentProvisioned for a file whose bytes are `body` (default: from the name)."""
+    digest = sha256_of(body if body is not None else f"{batch_id}/{file_name}")
+    return events_pb2.EssayContentProvisioned(
+        metadata=metadata("file_service", correlation_id or batch_id, event_id),
+        batch_id=batch_id,
+        file_upload_id=derived_event_id(batch_id, digest),
+        original_file_name=file_name,
+        raw_storage_id=digest,
+        text_storage_id=sha256_of(f"text:{digest}"),
+        content_md5=hashlib.md5(digest.encode()).hexdigest(),
+        content_sha256=digest,
+        file_size_bytes=1000,
+        word_count=200,
+    )
+
+
+def validation_failed(
+    batch_id: str,
+    file_name: str,
+    *,
+    body: str | None = None,
+    code: common_pb2.ValidationErrorCode.ValueType = (
+        common_pb2.ValidationErrorCode.VALIDATION_ERROR_CODE_EMPTY_CONTENT
+    ),
+    correlation_id: str | None = None,
+) -> events_pb2.EssayValidationFailed:
+    """EssayValidationFailed for a file whose bytes are `body` (default: from the name)."""
+    digest = sha256_of(body if body is not None else f"{batch_id}/{file_name}")
+    return events_pb2.EssayValidationFailed(
+        metadata=metadata("file_service", correlation_id or batch_id),
+        batch_id=batch_id,
+        file_upload_id=derived_event_id(batch_id, digest),
+        original_file_name=file_name,
+        error_code=code,
+        detail=f"{file_name} has no text",
+        raw_storage_id=digest,
+        content_sha256=digest,
+        file_size_bytes=0,
+    )
+
+
+def spellcheck_command(
+    ready: events_pb2.BatchEssaysReady, *, language: str = "en"
+) -> events_pb2.BatchSpellcheckInitiateCommand:
+    """The command BOS sends for a ready batch."""
+    return events_pb2.BatchSpellcheckInitiateCommand(
+        metadata=metadata(
+            "batch_orchestrator",
+            ready.metadata.correlation_id,
+            derived_event_id(ready.batch_id, "spellcheck_initiate"),
+        ),
+        batch_id=ready.batch_id,
+        essays=[
+            common_pb2.EssayRef(essay_id=e.essay_id, text_storage_id=e.text_storage_id)
+            for e in ready.ready_essays
+        ],
+        language=language,
+    )
+
+
+def spellcheck_completed(
+    request: events_pb2.EssayLifecycleSpellcheckRequest, *, succeed: bool = True
+) -> events_pb2.EssaySpellcheckCompleted:
+    """The Spell Checker's answer to a request, with one correction when it succeeds."""
+    event = events_pb2.EssaySpellcheckCompleted(
+        metadata=metadata(
+            "spell_checker",
+            request.metadata.correlation_id,
+            derived_event_id(request.metadata.event_id, "spellcheck_completed"),
+        ),
+        batch_id=request.batch_id,
+        essay_id=request.essay_id,
+        word_count=200,
+    )
+    event.metadata.causation_id = request.metadata.event_id
+    if succeed:
+        event.status = common_pb2.SpellcheckStatus.SPELLCHECK_STATUS_SUCCESS
+        event.corrected_text_storage_id = sha256_of(f"corrected:{request.text_storage_id}")
+        event.correction_count = 1
+        event.corrections.add(offset=0, length=4, original="teh", replacement="the")
+    else:
+        event.status = common_pb2.SpellcheckStatus.SPELLCHECK_STATUS_FAILED
+        event.error = "stub spell checker failed this essay on purpose"
+    return event

@@ -1,0 +1,1 @@
+"""Adapters: the JetStream KV repositories and the JetStream deadline scheduler."""

@@ -1,0 +1,134 @@
+"""Wiring: settings -> NATS, streams, buckets, adapters, handlers, consumer and gRPC server."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+
+from huleedu.essay.v1 import essay_service_pb2_grpc
+from services.essay_lifecycle.adapters.deadline import JetStreamDeadlineScheduler
+from services.essay_lifecycle.adapters.kv_store import (
+    BATCHES_BUCKET,
+    ESSAYS_BUCKET,
+    KvEssayIndex,
+    KvTrackerRepository,
+)
+from services.essay_lifecycle.domain.derived import PRODUCER
+from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
+from services.essay_lifecycle.entrypoints.grpc_servicer import (
+    SERVICE_NAME,
+    EssayLifecycleServicer,
+)
+from services.essay_lifecycle.settings import EssayLifecycleSettings
+from services.mesh import subjects
+from services.mesh.connection import connect_nats
+from services.mesh.consumer import EventConsumer
+from services.mesh.grpc_server import GrpcServer, start_grpc_server
+from services.mesh.lifecycle import wait_for_shutdown_signal
+from services.mesh.metrics import start_metrics_server
+from services.mesh.publisher import EventPublisher
+from services.mesh.streams import ConsumerSpec, ensure_kv, ensure_streams
+from services.mesh.tracing import configure_tracing
+
+log = logging.getLogger(__name__)
+
+CONSUMER_DURABLE = "els"
+# Exactly the subjects ELS handles (the deadline schedules themselves are not among them).
+CONSUMED_SUBJECTS = [
+    subjects.BATCH_ESSAYS_REGISTERED,
+    subjects.ESSAY_CONTENT_PROVISIONED,
+    subjects.ESSAY_VALIDATION_FAILED,
+    subjects.BATCH_READINESS_DEADLINE,
+    subjects.BATCH_SPELLCHECK_INITIATE,
+    subjects.ESSAY_SPELLCHECK_COMPLETED,
+]
+
+
+def consumer_spec(settings: EssayLifecycleSettings) -> ConsumerSpec:
+    """The durable consumer every ELS instance binds."""
+    return ConsumerSpec(
+        durable=CONSUMER_DURABLE,
+        filter_subjects=list(CONSUMED_SUBJECTS),
+        max_deliver=settings.nats.max_deliver,
+        ack_wait_s=settings.nats.ack_wait_s,
+        description="Essay Lifecycle Service: slots, readiness, phases",
+    )
+
+
+@dataclass
+class EssayLifecycleApp:
+    """A running ELS: the NATS connection, the consumer and the gRPC server."""
+
+    settings: EssayLifecycleSettings
+    nats: Client
+    consumer: EventConsumer
+    grpc: GrpcServer
+
+    @property
+    def port(self) -> int:
+        """The bound gRPC port (useful when the address asked for port 0)."""
+        return self.grpc.port
+
+    async def stop(self) -> None:
+        """NOT_SERVING, finish the events in hand, stop gRPC, drain NATS."""
+        await self.grpc.enter_graceful_shutdown()
+        await self.consumer.stop()
+        await self.grpc.stop(self.settings.shutdown_grace_s)
+        await self.nats.drain()
+        log.info("essay lifecycle stopped")
+
+
+async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
+    """Provision what ELS needs, start consuming and serving."""
+    client, js = await connect_nats(settings.nats, "essay_lifecycle")
+    try:
+        await ensure_streams(js, settings.nats)
+        trackers = KvTrackerRepository(await ensure_kv(js, BATCHES_BUCKET, settings.nats))
+        essays = KvEssayIndex(await ensure_kv(js, ESSAYS_BUCKET, settings.nats))
+        publisher = EventPublisher(js, PRODUCER)
+        handlers = EssayLifecycleHandlers(
+            trackers,
+            essays,
+            publisher,
+            JetStreamDeadlineScheduler(publisher),
+            rules=settings.readiness,
+        )
+        consumer = EventConsumer(
+            js,
+            consumer_spec(settings),
+            handlers.handlers(),
+            service=PRODUCER,
+            concurrency=settings.consumer_concurrency,
+        )
+        await consumer.start()
+    except BaseException:
+        await client.close()
+        raise
+    servicer = EssayLifecycleServicer(trackers, essays)
+    try:
+        server = await start_grpc_server(
+            settings.addr,
+            lambda grpc_server: essay_service_pb2_grpc.add_EssayLifecycleServiceServicer_to_server(
+                servicer, grpc_server
+            ),
+            [SERVICE_NAME],
+        )
+    except BaseException:
+        await consumer.stop()
+        with contextlib.suppress(Exception):
+            await client.drain()
+        raise
+    log.info("essay lifecycle started", extra={"grpc_port": server.port})
+    return EssayLifecycleApp(settings, client, consumer, server)
+
+
+async def run(settings: EssayLifecycleSettings) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully; metrics and tracing as configured."""
+    configure_tracing(PRODUCER)
+    start_metrics_server(settings.metrics)
+    app = await start(settings)
+    await wait_for_shutdown_signal()
+    await app.stop()

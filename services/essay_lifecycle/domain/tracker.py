@@ -1,0 +1,78 @@
+"""The BatchTracker document: creation, lookups and the result type of every domain step."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from huleedu.common.v1 import common_pb2
+from huleedu.essay.v1 import essay_state_pb2
+from services.essay_lifecycle.domain.errors import InvalidEventError
+from services.essay_lifecycle.domain.transitions import RefusedTransition
+
+BatchTracker = essay_state_pb2.BatchTracker
+EssaySlot = essay_state_pb2.EssaySlot
+Closure = essay_state_pb2.BatchClosure
+S = common_pb2.EssayStatus
+
+# Ids become KV keys and subject tokens, so they are restricted to what both accept.
+_ID_RE = re.compile(r"^[A-Za-z0-9_=-][A-Za-z0-9_=.-]{0,254}(?<!\.)$")
+
+
+@dataclass(frozen=True)
+class Change:
+    """The outcome of applying one event: the tracker to store (None: nothing changed) and the
+    state changes the transition table refused."""
+
+    tracker: BatchTracker | None
+    refused: tuple[RefusedTransition, ...] = ()
+
+
+def require_id(value: str, field: str) -> str:
+    """Return `value` when it is usable as a batch or essay id; raise InvalidEventError if not."""
+    if not _ID_RE.match(value) or ".." in value:
+        raise InvalidEventError(f"{field}={value!r} is not a valid id")
+    return value
+
+
+def is_valid_id(value: str) -> bool:
+    """True when `value` could be a batch or essay id."""
+    return bool(_ID_RE.match(value)) and ".." not in value
+
+
+def new_tracker(batch_id: str, correlation_id: str, now: Timestamp) -> BatchTracker:
+    """An empty, unregistered tracker for a batch ELS has just heard of."""
+    tracker = BatchTracker(batch_id=batch_id, correlation_id=correlation_id)
+    tracker.created_at.CopyFrom(now)
+    return tracker
+
+
+def is_open(tracker: BatchTracker) -> bool:
+    """True while the batch takes content."""
+    return tracker.closure == Closure.BATCH_CLOSURE_UNSPECIFIED
+
+
+def find_slot(tracker: BatchTracker, essay_id: str) -> EssaySlot | None:
+    """The slot of `essay_id`, or None if the batch has no such essay."""
+    for slot in tracker.slots:
+        if slot.essay.essay_id == essay_id:
+            return slot
+    return None
+
+
+def assigned_slots(tracker: BatchTracker) -> Iterator[EssaySlot]:
+    """Slots holding content, in slot order."""
+    return (slot for slot in tracker.slots if slot.essay.text_storage_id)
+
+
+def failed_slots(tracker: BatchTracker) -> Iterator[EssaySlot]:
+    """Slots resolved by a validation failure, in slot order."""
+    return (slot for slot in tracker.slots if slot.essay.status == S.ESSAY_STATUS_VALIDATION_FAILED)
+
+
+def missing_count(tracker: BatchTracker) -> int:
+    """Slots that neither content nor a failure resolved."""
+    return sum(1 for slot in tracker.slots if not slot.resolved_by_event_id)

@@ -1,0 +1,166 @@
+"""Event handlers: apply the event to the batch's tracker by compare-and-set, then publish what
+the tracker says the event derived. A redelivered event changes nothing and publishes the same
+events again, with the same ids."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from huleedu.common.v1 import common_pb2
+from huleedu.events.v1 import events_pb2
+from services.essay_lifecycle.domain import derived, phases, readiness, slots
+from services.essay_lifecycle.domain.errors import InvalidEventError
+from services.essay_lifecycle.domain.ports import (
+    BatchTracker,
+    DeadlineScheduler,
+    EssayIndex,
+    EventPublisher,
+    TrackerRepository,
+)
+from services.essay_lifecycle.domain.tracker import Change, find_slot, is_open, require_id
+from services.essay_lifecycle.domain.transitions import RefusedTransition
+from services.mesh.consumer import Delivery, Handler, PermanentError
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[BatchTracker | None], Change]
+
+
+def _now() -> Timestamp:
+    now = Timestamp()
+    now.GetCurrentTime()
+    return now
+
+
+class EssayLifecycleHandlers:
+    """The handlers of every event ELS consumes."""
+
+    def __init__(
+        self,
+        trackers: TrackerRepository,
+        essays: EssayIndex,
+        publisher: EventPublisher,
+        deadlines: DeadlineScheduler,
+        *,
+        rules: slots.ReadinessRules,
+        clock: Callable[[], Timestamp] = _now,
+    ) -> None:
+        self._trackers = trackers
+        self._essays = essays
+        self._publisher = publisher
+        self._deadlines = deadlines
+        self._rules = rules
+        self._clock = clock
+
+    def handlers(self) -> Mapping[type[Message], Handler]:
+        """The handler of each event type, for the consumer runner."""
+        routes: dict[type[Message], Callable[[Any, Delivery], Awaitable[None]]] = {
+            events_pb2.BatchEssaysRegistered: lambda e, _: self.on_batch_registered(e),
+            events_pb2.EssayContentProvisioned: lambda e, d: self.on_upload(e, d.stream_seq),
+            events_pb2.EssayValidationFailed: lambda e, d: self.on_upload(e, d.stream_seq),
+            events_pb2.BatchReadinessDeadlineReached: lambda e, _: self.on_deadline(e),
+            events_pb2.BatchSpellcheckInitiateCommand: lambda e, _: self.on_spellcheck_command(e),
+            events_pb2.EssaySpellcheckCompleted: lambda e, _: self.on_spellcheck_completed(e),
+        }
+        return {event_type: _at_the_edge(handler) for event_type, handler in routes.items()}
+
+    async def on_batch_registered(self, event: events_pb2.BatchEssaysRegistered) -> None:
+        """Create the slots, assign held uploads, schedule the deadline."""
+        now = self._clock()
+        tracker = await self._apply(
+            event.batch_id, lambda t: slots.apply_registration(t, event, self._rules, now)
+        )
+        if tracker is None or not tracker.registered:
+            return
+        await self._essays.add(tracker.batch_id, [s.essay.essay_id for s in tracker.slots])
+        if is_open(tracker):
+            await self._deadlines.schedule(derived.deadline_reached(tracker, now), tracker.deadline)
+        await self._publish(derived.readiness_events(tracker, event.metadata.event_id, now))
+
+    async def on_upload(
+        self,
+        event: events_pb2.EssayContentProvisioned | events_pb2.EssayValidationFailed,
+        stream_sequence: int = 0,
+    ) -> None:
+        """Assign the upload to a slot, report it as excess, or hold it until registration."""
+        now = self._clock()
+        upload = slots.upload_of(event, stream_sequence)
+        tracker = await self._apply(event.batch_id, lambda t: slots.apply_upload(t, upload, now))
+        if tracker is not None:
+            await self._publish(derived.readiness_events(tracker, event.metadata.event_id, now))
+
+    async def on_deadline(self, event: events_pb2.BatchReadinessDeadlineReached) -> None:
+        """Close a batch still open at its deadline: partially ready or timed out."""
+        now = self._clock()
+        tracker = await self._apply(
+            event.batch_id, lambda t: readiness.apply_deadline(t, event, now)
+        )
+        if tracker is None:
+            log.warning("deadline of a batch ELS does not know; ignored")
+            return
+        await self._publish(derived.readiness_events(tracker, event.metadata.event_id, now))
+
+    async def on_spellcheck_command(self, event: events_pb2.BatchSpellcheckInitiateCommand) -> None:
+        """Send each ready essay to the spell checker, once."""
+        now = self._clock()
+        tracker = await self._apply(
+            event.batch_id, lambda t: phases.apply_spellcheck_command(t, event, now)
+        )
+        assert tracker is not None  # the domain refuses unknown batches
+        progress = phases.find_phase(tracker, common_pb2.Phase.PHASE_SPELLCHECK)
+        if progress is None:
+            return
+        requests: list[Message] = list(derived.spellcheck_requests(tracker, progress, now))
+        await self._publish(
+            requests + derived.events_after_phase_event(tracker, event.metadata.event_id, now)
+        )
+
+    async def on_spellcheck_completed(self, event: events_pb2.EssaySpellcheckCompleted) -> None:
+        """Record the essay's result; publish the phase outcome when it was the last one."""
+        now = self._clock()
+        tracker = await self._apply(
+            event.batch_id, lambda t: phases.apply_spellcheck_result(t, event, now)
+        )
+        assert tracker is not None  # the domain refuses unknown batches
+        slot = find_slot(tracker, event.essay_id)
+        applied = slot is not None and slot.phase_result_event_id == event.metadata.event_id
+        if applied and event.corrections:
+            await self._essays.save_corrections(event.batch_id, event.essay_id, event.corrections)
+        await self._publish(derived.events_after_phase_event(tracker, event.metadata.event_id, now))
+
+    async def _apply(self, batch_id: str, step: Step) -> BatchTracker | None:
+        require_id(batch_id, "batch_id")
+        refused: tuple[RefusedTransition, ...] = ()
+
+        def mutate(doc: BatchTracker | None) -> BatchTracker | None:
+            nonlocal refused
+            change = step(doc)
+            refused = change.refused
+            return change.tracker
+
+        tracker = await self._trackers.update(batch_id, mutate)
+        for refusal in refused:
+            log.warning("transition refused: %s", refusal.describe())
+        return tracker
+
+    async def _publish(self, events: Sequence[Message]) -> None:
+        if events:
+            await asyncio.gather(*(self._publisher.publish(event) for event in events))
+
+
+def _at_the_edge(handler: Callable[[Any, Delivery], Awaitable[None]]) -> Handler:
+    """Adapt a handler to the consumer runner; a domain refusal becomes a DLQ'd PermanentError."""
+
+    async def run(event: Message, delivery: Delivery) -> None:
+        try:
+            await handler(event, delivery)
+        except InvalidEventError as error:
+            raise PermanentError(str(error)) from error
+
+    return run

@@ -1,0 +1,68 @@
+"""The gRPC servicer of huleedu.essay.v1.EssayLifecycleService: reads of essay state."""
+
+from __future__ import annotations
+
+import grpc
+
+from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
+from services.essay_lifecycle.domain.errors import StoreUnavailableError
+from services.essay_lifecycle.domain.ports import BatchTracker, EssayIndex, TrackerRepository
+from services.essay_lifecycle.domain.tracker import find_slot
+
+SERVICE_NAME = essay_service_pb2.DESCRIPTOR.services_by_name["EssayLifecycleService"].full_name
+
+
+class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceServicer):
+    """GetEssay and ListBatchEssays over the trackers and the essay index."""
+
+    def __init__(self, trackers: TrackerRepository, essays: EssayIndex) -> None:
+        self._trackers = trackers
+        self._essays = essays
+
+    async def GetEssay(
+        self,
+        request: essay_service_pb2.GetEssayRequest,
+        context: grpc.aio.ServicerContext[
+            essay_service_pb2.GetEssayRequest, essay_service_pb2.GetEssayResponse
+        ],
+    ) -> essay_service_pb2.GetEssayResponse:
+        """One essay with its state, storage ids, corrections and timeline."""
+        if not request.essay_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "essay_id is required")
+        try:
+            record = await self._essays.get(request.essay_id)
+            tracker = None if record is None else await self._trackers.get(record.batch_id)
+        except StoreUnavailableError as error:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"essay state unavailable: {error}")
+        slot = None if tracker is None else find_slot(tracker, request.essay_id)
+        if record is None or slot is None:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND, f"no essay {request.essay_id!r} is known to ELS"
+            )
+        essay = essay_service_pb2.Essay()
+        essay.CopyFrom(slot.essay)
+        essay.corrections.extend(record.corrections)
+        return essay_service_pb2.GetEssayResponse(essay=essay)
+
+    async def ListBatchEssays(
+        self,
+        request: essay_service_pb2.ListBatchEssaysRequest,
+        context: grpc.aio.ServicerContext[
+            essay_service_pb2.ListBatchEssaysRequest, essay_service_pb2.ListBatchEssaysResponse
+        ],
+    ) -> essay_service_pb2.ListBatchEssaysResponse:
+        """Every essay slot of the batch, in slot order (corrections only via GetEssay)."""
+        if not request.batch_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "batch_id is required")
+        try:
+            tracker: BatchTracker | None = await self._trackers.get(request.batch_id)
+        except StoreUnavailableError as error:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"essay state unavailable: {error}")
+        if tracker is None or not tracker.registered:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"no batch {request.batch_id!r} is registered with ELS",
+            )
+        return essay_service_pb2.ListBatchEssaysResponse(
+            essays=[slot.essay for slot in tracker.slots]
+        )

@@ -1,0 +1,52 @@
+"""Settings of the Essay Lifecycle Service, read from the environment.
+
+ESSAY_LIFECYCLE_ADDR (127.0.0.1:50054)   gRPC address to bind
+NATS_URL and NATS_* (mesh)               where NATS is; ack wait and max deliveries of `els`
+ELS_DEFAULT_TIMEOUT_S (600)              readiness deadline when a registration names none
+ELS_DEFAULT_PARTIAL_THRESHOLD (1.0)      partial threshold when a registration names none
+ELS_CONSUMER_CONCURRENCY (16)            events handled at once per instance
+ELS_SHUTDOWN_GRACE_S (5)                 how long in-flight gRPC calls may finish on SIGTERM
+LOG_LEVEL (INFO)                         log level of the JSON logs on stderr
+ESSAY_LIFECYCLE_METRICS_ADDR (127.0.0.1:9104), METRICS_ENABLED (true)   Prometheus /metrics
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.essay_lifecycle.domain.slots import ReadinessRules
+from services.mesh.metrics import MetricsSettings
+from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
+
+METRICS_OFF = MetricsSettings(enabled=False, addr="127.0.0.1:0")
+
+
+@dataclass(frozen=True)
+class EssayLifecycleSettings:
+    """Everything `python -m services.essay_lifecycle` reads at start."""
+
+    addr: str
+    nats: NatsSettings
+    readiness: ReadinessRules  # applied when a registration carries no readiness config
+    consumer_concurrency: int
+    shutdown_grace_s: float
+    log_level: str
+    metrics: MetricsSettings = METRICS_OFF  # run() serves /metrics; tests in-process do not
+
+    @classmethod
+    def from_env(cls) -> EssayLifecycleSettings:
+        """Read ESSAY_LIFECYCLE_ADDR, NATS_* and the ELS_* settings."""
+        return cls(
+            addr=env_addr("ESSAY_LIFECYCLE_ADDR"),
+            nats=NatsSettings.from_env(),
+            readiness=ReadinessRules(
+                timeout_s=env_int("ELS_DEFAULT_TIMEOUT_S", 600, minimum=1, maximum=30 * 86400),
+                partial_threshold=env_float(
+                    "ELS_DEFAULT_PARTIAL_THRESHOLD", 1.0, minimum=0.0, maximum=1.0
+                ),
+            ),
+            consumer_concurrency=env_int("ELS_CONSUMER_CONCURRENCY", 16, minimum=1, maximum=512),
+            shutdown_grace_s=env_float("ELS_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0),
+            log_level=env_str("LOG_LEVEL", "INFO"),
+            metrics=MetricsSettings.from_env("ESSAY_LIFECYCLE_METRICS_ADDR"),
+        )
