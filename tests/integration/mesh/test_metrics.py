@@ -52,9 +52,9 @@ async def test_handled_events_are_counted_by_type_and_outcome(
 
         def scraped_after_ack() -> str | None:
             body = scrape(port)
-            return body if f'{labels},outcome="ack"' in body else None
+            return body if f"huleedu_event_handler_seconds_count{{{labels}}} 2.0" in body else None
 
-        text = await wait_until(scraped_after_ack, message="ack counted")
+        text = await wait_until(scraped_after_ack, message="both deliveries timed")
     finally:
         await consumer.stop()
     assert f'huleedu_events_handled_total{{{labels},outcome="ack"}} 1.0' in text
