@@ -1,0 +1,1 @@
+"""Adapters: the JetStream Object Store implementation of the content repository."""

@@ -1,0 +1,74 @@
+"""Wires the Content Service: NATS, the `content` Object Store, the gRPC server."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+
+from huleedu.content.v1 import content_service_pb2_grpc
+from services.content_service.adapters.object_store import CONTENT_BUCKET, ObjectStoreRepository
+from services.content_service.domain.content import ContentLibrary
+from services.content_service.entrypoints.grpc_servicer import SERVICE_NAME, ContentServicer
+from services.content_service.settings import ContentServiceSettings
+from services.mesh.connection import connect_nats
+from services.mesh.grpc_server import GrpcServer, start_grpc_server
+from services.mesh.lifecycle import wait_for_shutdown_signal
+from services.mesh.metrics import start_metrics_server
+from services.mesh.streams import ensure_object_store
+from services.mesh.tracing import configure_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ContentService:
+    """A running Content Service."""
+
+    grpc: GrpcServer
+    nats: Client
+
+    @property
+    def port(self) -> int:
+        """The bound gRPC port."""
+        return self.grpc.port
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """NOT_SERVING, finish calls in flight, then close NATS."""
+        await self.grpc.stop(grace_s)
+        await self.nats.drain()
+        log.info("content service stopped")
+
+
+async def start_content_service(settings: ContentServiceSettings) -> ContentService:
+    """Connect, provision the bucket and serve."""
+    client, js = await connect_nats(settings.nats, "content_service")
+    store = await ensure_object_store(js, CONTENT_BUCKET, settings.nats)
+    library = ContentLibrary(
+        ObjectStoreRepository(store), max_object_bytes=settings.max_object_bytes
+    )
+    servicer = ContentServicer(library)
+    server = await start_grpc_server(
+        settings.addr,
+        lambda grpc_server: content_service_pb2_grpc.add_ContentServiceServicer_to_server(
+            servicer, grpc_server
+        ),
+        [SERVICE_NAME],
+        max_message_bytes=settings.grpc_max_message_bytes,
+    )
+    log.info(
+        "content service ready",
+        extra={"port": server.port, "max_object_bytes": settings.max_object_bytes},
+    )
+    return ContentService(grpc=server, nats=client)
+
+
+async def run(settings: ContentServiceSettings) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully; metrics and tracing as
+    configured."""
+    configure_tracing("content_service")
+    start_metrics_server(settings.metrics)
+    service = await start_content_service(settings)
+    await wait_for_shutdown_signal()
+    await service.stop()

@@ -1,0 +1,1 @@
+"""Entrypoints: the gRPC servicer of huleedu.content.v1.ContentService."""

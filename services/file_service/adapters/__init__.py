@@ -1,0 +1,1 @@
+"""Adapters: NATS, KV, Content Service and process-pool implementations of the ports."""

@@ -1,0 +1,70 @@
+"""One record per distinct file per batch: KV bucket `file_service_uploads`, key
+`<batch key>.<sha256>`, value JSON. `create` is atomic, so of two concurrent uploads of the
+same bytes exactly one writes the record."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from services.file_service.adapters.kv_keys import batch_key
+from services.file_service.domain.errors import RejectionCode
+from services.file_service.domain.uploads import UploadRecord
+
+UPLOADS_BUCKET = "file_service_uploads"
+_FIELDS = {field.name for field in dataclasses.fields(UploadRecord)}
+
+
+def record_key(batch_id: str, content_sha256: str) -> str:
+    """The KV key of a file's record in a batch."""
+    return f"{batch_key(batch_id)}.{content_sha256}"
+
+
+def encode_record(record: UploadRecord) -> bytes:
+    """The record as JSON bytes."""
+    return json.dumps(dataclasses.asdict(record), ensure_ascii=False, sort_keys=True).encode()
+
+
+def decode_record(data: bytes) -> UploadRecord:
+    """The record stored as JSON bytes."""
+    values: dict[str, Any] = {k: v for k, v in json.loads(data).items() if k in _FIELDS}
+    rejection = values.get("rejection")
+    values["rejection"] = RejectionCode(rejection) if rejection else None
+    return UploadRecord(**values)
+
+
+class KvUploadLedger:
+    """The upload records in a KV bucket."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    async def get(self, batch_id: str, content_sha256: str) -> UploadRecord | None:
+        """The record of this file in this batch, if any."""
+        try:
+            entry = await self._kv.get(record_key(batch_id, content_sha256))
+        except (KeyNotFoundError, KeyDeletedError):
+            return None
+        return decode_record(entry.value) if entry.value else None
+
+    async def create(self, record: UploadRecord) -> bool:
+        """Store the record unless one exists; False when one already did."""
+        try:
+            await self._kv.create(
+                record_key(record.batch_id, record.content_sha256), encode_record(record)
+            )
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def mark_published(self, record: UploadRecord) -> None:
+        """Overwrite with the published flag set; records never change otherwise, so two
+        writers write the same bytes."""
+        await self._kv.put(
+            record_key(record.batch_id, record.content_sha256),
+            encode_record(record.as_published()),
+        )

@@ -1,0 +1,195 @@
+"""The upload use case: one file in, one durable receipt out.
+
+Order of work, so that nothing acknowledged is ever lost and nothing is announced twice:
+1. the batch must be registered (wait briefly for a registration still in flight);
+2. a file already recorded for the batch is a duplicate (a record never published is
+   published now, with its original event id);
+3. extract and validate in the worker pool, store the raw bytes (and the text if accepted);
+4. create the record atomically (a concurrent upload of the same bytes loses here);
+5. publish the event and wait for JetStream's ack, then mark the record published;
+6. only then answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from services.file_service.domain.errors import (
+    BatchNotRegisteredError,
+    InvalidUploadError,
+    UploadTooLargeError,
+)
+from services.file_service.domain.formats import MEDIA_TYPES, UNKNOWN_MEDIA_TYPE, DocumentFormat
+from services.file_service.domain.ports import (
+    BatchRegistry,
+    ContentStore,
+    Extractor,
+    OutcomeAnnouncer,
+    UploadLedger,
+)
+from services.file_service.domain.uploads import (
+    Receipt,
+    UploadRecord,
+    display_file_name,
+    file_upload_id_for,
+    outcome_event_id_for,
+    receipt_for,
+)
+
+MAX_BATCH_ID_CHARS = 256
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    """Limits of the upload use case."""
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    registration_wait_s: float = 5.0
+
+
+class KeyedLock:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """Hold the lock of `key` for the block."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+def check_request(batch_id: str, file_name: str) -> None:
+    """Refuse a request that names no batch or no file."""
+    if not batch_id.strip():
+        raise InvalidUploadError("batch_id is empty: give the id RegisterBatch returned")
+    if len(batch_id) > MAX_BATCH_ID_CHARS:
+        raise InvalidUploadError(f"batch_id is longer than {MAX_BATCH_ID_CHARS} characters")
+    if not display_file_name(file_name).strip("\ufffd "):
+        raise InvalidUploadError("file_name is empty: give the name of the uploaded file")
+
+
+class UploadIngestor:
+    """Turns an uploaded file into a durable, announced record and a receipt."""
+
+    def __init__(
+        self,
+        *,
+        registry: BatchRegistry,
+        extractor: Extractor,
+        content: ContentStore,
+        ledger: UploadLedger,
+        announcer: OutcomeAnnouncer,
+        policy: IngestPolicy,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._registry = registry
+        self._extractor = extractor
+        self._content = content
+        self._ledger = ledger
+        self._announcer = announcer
+        self._policy = policy
+        self._clock_ms = clock_ms
+        self._same_file = KeyedLock()
+
+    async def ingest(self, batch_id: str, file_name: str, content: bytes) -> Receipt:
+        """Ingest one file; raises InvalidUploadError, UploadTooLargeError or
+        BatchNotRegisteredError for a request that must not be stored."""
+        check_request(batch_id, file_name)
+        if len(content) > self._policy.max_upload_bytes:
+            raise UploadTooLargeError(
+                f"{display_file_name(file_name)!r} is {_mib(len(content))}; the limit is "
+                f"{_mib(self._policy.max_upload_bytes)} per file (FILE_MAX_UPLOAD_BYTES)"
+            )
+        registration = await self._registry.wait_for(batch_id, self._policy.registration_wait_s)
+        if registration is None:
+            raise BatchNotRegisteredError(
+                f"batch {batch_id!r} is not registered: register it with RegisterBatch first "
+                "(or check the id)"
+            )
+        # Hashing 10 MiB takes tens of milliseconds: off the event loop (hashlib drops the GIL).
+        sha256, md5 = await asyncio.to_thread(_digests, content)
+        async with self._same_file.hold(f"{batch_id}\x1f{sha256}"):
+            existing = await self._ledger.get(batch_id, sha256)
+            if existing is not None:
+                return await self._settle(existing, file_name)
+            record = await self._process(
+                registration.correlation_id, batch_id, file_name, content, (sha256, md5)
+            )
+            if not await self._ledger.create(record):
+                existing = await self._ledger.get(batch_id, sha256)
+                if existing is None:  # created and deleted in between: nothing sane to do
+                    raise RuntimeError(f"upload record of {sha256} vanished while being read")
+                return await self._settle(existing, file_name)
+            return await self._settle(record, file_name)
+
+    async def _settle(self, record: UploadRecord, file_name: str) -> Receipt:
+        """Make sure the record's event is published; answer DUPLICATE unless this call did it."""
+        if record.published:
+            return receipt_for(record, file_name, duplicate=True)
+        stored_now = await self._announcer.announce(record)
+        await self._ledger.mark_published(record)
+        return receipt_for(record, file_name, duplicate=not stored_now)
+
+    async def _process(
+        self,
+        correlation_id: str,
+        batch_id: str,
+        file_name: str,
+        content: bytes,
+        digests: tuple[str, str],
+    ) -> UploadRecord:
+        sha256, md5 = digests
+        outcome = await self._extractor.extract(content, file_name)
+        media_type = (
+            MEDIA_TYPES[DocumentFormat(outcome.detected_format)]
+            if outcome.detected_format
+            else UNKNOWN_MEDIA_TYPE
+        )
+        raw_storage_id = await self._content.put_raw(content, media_type)
+        if raw_storage_id != sha256:
+            raise RuntimeError(f"content service stored {sha256} as {raw_storage_id}")
+        text_storage_id = await self._content.put_text(outcome.text) if outcome.accepted else ""
+        return UploadRecord(
+            batch_id=batch_id,
+            correlation_id=correlation_id,
+            file_upload_id=file_upload_id_for(batch_id, sha256),
+            event_id=outcome_event_id_for(batch_id, sha256),
+            file_name=display_file_name(file_name),
+            content_sha256=sha256,
+            content_md5=md5,
+            file_size_bytes=len(content),
+            raw_storage_id=raw_storage_id,
+            detected_format=outcome.detected_format,
+            text_storage_id=text_storage_id,
+            word_count=outcome.word_count,
+            rejection=outcome.rejection,
+            detail=outcome.detail,
+            occurred_at_ms=self._clock_ms(),
+        )
+
+
+def _digests(content: bytes) -> tuple[str, str]:
+    return (
+        hashlib.sha256(content).hexdigest(),
+        hashlib.md5(content, usedforsecurity=False).hexdigest(),
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:.1f} MiB" if size >= 1048576 else f"{size} bytes"

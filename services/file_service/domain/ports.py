@@ -1,0 +1,70 @@
+"""What the upload rules need from the outside world; adapters implement these, tests fake them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from services.file_service.domain.extraction import ExtractionOutcome
+from services.file_service.domain.uploads import UploadRecord
+
+
+@dataclass(frozen=True)
+class BatchRegistration:
+    """What the File Service knows of a registered batch."""
+
+    batch_id: str
+    correlation_id: str
+    expected_essay_count: int
+
+
+class BatchRegistry(Protocol):
+    """The batches announced by BatchEssaysRegistered."""
+
+    async def wait_for(self, batch_id: str, timeout_s: float) -> BatchRegistration | None:
+        """The batch's registration, waiting up to `timeout_s` for it to arrive; None if not."""
+        ...
+
+
+class ContentStore(Protocol):
+    """Durable storage of raw uploads and extracted text (the Content Service)."""
+
+    async def put_raw(self, content: bytes, media_type: str) -> str:
+        """Store an upload's bytes; returns the storage id (their SHA-256)."""
+        ...
+
+    async def put_text(self, text: str) -> str:
+        """Store extracted UTF-8 text; returns the storage id."""
+        ...
+
+
+class Extractor(Protocol):
+    """Runs extraction and validation of one file, contained and time-limited."""
+
+    async def extract(self, content: bytes, file_name: str) -> ExtractionOutcome:
+        """The accepted text, or the rejection, of one file."""
+        ...
+
+
+class UploadLedger(Protocol):
+    """One durable record per distinct file (by SHA-256) per batch."""
+
+    async def get(self, batch_id: str, content_sha256: str) -> UploadRecord | None:
+        """The record of this file in this batch, if any."""
+        ...
+
+    async def create(self, record: UploadRecord) -> bool:
+        """Store the record if none exists (atomically); False when one already did."""
+        ...
+
+    async def mark_published(self, record: UploadRecord) -> None:
+        """Record that the record's event is acknowledged by the event stream."""
+        ...
+
+
+class OutcomeAnnouncer(Protocol):
+    """Publishes EssayContentProvisioned or EssayValidationFailed for a record."""
+
+    async def announce(self, record: UploadRecord) -> bool:
+        """Publish the record's event and wait for the ack; False if the stream already had it."""
+        ...

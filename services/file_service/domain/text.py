@@ -1,0 +1,43 @@
+"""Plain-text rules shared by every extractor: normalisation and word counting."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Chinese and Japanese are written without spaces: each ideograph or kana counts as a word (as
+# word processors count them). Elsewhere (Korean included) a word is a run of letters or digits,
+# with inner apostrophes and hyphens.
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_LETTER = rf"[^\W_{_CJK}]"
+_WORD = re.compile(rf"[{_CJK}]|{_LETTER}(?:{_LETTER}|_)*(?:['’\-‐]{_LETTER}+)*")
+_TRAILING_SPACE = re.compile(r"[ \t\u00a0\u3000]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def count_words(text: str) -> int:
+    """The number of words in `text`."""
+    return sum(1 for _ in _WORD.finditer(text))
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`, in order, as `count_words` counts them."""
+    return _WORD.findall(text)
+
+
+def normalise_text(text: str) -> str:
+    """UTF-8-safe plain text: LF line ends, no control characters, at most one blank line
+    between paragraphs, no trailing spaces, NFC composed."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n\n").replace("\ufeff", "")
+    text = _FORBIDDEN.sub(_replacement, text)
+    text = unicodedata.normalize("NFC", text)
+    text = _TRAILING_SPACE.sub("\n", text + "\n")
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip("\n").rstrip() + "\n" if text.strip() else ""
+
+
+def _replacement(match: re.Match[str]) -> str:
+    # Lone surrogates cannot be stored as UTF-8; other control characters are noise.
+    return "\ufffd" if "\ud800" <= match.group() <= "\udfff" else ""

@@ -1,0 +1,1 @@
+"""Entrypoints: the gRPC servicer and the event handlers, translating protobuf to domain calls."""

@@ -1,0 +1,162 @@
+"""huleedu.file.v1.FileService over gRPC: protobuf in, the upload use case, receipts out. Domain
+and infrastructure errors become status codes here and nowhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+import nats.errors
+
+from huleedu.common.v1 import common_pb2
+from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
+from services.file_service.domain.errors import (
+    BatchNotRegisteredError,
+    InvalidUploadError,
+    UploadTooLargeError,
+)
+from services.file_service.domain.ingest import UploadIngestor
+from services.file_service.domain.uploads import Receipt, UploadStatus, display_file_name
+from services.mesh.consumer import PermanentError, TransientError
+from services.mesh.logging import log_context
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name
+_STATUS = {
+    UploadStatus.ACCEPTED: file_service_pb2.UPLOAD_STATUS_ACCEPTED,
+    UploadStatus.REJECTED: file_service_pb2.UPLOAD_STATUS_REJECTED,
+    UploadStatus.DUPLICATE: file_service_pb2.UPLOAD_STATUS_DUPLICATE,
+}
+_RETRY = "nothing about this file was acknowledged; retry the upload (duplicates are detected)"
+
+
+@dataclass(frozen=True)
+class UploadFailure(Exception):
+    """A file that got no receipt, with the status code and message to answer with."""
+
+    code: grpc.StatusCode
+    message: str
+
+
+def receipt_to_proto(receipt: Receipt) -> file_service_pb2.FileReceipt:
+    """The protobuf receipt."""
+    return file_service_pb2.FileReceipt(
+        file_upload_id=receipt.file_upload_id,
+        file_name=receipt.file_name,
+        status=_STATUS[receipt.status],
+        raw_storage_id=receipt.raw_storage_id,
+        text_storage_id=receipt.text_storage_id,
+        content_md5=receipt.content_md5,
+        error_code=(
+            common_pb2.ValidationErrorCode.Value(f"VALIDATION_ERROR_CODE_{receipt.rejection.value}")
+            if receipt.rejection is not None
+            else common_pb2.VALIDATION_ERROR_CODE_UNSPECIFIED
+        ),
+        detail=receipt.detail,
+        content_sha256=receipt.content_sha256,
+        word_count=receipt.word_count,
+        detected_format=receipt.detected_format,
+    )
+
+
+async def ingest_or_fail(
+    ingestor: UploadIngestor, batch_id: str, file_name: str, content: bytes
+) -> Receipt:
+    """Run the use case, turning every reason for not answering into an UploadFailure."""
+    try:
+        return await ingestor.ingest(batch_id, file_name, content)
+    except InvalidUploadError as error:
+        raise UploadFailure(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
+    except UploadTooLargeError as error:
+        raise UploadFailure(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)) from error
+    except BatchNotRegisteredError as error:
+        raise UploadFailure(grpc.StatusCode.NOT_FOUND, str(error)) from error
+    except (TransientError, nats.errors.Error, TimeoutError, ConnectionError) as error:
+        log.warning("upload failed on a dependency: %s", error)
+        raise UploadFailure(
+            grpc.StatusCode.UNAVAILABLE, f"storage or event stream unavailable ({error}); {_RETRY}"
+        ) from error
+    except PermanentError as error:
+        log.error("content service refused an upload: %s", error)
+        raise UploadFailure(grpc.StatusCode.INTERNAL, f"{error}; {_RETRY}") from error
+    except Exception as error:  # the edge: log it whole, answer with a status, keep serving
+        log.exception("upload failed unexpectedly")
+        raise UploadFailure(
+            grpc.StatusCode.INTERNAL, f"internal error ({error}); {_RETRY}"
+        ) from error
+
+
+class FileServicer(file_service_pb2_grpc.FileServiceServicer):
+    """UploadFile and UploadFiles."""
+
+    def __init__(self, ingestor: UploadIngestor, *, upload_concurrency: int) -> None:
+        self._ingestor = ingestor
+        self._concurrency = upload_concurrency
+
+    async def UploadFile(
+        self,
+        request: file_service_pb2.UploadFileRequest,
+        context: grpc.aio.ServicerContext[
+            file_service_pb2.UploadFileRequest, file_service_pb2.UploadFileResponse
+        ],
+    ) -> file_service_pb2.UploadFileResponse:
+        """One file, one durable receipt."""
+        with log_context(batch_id=request.batch_id or None):
+            try:
+                receipt = await ingest_or_fail(
+                    self._ingestor, request.batch_id, request.file_name, request.content
+                )
+            except UploadFailure as failure:
+                await context.abort(failure.code, failure.message)
+        return file_service_pb2.UploadFileResponse(receipt=receipt_to_proto(receipt))
+
+    async def UploadFiles(
+        self,
+        request_iterator: AsyncIterator[file_service_pb2.UploadFilesRequest],
+        context: grpc.aio.ServicerContext[
+            file_service_pb2.UploadFilesRequest, file_service_pb2.UploadFilesResponse
+        ],
+    ) -> file_service_pb2.UploadFilesResponse:
+        """Many files, processed a few at a time; receipts in the order the files came. The
+        first file that cannot be answered stops the stream (files before it are durable)."""
+        slots = asyncio.Semaphore(self._concurrency)
+        started: list[tuple[str, asyncio.Task[Receipt]]] = []
+        failed = asyncio.Event()
+
+        async def one(request: file_service_pb2.UploadFilesRequest) -> Receipt:
+            try:
+                with log_context(batch_id=request.batch_id or None):
+                    return await ingest_or_fail(
+                        self._ingestor, request.batch_id, request.file_name, request.content
+                    )
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                slots.release()
+
+        try:
+            async for request in request_iterator:
+                await slots.acquire()
+                if failed.is_set():
+                    slots.release()
+                    break
+                started.append((request.file_name, asyncio.create_task(one(request))))
+        finally:
+            # Files already started finish either way: their outcome is durable.
+            results = await asyncio.gather(*(task for _, task in started), return_exceptions=True)
+        for index, result in enumerate(results):
+            if isinstance(result, UploadFailure):
+                name = display_file_name(started[index][0])
+                await context.abort(
+                    result.code,
+                    f"file #{index + 1} ({name!r}): {result.message}. Files sent before it may "
+                    "already be stored; sending them again is safe (duplicates are detected).",
+                )
+            if isinstance(result, BaseException):
+                raise result
+        receipts = [receipt_to_proto(result) for result in results if isinstance(result, Receipt)]
+        return file_service_pb2.UploadFilesResponse(receipts=receipts)

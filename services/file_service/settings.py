@@ -1,0 +1,99 @@
+"""File Service settings, read from environment variables.
+
+| variable | default | meaning |
+|---|---|---|
+| `FILE_SERVICE_ADDR` | `127.0.0.1:50052` | host:port the gRPC server binds |
+| `CONTENT_SERVICE_ADDR` | `127.0.0.1:50051` | the Content Service to store bytes in |
+| `FILE_MAX_UPLOAD_BYTES` | `10485760` | largest file accepted (bytes); more: RESOURCE_EXHAUSTED |
+| `FILE_MIN_WORDS` | `25` | fewer words: rejected CONTENT_TOO_SHORT |
+| `FILE_MAX_WORDS` | `10000` | more words: rejected CONTENT_TOO_LONG |
+| `FILE_EXTRACTION_TIMEOUT_S` | `20` | per-file extraction limit; the worker is killed after it |
+| `FILE_EXTRACTION_WORKERS` | `2` | extraction worker processes |
+| `FILE_EXTRACTION_MEMORY_MB` | `1024` | address-space limit per worker (0: none) |
+| `FILE_DOCX_MAX_UNZIPPED_BYTES` | `209715200` | a .docx expanding beyond this is refused |
+| `FILE_REGISTRATION_WAIT_S` | `5` | how long an upload waits for its batch's registration |
+| `FILE_UPLOAD_CONCURRENCY` | `8` | files of one UploadFiles stream processed at once |
+| `LOG_LEVEL` | `INFO` | log level of the JSON logs on stderr |
+| `FILE_SERVICE_METRICS_ADDR` | `127.0.0.1:9102` | where /metrics is served; |
+|   |   | `METRICS_ENABLED=false` serves none |
+| `NATS_URL` and `NATS_*` | see services/mesh/settings.py | where JetStream is |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.file_service.adapters.extraction_pool import PoolSettings
+from services.file_service.domain.extract_docx import DocxLimits
+from services.file_service.domain.extraction import ExtractionLimits
+from services.file_service.domain.ingest import IngestPolicy
+from services.mesh.metrics import MetricsSettings
+from services.mesh.settings import (
+    NatsSettings,
+    SettingsError,
+    env_addr,
+    env_float,
+    env_int,
+    env_str,
+)
+
+_MIB = 1024 * 1024
+
+METRICS_OFF = MetricsSettings(enabled=False, addr="127.0.0.1:0")
+
+
+@dataclass(frozen=True)
+class FileServiceSettings:
+    """Everything the File Service reads from its environment."""
+
+    addr: str
+    content_service_addr: str
+    ingest: IngestPolicy
+    limits: ExtractionLimits
+    pool: PoolSettings
+    upload_concurrency: int
+    log_level: str
+    nats: NatsSettings
+    metrics: MetricsSettings = METRICS_OFF  # from_env() turns it on; in-process tests do not
+
+    @property
+    def grpc_max_message_bytes(self) -> int:
+        """gRPC message limit: room for twice the upload limit, so an oversized file reaches the
+        service and is refused with a message that names the limit."""
+        return 2 * self.ingest.max_upload_bytes + _MIB
+
+    @classmethod
+    def from_env(cls) -> FileServiceSettings:
+        """Read the settings; a malformed value raises SettingsError naming the variable."""
+        min_words = env_int("FILE_MIN_WORDS", 25, minimum=0)
+        max_words = env_int("FILE_MAX_WORDS", 10_000, minimum=1)
+        if max_words < min_words:
+            raise SettingsError(f"FILE_MAX_WORDS={max_words} is below FILE_MIN_WORDS={min_words}")
+        return cls(
+            addr=env_addr("FILE_SERVICE_ADDR"),
+            content_service_addr=env_addr("CONTENT_SERVICE_ADDR"),
+            ingest=IngestPolicy(
+                max_upload_bytes=env_int(
+                    "FILE_MAX_UPLOAD_BYTES", 10 * _MIB, minimum=1, maximum=1 << 30
+                ),
+                registration_wait_s=env_float("FILE_REGISTRATION_WAIT_S", 5.0, minimum=0.0),
+            ),
+            limits=ExtractionLimits(
+                min_words=min_words,
+                max_words=max_words,
+                docx=DocxLimits(
+                    max_unzipped_bytes=env_int(
+                        "FILE_DOCX_MAX_UNZIPPED_BYTES", 200 * _MIB, minimum=_MIB
+                    )
+                ),
+            ),
+            pool=PoolSettings(
+                workers=env_int("FILE_EXTRACTION_WORKERS", 2, minimum=1, maximum=64),
+                timeout_s=env_float("FILE_EXTRACTION_TIMEOUT_S", 20.0, minimum=0.1),
+                memory_limit_bytes=env_int("FILE_EXTRACTION_MEMORY_MB", 1024, minimum=0) * _MIB,
+            ),
+            upload_concurrency=env_int("FILE_UPLOAD_CONCURRENCY", 8, minimum=1, maximum=256),
+            log_level=env_str("LOG_LEVEL", "INFO"),
+            nats=NatsSettings.from_env(),
+            metrics=MetricsSettings.from_env("FILE_SERVICE_METRICS_ADDR"),
+        )

@@ -1,0 +1,129 @@
+"""The Content Service's rules, with an in-memory repository."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+from services.content_service.domain.content import (
+    ContentCorruptedError,
+    ContentKind,
+    ContentLibrary,
+    ContentNotFoundError,
+    ContentTooLargeError,
+    InvalidContentRequestError,
+    StoredContent,
+    check_storage_id,
+)
+from services.content_service.settings import ContentServiceSettings
+
+
+class MemoryRepository:
+    def __init__(self) -> None:
+        self.objects: dict[str, StoredContent] = {}
+        self.puts = 0
+
+    async def exists(self, storage_id: str) -> bool:
+        await asyncio.sleep(0)
+        return storage_id in self.objects
+
+    async def put(self, storage_id: str, stored: StoredContent) -> None:
+        self.puts += 1
+        await asyncio.sleep(0)
+        self.objects[storage_id] = stored
+
+    async def get(self, storage_id: str) -> StoredContent | None:
+        return self.objects.get(storage_id)
+
+
+@pytest.fixture
+def repository() -> MemoryRepository:
+    return MemoryRepository()
+
+
+@pytest.fixture
+def library(repository: MemoryRepository) -> ContentLibrary:
+    return ContentLibrary(repository, max_object_bytes=1000)
+
+
+async def test_put_returns_the_sha256_and_is_idempotent(
+    library: ContentLibrary, repository: MemoryRepository
+) -> None:
+    first = await library.put(b"hello", ContentKind.RAW_UPLOAD, "text/plain")
+    again = await library.put(b"hello", ContentKind.EXTRACTED_TEXT, "text/other")
+
+    assert first.storage_id == hashlib.sha256(b"hello").hexdigest()
+    assert (first.already_stored, again.already_stored) == (False, True)
+    assert again.storage_id == first.storage_id
+    stored = await library.get(first.storage_id)
+    assert (stored.content, stored.kind, stored.media_type) == (
+        b"hello",
+        ContentKind.RAW_UPLOAD,
+        "text/plain",
+    )
+    assert repository.puts == 1
+
+
+async def test_concurrent_puts_of_the_same_bytes_write_once(
+    library: ContentLibrary, repository: MemoryRepository
+) -> None:
+    results = await asyncio.gather(
+        *(library.put(b"same", ContentKind.RAW_UPLOAD, "x/y") for _ in range(10))
+    )
+    assert sum(not result.already_stored for result in results) == 1
+    assert repository.puts == 1
+
+
+async def test_size_limit_is_inclusive(library: ContentLibrary) -> None:
+    await library.put(b"x" * 1000, ContentKind.RAW_UPLOAD, "a/b")
+    with pytest.raises(ContentTooLargeError, match="CONTENT_MAX_OBJECT_BYTES"):
+        await library.put(b"x" * 1001, ContentKind.RAW_UPLOAD, "a/b")
+
+
+async def test_empty_content_is_content_too(library: ContentLibrary) -> None:
+    result = await library.put(b"", ContentKind.RAW_UPLOAD, "")
+    assert (await library.get(result.storage_id)).media_type == "application/octet-stream"
+
+
+@pytest.mark.parametrize("media_type", ["text/\nplain", "é/x", "x" * 256])
+async def test_bad_media_types_are_refused(library: ContentLibrary, media_type: str) -> None:
+    with pytest.raises(InvalidContentRequestError):
+        await library.put(b"x", ContentKind.RAW_UPLOAD, media_type)
+
+
+async def test_kind_is_required(library: ContentLibrary) -> None:
+    with pytest.raises(InvalidContentRequestError, match="kind"):
+        await library.put(b"x", None, "a/b")
+
+
+@pytest.mark.parametrize("storage_id", ["", "abc", "G" * 64, "AB" * 32, "../" + "a" * 61])
+def test_malformed_storage_ids(storage_id: str) -> None:
+    with pytest.raises(InvalidContentRequestError):
+        check_storage_id(storage_id)
+
+
+async def test_unknown_id_is_not_found(library: ContentLibrary) -> None:
+    with pytest.raises(ContentNotFoundError):
+        await library.get("0" * 64)
+
+
+async def test_bytes_that_no_longer_match_their_id_are_reported(
+    library: ContentLibrary, repository: MemoryRepository
+) -> None:
+    result = await library.put(b"original", ContentKind.RAW_UPLOAD, "a/b")
+    repository.objects[result.storage_id] = StoredContent(
+        b"tampered", ContentKind.RAW_UPLOAD, "a/b"
+    )
+    with pytest.raises(ContentCorruptedError):
+        await library.get(result.storage_id)
+
+
+def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONTENT_MAX_OBJECT_BYTES", raising=False)
+    assert ContentServiceSettings.from_env().max_object_bytes == 10 * 1024 * 1024
+    monkeypatch.setenv("CONTENT_MAX_OBJECT_BYTES", "2048")
+    settings = ContentServiceSettings.from_env()
+    assert settings.max_object_bytes == 2048
+    assert settings.grpc_max_message_bytes > 2 * 2048
