@@ -23,7 +23,7 @@ async def connect_nats(settings: NatsSettings, name: str) -> tuple[Client, JetSt
     """Connect to NATS (any of the configured servers) and return the client and JetStream."""
 
     async def on_disconnected() -> None:
-        log.warning("nats disconnected; reconnecting")
+        log.info("nats disconnected")
 
     async def on_reconnected() -> None:
         log.info("nats reconnected", extra={"server": redact_url(_url(client))})

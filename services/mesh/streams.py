@@ -102,8 +102,10 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
     await js.add_consumer(spec.stream, consumer_config(spec))
 
 
-async def ensure_kv(js: JetStreamContext, bucket: str, settings: NatsSettings) -> KeyValue:
-    """Bind the KV bucket, creating it if it does not exist."""
+async def ensure_kv(
+    js: JetStreamContext, bucket: str, settings: NatsSettings, *, ttl_s: float | None = None
+) -> KeyValue:
+    """Bind the KV bucket, creating it if it does not exist (entries expire after `ttl_s`)."""
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
@@ -111,6 +113,7 @@ async def ensure_kv(js: JetStreamContext, bucket: str, settings: NatsSettings) -
             KeyValueConfig(
                 bucket=bucket,
                 history=1,
+                ttl=ttl_s,
                 storage=StorageType.FILE,
                 replicas=settings.replicas,
             )
