@@ -3,6 +3,7 @@ by real ELS events, idempotence, WatchBatch and ListBatches."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -522,3 +523,18 @@ async def test_the_last_page_has_no_token(bos: Bos) -> None:
             break
     assert pages >= 1
     assert len(seen) >= 5
+
+
+async def test_watch_right_after_register_always_finds_the_batch(bos: Bos) -> None:
+    """nats-py may queue a KV watch's end-of-values marker before the value: never NOT_FOUND."""
+
+    async def register_then_watch() -> pb.Batch:
+        registered = await bos.register(1)
+        watch = bos.stub.WatchBatch(pb.WatchBatchRequest(batch_id=registered.batch_id))
+        try:
+            return (await watch.read()).batch
+        finally:
+            watch.cancel()
+
+    batches = await asyncio.gather(*(register_then_watch() for _ in range(40)))
+    assert all(b.status == Status.Value("BATCH_STATUS_AWAITING_CONTENT") for b in batches)

@@ -27,6 +27,7 @@ from typing import Any
 
 import nats.errors
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from huleedu.batch.v1.batch_service_pb2 import Batch
@@ -174,6 +175,11 @@ class KvBatchWatch:
         except BaseException:
             await _stop_quietly(watcher)
             raise
+        if first is None:
+            # nats-py may queue its end-of-values marker before a value still in flight, so the
+            # marker alone does not prove the key is empty: read the key to be sure. A later copy
+            # of the same revision from the watch is skipped by revision.
+            first = await _current_entry(kv, key)
         if first is None or first.operation in (KV_DEL, KV_PURGE) or not first.value:
             await _stop_quietly(watcher)
             raise BatchNotFound(key)
@@ -228,6 +234,13 @@ async def _stop_quietly(watcher: KeyValue.KeyWatcher) -> None:
     # The connection may already be closing; the watch's consumer is ephemeral either way.
     with contextlib.suppress(nats.errors.Error):
         await watcher.stop()  # type: ignore[no-untyped-call]
+
+
+async def _current_entry(kv: KeyValue, key: str) -> KeyValue.Entry | None:
+    try:
+        return await kv.get(key)
+    except NotFoundError:
+        return None
 
 
 async def _next_update(watcher: KeyValue.KeyWatcher, timeout_s: float | None) -> Any:
