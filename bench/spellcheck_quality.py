@@ -1,0 +1,126 @@
+"""`python -m bench.spellcheck_quality`: share of misspellings corrected to the gold word, ours
+beside plain pyspellchecker, on every list in ../shared/corpus/misspellings, in one run.
+
+* ours: the Spell Checker's answer for the misspelling as a text (a one-word text opens a
+  sentence, so the proper-noun rule does not apply);
+* plain: pyspellchecker checking the same text the way it checks any text: its own tokenizer
+  (`split_words`), `correction()` for each word; for a one-word misspelling that is exactly
+  `SpellChecker().correction(misspelling)`;
+* plain, whole string: `correction()` called on the raw string even when it holds a space or a
+  hyphen (`swim wear` -> `swimwear` by deleting the space); no word checker sees text that way,
+  so it is reported beside the others but not used for "not worse";
+* our engine: the symmetric-delete corrector alone on the raw string, against the line above.
+
+Answers are compared with the gold word ignoring case (pyspellchecker answers in lower case).
+Lists longer than --sample pairs are sampled with a fixed seed (the JSON says which). Plain
+pyspellchecker runs in worker processes (0.1 s a word) with PYTHONHASHSEED fixed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.spellcheck_common import MISSPELLINGS, machine, reference_corrections, write_result
+from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
+
+
+def read_pairs(path: Path) -> list[tuple[str, str]]:
+    """(misspelling, gold) pairs of one list."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter="\t"))
+    return [(row[0], row[1]) for row in rows[1:] if len(row) >= 2 and row[0] and row[1]]
+
+
+def score(answers: Sequence[str | None], golds: Sequence[str]) -> float:
+    """Percent of answers equal to their gold word, ignoring case."""
+    right = sum(1 for a, g in zip(answers, golds, strict=True) if a and a.lower() == g.lower())
+    return round(100 * right / len(golds), 2)
+
+
+_PLAIN_WORD = re.compile(r"\w[\w']*\w|\w")  # pyspellchecker's own tokenizer
+
+
+def plain_on_text(text: str, answers: dict[str, str | None]) -> str:
+    """`text` as pyspellchecker corrects it: each of its words through correction()."""
+    return _PLAIN_WORD.sub(lambda m: answers[m.group(0)] or m.group(0), text)
+
+
+def measure(sample: int, seed: int, cache_dir: Path) -> dict[str, object]:
+    """Score every list."""
+    checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, cache_dir, memo_size=0))
+    english = checkers.checker("en")
+    engine = checkers.corrector("en")
+    lists: dict[str, dict[str, object]] = {}
+    for path in sorted(MISSPELLINGS.glob("*.tsv")):
+        pairs = read_pairs(path)
+        sampled = len(pairs) > sample
+        chosen = random.Random(seed).sample(pairs, sample) if sampled else pairs
+        wrong = [w for w, _ in chosen]
+        golds = [g for _, g in chosen]
+        started = time.perf_counter()
+        ours = [english.check(w).corrected_text for w in wrong]
+        ours_s = time.perf_counter() - started
+        ours_engine = [engine.correct(w) for w in wrong]
+        words = {m.group(0) for w in wrong for m in _PLAIN_WORD.finditer(w)}
+        started = time.perf_counter()
+        plain = reference_corrections(sorted(words | set(wrong)))
+        plain_s = time.perf_counter() - started
+        plain_text = [plain_on_text(w, plain.answers) for w in wrong]
+        plain_whole = [plain.answers[w] for w in wrong]
+        single = [i for i, w in enumerate(wrong) if _PLAIN_WORD.fullmatch(w)]
+        ours_percent = score(ours, golds)
+        plain_percent = score(plain_text, golds)
+        lists[path.stem] = {
+            "pairs_in_list": len(pairs),
+            "pairs_scored": len(chosen),
+            "sampled": sampled,
+            "seed": seed if sampled else None,
+            "ours_percent": ours_percent,
+            "plain_pyspellchecker_percent": plain_percent,
+            "ours_not_worse": ours_percent >= plain_percent,
+            "single_word_pairs": len(single),
+            "single_word_ours_percent": score(
+                [ours[i] for i in single], [golds[i] for i in single]
+            ),
+            "single_word_plain_percent": score(
+                [plain_whole[i] for i in single], [golds[i] for i in single]
+            ),
+            "plain_whole_string_percent": score(plain_whole, golds),
+            "ours_engine_whole_string_percent": score(ours_engine, golds),
+            "engine_answers_differing_from_plain": sum(
+                1 for a, b in zip(ours_engine, plain_whole, strict=True) if a != b
+            ),
+            "ours_seconds": round(ours_s, 3),
+            "plain_wall_seconds": round(plain_s, 1),
+        }
+        print(f"{path.stem}: {lists[path.stem]}", file=sys.stderr)
+    return {
+        "what": "top-1 accuracy (case-insensitive) on the misspelling lists; see the docstring",
+        "lists": lists,
+        "ours_not_worse_on_every_list": all(e["ours_not_worse"] for e in lists.values()),
+        "machine": machine(),
+    }
+
+
+def main() -> None:
+    """Run and write bench/results/spellcheck_quality.json."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sample", type=int, default=500, help="pairs per list at most")
+    parser.add_argument("--seed", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        result = measure(args.sample, args.seed, Path(scratch))
+    path = write_result("spellcheck_quality", result)
+    print(f"written {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Spell Checker: corrects one essay per spell-check request and reports every change."""

@@ -1,0 +1,1 @@
+"""What the Spell Checker needs from outside: dictionaries, the index cache, the worker pool."""

@@ -1,0 +1,102 @@
+"""One EssayChecker per language for this process, built on first use from the dictionary and
+the shared index cache."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from services.spell_checker.adapters.dictionaries import load_spellchecker
+from services.spell_checker.adapters.index_cache import IndexCache
+from services.spell_checker.domain.checker import EssayChecker
+from services.spell_checker.domain.corrector import (
+    MemoizedCorrector,
+    PySpellCheckerCorrector,
+    SymmetricDeleteCorrector,
+    WordCorrector,
+)
+from services.spell_checker.domain.languages import SUPPORTED_LANGUAGES, UnsupportedLanguageError
+from services.spell_checker.domain.lexicon import Lexicon
+from services.spell_checker.domain.model import CheckResult
+
+log = logging.getLogger(__name__)
+
+
+class Engine(StrEnum):
+    """How candidate corrections are found."""
+
+    SYMSPELL = "symspell"  # the symmetric-delete index
+    PYSPELLCHECKER = "pyspellchecker"  # SpellChecker.correction(), for comparison
+
+
+@dataclass(frozen=True)
+class CheckerConfig:
+    """What every worker needs to build its checkers (picklable: it crosses into workers)."""
+
+    engine: Engine
+    index_cache_dir: Path
+    allowed_words: tuple[str, ...] = ()
+    memo_size: int = 50_000
+    preload_languages: tuple[str, ...] = ("en",)
+
+
+class LanguageCheckers:
+    """The checkers of one process, one per language, each with its own memo."""
+
+    def __init__(self, config: CheckerConfig) -> None:
+        self._config = config
+        self._cache = IndexCache(config.index_cache_dir)
+        self._checkers: dict[str, EssayChecker] = {}
+        self._memos: dict[str, MemoizedCorrector] = {}
+
+    def checker(self, language: str) -> EssayChecker:
+        """The checker for `language`, loading its dictionary and index the first time."""
+        found = self._checkers.get(language)
+        if found is None:
+            found = self._checkers[language] = self._build(language)
+        return found
+
+    def check(self, language: str, text: str, allowed_words: Iterable[str] = ()) -> CheckResult:
+        """Check `text` in `language`."""
+        return self.checker(language).check(text, allowed_words)
+
+    def preload(self, languages: Iterable[str]) -> None:
+        """Load these languages now rather than on their first essay."""
+        for language in languages:
+            self.checker(language)
+
+    def corrector(self, language: str) -> MemoizedCorrector:
+        """The memoised word corrector behind the language's checker."""
+        self.checker(language)
+        return self._memos[language]
+
+    def _build(self, language: str) -> EssayChecker:
+        if language not in SUPPORTED_LANGUAGES:
+            raise UnsupportedLanguageError(language)
+        started = time.perf_counter()
+        spellchecker = load_spellchecker(language)
+        lexicon = Lexicon(spellchecker.word_frequency.dictionary)
+        inner: WordCorrector
+        if self._config.engine is Engine.SYMSPELL:
+            index, _ = self._cache.load_or_build(language, lexicon)
+            inner = SymmetricDeleteCorrector(lexicon, index)
+        else:
+            inner = PySpellCheckerCorrector(spellchecker)
+        memo = MemoizedCorrector(inner, self._config.memo_size)
+        self._memos[language] = memo
+        log.info(
+            "language loaded",
+            extra={
+                "language": language,
+                "engine": str(self._config.engine),
+                "words": len(lexicon.words),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        return EssayChecker.for_language(
+            language, lexicon, memo, allowed_words=self._config.allowed_words
+        )

@@ -1,0 +1,1 @@
+"""Pure spell-checking logic: tokenizer, correction engines, the symmetric-delete index, rules."""

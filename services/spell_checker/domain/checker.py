@@ -1,0 +1,195 @@
+"""Checks one essay: which words to leave alone, which to correct, and how to write the fix."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.spell_checker.domain.corrector import WordCorrector
+from services.spell_checker.domain.lexicon import Lexicon, remove_diacritics
+from services.spell_checker.domain.model import CheckResult, Correction
+from services.spell_checker.domain.tokenizer import WordPart, tokenize
+
+CURLY_APOSTROPHE = "\u2019"
+# Languages that capitalise common nouns: a capital letter says nothing about a proper noun.
+CAPITALISED_NOUN_LANGUAGES = frozenset({"de"})
+ACRONYM_MAX_LENGTH = 5
+ELISION_MAX_LENGTH = 4  # l', qu', dell': the elided words French and Italian put before a word
+# Abbreviations students write in lower case that the dictionaries lack (`tv` is not `to`).
+COMMON_ABBREVIATIONS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        {"etc", "tv", "pc", "pcs", "cv", "cvs", "dvd", "dvds", "ceo", "dna", "gps", "html"}
+        | {"usa", "uk", "un", "nasa", "nato", "unesco", "unicef", "fifa", "covid", "ielts"}
+        | {"toefl", "gdp", "bbc", "fbi"}
+    ),
+}
+_SHOUTING_SHARE = 0.5
+_SHOUTING_MIN_WORDS = 5
+
+
+def normalize_word(word: str) -> str:
+    """The dictionary form of a written word: NFC, lower case, straight apostrophes."""
+    return unicodedata.normalize("NFC", word).replace(CURLY_APOSTROPHE, "'").lower()
+
+
+@dataclass(frozen=True)
+class _TextTraits:
+    shouting: bool  # mostly capitals: case says nothing about acronyms or names
+    apostrophe: str  # the apostrophe the writer uses, for corrections that add one
+    names: frozenset[str]  # capitalised words seen mid-sentence somewhere in the text
+
+
+class EssayChecker:
+    """Corrects misspelled words of one language and leaves everything else as written.
+
+    Left alone: known words (also with a possessive `'s` or only differing in accents), words in
+    the allow-lists, single letters, all-caps acronyms of up to five letters, likely proper
+    nouns (capitalised, and not opening a sentence or also seen mid-sentence in the text), and
+    words with inner capitals. Kept and reported as unknown: words with letters the language's
+    dictionary never uses, and words with no candidate within two edits.
+    """
+
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        corrector: WordCorrector,
+        *,
+        allowed_words: Iterable[str] = (),
+        capitalised_nouns: bool = False,
+    ) -> None:
+        self._lexicon = lexicon
+        self._corrector = corrector
+        self._allowed = frozenset(normalize_word(w) for w in allowed_words)
+        self._capitalised_nouns = capitalised_nouns
+
+    @classmethod
+    def for_language(
+        cls,
+        language: str,
+        lexicon: Lexicon,
+        corrector: WordCorrector,
+        *,
+        allowed_words: Iterable[str] = (),
+    ) -> EssayChecker:
+        """A checker with the language's rules: its common abbreviations, its use of capitals."""
+        return cls(
+            lexicon,
+            corrector,
+            allowed_words=[*allowed_words, *COMMON_ABBREVIATIONS.get(language, ())],
+            capitalised_nouns=language in CAPITALISED_NOUN_LANGUAGES,
+        )
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """The dictionary this checker uses."""
+        return self._lexicon
+
+    def check(self, text: str, allowed_words: Iterable[str] = ()) -> CheckResult:
+        """Check `text`; `allowed_words` adds to the configured allow-list for this text only."""
+        tokens = tokenize(text)
+        allowed = self._allowed | {normalize_word(w) for w in allowed_words}
+        traits = self._traits(text, tokens.parts)
+        pieces: list[str] = []
+        corrections: list[Correction] = []
+        unknown: dict[str, None] = {}
+        position = 0
+        for whole in tokens.parts:
+            part = self._past_elision(whole, allowed)
+            replacement = self._replacement(part, allowed, traits)
+            if replacement is None:
+                unknown[part.text] = None
+            elif replacement != part.text:
+                corrections.append(
+                    Correction(part.start, part.end - part.start, part.text, replacement)
+                )
+                pieces.append(text[position : part.start])
+                pieces.append(replacement)
+                position = part.end
+        pieces.append(text[position:])
+        return CheckResult("".join(pieces), tuple(corrections), tuple(unknown), tokens.word_count)
+
+    def _replacement(
+        self, part: WordPart, allowed: frozenset[str], traits: _TextTraits
+    ) -> str | None:
+        """What to write instead of `part`: itself to keep it, None when unknown."""
+        word = part.text
+        lookup = normalize_word(word)
+        if self._accepted(lookup, allowed) or (
+            part.compound != word and self._accepted(normalize_word(part.compound), allowed)
+        ):
+            return word
+        if len(lookup) == 1:
+            return word  # an initial or list marker, or a word a small dictionary lacks
+        if not traits.shouting and self._looks_like_a_name(part, lookup, traits):
+            return word
+        if not self._lexicon.letters.issuperset(lookup):
+            return None  # letters this language's dictionary never uses: not ours to fix
+        corrected = self._corrector.correct(lookup)
+        if corrected is None or corrected == lookup or not set(corrected) & set(lookup):
+            return None
+        return _written_like(word, corrected, traits.apostrophe)
+
+    def _past_elision(self, part: WordPart, allowed: frozenset[str]) -> WordPart:
+        """`l'ecole` -> `ecole`: after a known elided article or pronoun, check only the word."""
+        word = part.text
+        cut = min((i for i in (word.find("'"), word.find(CURLY_APOSTROPHE)) if i > 0), default=0)
+        if not 0 < cut <= ELISION_MAX_LENGTH or self._accepted(normalize_word(word), allowed):
+            return part
+        if not self._lexicon.knows(normalize_word(word[: cut + 1])):
+            return part
+        start = part.start + cut + 1
+        return WordPart(start, part.end, word[cut + 1 :], part.sentence_start, part.compound)
+
+    def _accepted(self, lookup: str, allowed: frozenset[str]) -> bool:
+        knows = self._lexicon.knows  # tokens are letters only, so membership is the whole test
+        if knows(lookup) or lookup in allowed:
+            return True
+        if lookup.endswith("'s") and (knows(lookup[:-2]) or lookup[:-2] in allowed):
+            return True
+        bare = remove_diacritics(lookup)
+        return bare != lookup and knows(bare)  # `naïve`, `résumé`: an accented known word
+
+    def _looks_like_a_name(self, part: WordPart, lookup: str, traits: _TextTraits) -> bool:
+        word = part.text
+        if word.isupper():
+            # an acronym; longer all-caps words are checked (BECUASE -> BECAUSE)
+            return len(word) <= ACRONYM_MAX_LENGTH
+        if any(c.isupper() for c in word[1:]):
+            return True  # McDonald, iPhone
+        if self._capitalised_nouns or not word[:1].isupper():
+            return False
+        return not part.sentence_start or lookup in traits.names
+
+    def _traits(self, text: str, parts: Iterable[WordPart]) -> _TextTraits:
+        capitals = cased = 0
+        names: set[str] = set()
+        for part in parts:
+            word = part.text
+            if len(word) < 2:
+                continue  # "I" and "a" say nothing about shouting
+            if word.isupper():
+                capitals += 1
+                cased += 1
+            elif word.islower():
+                cased += 1
+            elif not part.sentence_start and word[:1].isupper():
+                names.add(normalize_word(word))
+        shouting = cased >= _SHOUTING_MIN_WORDS and capitals > cased * _SHOUTING_SHARE
+        curly = text.count(CURLY_APOSTROPHE) > text.count("'")
+        return _TextTraits(shouting, CURLY_APOSTROPHE if curly else "'", frozenset(names))
+
+
+def _written_like(original: str, corrected: str, apostrophe: str) -> str:
+    """`corrected` with the case and apostrophe style of the word it replaces."""
+    if CURLY_APOSTROPHE in original:
+        apostrophe = CURLY_APOSTROPHE
+    elif "'" in original:
+        apostrophe = "'"
+    if apostrophe != "'":
+        corrected = corrected.replace("'", apostrophe)
+    if len(original) > 1 and original.isupper():
+        return corrected.upper()
+    if original[:1].isupper():
+        return corrected[:1].upper() + corrected[1:]
+    return corrected

@@ -1,0 +1,133 @@
+"""A Unicode word tokenizer that knows which spans a spell checker must leave alone.
+
+Words are runs of letters and combining marks (so `café`, `naïve` in either normal form,
+`Straße`, `Åsa` and Persian words with a zero-width non-joiner stay whole), with internal
+apostrophes (`don't`, `teacher’s`) and hyphens; a hyphenated word is checked part by part.
+URLs, e-mail addresses and runs with digits or underscores (`2nd`, `mp3`, `Generic_Name`) are
+skipped. Everything between tokens is never looked at, so it cannot change.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+APOSTROPHES = "'\u2019"
+HYPHENS = "-\u2010\u2011"
+_JOINERS = "\u200c\u200d"  # ZWNJ / ZWJ sit inside Persian and Indic words
+_SENTENCE_ENDS = frozenset(".!?\u2026\u3002\uff01\uff1f")
+_OPENERS = frozenset("\"'\u201c\u201d\u2018\u2019\u00ab\u00bb([{\u00bf\u00a1*-\u2013\u2014\u2022")
+_LINE_BREAKS = frozenset("\n\r\u2028\u2029\x0b\x0c\x85")
+_TLDS = "com|org|net|edu|gov|info|io|uk"
+
+
+@dataclass(frozen=True, slots=True)
+class WordPart:
+    """A checkable word (or one part of a hyphenated word) at [start, end) of the text."""
+
+    start: int
+    end: int
+    text: str
+    sentence_start: bool
+    compound: str  # the whole hyphenated word this part belongs to (the part itself if none)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """The checkable word parts of a text and how many words it has."""
+
+    parts: tuple[WordPart, ...]
+    word_count: int
+
+
+@functools.cache
+def _mark_class() -> str:
+    """Every combining mark (categories Mn, Mc, Me) as regex class ranges, computed once."""
+    ranges: list[str] = []
+    start = previous = -2
+    for code in (*range(0x30000), *range(0xE0000, 0xE0200)):  # no marks elsewhere
+        if unicodedata.category(chr(code))[0] != "M":
+            continue
+        if code != previous + 1:
+            if start >= 0:
+                ranges.append(_range(start, previous))
+            start = code
+        previous = code
+    ranges.append(_range(start, previous))
+    return "".join(ranges)
+
+
+def _range(first: int, last: int) -> str:
+    if first == last:
+        return re.escape(chr(first))
+    return f"{re.escape(chr(first))}-{re.escape(chr(last))}"
+
+
+@functools.cache
+def _word_pattern() -> str:
+    word_char = rf"[\w{_mark_class()}{_JOINERS}]"
+    joiner = f"[{re.escape(APOSTROPHES + HYPHENS)}]"
+    return rf"(?P<run>{word_char}+(?:{joiner}{word_char}+)*)"
+
+
+@functools.cache
+def _token_pattern(with_links: bool) -> re.Pattern[str]:
+    if not with_links:
+        return re.compile(_word_pattern())
+    url_end = r"[^\s<>\"'.,;:!?)\]}\u2019\u201d]"
+    return re.compile(
+        rf"(?P<url>\b(?:https?://|ftp://|www\.)(?:[^\s<>\"]*{url_end})?)"
+        rf"|(?P<email>[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+)"
+        rf"|(?P<domain>\b[\w\-]+(?:\.[\w\-]+)*\.(?:{_TLDS})\b(?:/(?:[^\s<>\"]*{url_end})?)?)"
+        rf"|{_word_pattern()}"
+    )
+
+
+# Most essays have no link at all: they take the faster words-only pattern.
+_MAY_HAVE_LINKS = re.compile(rf"@|://|www\.|\.(?:{_TLDS})\b")
+_SKIP_CHARS = re.compile(r"[\d_]")
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+_HYPHEN_SPLIT = re.compile(f"[{re.escape(HYPHENS)}]")
+
+
+def tokenize(text: str) -> Tokens:
+    """The word parts to check in `text`, with code-point offsets, and its word count."""
+    parts: list[WordPart] = []
+    word_count = 0
+    pattern = _token_pattern(_MAY_HAVE_LINKS.search(text) is not None)
+    for match in pattern.finditer(text):
+        run = match.group("run")
+        if run is None:
+            continue  # URL, e-mail address or domain: left exactly as written
+        if _HAS_LETTER.search(run) is None:
+            continue  # a number
+        word_count += 1
+        if _SKIP_CHARS.search(run) is not None:
+            continue  # `2nd`, `mp3`, `Generic_Name`: not a dictionary word
+        start = match.start()
+        sentence_start = is_sentence_start(text, start)
+        offset = 0
+        for piece in _HYPHEN_SPLIT.split(run):
+            parts.append(
+                WordPart(start + offset, start + offset + len(piece), piece, sentence_start, run)
+            )
+            sentence_start = False
+            offset += len(piece) + 1
+    return Tokens(tuple(parts), word_count)
+
+
+def is_sentence_start(text: str, position: int) -> bool:
+    """True when the word at `position` opens the text, a line or a sentence."""
+    index = position - 1
+    while index >= 0:
+        char = text[index]
+        if char in _LINE_BREAKS:
+            return True
+        if char in _SENTENCE_ENDS:
+            return True
+        if not (char.isspace() or char in _OPENERS):
+            return False
+        index -= 1
+    return True

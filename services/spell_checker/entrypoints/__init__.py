@@ -1,0 +1,1 @@
+"""Event handlers that translate protobuf messages to domain calls."""

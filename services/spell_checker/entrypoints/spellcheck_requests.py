@@ -1,0 +1,183 @@
+"""Handles EssayLifecycleSpellcheckRequest: read the essay, check it, store the corrected text,
+publish EssaySpellcheckCompleted.
+
+Every request ends in exactly one completion event id (derived from the request), so a
+redelivered request republishes the same event and JetStream drops the copy. Failures that may
+pass (content not there yet, Content Service down, a worker that died) are retried by
+redelivery; on the last delivery the essay is reported FAILED with the reason instead, so ELS
+is never left waiting. A request that cannot be decoded never gets here: the consumer moves it
+to the DLQ.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from google.protobuf.message import Message
+
+from huleedu.common.v1 import common_pb2
+from huleedu.events.v1 import events_pb2
+from services.mesh.consumer import Delivery, PermanentError, TransientError
+from services.mesh.content_client import ContentNotFoundError
+from services.mesh.domain_metrics import (
+    SPELLCHECK_CORRECTIONS,
+    SPELLCHECK_ESSAYS,
+    SPELLCHECK_SECONDS,
+)
+from services.mesh.publisher import derived_event_id, new_metadata
+from services.spell_checker.domain.languages import UnsupportedLanguageError, resolve_language
+from services.spell_checker.domain.model import CheckResult
+from services.spell_checker.domain.ports import CheckerPool, ContentStore, EventSink
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "spell_checker"
+CORRECTED_MEDIA_TYPE = "text/plain; charset=utf-8"
+_SUCCESS = common_pb2.SPELLCHECK_STATUS_SUCCESS
+_FAILED = common_pb2.SPELLCHECK_STATUS_FAILED
+
+
+class EssayFailedError(Exception):
+    """This essay cannot be checked, whatever is retried: report it FAILED."""
+
+
+def completion_event_id(request: events_pb2.EssayLifecycleSpellcheckRequest) -> str:
+    """The one event id of the completion of `request`, the same on every redelivery."""
+    return derived_event_id(
+        request.batch_id, request.essay_id, request.metadata.event_id, "spellcheck_completed"
+    )
+
+
+class SpellcheckRequestHandler:
+    """The consumer's handler for spell-check requests."""
+
+    def __init__(
+        self,
+        *,
+        content: ContentStore,
+        checker: CheckerPool,
+        events: EventSink,
+        default_language: str,
+        retry_delay_s: float,
+    ) -> None:
+        self._content = content
+        self._checker = checker
+        self._events = events
+        self._default_language = default_language
+        self._retry_delay_s = retry_delay_s
+
+    async def __call__(self, event: Message, delivery: Delivery) -> None:
+        """Entry point for the mesh EventConsumer."""
+        if not isinstance(event, events_pb2.EssayLifecycleSpellcheckRequest):
+            raise PermanentError(f"not a spell-check request: {event.DESCRIPTOR.full_name}")
+        await self.handle(event, last_attempt=delivery.is_last_attempt)
+
+    async def handle(
+        self, request: events_pb2.EssayLifecycleSpellcheckRequest, *, last_attempt: bool
+    ) -> None:
+        """Check the essay and publish its completion; raise TransientError to be redelivered,
+        PermanentError (to the DLQ) for a request nobody could take the answer of."""
+        missing = [name for name in ("batch_id", "essay_id") if not getattr(request, name)]
+        if missing:
+            raise PermanentError(f"spell-check request without {' or '.join(missing)}")
+        started = time.perf_counter()
+        try:
+            result, storage_id = await self._check(request)
+        except EssayFailedError as failure:
+            await self._publish(request, _FAILED, error=str(failure))
+            SPELLCHECK_ESSAYS.labels("failed").inc()
+            return
+        except (TransientError, ContentNotFoundError) as error:
+            reason = error.reason if isinstance(error, TransientError) else str(error)
+            if not last_attempt:
+                raise TransientError(reason, delay_s=self._retry_delay_s) from error
+            await self._publish(request, _FAILED, error=f"gave up after retries: {reason}")
+            SPELLCHECK_ESSAYS.labels("failed").inc()
+            return
+        except Exception as error:
+            if not last_attempt:
+                raise
+            log.exception("spell check failed on the last delivery")
+            await self._publish(request, _FAILED, error=f"gave up after retries: {error!r}")
+            SPELLCHECK_ESSAYS.labels("failed").inc()
+            return
+        await self._publish(request, _SUCCESS, result=result, storage_id=storage_id)
+        SPELLCHECK_ESSAYS.labels("success").inc()
+        SPELLCHECK_CORRECTIONS.inc(len(result.corrections))
+        SPELLCHECK_SECONDS.observe(time.perf_counter() - started)
+        log.info(
+            "essay checked",
+            extra={
+                "words": result.word_count,
+                "corrections": len(result.corrections),
+                "unknown_words": len(result.unknown_words),
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+
+    async def _check(
+        self, request: events_pb2.EssayLifecycleSpellcheckRequest
+    ) -> tuple[CheckResult, str]:
+        try:
+            language = resolve_language(request.language, self._default_language)
+        except UnsupportedLanguageError as error:
+            raise EssayFailedError(str(error)) from error
+        try:
+            raw = await self._content.get(request.text_storage_id)
+        except ContentNotFoundError:
+            raise
+        except PermanentError as error:
+            raise EssayFailedError(f"cannot read the essay: {error}") from error
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise EssayFailedError(f"the essay is not UTF-8 text: {error}") from error
+        result = await self._checker.check(language, text, list(request.allowed_words))
+        try:
+            storage_id = await self._content.put(
+                result.corrected_text.encode("utf-8"),
+                common_pb2.CONTENT_KIND_CORRECTED_TEXT,
+                CORRECTED_MEDIA_TYPE,
+            )
+        except ContentNotFoundError:
+            raise
+        except PermanentError as error:
+            raise EssayFailedError(f"cannot store the corrected text: {error}") from error
+        return result, storage_id
+
+    async def _publish(
+        self,
+        request: events_pb2.EssayLifecycleSpellcheckRequest,
+        status: common_pb2.SpellcheckStatus.ValueType,
+        *,
+        result: CheckResult | None = None,
+        storage_id: str = "",
+        error: str = "",
+    ) -> None:
+        completed = events_pb2.EssaySpellcheckCompleted(
+            metadata=new_metadata(
+                PRODUCER,
+                correlation_id=request.metadata.correlation_id,
+                causation_id=request.metadata.event_id,
+                event_id=completion_event_id(request),
+            ),
+            batch_id=request.batch_id,
+            essay_id=request.essay_id,
+            status=status,
+            corrected_text_storage_id=storage_id,
+            error=error,
+        )
+        if result is not None:
+            completed.word_count = result.word_count
+            completed.correction_count = len(result.corrections)
+            completed.unknown_words.extend(result.unknown_words)
+            completed.corrections.extend(
+                common_pb2.Correction(
+                    offset=c.offset, length=c.length, original=c.original, replacement=c.replacement
+                )
+                for c in result.corrections
+            )
+        if status == _FAILED:
+            log.warning("essay failed", extra={"reason": error})
+        await self._events.publish(completed)

@@ -1,0 +1,171 @@
+"""The Spell Checker end to end on a real nats-server and a real Content Service (in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from bench.coordination_harness import EventTap
+from huleedu.common.v1 import common_pb2
+from huleedu.events.v1 import events_pb2
+from services.content_service.bootstrap import ContentService, start_content_service
+from services.mesh import subjects
+from services.mesh.consumer import HEADER_DLQ_REASON
+from services.mesh.content_client import ContentClient
+from services.mesh.publisher import HEADER_MSG_ID, HEADER_TYPE, EventPublisher
+from services.mesh.settings import NatsSettings
+from services.mesh.streams import DLQ_STREAM
+from services.spell_checker.bootstrap import SpellCheckerService, start_service
+from services.spell_checker.domain.model import Correction, apply_corrections
+from services.spell_checker.entrypoints.spellcheck_requests import completion_event_id
+from tests.integration.test_spell_checker_support import (
+    answered_up_to,
+    completions,
+    content_settings,
+    request_all,
+    spell_checker_settings,
+    spellcheck_request,
+    store_essays,
+)
+from tests.support import unique, wait_until
+
+NatsJs = tuple[Client, JetStreamContext]
+SUCCESS = common_pb2.SPELLCHECK_STATUS_SUCCESS
+FAILED = common_pb2.SPELLCHECK_STATUS_FAILED
+
+
+@dataclass
+class Running:
+    content_service: ContentService
+    spell_checker: SpellCheckerService
+    content: ContentClient
+
+
+@pytest.fixture(scope="module")
+async def running(
+    nats_settings: NatsSettings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Running]:
+    content_service = await start_content_service(content_settings(nats_settings))
+    spell_checker = await start_service(
+        spell_checker_settings(
+            nats_settings, content_service.port, tmp_path_factory.mktemp("spell-index")
+        )
+    )
+    content = ContentClient(f"127.0.0.1:{content_service.port}")
+    yield Running(content_service, spell_checker, content)
+    await content.close()
+    await spell_checker.stop()
+    await content_service.stop()
+
+
+@pytest.fixture
+async def tap(nats_js: NatsJs) -> AsyncIterator[EventTap]:
+    events = EventTap(nats_js[1], subjects.ESSAY_SPELLCHECK_COMPLETED)
+    await events.start()
+    yield events
+    await events.stop()
+
+
+async def test_every_request_is_answered_and_its_corrected_text_stored(
+    running: Running, nats_js: NatsJs, tap: EventTap
+) -> None:
+    essays = await store_essays(running.content, 40)
+    batch_id = unique("batch")
+    by_essay = await request_all(EventPublisher(nats_js[1], "test"), batch_id, essays)
+    done = await wait_until(
+        lambda: len(completions(tap, batch_id)) >= len(by_essay) and completions(tap, batch_id),
+        timeout_s=60,
+        message="a completion for every request",
+    )
+    assert sorted(c.essay_id for c in done) == sorted(by_essay)
+    assert {c.status for c in done} == {SUCCESS}
+    assert sum(c.correction_count for c in done) > 0
+    for completed in done:
+        original = by_essay[completed.essay_id].text
+        stored = (await running.content.get(completed.corrected_text_storage_id)).decode()
+        corrections = [
+            Correction(c.offset, c.length, c.original, c.replacement) for c in completed.corrections
+        ]
+        assert stored == apply_corrections(original, corrections)
+        assert completed.word_count > 0 and completed.correction_count == len(corrections)
+        assert completed.metadata.correlation_id == batch_id
+
+
+async def test_unsupported_language_and_missing_content_fail_with_a_reason(
+    running: Running, nats_js: NatsJs, tap: EventTap
+) -> None:
+    (essay,) = await store_essays(running.content, 1)
+    batch_id = unique("batch")
+    publisher = EventPublisher(nats_js[1], "test")
+    swedish = spellcheck_request(batch_id, essay.storage_id, language="sv")
+    missing = spellcheck_request(batch_id, "0" * 64)
+    await publisher.publish(swedish)
+    await publisher.publish(missing)
+    done = await wait_until(
+        lambda: len(completions(tap, batch_id)) == 2 and completions(tap, batch_id),
+        timeout_s=30,
+        message="both requests answered",
+    )
+    by_essay = {c.essay_id: c for c in done}
+    assert by_essay[swedish.essay_id].status == FAILED
+    assert "'sv' is not supported" in by_essay[swedish.essay_id].error
+    assert by_essay[missing.essay_id].status == FAILED
+    assert by_essay[missing.essay_id].error.startswith("gave up after retries: content service")
+
+
+async def test_a_redelivered_request_is_answered_once(
+    running: Running, nats_js: NatsJs, tap: EventTap
+) -> None:
+    (essay,) = await store_essays(running.content, 1, skip=50)
+    batch_id = unique("batch")
+    publisher = EventPublisher(nats_js[1], "test")
+    request = spellcheck_request(batch_id, essay.storage_id)
+    # The same request stored twice, as a redelivery after a lost ack hands it over again.
+    await publisher.publish(request, headers={HEADER_MSG_ID: unique("first")})
+    second = await publisher.publish(request, headers={HEADER_MSG_ID: unique("again")})
+    await wait_until(
+        lambda: answered_up_to(nats_js[1], second.seq), timeout_s=30, message="both handled"
+    )
+    (completed,) = completions(tap, batch_id)
+    assert completed.metadata.event_id == completion_event_id(request)
+    assert tap.id_counts(events_pb2.EssaySpellcheckCompleted, {batch_id}) == {
+        completed.metadata.event_id: 1
+    }
+
+
+async def test_an_undecodable_request_goes_to_the_dlq(running: Running, nats_js: NatsJs) -> None:
+    _, js = nats_js
+    marker = unique("garbage")
+    await js.publish(
+        subjects.ESSAY_SPELLCHECK_REQUESTED,
+        b"\xff\xfe not a protobuf",
+        headers={
+            HEADER_MSG_ID: marker,
+            HEADER_TYPE: events_pb2.EssayLifecycleSpellcheckRequest.DESCRIPTOR.full_name,
+            "Test-Marker": marker,
+        },
+    )
+
+    async def dead_lettered() -> dict[str, str] | None:
+        subscription = await js.subscribe(
+            subjects.dlq_subject(subjects.ESSAY_SPELLCHECK_REQUESTED),
+            stream=DLQ_STREAM,
+            ordered_consumer=True,
+        )
+        try:
+            while True:
+                try:
+                    msg = await subscription.next_msg(timeout=0.3)
+                except TimeoutError:
+                    return None
+                if (msg.headers or {}).get("Test-Marker") == marker:
+                    return dict(msg.headers or {})
+        finally:
+            await subscription.unsubscribe()
+
+    headers = await wait_until(dead_lettered, timeout_s=20, message="the request in the DLQ")
+    assert "cannot decode" in headers[HEADER_DLQ_REASON]

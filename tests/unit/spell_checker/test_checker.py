@@ -1,0 +1,192 @@
+"""What the checker changes in an essay, and everything it leaves exactly as written."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
+from services.spell_checker.domain.checker import EssayChecker
+from services.spell_checker.domain.languages import SUPPORTED_LANGUAGES
+from services.spell_checker.domain.model import CheckResult, Correction, apply_corrections
+
+
+def fixed(checker: EssayChecker, text: str, allowed: tuple[str, ...] = ()) -> str:
+    result = checker.check(text, allowed)
+    assert apply_corrections(text, result.corrections) == result.corrected_text
+    return result.corrected_text
+
+
+def test_case_is_kept(english: EssayChecker) -> None:
+    assert fixed(english, "Becuase it rained. I stayed becuase it rained.") == (
+        "Because it rained. I stayed because it rained."
+    )
+    assert fixed(english, "We stayed home BECUASE it rained.") == (
+        "We stayed home BECAUSE it rained."
+    )
+
+
+def test_only_misspelled_words_change(english: EssayChecker) -> None:
+    text = "Teh  cat ,sat\ton the mat!!  (realy)\r\n\u00a0Tehn — it  left…"
+    assert fixed(english, text) == "The  cat ,sat\ton the mat!!  (really)\r\n\u00a0Then — it  left…"
+
+
+def test_corrections_report_code_point_offsets_in_the_original(english: EssayChecker) -> None:
+    text = "😀 I beleive in café culture."
+    result = english.check(text)
+    assert result.corrections == (Correction(4, 7, "beleive", "believe"),)
+    assert result.word_count == 5
+
+
+def test_urls_emails_and_numbers_are_untouched(english: EssayChecker) -> None:
+    text = "Mail jon@exmaple.com or see http://exmaple.com/teh, 3rd place in 2019, mp3s."
+    assert fixed(english, text) == text
+
+
+def test_unicode_words_are_words(english: EssayChecker) -> None:
+    text = "Åsa met me at the café; her naïve friend lives on the Straße."
+    result = english.check(text)
+    assert result.corrected_text == text
+    assert result.corrections == ()
+    decomposed = unicodedata.normalize("NFD", "The café was naïve.")
+    assert fixed(english, decomposed) == decomposed
+
+
+def test_letters_the_language_does_not_use_are_unknown_not_corrected(
+    english: EssayChecker,
+) -> None:
+    result = english.check("straße is a word.")
+    assert result.corrected_text == "straße is a word."
+    assert result.unknown_words == ("straße",)
+
+
+def test_contractions_possessives_and_apostrophe_style(english: EssayChecker) -> None:
+    assert fixed(english, "I dont know the teachers' or the teachr's names.") == (
+        "I don't know the teachers' or the teacher's names."
+    )
+    assert fixed(english, "It’s my teachr’s book, I dont know.") == (
+        "It’s my teacher’s book, I don’t know."
+    )
+    assert fixed(english, "The goverment's plan") == "The government's plan"
+
+
+def test_hyphenated_words_per_part(english: EssayChecker) -> None:
+    assert fixed(english, "A well-knwon, self-driven car.") == "A well-known, self-driven car."
+
+
+def test_likely_proper_nouns_are_left_alone(english: EssayChecker) -> None:
+    text = "Yesterday Pedralba and Mrs Volavkova visited Ljubljana with Tomasz."
+    result = english.check(text)
+    assert result.corrected_text == text
+    assert result.unknown_words == ()
+
+
+def test_a_capitalised_word_opening_a_sentence_is_checked(english: EssayChecker) -> None:
+    assert fixed(english, "Yesterday was fine. Tomorow will be too.") == (
+        "Yesterday was fine. Tomorrow will be too."
+    )
+
+
+def test_a_name_seen_mid_sentence_is_a_name_at_a_sentence_start_too(
+    english: EssayChecker,
+) -> None:
+    text = "Pedralba is my friend. I met Pedralba at school."
+    assert fixed(english, text) == text
+
+
+def test_acronyms_and_inner_capitals_are_left_alone(english: EssayChecker) -> None:
+    text = "The NATO and UNHCR reports were read on my iPhone at McDonalds by the WHOO team."
+    assert fixed(english, text) == text
+
+
+def test_all_caps_text_is_checked_word_by_word(english: EssayChecker) -> None:
+    assert fixed(english, "I LIKE SCHOOL BECUASE MY FRENDS ARE THERE.") == (
+        "I LIKE SCHOOL BECAUSE MY FRIENDS ARE THERE."
+    )
+
+
+def test_common_abbreviations_are_not_corrected(english: EssayChecker) -> None:
+    text = "We watch tv, play games etc. on the pc."
+    assert fixed(english, text) == text
+
+
+def test_allow_lists_configured_and_per_request(index_cache_dir: Path) -> None:
+    configured = LanguageCheckers(
+        CheckerConfig(Engine.SYMSPELL, index_cache_dir, allowed_words=("huleedu",))
+    ).checker("en")
+    text = "the huleedu platfrom and the frobnicatr and the e-lerning"
+    assert fixed(configured, text) == "the huleedu platform and the frobnicatr and the e-learning"
+    assert fixed(configured, text, ("Frobnicatr", "PLATFROM", "e-lerning")) == text
+
+
+def test_unknown_words_without_a_close_candidate_are_reported_not_replaced(
+    english: EssayChecker,
+) -> None:
+    result = english.check("the zxqwvbnm and xqzj thing, zxqwvbnm again")
+    assert result.corrected_text == "the zxqwvbnm and xqzj thing, zxqwvbnm again"
+    assert result.unknown_words == ("zxqwvbnm", "xqzj")
+
+
+def test_single_letters_are_left_alone(english: EssayChecker) -> None:
+    assert fixed(english, "Plan b) and option x: done") == "Plan b) and option x: done"
+
+
+def test_empty_and_wordless_texts(english: EssayChecker) -> None:
+    assert english.check("") == CheckResult("", (), (), 0)
+    assert english.check(" 12, 34!\n").corrected_text == " 12, 34!\n"
+
+
+OTHER_LANGUAGES = {
+    "es": ("La escuela es divertida porqe tengo un amigo.", "porqe", "porque"),
+    "fr": ("Je pense que l'ecole est trés importante.", "trés", "très"),
+    "de": ("Ich gehe morgen in die Schle mit meinem Freund.", "Schle", "Schule"),
+    "it": ("Mi piace la scuola perche è bella.", "perche", "perché"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(OTHER_LANGUAGES))
+def test_other_languages(checkers: LanguageCheckers, language: str) -> None:
+    text, wrong, right = OTHER_LANGUAGES[language]
+    expected = text.replace(wrong, right)
+    if language == "fr":
+        expected = expected.replace("l'ecole", "l'école")  # the word after an elided article
+    assert fixed(checkers.checker(language), text) == expected
+
+
+def test_german_nouns_are_capitalised_so_capitals_do_not_mean_names(
+    checkers: LanguageCheckers,
+) -> None:
+    assert fixed(checkers.checker("de"), "Wir gehen in die Schuhle.") == (
+        "Wir gehen in die Schule."
+    )
+
+
+# Portuguese, German and Dutch have the largest dictionaries (3 s each to index); German is
+# built by the tests above, the other two only in the slow run.
+LARGE_LANGUAGES = ("pt", "nl")
+
+
+@pytest.mark.parametrize(
+    "language",
+    [
+        pytest.param(code, marks=pytest.mark.slow) if code in LARGE_LANGUAGES else code
+        for code in SUPPORTED_LANGUAGES
+    ],
+)
+def test_every_language_pyspellchecker_ships_loads_and_checks(
+    checkers: LanguageCheckers, language: str
+) -> None:
+    checker = checkers.checker(language)
+    known = next(w for w in checker.lexicon.words if len(w) > 5 and w.isalpha())
+    assert checker.check(known).corrected_text == known
+    assert checkers.corrector(language).correct(known[:2] + known[3:]) is not None
+
+
+def test_the_pyspellchecker_engine_gives_the_same_essay(
+    english: EssayChecker, index_cache_dir: Path
+) -> None:
+    plain = LanguageCheckers(CheckerConfig(Engine.PYSPELLCHECKER, index_cache_dir)).checker("en")
+    text = "Becuase teh teachr’s goverment-funded plan, I dont agree."
+    assert plain.check(text) == english.check(text)

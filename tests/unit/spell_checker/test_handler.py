@@ -1,0 +1,247 @@
+"""The spell-check request handler, with fakes for the Content Service, the pool and NATS."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import pytest
+from google.protobuf.message import Message
+
+from huleedu.common.v1 import common_pb2
+from huleedu.events.v1 import events_pb2
+from services.mesh.consumer import PermanentError, TransientError
+from services.mesh.content_client import ContentNotFoundError, ContentRejectedError
+from services.mesh.publisher import new_metadata
+from services.spell_checker.domain.checker import EssayChecker
+from services.spell_checker.domain.languages import resolve_language
+from services.spell_checker.domain.model import CheckResult, apply_corrections
+from services.spell_checker.entrypoints.spellcheck_requests import (
+    SpellcheckRequestHandler,
+    completion_event_id,
+)
+
+SUCCESS = common_pb2.SPELLCHECK_STATUS_SUCCESS
+FAILED = common_pb2.SPELLCHECK_STATUS_FAILED
+
+
+class FakeContent:
+    """Content Service in a dict; `failures` are raised by the next calls, one each."""
+
+    def __init__(self) -> None:
+        self.stored: dict[str, bytes] = {}
+        self.kinds: dict[str, int] = {}
+        self.failures: list[Exception] = []
+
+    def add(self, text: str | bytes) -> str:
+        storage_id = uuid.uuid4().hex
+        self.stored[storage_id] = text.encode() if isinstance(text, str) else text
+        return storage_id
+
+    async def get(self, storage_id: str) -> bytes:
+        if self.failures:
+            raise self.failures.pop(0)
+        if storage_id not in self.stored:
+            raise ContentNotFoundError(f"no content {storage_id}")
+        return self.stored[storage_id]
+
+    async def put(
+        self, content: bytes, kind: common_pb2.ContentKind.ValueType, media_type: str
+    ) -> str:
+        storage_id = f"sha-{len(self.stored)}"
+        self.stored[storage_id] = content
+        self.kinds[storage_id] = kind
+        return storage_id
+
+
+class InlineChecker:
+    """Runs the real English checker on the event loop (the pool's job in the service)."""
+
+    def __init__(self, english: EssayChecker) -> None:
+        self._english = english
+        self.calls = 0
+
+    async def check(self, language: str, text: str, allowed_words: Sequence[str]) -> CheckResult:
+        self.calls += 1
+        assert language == "en"
+        return self._english.check(text, allowed_words)
+
+
+class FakeEvents:
+    def __init__(self) -> None:
+        self.published: list[events_pb2.EssaySpellcheckCompleted] = []
+
+    async def publish(self, event: Message) -> object:
+        assert isinstance(event, events_pb2.EssaySpellcheckCompleted)
+        self.published.append(event)
+        return None
+
+
+@pytest.fixture
+def content() -> FakeContent:
+    return FakeContent()
+
+
+@pytest.fixture
+def events() -> FakeEvents:
+    return FakeEvents()
+
+
+@pytest.fixture
+def checker(english: EssayChecker) -> InlineChecker:
+    return InlineChecker(english)
+
+
+@pytest.fixture
+def handler(
+    content: FakeContent, checker: InlineChecker, events: FakeEvents
+) -> SpellcheckRequestHandler:
+    return SpellcheckRequestHandler(
+        content=content, checker=checker, events=events, default_language="en", retry_delay_s=0.5
+    )
+
+
+def request(storage_id: str, language: str = "en") -> events_pb2.EssayLifecycleSpellcheckRequest:
+    return events_pb2.EssayLifecycleSpellcheckRequest(
+        metadata=new_metadata("essay_lifecycle", correlation_id=f"corr-{uuid.uuid4().hex}"),
+        batch_id=f"batch-{uuid.uuid4().hex[:8]}",
+        essay_id=f"essay-{uuid.uuid4().hex[:8]}",
+        text_storage_id=storage_id,
+        language=language,
+    )
+
+
+async def test_a_checked_essay_is_stored_and_reported(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    original = "I beleive teh Huleedu platfrom is good."
+    asked = request(content.add(original))
+    asked.allowed_words.append("huleedu")
+    await handler.handle(asked, last_attempt=False)
+    (done,) = events.published
+    assert done.status == SUCCESS and done.error == ""
+    assert (done.batch_id, done.essay_id) == (asked.batch_id, asked.essay_id)
+    assert done.metadata.event_id == completion_event_id(asked)
+    assert done.metadata.correlation_id == asked.metadata.correlation_id
+    assert done.metadata.causation_id == asked.metadata.event_id
+    assert done.metadata.producer == "spell_checker"
+    assert [(c.original, c.replacement) for c in done.corrections] == [
+        ("beleive", "believe"),
+        ("teh", "the"),
+        ("platfrom", "platform"),
+    ]
+    assert done.correction_count == 3 and done.word_count == 7
+    corrected = content.stored[done.corrected_text_storage_id].decode()
+    assert corrected == "I believe the Huleedu platform is good."
+    assert content.kinds[done.corrected_text_storage_id] == common_pb2.CONTENT_KIND_CORRECTED_TEXT
+    assert apply_corrections(original, done.corrections) == corrected  # type: ignore[arg-type]
+
+
+async def test_redelivery_publishes_the_same_event_id(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    asked = request(content.add("Helo world"))
+    await handler.handle(asked, last_attempt=False)
+    await handler.handle(asked, last_attempt=False)
+    first, second = events.published
+    assert first.metadata.event_id == second.metadata.event_id == completion_event_id(asked)
+    other = request(asked.text_storage_id)
+    assert completion_event_id(other) != completion_event_id(asked)
+
+
+async def test_unsupported_language_fails_the_essay_without_reading_it(
+    handler: SpellcheckRequestHandler, checker: InlineChecker, events: FakeEvents
+) -> None:
+    await handler.handle(request("never-read", language="sv"), last_attempt=False)
+    (done,) = events.published
+    assert done.status == FAILED
+    assert "language 'sv' is not supported" in done.error and "en, es" in done.error
+    assert done.corrected_text_storage_id == "" and checker.calls == 0
+
+
+async def test_empty_language_takes_the_default(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    await handler.handle(request(content.add("Helo"), language=""), last_attempt=False)
+    assert events.published[0].status == SUCCESS
+    assert resolve_language("en_GB", "fr") == "en"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        TransientError("content service GetContent: UNAVAILABLE: down"),
+        ContentNotFoundError("content service GetContent x: NOT_FOUND: no such content"),
+    ],
+)
+async def test_content_failures_are_retried_then_reported(
+    handler: SpellcheckRequestHandler,
+    content: FakeContent,
+    events: FakeEvents,
+    failure: Exception,
+) -> None:
+    asked = request(content.add("Helo"))
+    content.failures.append(failure)
+    with pytest.raises(TransientError) as raised:
+        await handler.handle(asked, last_attempt=False)
+    assert raised.value.delay_s == 0.5 and events.published == []
+    content.failures.append(failure)
+    await handler.handle(asked, last_attempt=True)
+    (done,) = events.published
+    assert done.status == FAILED and done.error.startswith("gave up after retries: content")
+    assert done.metadata.event_id == completion_event_id(asked)
+
+
+async def test_text_that_is_not_utf8_fails_at_once(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    await handler.handle(request(content.add(b"caf\xe9 latin-1")), last_attempt=False)
+    (done,) = events.published
+    assert done.status == FAILED and "not UTF-8" in done.error
+
+
+async def test_a_rejected_store_fails_the_essay(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    asked = request(content.add("Helo"))
+
+    async def refuse(*args: object) -> str:
+        raise ContentRejectedError("content service PutContent: INVALID_ARGUMENT: no")
+
+    content.put = refuse  # type: ignore[method-assign]
+    await handler.handle(asked, last_attempt=False)
+    assert events.published[0].status == FAILED
+    assert "cannot store the corrected text" in events.published[0].error
+
+
+async def test_an_unexpected_error_is_retried_and_reported_on_the_last_delivery(
+    content: FakeContent, events: FakeEvents
+) -> None:
+    class BrokenChecker:
+        async def check(self, language: str, text: str, allowed: Sequence[str]) -> CheckResult:
+            raise RuntimeError("boom")
+
+    handler = SpellcheckRequestHandler(
+        content=content, checker=BrokenChecker(), events=events, default_language="en",
+        retry_delay_s=0.1,
+    )  # fmt: skip
+    asked = request(content.add("Helo"))
+    with pytest.raises(RuntimeError):
+        await handler.handle(asked, last_attempt=False)
+    await handler.handle(asked, last_attempt=True)
+    assert events.published[0].status == FAILED and "boom" in events.published[0].error
+
+
+@pytest.mark.parametrize("field", ["batch_id", "essay_id"])
+async def test_a_request_without_its_ids_is_refused_unchecked_and_unanswered(
+    handler: SpellcheckRequestHandler,
+    content: FakeContent,
+    checker: InlineChecker,
+    events: FakeEvents,
+    field: str,
+) -> None:
+    asked = request(content.add("An essay that nobody could take the answer of."))
+    asked.ClearField(field)  # type: ignore[arg-type]
+    with pytest.raises(PermanentError, match=field):
+        await handler.handle(asked, last_attempt=False)
+    assert checker.calls == 0 and events.published == []
