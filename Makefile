@@ -90,3 +90,23 @@ compose-logs:
 # The E2E suite against the compose stack (published on the default ports) instead of its own.
 compose-e2e: install compose-up
 	HULEEDU_E2E_STACK=external $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+# ------------------------------------------------------------------------------------------------
+# Benchmarks (issue 8): the whole stack on corpus essays → bench/results/latest.{json,md,png}.
+# ------------------------------------------------------------------------------------------------
+.PHONY: bench
+bench: install
+	$(PY) -m bench.e2e $(BENCH_ARGS)
+
+# ------------------------------------------------------------------------------------------------
+# Faults and load (issue 7): the whole chaos suite (CHAOS_SEED=<seed> replays a run's schedule)
+# and 200 batches × 25 essays through a local stack → bench/results/load.json.
+# ------------------------------------------------------------------------------------------------
+.PHONY: test-chaos bench-load
+
+test-chaos: install
+	$(VENV)/bin/pytest -s tests/e2e/test_chaos.py tests/e2e/test_sigterm.py \
+		tests/e2e/test_instances.py $(PYTEST_ARGS)
+
+bench-load: install
+	$(PY) -m bench.load

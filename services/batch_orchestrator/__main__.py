@@ -9,10 +9,14 @@ from services.batch_orchestrator.bootstrap import start
 from services.batch_orchestrator.settings import BosSettings
 from services.mesh.lifecycle import wait_for_shutdown_signal
 from services.mesh.logging import configure_logging
+from services.mesh.metrics import start_metrics_server
 from services.mesh.settings import SettingsError
+from services.mesh.tracing import configure_tracing
 
 
 async def _serve(settings: BosSettings) -> None:
+    configure_tracing("batch_orchestrator")
+    start_metrics_server(settings.metrics)
     running = await start(settings)
     await wait_for_shutdown_signal()
     await running.stop()

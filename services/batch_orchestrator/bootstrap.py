@@ -16,6 +16,7 @@ from nats.aio.client import Client
 from huleedu.batch.v1 import batch_service_pb2_grpc
 from services.batch_orchestrator.adapters.event_publisher import JetStreamEventPublisher
 from services.batch_orchestrator.adapters.kv_batches import BUCKET, KvBatchRepository
+from services.batch_orchestrator.adapters.metrics import batch_census
 from services.batch_orchestrator.entrypoints.event_handlers import (
     BosEventHandlers,
     consumer_spec,
@@ -32,6 +33,7 @@ from services.batch_orchestrator.settings import BosSettings
 from services.mesh.connection import connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
+from services.mesh.kv_census import KvCensus
 from services.mesh.publisher import EventPublisher
 from services.mesh.streams import ensure_kv, ensure_streams
 
@@ -53,6 +55,7 @@ class RunningBos:
     announcer: asyncio.Task[None]
     nats: Client
     shutdown_grace_s: float
+    census: KvCensus
 
     @property
     def port(self) -> int:
@@ -67,6 +70,7 @@ class RunningBos:
         with contextlib.suppress(asyncio.CancelledError):
             await self.announcer
         await self.consumer.stop()
+        await self.census.stop()
         await self.servicer.close()
         await self.grpc.stop(self.shutdown_grace_s)
         if not self.nats.is_closed:
@@ -83,7 +87,8 @@ async def start(settings: BosSettings) -> RunningBos:
     client, js = await connect_nats(settings.nats, PRODUCER)
     try:
         await ensure_streams(js, settings.nats)
-        repository = KvBatchRepository(js, await ensure_kv(js, BUCKET, settings.nats))
+        batches_kv = await ensure_kv(js, BUCKET, settings.nats)
+        repository = KvBatchRepository(js, batches_kv)
         publisher = JetStreamEventPublisher(EventPublisher(js, PRODUCER))
         registrar = BatchRegistrar(
             repository,
@@ -120,6 +125,8 @@ async def start(settings: BosSettings) -> RunningBos:
         await client.close()
         raise
     announcer = asyncio.create_task(registrar.run_announcer(settings.announce_retry_s))
+    census = batch_census(batches_kv)
+    census.start()
     log.info(
         "batch orchestrator ready",
         extra={"port": server.port, "max_essays": settings.policy.max_essays},
@@ -131,4 +138,5 @@ async def start(settings: BosSettings) -> RunningBos:
         announcer=announcer,
         nats=client,
         shutdown_grace_s=settings.shutdown_grace_s,
+        census=census,
     )

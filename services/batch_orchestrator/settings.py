@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
+from services.mesh.metrics import MetricsSettings
 from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
 
 SEVEN_DAYS_S = 7 * 24 * 3600
+METRICS_OFF = MetricsSettings(enabled=False, addr="127.0.0.1:0")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class BosSettings:
     consumer_concurrency: int = 16
     shutdown_grace_s: float = 5.0
     log_level: str = "INFO"
+    metrics: MetricsSettings = METRICS_OFF  # __main__ serves /metrics; tests in-process do not
 
     @classmethod
     def from_env(cls) -> BosSettings:
@@ -51,4 +54,5 @@ class BosSettings:
             consumer_concurrency=env_int("BOS_CONSUMER_CONCURRENCY", 16, minimum=1, maximum=256),
             shutdown_grace_s=env_float("BOS_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0),
             log_level=env_str("LOG_LEVEL", "INFO"),
+            metrics=MetricsSettings.from_env("BATCH_ORCHESTRATOR_METRICS_ADDR"),
         )

@@ -10,11 +10,13 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from services.cli import stream_view, views
+from services.cli import stream_view, trace_view, views
 from services.cli.endpoints import add_endpoint_flags, resolve_endpoints
 from services.cli.errors import EXIT_USAGE, CliError
 from services.cli.mesh_client import MeshClient
 from services.cli.submit import SubmitOptions, submit
+from services.mesh.settings import SettingsError
+from services.mesh.tracing import configure_tracing
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -82,6 +84,12 @@ async def _events(args: argparse.Namespace) -> int:
         follow=args.follow,
         last=args.last,
         as_json=args.json,
+    )
+
+
+async def _trace(args: argparse.Namespace) -> int:
+    return await trace_view.show_trace(
+        resolve_endpoints(args).nats_url, args.batch_id, as_json=args.json
     )
 
 
@@ -156,6 +164,10 @@ def parser() -> argparse.ArgumentParser:
         help="colour the corrections (default: on a terminal)",
     )
 
+    sub = command("trace", _trace, "a batch's timeline from the event log: event, service, time")
+    sub.add_argument("batch_id", metavar="BATCH_ID")
+    sub.add_argument("--json", action="store_true", help="one JSON object per event")
+
     for name, help_text in (
         ("events", "print the events stored in HULEEDU_EVENTS, decoded"),
         ("dlq", "print the dead letters in HULEEDU_DLQ, decoded, with the reason"),
@@ -172,11 +184,15 @@ def run(argv: list[str] | None = None) -> int:
     """Parse, run, and turn every expected failure into one line on stderr."""
     args = parser().parse_args(argv)
     try:
+        configure_tracing("huleedu_cli")  # HULEEDU_TRACING=otlp; nothing at all when off
         command: Command = args.func
         return asyncio.run(command(args))
     except CliError as error:
         print(f"huleedu: {error.message}", file=sys.stderr)
         return error.exit_code
+    except SettingsError as error:
+        print(f"huleedu: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("huleedu: interrupted", file=sys.stderr)
         return 130

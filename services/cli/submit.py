@@ -30,6 +30,7 @@ from services.cli.results import (
     summary_line,
     table_rows,
 )
+from services.mesh import tracing
 
 
 @dataclass(frozen=True)
@@ -186,19 +187,21 @@ async def submit(client: MeshClient, options: SubmitOptions) -> int:
     if not submission.uploads:
         raise CliError("nothing to upload: every file is over the size limit", EXIT_USAGE)
     progress = ProgressLine(sys.stderr, enabled=options.progress)
-    registered = await client.register_batch(registration(options, len(submission.uploads)))
-    batch_id = registered.batch_id
-    if options.progress:
-        print(
-            f"batch {batch_id}: uploading {len(submission.uploads)} file(s)",
-            file=sys.stderr,
-            flush=True,
-        )
-    try:
-        await _upload_and_follow(client, submission, batch_id, progress)
-    except asyncio.CancelledError:
-        print(f"huleedu: batch {batch_id} goes on: huleedu status {batch_id}", file=sys.stderr)
-        raise
+    # One root span: RegisterBatch, the uploads and everything they cause form one trace.
+    with tracing.span("huleedu submit", files=str(len(submission.uploads))):
+        registered = await client.register_batch(registration(options, len(submission.uploads)))
+        batch_id = registered.batch_id
+        if options.progress:
+            print(
+                f"batch {batch_id}: uploading {len(submission.uploads)} file(s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        try:
+            await _upload_and_follow(client, submission, batch_id, progress)
+        except asyncio.CancelledError:
+            print(f"huleedu: batch {batch_id} goes on: huleedu status {batch_id}", file=sys.stderr)
+            raise
     batch = await client.get_batch(batch_id)
     essays = await essays_with_corrections(client, batch_id)
     document = result_document(

@@ -14,13 +14,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-SERVER_NAMES = (
-    "localhost",
+# The services' names as Python packages and as docker compose hosts (content-service, ...).
+_SERVICE_NAMES = (
     "content_service",
     "file_service",
     "batch_orchestrator",
     "essay_lifecycle",
     "spell_checker",
+)
+SERVER_NAMES = (
+    "localhost",
+    *_SERVICE_NAMES,
+    *(name.replace("_", "-") for name in _SERVICE_NAMES),
     "nats",
 )
 _VALID_DAYS = 365
@@ -61,7 +66,7 @@ def _issue(
     common_name: str,
     ca_key: ec.EllipticCurvePrivateKey,
     ca_name: x509.Name,
-    usage: x509.ObjectIdentifier,
+    usages: list[x509.ObjectIdentifier],
     alt_names: list[x509.GeneralName],
 ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
@@ -75,7 +80,7 @@ def _issue(
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=_VALID_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     )
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
@@ -116,11 +121,18 @@ def write_certificates(folder: Path) -> CertificateSet:
     )
     alt_names: list[x509.GeneralName] = [x509.DNSName(name) for name in SERVER_NAMES]
     alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "::1")]
+    # A service serves with this certificate and presents it when it dials another service
+    # (File Service and Spell Checker call the Content Service): under mutual TLS the peer checks
+    # its purpose, so it is good for both (with serverAuth alone those calls were refused).
     server_cert, server_key = _issue(
-        "huleedu-server", ca_key, ca_name, ExtendedKeyUsageOID.SERVER_AUTH, alt_names
+        "huleedu-server",
+        ca_key,
+        ca_name,
+        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        alt_names,
     )
     client_cert, client_key = _issue(
-        "huleedu-client", ca_key, ca_name, ExtendedKeyUsageOID.CLIENT_AUTH, []
+        "huleedu-client", ca_key, ca_name, [ExtendedKeyUsageOID.CLIENT_AUTH], []
     )
     made = CertificateSet(
         ca_cert=folder / "ca.pem",

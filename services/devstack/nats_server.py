@@ -46,6 +46,29 @@ class NatsSecurity:
     tls_key: Path | None = None
 
 
+@dataclass(frozen=True)
+class ClusterRoutes:
+    """The cluster block of one node: the cluster's name, the port this node takes routes on,
+    and the route ports of its peers (all on 127.0.0.1)."""
+
+    name: str
+    port: int
+    peer_ports: tuple[int, ...]
+
+    def config_lines(self) -> list[str]:
+        """The `cluster { ... }` block of the configuration."""
+        routes = [f'    "nats-route://127.0.0.1:{peer}"' for peer in self.peer_ports]
+        return [
+            "cluster {",
+            f'  name: "{self.name}"',
+            f"  listen: 127.0.0.1:{self.port}",
+            "  routes: [",
+            *routes,
+            "  ]",
+            "}",
+        ]
+
+
 def server_config(
     *,
     port: int,
@@ -54,8 +77,10 @@ def server_config(
     sync_always: bool = True,
     server_name: str = "huleedu",
     security: NatsSecurity | None = None,
+    cluster: ClusterRoutes | None = None,
 ) -> str:
-    """The nats-server configuration; JetStream syncs every write to disk unless told not to."""
+    """The nats-server configuration; JetStream syncs every write to disk unless told not to;
+    with `cluster`, the node also routes to its peers (server_name must differ per node)."""
     sync = "  sync_interval: always\n" if sync_always else ""
     lines = [
         f'server_name: "{server_name}"',
@@ -66,6 +91,8 @@ def server_config(
         f'  store_dir: "{store_dir}"',
         f"{sync}}}",
     ]
+    if cluster is not None:
+        lines.extend(cluster.config_lines())
     if security is not None:
         if security.user:
             lines.append(

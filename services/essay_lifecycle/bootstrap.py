@@ -16,6 +16,11 @@ from services.essay_lifecycle.adapters.kv_store import (
     KvEssayIndex,
     KvTrackerRepository,
 )
+from services.essay_lifecycle.adapters.metrics import (
+    count_registration,
+    count_upload,
+    essay_census,
+)
 from services.essay_lifecycle.domain.derived import PRODUCER
 from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
 from services.essay_lifecycle.entrypoints.grpc_servicer import (
@@ -27,6 +32,7 @@ from services.mesh import subjects
 from services.mesh.connection import connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
+from services.mesh.kv_census import KvCensus
 from services.mesh.lifecycle import wait_for_shutdown_signal
 from services.mesh.metrics import start_metrics_server
 from services.mesh.publisher import EventPublisher
@@ -66,6 +72,7 @@ class EssayLifecycleApp:
     nats: Client
     consumer: EventConsumer
     grpc: GrpcServer
+    census: KvCensus
 
     @property
     def port(self) -> int:
@@ -76,6 +83,7 @@ class EssayLifecycleApp:
         """NOT_SERVING, finish the events in hand, stop gRPC, drain NATS."""
         await self.grpc.enter_graceful_shutdown()
         await self.consumer.stop()
+        await self.census.stop()
         await self.grpc.stop(self.settings.shutdown_grace_s)
         await self.nats.drain()
         log.info("essay lifecycle stopped")
@@ -86,7 +94,8 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
     client, js = await connect_nats(settings.nats, "essay_lifecycle")
     try:
         await ensure_streams(js, settings.nats)
-        trackers = KvTrackerRepository(await ensure_kv(js, BATCHES_BUCKET, settings.nats))
+        batches_kv = await ensure_kv(js, BATCHES_BUCKET, settings.nats)
+        trackers = KvTrackerRepository(batches_kv)
         essays = KvEssayIndex(await ensure_kv(js, ESSAYS_BUCKET, settings.nats))
         publisher = EventPublisher(js, PRODUCER)
         handlers = EssayLifecycleHandlers(
@@ -95,6 +104,8 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
             publisher,
             JetStreamDeadlineScheduler(publisher),
             rules=settings.readiness,
+            on_upload=count_upload,
+            on_registered=count_registration,
         )
         consumer = EventConsumer(
             js,
@@ -121,8 +132,10 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
         with contextlib.suppress(Exception):
             await client.drain()
         raise
+    census = essay_census(batches_kv)
+    census.start()
     log.info("essay lifecycle started", extra={"grpc_port": server.port})
-    return EssayLifecycleApp(settings, client, consumer, server)
+    return EssayLifecycleApp(settings, client, consumer, server, census)
 
 
 async def run(settings: EssayLifecycleSettings) -> None:

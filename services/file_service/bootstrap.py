@@ -14,6 +14,7 @@ from services.file_service.adapters.announcer import PRODUCER, JetStreamAnnounce
 from services.file_service.adapters.batch_registry import BATCHES_BUCKET, KvBatchRegistry
 from services.file_service.adapters.content_store import GrpcContentStore
 from services.file_service.adapters.extraction_pool import ExtractionPool
+from services.file_service.adapters.file_admissions import BATCH_FILES_BUCKET, KvFileAdmissions
 from services.file_service.adapters.upload_ledger import UPLOADS_BUCKET, KvUploadLedger
 from services.file_service.domain.ingest import UploadIngestor
 from services.file_service.entrypoints.event_handlers import registration_handler
@@ -76,6 +77,7 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
     await ensure_streams(js, settings.nats)
     registry = KvBatchRegistry(await ensure_kv(js, BATCHES_BUCKET, settings.nats))
     ledger = KvUploadLedger(await ensure_kv(js, UPLOADS_BUCKET, settings.nats))
+    admissions = KvFileAdmissions(await ensure_kv(js, BATCH_FILES_BUCKET, settings.nats))
     pool = ExtractionPool(settings.pool, settings.limits)
     await pool.start()
     content = ContentClient(
@@ -86,6 +88,7 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
         extractor=pool,
         content=GrpcContentStore(content),
         ledger=ledger,
+        admissions=admissions,
         announcer=JetStreamAnnouncer(EventPublisher(js, PRODUCER)),
         policy=settings.ingest,
     )

@@ -12,6 +12,8 @@
 | `FILE_EXTRACTION_MEMORY_MB` | `1024` | address-space limit per worker (0: none) |
 | `FILE_DOCX_MAX_UNZIPPED_BYTES` | `209715200` | a .docx expanding beyond this is refused |
 | `FILE_REGISTRATION_WAIT_S` | `5` | how long an upload waits for its batch's registration |
+| `FILE_MAX_FILES_PER_ESSAY` | `2` | different files a batch takes per expected essay (at |
+|   |   | least 10 more than its essays); more: RESOURCE_EXHAUSTED |
 | `FILE_UPLOAD_CONCURRENCY` | `8` | files of one UploadFiles stream processed at once |
 | `LOG_LEVEL` | `INFO` | log level of the JSON logs on stderr |
 | `FILE_SERVICE_METRICS_ADDR` | `127.0.0.1:9102` | where /metrics is served; |
@@ -77,6 +79,9 @@ class FileServiceSettings:
                     "FILE_MAX_UPLOAD_BYTES", 10 * _MIB, minimum=1, maximum=1 << 30
                 ),
                 registration_wait_s=env_float("FILE_REGISTRATION_WAIT_S", 5.0, minimum=0.0),
+                max_files_per_essay=env_float(
+                    "FILE_MAX_FILES_PER_ESSAY", 2.0, minimum=1.0, maximum=100.0
+                ),
             ),
             limits=ExtractionLimits(
                 min_words=min_words,

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import nats.errors
+import nats.js.errors
 from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -133,15 +134,29 @@ class EventConsumer:
         )
 
     async def stop(self) -> None:
-        """Stop fetching, finish the messages in hand, then return."""
+        """Stop fetching, finish the messages in hand, then return.
+
+        The fetch in progress is allowed to end (within _FETCH_TIMEOUT_S) and what it returns is
+        handled: cancelling it would drop messages JetStream has already delivered to this
+        process, which would then wait out ack_wait unanswered before anyone else got them.
+        """
         self._stopping.set()
-        for task in (self._loop_task, self._state_task):
-            if task is not None:
-                task.cancel()
+        if self._state_task is not None:
+            self._state_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._state_task
+        if self._loop_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop_task), _FETCH_TIMEOUT_S + 5.0)
+            except TimeoutError:
+                self._loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await self._loop_task
+            except Exception:
+                log.exception("fetch loop failed", extra={"durable": self._spec.durable})
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await self._hand_back_late_deliveries()
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self._js._nc.flush()  # the acks of the last messages reach the server
         for subscription in (self._advisory_sub, self._pull_sub):
@@ -150,6 +165,20 @@ class EventConsumer:
                     await subscription.unsubscribe()
         log.info("consumer stopped", extra={"durable": self._spec.durable})
 
+    async def _hand_back_late_deliveries(self) -> None:
+        """Nak what a pull request that outlived the last fetch delivered, so that it is
+        redelivered now (to another instance) instead of after ack_wait."""
+        if self._pull_sub is None:
+            return
+        while self._pull_sub.pending_msgs > 0:
+            try:
+                msg = await self._pull_sub._sub.next_msg(timeout=0.1)
+            except (TimeoutError, nats.errors.TimeoutError):
+                return
+            if msg.reply and msg.reply.startswith("$JS.ACK."):
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.nak()
+
     async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
             await self._slots.acquire()
@@ -157,12 +186,22 @@ class EventConsumer:
             while free < self._concurrency and not self._slots.locked():
                 await self._slots.acquire()
                 free += 1
+            if self._stopping.is_set():  # stop() came while this waited for a free slot
+                for _ in range(free):
+                    self._slots.release()
+                return
             try:
                 messages = await subscription.fetch(batch=free, timeout=_FETCH_TIMEOUT_S)
             except (TimeoutError, nats.errors.TimeoutError):
                 messages = []
-            except (nats.errors.ConnectionClosedError, nats.errors.NoRespondersError) as error:
-                log.warning("fetch failed, retrying: %s", error)
+            except (
+                nats.errors.ConnectionClosedError,
+                nats.errors.NoRespondersError,
+                # 503 while the consumer has no leader (a node was lost): without this the loop
+                # died and the instance went on answering SERVING while consuming nothing.
+                nats.js.errors.APIError,
+            ) as error:
+                log.warning("fetch failed, retrying: %r", error)
                 messages = []
                 await asyncio.sleep(0.5)  # back off while the connection recovers
             except Exception:
@@ -213,6 +252,13 @@ class EventConsumer:
             await self._dead_letter(msg, delivery, f"no handler for Huleedu-Type {type_name!r}")
             return
         message_type, handler = entry
+        home = subjects.SUBJECT_BY_TYPE.get(message_type)
+        if home is not None and msg.subject in subjects.MESH_SUBJECTS and msg.subject != home:
+            # Every mesh subject carries one type: anything else on it is a broken producer's.
+            await self._dead_letter(
+                msg, delivery, f"{type_name} does not belong on {msg.subject} (its subject: {home})"
+            )
+            return
         try:
             event = message_type.FromString(msg.data)
         except DecodeError as error:

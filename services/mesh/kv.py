@@ -66,5 +66,12 @@ async def update_document(
                 new_revision = await kv.update(key, payload, last=revision)
         except KeyWrongLastSequenceError:
             continue
+        except KeyNotFoundError:
+            # A create that lost the race on a replicated bucket: the leader refuses it while
+            # the winner's write is still being replicated, and nats-py's create() then looks
+            # the key up, finds nothing yet and raises KeyNotFoundError. A conflict all the same.
+            if current is not None:
+                raise
+            continue
         return UpdateResult(doc=updated, revision=new_revision, changed=True)
     raise UpdateConflictError(f"{key}: gave up after {_MAX_ATTEMPTS} compare-and-set conflicts")

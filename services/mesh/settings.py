@@ -111,9 +111,10 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://***@{host}{port}{parts.path}"
+    # The text after the last "@" as written: parsing the port would raise on a malformed one,
+    # and this runs while reporting exactly such a URL.
+    host_and_port = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://***@{host_and_port}{parts.path}"
 
 
 def _nats_servers(name: str) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ SUBJECT_BY_TYPE: dict[type[Message], str] = {
     events_pb2.ELSBatchPhaseOutcome: BATCH_PHASE_OUTCOME,
     events_pb2.BatchReadinessDeadlineReached: BATCH_READINESS_DEADLINE,
 }
+MESH_SUBJECTS = frozenset(SUBJECT_BY_TYPE.values())
 _TYPE_BY_NAME: dict[str, type[Message]] = {
     message_type.DESCRIPTOR.full_name: message_type for message_type in SUBJECT_BY_TYPE
 }

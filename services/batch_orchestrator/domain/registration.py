@@ -80,7 +80,10 @@ def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> 
     if not language:
         bad("language", 'is required: an ISO 639-1 code such as "en"')
     elif not _LANGUAGE_RE.match(language):
-        bad("language", f'must be an ISO 639-1 code of two letters such as "en", got {language!r}')
+        bad(
+            "language",
+            f'must be an ISO 639-1 code of two letters such as "en", got {shown(language)}',
+        )
     phases = _phases(request.phases, bad)
     timeout = request.timeout_seconds or policy.default_timeout_s
     if not 1 <= timeout <= policy.max_timeout_s:
@@ -141,13 +144,21 @@ def _phase_name(value: int) -> str:
         return f"phase {value}"
 
 
+def shown(value: str, limit: int = 64) -> str:
+    """`value` quoted for an error message, cut at `limit` characters: a status message echoing
+    a 10,000-character field would pass gRPC's 8 KiB metadata limit and reach the client as
+    RESOURCE_EXHAUSTED instead of the real error."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}… ({len(value)} characters)"
+
+
 def parse_batch_id(text: str) -> str:
     """The canonical form of a batch id; InvalidRequest unless it is a UUID."""
     try:
         return str(uuid.UUID(text.strip()))
     except ValueError:
         raise InvalidRequest.single(
-            "batch_id", f"must be a UUID like 0b8e7c1e-4f6a-4d3b-9a52-3c2f1d0e9b8a, got {text!r}"
+            "batch_id",
+            f"must be a UUID like 0b8e7c1e-4f6a-4d3b-9a52-3c2f1d0e9b8a, got {shown(text)}",
         ) from None
 
 

@@ -30,6 +30,11 @@ from services.mesh.consumer import Delivery, Handler, PermanentError
 log = logging.getLogger(__name__)
 
 Step = Callable[[BatchTracker | None], Change]
+UploadObserver = Callable[[BatchTracker, str], None]
+
+
+def _ignore(_tracker: BatchTracker, _event_id: str) -> None:
+    return None
 
 
 def _now() -> Timestamp:
@@ -50,6 +55,8 @@ class EssayLifecycleHandlers:
         *,
         rules: slots.ReadinessRules,
         clock: Callable[[], Timestamp] = _now,
+        on_upload: UploadObserver = _ignore,
+        on_registered: UploadObserver = _ignore,
     ) -> None:
         self._trackers = trackers
         self._essays = essays
@@ -57,6 +64,8 @@ class EssayLifecycleHandlers:
         self._deadlines = deadlines
         self._rules = rules
         self._clock = clock
+        self._on_upload = on_upload  # metrics: what became of an upload
+        self._on_registered = on_registered
 
     def handlers(self) -> Mapping[type[Message], Handler]:
         """The handler of each event type, for the consumer runner."""
@@ -78,6 +87,7 @@ class EssayLifecycleHandlers:
         )
         if tracker is None or not tracker.registered:
             return
+        self._on_registered(tracker, event.metadata.event_id)
         await self._essays.add(tracker.batch_id, [s.essay.essay_id for s in tracker.slots])
         if is_open(tracker):
             await self._deadlines.schedule(derived.deadline_reached(tracker, now), tracker.deadline)
@@ -93,6 +103,7 @@ class EssayLifecycleHandlers:
         upload = slots.upload_of(event, stream_sequence)
         tracker = await self._apply(event.batch_id, lambda t: slots.apply_upload(t, upload, now))
         if tracker is not None:
+            self._on_upload(tracker, event.metadata.event_id)
             await self._publish(derived.readiness_events(tracker, event.metadata.event_id, now))
 
     async def on_deadline(self, event: events_pb2.BatchReadinessDeadlineReached) -> None:

@@ -7,9 +7,17 @@ import grpc
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
 from services.essay_lifecycle.domain.ports import BatchTracker, EssayIndex, TrackerRepository
-from services.essay_lifecycle.domain.tracker import find_slot
+from services.essay_lifecycle.domain.tracker import find_slot, is_valid_id
 
 SERVICE_NAME = essay_service_pb2.DESCRIPTOR.services_by_name["EssayLifecycleService"].full_name
+
+
+def _not_an_id(field: str) -> str:
+    # The value is not echoed: it may be megabytes long, or a control sequence.
+    return (
+        f"{field} is not an id: ids are 1-255 letters, digits, '-', '_', '=' and inner '.', "
+        "as RegisterBatch returned them"
+    )
 
 
 class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceServicer):
@@ -29,6 +37,8 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
         """One essay with its state, storage ids, corrections and timeline."""
         if not request.essay_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "essay_id is required")
+        if not is_valid_id(request.essay_id):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _not_an_id("essay_id"))
         try:
             record = await self._essays.get(request.essay_id)
             tracker = None if record is None else await self._trackers.get(record.batch_id)
@@ -54,6 +64,8 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
         """Every essay slot of the batch, in slot order (corrections only via GetEssay)."""
         if not request.batch_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "batch_id is required")
+        if not is_valid_id(request.batch_id):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _not_an_id("batch_id"))
         try:
             tracker: BatchTracker | None = await self._trackers.get(request.batch_id)
         except StoreUnavailableError as error:

@@ -38,3 +38,7 @@ class BatchNotRegisteredError(LookupError):
 
 class UploadTooLargeError(ValueError):
     """The file is over the upload size limit: nothing was stored or announced."""
+
+
+class BatchFileLimitError(ValueError):
+    """The batch already has as many different files as it takes: nothing was stored."""

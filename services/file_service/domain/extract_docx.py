@@ -51,6 +51,10 @@ def extract_docx(content: bytes, limits: DocxLimits) -> str:
     except FileRejectedError:
         raise
     except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError, OSError, EOFError) as e:
+        if isinstance(e, etree.XMLSyntaxError) and _out_of_memory(e):
+            # A document within the zip limits whose XML tree outgrows the worker's memory
+            # limit: the pool answers FILE_TOO_LARGE, as for any file that needs too much memory.
+            raise MemoryError("the .docx XML parser ran out of memory") from None
         raise FileRejectedError(
             RejectionCode.CORRUPT_FILE,
             f"The .docx file is damaged ({type(e).__name__}: {str(e)[:120]}); open it in Word, "
@@ -62,6 +66,10 @@ def extract_docx(content: bytes, limits: DocxLimits) -> str:
             RejectionCode.CORRUPT_FILE, "The .docx file has no document body; save it again."
         )
     return "\n".join(_blocks(body))
+
+
+def _out_of_memory(error: etree.XMLSyntaxError) -> bool:
+    return any(entry.type_name == "ERR_NO_MEMORY" for entry in error.error_log)
 
 
 def _refuse_bomb(archive: zipfile.ZipFile, file_size: int, limits: DocxLimits) -> None:

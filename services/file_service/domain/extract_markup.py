@@ -90,18 +90,48 @@ def html_to_text(markup: str) -> str:
     markup = _XML_DECLARATION.sub("", markup, count=1)
     if not markup.strip():
         return ""
+    parser = lxml.html.HTMLParser()
     try:
-        root = lxml.html.document_fromstring(markup)
+        root = lxml.html.document_fromstring(markup, parser=parser)
     except etree.ParserError:
         return ""  # lxml's word for a document with no elements at all
+    except etree.XMLSyntaxError as error:
+        _refuse_over_limits(error.error_log)
+        raise FileRejectedError(
+            RejectionCode.CORRUPT_FILE,
+            f"The HTML file cannot be parsed ({error}); save the page again and re-upload.",
+        ) from None
     except ValueError as error:
         raise FileRejectedError(
             RejectionCode.CORRUPT_FILE,
             f"The HTML file cannot be parsed ({error}); save the page again and re-upload.",
         ) from None
+    # Past its limits libxml2 stops reading and returns what it has so far: refuse the file
+    # rather than accept part of it as the whole essay.
+    _refuse_over_limits(parser.error_log)
     writer = _TextWriter()
     _walk(root, writer, preformatted=False)
     return writer.result()
+
+
+def _refuse_over_limits(errors: etree._ListErrorLog) -> None:
+    """Raise if the parser gave up on a resource limit: memory, nesting depth or text size."""
+    for entry in errors:
+        if entry.type_name == "ERR_NO_MEMORY":
+            raise MemoryError("the HTML parser ran out of memory")
+        if entry.type_name != "ERR_RESOURCE_LIMIT":
+            continue
+        if "depth" in entry.message.lower():
+            raise FileRejectedError(
+                RejectionCode.CORRUPT_FILE,
+                "The HTML is nested more than 256 elements deep, which no essay needs; save the "
+                "page as plain text, .docx or .pdf and re-upload.",
+            )
+        raise FileRejectedError(
+            RejectionCode.CONTENT_TOO_LONG,
+            "The HTML holds a run of text over 10 MB long, far more than an essay; check that "
+            "the right file was uploaded.",
+        )
 
 
 def _walk(element: etree._Element, writer: _TextWriter, *, preformatted: bool) -> None:

@@ -4,6 +4,8 @@ Order of work, so that nothing acknowledged is ever lost and nothing is announce
 1. the batch must be registered (wait briefly for a registration still in flight);
 2. a file already recorded for the batch is a duplicate (a record never published is
    published now, with its original event id);
+   a new file must fit under the batch's limit of different files (2 per essay, at least
+   10 extra), so a flood of uploads to one batch costs nothing downstream;
 3. extract and validate in the worker pool, store the raw bytes (and the text if accepted);
 4. create the record atomically (a concurrent upload of the same bytes loses here);
 5. publish the event and wait for JetStream's ack, then mark the record published;
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from services.file_service.domain.errors import (
+    BatchFileLimitError,
     BatchNotRegisteredError,
     InvalidUploadError,
     UploadTooLargeError,
@@ -29,6 +33,7 @@ from services.file_service.domain.ports import (
     BatchRegistry,
     ContentStore,
     Extractor,
+    FileAdmissions,
     OutcomeAnnouncer,
     UploadLedger,
 )
@@ -42,6 +47,7 @@ from services.file_service.domain.uploads import (
 )
 
 MAX_BATCH_ID_CHARS = 256
+MIN_EXTRA_FILES = 10
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,16 @@ class IngestPolicy:
 
     max_upload_bytes: int = 10 * 1024 * 1024
     registration_wait_s: float = 5.0
+    max_files_per_essay: float = 2.0
+
+    def file_limit(self, expected_essay_count: int) -> int:
+        """How many different files a batch of `expected_essay_count` essays takes: enough for
+        every essay, a replacement for each and a few strays, so excess files are still
+        reported; never unbounded."""
+        return max(
+            math.ceil(expected_essay_count * self.max_files_per_essay),
+            expected_essay_count + MIN_EXTRA_FILES,
+        )
 
 
 class KeyedLock:
@@ -94,6 +110,7 @@ class UploadIngestor:
         extractor: Extractor,
         content: ContentStore,
         ledger: UploadLedger,
+        admissions: FileAdmissions,
         announcer: OutcomeAnnouncer,
         policy: IngestPolicy,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
@@ -102,14 +119,15 @@ class UploadIngestor:
         self._extractor = extractor
         self._content = content
         self._ledger = ledger
+        self._admissions = admissions
         self._announcer = announcer
         self._policy = policy
         self._clock_ms = clock_ms
         self._same_file = KeyedLock()
 
     async def ingest(self, batch_id: str, file_name: str, content: bytes) -> Receipt:
-        """Ingest one file; raises InvalidUploadError, UploadTooLargeError or
-        BatchNotRegisteredError for a request that must not be stored."""
+        """Ingest one file; raises InvalidUploadError, UploadTooLargeError,
+        BatchNotRegisteredError or BatchFileLimitError for a request that must not be stored."""
         check_request(batch_id, file_name)
         if len(content) > self._policy.max_upload_bytes:
             raise UploadTooLargeError(
@@ -128,6 +146,14 @@ class UploadIngestor:
             existing = await self._ledger.get(batch_id, sha256)
             if existing is not None:
                 return await self._settle(existing, file_name)
+            limit = self._policy.file_limit(registration.expected_essay_count)
+            if not await self._admissions.admit(batch_id, sha256, limit):
+                raise BatchFileLimitError(
+                    f"batch {batch_id!r} already has {limit} different files for its "
+                    f"{registration.expected_essay_count} essays, the most it takes "
+                    f"(FILE_MAX_FILES_PER_ESSAY); {display_file_name(file_name)!r} was not "
+                    "stored. Files uploaded before may be sent again (duplicates are detected)"
+                )
             record = await self._process(
                 registration.correlation_id, batch_id, file_name, content, (sha256, md5)
             )

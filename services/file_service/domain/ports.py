@@ -62,6 +62,15 @@ class UploadLedger(Protocol):
         ...
 
 
+class FileAdmissions(Protocol):
+    """The different files (by SHA-256) each batch has taken, up to the batch's limit."""
+
+    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> bool:
+        """Count the file among the batch's files unless `limit` are counted already; True when
+        it is (or already was) counted."""
+        ...
+
+
 class OutcomeAnnouncer(Protocol):
     """Publishes EssayContentProvisioned or EssayValidationFailed for a record."""
 

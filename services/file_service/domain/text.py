@@ -10,7 +10,10 @@ import unicodedata
 # with inner apostrophes and hyphens.
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _LETTER = rf"[^\W_{_CJK}]"
-_WORD = re.compile(rf"[{_CJK}]|{_LETTER}(?:{_LETTER}|_)*(?:['’\-‐]{_LETTER}+)*")
+_LETTER_OR_UNDERSCORE = rf"[^\W{_CJK}]"
+# Possessive repeats (never given back: what follows cannot match a letter) keep the regex
+# engine from stacking a backtrack point per character, which made a 9 MB word take 1 GB.
+_WORD = re.compile(rf"[{_CJK}]|{_LETTER}{_LETTER_OR_UNDERSCORE}*+(?:['’\-‐]{_LETTER}++)*+")
 _TRAILING_SPACE = re.compile(r"[ \t\u00a0\u3000]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import grpc
 import nats.errors
@@ -14,6 +13,7 @@ import nats.errors
 from huleedu.common.v1 import common_pb2
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.file_service.domain.errors import (
+    BatchFileLimitError,
     BatchNotRegisteredError,
     InvalidUploadError,
     UploadTooLargeError,
@@ -21,6 +21,7 @@ from services.file_service.domain.errors import (
 from services.file_service.domain.ingest import UploadIngestor
 from services.file_service.domain.uploads import Receipt, UploadStatus, display_file_name
 from services.mesh.consumer import PermanentError, TransientError
+from services.mesh.domain_metrics import EXTRACTION_FAILURES
 from services.mesh.logging import log_context
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,15 @@ _STATUS = {
 _RETRY = "nothing about this file was acknowledged; retry the upload (duplicates are detected)"
 
 
-@dataclass(frozen=True)
 class UploadFailure(Exception):
     """A file that got no receipt, with the status code and message to answer with."""
 
-    code: grpc.StatusCode
-    message: str
+    # Not a frozen dataclass: asyncio sets __traceback__ on an exception a task raised, which a
+    # frozen one refuses (UploadFiles then answered UNKNOWN instead of the file's status).
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 def receipt_to_proto(receipt: Receipt) -> file_service_pb2.FileReceipt:
@@ -67,10 +71,10 @@ async def ingest_or_fail(
 ) -> Receipt:
     """Run the use case, turning every reason for not answering into an UploadFailure."""
     try:
-        return await ingestor.ingest(batch_id, file_name, content)
+        receipt = await ingestor.ingest(batch_id, file_name, content)
     except InvalidUploadError as error:
         raise UploadFailure(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
-    except UploadTooLargeError as error:
+    except (UploadTooLargeError, BatchFileLimitError) as error:
         raise UploadFailure(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)) from error
     except BatchNotRegisteredError as error:
         raise UploadFailure(grpc.StatusCode.NOT_FOUND, str(error)) from error
@@ -87,6 +91,9 @@ async def ingest_or_fail(
         raise UploadFailure(
             grpc.StatusCode.INTERNAL, f"internal error ({error}); {_RETRY}"
         ) from error
+    if receipt.status is UploadStatus.REJECTED and receipt.rejection is not None:
+        EXTRACTION_FAILURES.labels(receipt.rejection.value).inc()
+    return receipt
 
 
 class FileServicer(file_service_pb2_grpc.FileServiceServicer):

@@ -33,8 +33,28 @@ def port_of(variable: str) -> int:
 def test_the_compose_file_has_nats_nats_box_and_the_five_services(
     compose: dict[str, Any],
 ) -> None:
-    assert set(compose["services"]) == {"nats", "nats-box", *COMPOSE_NAMES.values()}
+    observability = {"prometheus", "grafana"}
+    assert set(compose["services"]) == {"nats", "nats-box", *COMPOSE_NAMES.values(), *observability}
     assert "nats-data" in compose["volumes"]
+
+
+def test_prometheus_scrapes_every_service_and_mounts_only_what_exists(
+    compose: dict[str, Any],
+) -> None:
+    for name in ("prometheus", "grafana"):
+        for volume in compose["services"][name]["volumes"]:
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (REPO_ROOT / source).exists(), source
+    scrape = yaml.safe_load((REPO_ROOT / "docker" / "prometheus.yml").read_text())
+    targets = " ".join(
+        target
+        for job in scrape["scrape_configs"]
+        for group in job["static_configs"]
+        for target in group["targets"]
+    )
+    for compose_name in COMPOSE_NAMES.values():
+        assert compose_name in targets, compose_name
 
 
 def test_nats_runs_jetstream_with_sync_always_on_a_named_volume(compose: dict[str, Any]) -> None:

@@ -1,5 +1,9 @@
 """A catalogue of hostile and broken uploads, each with the code it must get. Built in code (or
-read from the shared corpus), shared by the unit tests and the gRPC integration tests."""
+read from the shared corpus), shared by the unit tests and the gRPC integration tests.
+
+Entries marked `contained` loop or eat memory on purpose: they get their code only from the
+extraction pool's limits (FILE_EXTRACTION_TIMEOUT_S, FILE_EXTRACTION_MEMORY_MB), so tests run
+them in the pool, never in the test process."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from tests.support import CORPUS
+from tests.unit.file_service import hostile_files as hostile
 
 ACCEPTED = "ACCEPTED"
 _MIB = 1024 * 1024
@@ -23,6 +28,7 @@ class BadInput:
     file_name: str
     content: bytes
     expected: str
+    contained: bool = False  # loops or eats memory: only ever run inside the extraction pool
 
 
 def corpus_bytes(relative: str) -> bytes:
@@ -190,6 +196,118 @@ def bad_inputs() -> tuple[BadInput, ...]:
             "file name with ../ and control characters",
             "../../etc/passwd\x00\x1b[31m\r\nessay.txt",
             essay(3),
+            ACCEPTED,
+        ),
+        *hostile_inputs(),
+    )
+
+
+def waves() -> list[list[BadInput]]:
+    """The catalogue in three waves to run one after another: ordinary files, then the ones
+    that eat memory, then the ones that loop. A wave that has the CPU to itself gets the codes
+    of the limits (a memory bomb starved of CPU by two loops could hit the time limit first)."""
+    loops = [bad for bad in bad_inputs() if bad.expected == "EXTRACTION_TIMEOUT"]
+    bombs = [bad for bad in bad_inputs() if bad.contained and bad not in loops]
+    ordinary = [bad for bad in bad_inputs() if not bad.contained and bad not in loops]
+    return [ordinary, bombs, loops]
+
+
+def hostile_inputs() -> tuple[BadInput, ...]:
+    """Files built to hurt the parsers: loops, bombs, absurd nesting, megabyte lines, documents
+    that point outside themselves."""
+    text = essay(4).decode()
+    return (
+        BadInput(
+            "PDF that makes the parser loop (one 70 MB operator page listed 60 times)",
+            "loop.pdf",
+            hostile.pdf_repeated_heavy_page(),
+            "EXTRACTION_TIMEOUT",
+            contained=True,
+        ),
+        BadInput(
+            "PDF decompression bomb (streams deflated twice)",
+            "bomb.pdf",
+            hostile.pdf_decompression_bomb(),
+            "CORRUPT_FILE",
+        ),
+        BadInput(
+            "PDF page tree of 2**30 pages from 32 objects",
+            "pages.pdf",
+            hostile.pdf_page_tree_bomb(),
+            "CORRUPT_FILE",
+        ),
+        BadInput(
+            "PDF whose form XObject draws itself",
+            "cycle.pdf",
+            hostile.pdf_self_drawing_form(text),
+            ACCEPTED,
+        ),
+        BadInput(
+            "PDF whose xref chain points back at itself",
+            "xref.pdf",
+            hostile.pdf_xref_chain_loop(text),
+            ACCEPTED,
+        ),
+        BadInput(
+            "HTML nested 100,000 elements deep",
+            "deep.html",
+            hostile.html_nested(100_000, text),
+            "CORRUPT_FILE",
+        ),
+        BadInput(
+            "HTML with a word at each of 5,000 nesting levels (would be cut silently)",
+            "deep-words.html",
+            hostile.html_nested_with_text(5_000),
+            "CORRUPT_FILE",
+        ),
+        BadInput(
+            "HTML with one 10 MB run of text",
+            "run.html",
+            hostile.html_huge_text_run(),
+            "CONTENT_TOO_LONG",
+        ),
+        BadInput(
+            "huge single line: 9 MB with no space",
+            "line.txt",
+            b"x" * 9_000_000,
+            "CONTENT_TOO_SHORT",
+        ),
+        BadInput(
+            "huge single line: 1.9 million words, no newline",
+            "words.txt",
+            b"word " * 1_900_000,
+            "CONTENT_TOO_LONG",
+        ),
+        BadInput(
+            "Markdown of a million [ (quadratic in the Markdown parser)",
+            "brackets.md",
+            b"[" * 1_000_000 + essay(5),
+            "EXTRACTION_TIMEOUT",
+            contained=True,
+        ),
+        BadInput(
+            ".docx with external links, XXE, XInclude and INCLUDETEXT",
+            "linked.docx",
+            hostile.docx_with_external_references(text, "http://198.51.100.7:8080"),
+            ACCEPTED,
+        ),
+        BadInput(
+            ".docx nested 300 elements deep",
+            "deep.docx",
+            hostile.docx_nested(300, text),
+            "CORRUPT_FILE",
+        ),
+        BadInput(
+            ".docx within the zip limits whose XML tree needs gigabytes",
+            "tree.docx",
+            hostile.docx_tree_bomb(),
+            "FILE_TOO_LARGE",
+            contained=True,
+        ),
+        BadInput(
+            "file name of 10,000 characters",
+            "n" * 9_996 + ".txt",
+            essay(6),
             ACCEPTED,
         ),
     )

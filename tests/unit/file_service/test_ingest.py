@@ -9,6 +9,7 @@ import hashlib
 import pytest
 
 from services.file_service.domain.errors import (
+    BatchFileLimitError,
     BatchNotRegisteredError,
     InvalidUploadError,
     RejectionCode,
@@ -97,6 +98,20 @@ class FakeStream:
         return True
 
 
+class FakeAdmissions:
+    def __init__(self) -> None:
+        self.files: dict[str, list[str]] = {}
+
+    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> bool:
+        admitted = self.files.setdefault(batch_id, [])
+        if content_sha256 in admitted:
+            return True
+        if len(admitted) >= limit:
+            return False
+        admitted.append(content_sha256)
+        return True
+
+
 Parts = tuple[FakeRegistry, FakeExtractor, FakeContent, FakeLedger, FakeStream]
 
 
@@ -105,13 +120,16 @@ def parts() -> Parts:
     return FakeRegistry("b1", "b2"), FakeExtractor(), FakeContent(), FakeLedger(), FakeStream()
 
 
-def ingestor_of(parts: Parts, **policy: float) -> UploadIngestor:
+def ingestor_of(
+    parts: Parts, admissions: FakeAdmissions | None = None, **policy: float
+) -> UploadIngestor:
     registry, extractor, content, ledger, stream = parts
     return UploadIngestor(
         registry=registry,
         extractor=extractor,
         content=content,
         ledger=ledger,
+        admissions=admissions or FakeAdmissions(),
         announcer=stream,
         policy=IngestPolicy(**policy),  # type: ignore[arg-type]
         clock_ms=lambda: 1_700_000_000_000,
@@ -239,3 +257,44 @@ async def test_oversized_file_is_refused_with_the_limit_named(parts: Parts) -> N
     with pytest.raises(UploadTooLargeError, match="FILE_MAX_UPLOAD_BYTES"):
         await ingestor_of(parts, max_upload_bytes=100).ingest("b1", "a.txt", b"x" * 101)
     assert content.objects == {}
+
+
+@pytest.mark.parametrize(("expected", "limit"), [(1, 11), (3, 13), (5, 15), (25, 50), (500, 1000)])
+def test_a_batch_takes_twice_its_essays_or_ten_more(expected: int, limit: int) -> None:
+    assert IngestPolicy().file_limit(expected) == limit
+
+
+async def test_files_beyond_the_batch_limit_are_refused_before_any_work(parts: Parts) -> None:
+    _, extractor, content, ledger, stream = parts
+    admissions = FakeAdmissions()
+    ingestor = ingestor_of(parts, admissions, max_files_per_essay=1.0)  # 3 essays: 13 files
+    files = [essay(n) for n in range(1, 16)]
+    for data in files[:13]:
+        assert (await ingestor.ingest("b1", "a.txt", data)).status is not UploadStatus.DUPLICATE
+    stored = dict(content.objects)
+
+    for data in files[13:]:
+        with pytest.raises(BatchFileLimitError, match="13 different files for its 3 essays"):
+            await ingestor.ingest("b1", "one too many.txt", data)
+
+    assert extractor.calls == 13 and content.objects == stored
+    assert len(stream.stored) == len(ledger.records) == 13
+    # a file the batch already has is still answered, and another batch is not affected
+    assert (await ingestor.ingest("b1", "again.txt", files[0])).status is UploadStatus.DUPLICATE
+    assert (await ingestor.ingest("b2", "a.txt", files[14])).status is UploadStatus.ACCEPTED
+
+
+async def test_an_admitted_file_whose_upload_failed_is_admitted_again(parts: Parts) -> None:
+    _, _, _, _, stream = parts
+    admissions = FakeAdmissions()
+    ingestor = ingestor_of(parts, admissions, max_files_per_essay=1.0)
+    for n in range(1, 13):
+        await ingestor.ingest("b1", "a.txt", essay(n))
+    stream.fail_next = True
+    with pytest.raises(ConnectionError):
+        await ingestor.ingest("b1", "last.txt", essay(13))  # the 13th and last file
+
+    retry = await ingestor.ingest("b1", "last.txt", essay(13))
+
+    assert retry.status is UploadStatus.ACCEPTED
+    assert len(admissions.files["b1"]) == 13

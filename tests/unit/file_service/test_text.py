@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import re
+import tracemalloc
+
 import pytest
 
-from services.file_service.domain.text import count_words, normalise_text
+from services.file_service.domain.text import count_words, normalise_text, words
+from tests.support import CORPUS
 
 
 @pytest.mark.parametrize(
@@ -37,3 +42,31 @@ def test_normalise_composes_characters_and_replaces_lone_surrogates() -> None:
 
 def test_normalise_of_nothing_is_nothing() -> None:
     assert normalise_text(" \n\n\t") == ""
+
+
+_OLD_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_OLD_LETTER = rf"[^\W_{_OLD_CJK}]"
+# The word pattern before possessive repeats: the reference the fast one must agree with.
+_REFERENCE_WORD = re.compile(
+    rf"[{_OLD_CJK}]|{_OLD_LETTER}(?:{_OLD_LETTER}|_)*(?:['’\-‐]{_OLD_LETTER}+)*"
+)
+
+
+def test_words_agree_with_the_backtracking_reference() -> None:
+    alphabet = "ab Ö_'’-‐ 柔한1\n.,"
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(3000)]
+    texts += [(CORPUS / f"essays/e{n:04d}.txt").read_text() for n in range(1, 21)]
+    for text in texts:
+        assert words(text) == _REFERENCE_WORD.findall(text), text
+
+
+@pytest.mark.parametrize("one_word", ["x" * 9_000_000, "a-" * 4_500_000 + "a", "a_" * 4_500_000])
+def test_a_nine_megabyte_word_is_counted_in_little_memory(one_word: str) -> None:
+    tracemalloc.start()
+    try:
+        assert count_words(one_word) == 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024  # the backtracking pattern took about 1 GB here

@@ -61,3 +61,16 @@ def test_errors_and_redaction_never_show_a_password(monkeypatch: pytest.MonkeyPa
     assert "s3cret" not in str(error.value)
     assert redact_url("nats://user:s3cret@host:4222") == "nats://***@host:4222"
     assert redact_url("nats://host:4222") == "nats://host:4222"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["tls://user:s3cret@host:4222x:", "nats://user:s3cret@host:99999", "nats://tok@s3cret@h:1x"],
+)
+def test_a_malformed_port_is_reported_as_a_setting_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("NATS_URL", url)
+    with pytest.raises(SettingsError, match="NATS_URL") as error:
+        NatsSettings.from_env()
+    assert "s3cret" not in str(error.value)

@@ -1,0 +1,54 @@
+"""The cluster suite: three nats-server nodes with routes (R3) and the services as processes,
+started by services.devstack.cluster_stack on free ports with a temporary run directory.
+
+Tests marked `cluster` take minutes and most of a small machine, so they run only when asked for
+(`make test-cluster`, i.e. `pytest -m cluster`, or HULEEDU_CLUSTER_TESTS=1); `make test` skips
+them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.devstack.cluster_layout import ClusterLayout, any_free_ports
+from services.devstack.cluster_stack import ClusterStack
+from services.devstack.stack import RunDir
+
+# Killed handlers' messages come back after the ack wait: short, so a run does not wait 30 s.
+CLUSTER_TEST_ENV = {"NATS_ACK_WAIT_S": "10", "LOG_LEVEL": "INFO"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cluster: needs a three-node NATS cluster and ten service processes"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    asked = "cluster" in (config.option.markexpr or "")
+    if asked or os.environ.get("HULEEDU_CLUSTER_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="the cluster suite runs with `make test-cluster`")
+    for item in items:
+        if item.get_closest_marker("cluster") is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[ClusterStack]:
+    """Three NATS nodes and two instances of every service, on free ports; stopped after the
+    test (logs stay under the test's tmp_path)."""
+    stack = ClusterStack(
+        RunDir(tmp_path / "cluster"),
+        ClusterLayout.build(ports=any_free_ports),
+        extra_env=CLUSTER_TEST_ENV,
+        report=print,
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

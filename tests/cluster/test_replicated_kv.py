@@ -1,0 +1,85 @@
+"""The mesh's KV compare-and-set on a bucket replicated over three nodes: writers that create the
+same key at once all get their change in (a create that loses the race on an R3 bucket surfaces
+from nats-py as KeyNotFoundError, not KeyWrongLastSequenceError)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from google.protobuf import struct_pb2
+from nats.aio.client import Client
+
+from services.devstack.cluster_layout import ClusterLayout, NodeAddresses, any_free_ports
+from services.devstack.nats_cluster import NatsNode, stream_replicas, wait_healthy
+from services.mesh.kv import read_document, update_document
+from services.mesh.settings import NatsSettings
+from services.mesh.streams import ensure_kv
+from tests.support import unique
+
+WRITERS = 6
+
+
+@pytest.fixture(scope="module")
+def nats_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[NodeAddresses]]:
+    """Three bare nats-server nodes with routes (no services)."""
+    root = Path(tmp_path_factory.mktemp("nats-cluster"))
+    layout = ClusterLayout.build(ports=any_free_ports)
+    nodes = [NatsNode(node, layout.nodes, root, root) for node in layout.nodes]
+    try:
+        for node in nodes:
+            node.start()
+        wait_healthy(nodes, deadline=time.monotonic() + 60)
+        yield list(layout.nodes)
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+@pytest.fixture
+async def clients(nats_nodes: list[NodeAddresses]) -> AsyncIterator[list[Client]]:
+    """One connection per node."""
+    connected = [await nats.connect(servers=[node.client_url]) for node in nats_nodes]
+    yield connected
+    await asyncio.gather(*(client.close() for client in connected))
+
+
+async def test_concurrent_creates_of_one_key_on_an_r3_bucket_all_land(
+    nats_nodes: list[NodeAddresses], clients: list[Client]
+) -> None:
+    settings = NatsSettings(
+        servers=tuple(node.client_url for node in nats_nodes),
+        max_deliver=5,
+        ack_wait_s=30.0,
+        replicas=3,
+        event_retention_s=3600.0,
+        duplicate_window_s=120.0,
+    )
+    bucket = unique("r3").replace("-", "_")
+    buckets = [await ensure_kv(client.jetstream(), bucket, settings) for client in clients]
+    keys = [f"doc{n}" for n in range(10)]
+
+    async def append(writer: int, key: str) -> None:
+        def add(doc: struct_pb2.ListValue | None) -> struct_pb2.ListValue:
+            doc = doc if doc is not None else struct_pb2.ListValue()
+            doc.values.add().string_value = f"w{writer}"
+            return doc
+
+        await update_document(buckets[writer % 3], key, struct_pb2.ListValue, add)
+
+    for key in keys:  # every writer creates the key at the same moment
+        await asyncio.gather(*(append(writer, key) for writer in range(WRITERS)))
+
+    for key in keys:
+        found = await read_document(buckets[0], key, struct_pb2.ListValue)
+        assert found is not None
+        assert sorted(v.string_value for v in found[0].values) == [
+            f"w{writer}" for writer in range(WRITERS)
+        ]
+    streams = await stream_replicas(clients[0].jetstream())
+    [info] = [stream for stream in streams if stream.stream == f"KV_{bucket}"]
+    assert info.replicas == 3 and info.leader

@@ -1,0 +1,478 @@
+"""Poison on every subject a service consumes: random bytes, a valid event of the wrong type, an
+event for a batch that does not exist, an event without metadata (or without its event id or
+batch id). Each case ends in the DLQ or is handled as stated in OUTCOMES, and afterwards every
+consumer still works: a real batch goes from RegisterBatch to COMPLETED through all of them.
+
+A nats-server of its own, the four consuming services in-process (File Service, ELS, BOS, Spell
+Checker) plus the Content Service."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf.message import DecodeError, Message
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from huleedu.batch.v1 import batch_service_pb2 as batch_pb
+from huleedu.batch.v1 import batch_service_pb2_grpc as batch_grpc
+from huleedu.common.v1 import common_pb2
+from huleedu.essay.v1.essay_state_pb2 import BatchTracker
+from huleedu.events.v1 import events_pb2
+from huleedu.file.v1 import file_service_pb2 as file_pb
+from huleedu.file.v1 import file_service_pb2_grpc as file_grpc
+from services.batch_orchestrator.bootstrap import RunningBos
+from services.batch_orchestrator.bootstrap import start as start_bos
+from services.batch_orchestrator.domain.registration import RegistrationPolicy
+from services.batch_orchestrator.settings import BosSettings
+from services.content_service.bootstrap import ContentService
+from services.devstack.nats_server import NatsServer
+from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET as ELS_BATCHES
+from services.essay_lifecycle.bootstrap import EssayLifecycleApp
+from services.essay_lifecycle.bootstrap import start as start_els
+from services.essay_lifecycle.domain.slots import ReadinessRules
+from services.essay_lifecycle.settings import EssayLifecycleSettings
+from services.file_service.adapters.batch_registry import BATCHES_BUCKET
+from services.file_service.adapters.kv_keys import batch_key
+from services.file_service.bootstrap import FileService
+from services.mesh import subjects
+from services.mesh.connection import connect_nats
+from services.mesh.consumer import (
+    HEADER_DLQ_CONSUMER,
+    HEADER_DLQ_REASON,
+    HEADER_DLQ_STREAM_SEQ,
+    HEADER_DLQ_SUBJECT,
+)
+from services.mesh.content_client import ContentClient
+from services.mesh.kv import read_document
+from services.mesh.logging import JsonFormatter
+from services.mesh.publisher import HEADER_CORRELATION, HEADER_MSG_ID, HEADER_TYPE, new_metadata
+from services.mesh.settings import NatsSettings
+from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
+from services.spell_checker.bootstrap import SpellCheckerService, start_service
+from tests.conftest import settings_for
+from tests.integration.test_file_service_support import (
+    running_content_service,
+    running_file_service,
+)
+from tests.integration.test_spell_checker_support import spell_checker_settings
+from tests.support import unique, wait_until
+from tests.unit.file_service.catalogue import essay
+
+E = events_pb2
+DLQ = "DLQ"
+HANDLED = "handled"  # acknowledged after doing what the event says
+HELD = "held"  # ELS keeps an upload until its batch's registration arrives (by design)
+IGNORED = "ignored"  # acknowledged without effect, with a log line naming the batch
+
+# Which consumers read each subject (each service's durable, as its bootstrap declares it).
+CONSUMERS: dict[str, tuple[str, ...]] = {
+    subjects.BATCH_ESSAYS_REGISTERED: ("file_service", "els"),
+    subjects.ESSAY_CONTENT_PROVISIONED: ("els",),
+    subjects.ESSAY_VALIDATION_FAILED: ("els",),
+    subjects.BATCH_READINESS_DEADLINE: ("els",),
+    subjects.BATCH_SPELLCHECK_INITIATE: ("els",),
+    subjects.ESSAY_SPELLCHECK_COMPLETED: ("els",),
+    subjects.BATCH_ESSAYS_READY: ("bos",),
+    subjects.BATCH_READINESS_TIMED_OUT: ("bos",),
+    subjects.EXCESS_CONTENT_PROVISIONED: ("bos",),
+    subjects.BATCH_PHASE_OUTCOME: ("bos",),
+    subjects.ESSAY_SPELLCHECK_REQUESTED: ("spell_checker",),
+}
+CASES = (
+    "random bytes, no headers",
+    "random bytes typed as the subject's event",
+    "valid event of another type",
+    "batch that does not exist",
+    "no metadata",
+    "metadata without event_id",
+    "no batch_id",
+)
+# What each case must come to, per subject and consumer; every cell not listed here is DLQ.
+OUTCOMES: dict[tuple[str, str, str], str] = {
+    # The registration is what makes a batch exist: a new batch id is a new batch to both.
+    (subjects.BATCH_ESSAYS_REGISTERED, "batch that does not exist", "file_service"): HANDLED,
+    (subjects.BATCH_ESSAYS_REGISTERED, "batch that does not exist", "els"): HANDLED,
+    # Content may arrive before ELS sees the registration: it waits for it.
+    (subjects.ESSAY_CONTENT_PROVISIONED, "batch that does not exist", "els"): HELD,
+    (subjects.ESSAY_VALIDATION_FAILED, "batch that does not exist", "els"): HELD,
+    (subjects.BATCH_READINESS_DEADLINE, "batch that does not exist", "els"): IGNORED,
+    # The Spell Checker knows no batches: it checks the essay and answers; ELS then dead-letters
+    # the answer (a completion for a batch it does not know: that row of this table).
+    (subjects.ESSAY_SPELLCHECK_REQUESTED, "batch that does not exist", "spell_checker"): HANDLED,
+}
+# The log line that says an IGNORED event was ignored.
+IGNORED_LOG = {subjects.BATCH_READINESS_DEADLINE: "deadline of a batch ELS does not know"}
+
+
+def expected(subject: str, case: str, consumer: str) -> str:
+    return OUTCOMES.get((subject, case, consumer), DLQ)
+
+
+@dataclass
+class Mesh:
+    content: ContentService
+    files: FileService
+    els: EssayLifecycleApp
+    bos: RunningBos
+    spell: SpellCheckerService
+    text_storage_id: str
+
+
+@pytest.fixture(scope="module")
+def nats_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsSettings]:
+    """A nats-server of this module's own: the garbage published here must not reach the tests
+    that read the session server's subjects back."""
+    server = NatsServer(Path(tmp_path_factory.mktemp("poison-nats")))
+    server.start()
+    yield settings_for(server.url)
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+async def mesh(
+    nats_settings: NatsSettings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Mesh]:
+    bos = await start_bos(
+        BosSettings(
+            addr="127.0.0.1:0",
+            nats=nats_settings,
+            policy=RegistrationPolicy(),
+            unknown_batch_retry_s=0.1,
+        )
+    )
+    els = await start_els(
+        EssayLifecycleSettings(
+            addr="127.0.0.1:0",
+            nats=nats_settings,
+            readiness=ReadinessRules(timeout_s=600, partial_threshold=1.0),
+            consumer_concurrency=8,
+            shutdown_grace_s=1.0,
+            log_level="INFO",
+        )
+    )
+    async with (
+        running_content_service(nats_settings) as content,
+        running_file_service(nats_settings, content.port) as files,
+    ):
+        cache = Path(tmp_path_factory.mktemp("spell-index"))
+        spell = await start_service(spell_checker_settings(nats_settings, content.port, cache))
+        client = ContentClient(f"127.0.0.1:{content.port}")
+        text_id = await client.put(
+            essay(30), common_pb2.CONTENT_KIND_EXTRACTED_TEXT, "text/plain; charset=utf-8"
+        )
+        await client.close()
+        yield Mesh(content, files, els, bos, spell, text_id)
+        await spell.stop()
+    await els.stop()
+    await bos.stop()
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """Every log line of the in-process services during the test, as the services write it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+
+
+def valid_event(subject: str, batch_id: str, text_storage_id: str) -> Message:
+    """A well-formed event of the subject's type for `batch_id`."""
+    meta = new_metadata("poison-test", correlation_id=unique("corr"))
+    essay_id = str(uuid.uuid4())
+    ref = common_pb2.EssayRef(essay_id=essay_id, text_storage_id=text_storage_id)
+    sha = "ab" * 32
+    build: dict[str, Callable[[], Message]] = {
+        subjects.BATCH_ESSAYS_REGISTERED: lambda: E.BatchEssaysRegistered(
+            metadata=meta,
+            batch_id=batch_id,
+            essay_ids=[str(uuid.uuid4()) for _ in range(2)],
+            expected_essay_count=2,
+            course_code="ENG5",
+            language="en",
+        ),
+        subjects.ESSAY_CONTENT_PROVISIONED: lambda: E.EssayContentProvisioned(
+            metadata=meta,
+            batch_id=batch_id,
+            file_upload_id=str(uuid.uuid4()),
+            original_file_name="essay.txt",
+            raw_storage_id=sha,
+            text_storage_id=text_storage_id,
+            content_sha256=sha,
+            word_count=300,
+        ),
+        subjects.ESSAY_VALIDATION_FAILED: lambda: E.EssayValidationFailed(
+            metadata=meta,
+            batch_id=batch_id,
+            file_upload_id=str(uuid.uuid4()),
+            original_file_name="broken.pdf",
+            error_code=common_pb2.VALIDATION_ERROR_CODE_CORRUPT_FILE,
+            detail="The PDF cannot be read.",
+            content_sha256=sha,
+        ),
+        subjects.BATCH_READINESS_DEADLINE: lambda: E.BatchReadinessDeadlineReached(
+            metadata=meta, batch_id=batch_id
+        ),
+        subjects.BATCH_SPELLCHECK_INITIATE: lambda: E.BatchSpellcheckInitiateCommand(
+            metadata=meta, batch_id=batch_id, essays=[ref], language="en"
+        ),
+        subjects.ESSAY_SPELLCHECK_COMPLETED: lambda: E.EssaySpellcheckCompleted(
+            metadata=meta,
+            batch_id=batch_id,
+            essay_id=essay_id,
+            status=common_pb2.SPELLCHECK_STATUS_SUCCESS,
+            corrected_text_storage_id=text_storage_id,
+        ),
+        subjects.BATCH_ESSAYS_READY: lambda: E.BatchEssaysReady(
+            metadata=meta, batch_id=batch_id, ready_essays=[ref]
+        ),
+        subjects.BATCH_READINESS_TIMED_OUT: lambda: E.BatchReadinessTimedOut(
+            metadata=meta, batch_id=batch_id, assigned=0, expected=2, reason="deadline passed"
+        ),
+        subjects.EXCESS_CONTENT_PROVISIONED: lambda: E.ExcessContentProvisioned(
+            metadata=meta,
+            batch_id=batch_id,
+            text_storage_id=text_storage_id,
+            original_file_name="extra.txt",
+            reason=common_pb2.EXCESS_CONTENT_REASON_NO_FREE_SLOT,
+        ),
+        subjects.BATCH_PHASE_OUTCOME: lambda: E.ELSBatchPhaseOutcome(
+            metadata=meta,
+            batch_id=batch_id,
+            phase=common_pb2.PHASE_SPELLCHECK,
+            status=common_pb2.PHASE_STATUS_COMPLETED,
+            processed_essays=[ref],
+        ),
+        subjects.ESSAY_SPELLCHECK_REQUESTED: lambda: E.EssayLifecycleSpellcheckRequest(
+            metadata=meta,
+            batch_id=batch_id,
+            essay_id=essay_id,
+            text_storage_id=text_storage_id,
+            language="en",
+        ),
+    }
+    return build[subject]()
+
+
+def other_type(subject: str) -> str:
+    """A subject whose event type the same consumer also handles, if there is one, so that the
+    wrong type cannot be refused for want of a handler."""
+    consumer = CONSUMERS[subject][-1]
+    siblings = [s for s, readers in CONSUMERS.items() if consumer in readers and s != subject]
+    return siblings[0] if siblings else subjects.BATCH_ESSAYS_READY
+
+
+def poison(subject: str, case: str, text_storage_id: str) -> tuple[bytes, dict[str, str], str]:
+    """The bytes, headers and batch id of one poison message."""
+    batch_id = str(uuid.uuid4())
+    rng = random.Random(f"{subject}/{case}")
+    if case == "random bytes, no headers":
+        return rng.randbytes(200), {}, batch_id
+    event = valid_event(subject, batch_id, text_storage_id)
+    if case == "random bytes typed as the subject's event":
+        return rng.randbytes(200), headers_of(event, str(uuid.uuid4())), batch_id
+    if case == "valid event of another type":
+        event = valid_event(other_type(subject), batch_id, text_storage_id)
+    elif case == "no metadata":
+        event.ClearField("metadata")
+    elif case == "metadata without event_id":
+        getattr(event, "metadata").ClearField("event_id")  # noqa: B009
+    elif case == "no batch_id":
+        event.ClearField("batch_id")  # type: ignore[arg-type]
+    return event.SerializeToString(), headers_of(event, str(uuid.uuid4())), batch_id
+
+
+def headers_of(event: Message, message_id: str) -> dict[str, str]:
+    metadata: common_pb2.EventMetadata = getattr(event, "metadata")  # noqa: B009
+    return {
+        HEADER_MSG_ID: message_id,
+        HEADER_TYPE: event.DESCRIPTOR.full_name,
+        HEADER_CORRELATION: metadata.correlation_id,
+    }
+
+
+@dataclass(frozen=True)
+class Sent:
+    subject: str
+    case: str
+    batch_id: str
+    seq: int
+
+
+async def dead_letters(js: JetStreamContext, since: int) -> dict[tuple[int, str], str]:
+    """DLQ entries stored after `since`: (original stream seq, consumer) -> reason."""
+    subscription = await js.pull_subscribe(
+        "dlq.huleedu.>",
+        stream=DLQ_STREAM,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=since + 1,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=30.0,
+        ),
+    )
+    try:
+        pending = (await subscription.consumer_info()).num_pending or 0
+        found: dict[tuple[int, str], str] = {}
+        while len(found) < pending:
+            for msg in await subscription.fetch(batch=min(256, pending - len(found)), timeout=5):
+                headers = msg.headers or {}
+                consumer = headers.get(HEADER_DLQ_CONSUMER, "").split("/")[-1]
+                seq = int(headers.get(HEADER_DLQ_STREAM_SEQ, "0"))
+                found[(seq, consumer)] = headers.get(HEADER_DLQ_REASON, "") + (
+                    "" if headers.get(HEADER_DLQ_SUBJECT) else " (no subject header)"
+                )
+        return found
+    finally:
+        await subscription.unsubscribe()
+
+
+async def consumers_idle(js: JetStreamContext) -> bool:
+    """Every durable has delivered and settled everything (nothing pending, nothing unacked)."""
+    for durable in ("file_service", "els", "bos", "spell_checker"):
+        info = await js.consumer_info(EVENTS_STREAM, durable)
+        if info.num_pending or info.num_ack_pending:
+            return False
+    return True
+
+
+async def run_a_batch_through_every_consumer(mesh: Mesh) -> batch_pb.Batch:
+    """RegisterBatch → upload → ready → spell check → COMPLETED: every consumer handles events."""
+    async with (
+        grpc.aio.insecure_channel(f"127.0.0.1:{mesh.bos.port}") as bos_channel,
+        grpc.aio.insecure_channel(f"127.0.0.1:{mesh.files.port}") as file_channel,
+    ):
+        bos = batch_grpc.BatchOrchestratorServiceStub(bos_channel)
+        registered = await bos.RegisterBatch(
+            batch_pb.RegisterBatchRequest(expected_essay_count=2, course_code="ENG5", language="en")
+        )
+        files = file_grpc.FileServiceStub(file_channel)
+        for number in (31, 32):
+            await files.UploadFile(
+                file_pb.UploadFileRequest(
+                    batch_id=registered.batch_id, file_name=f"{number}.txt", content=essay(number)
+                ),
+                timeout=30,
+            )
+
+        async def completed() -> batch_pb.Batch | None:
+            reply = await bos.GetBatch(batch_pb.GetBatchRequest(batch_id=registered.batch_id))
+            done = reply.batch.status == common_pb2.BATCH_STATUS_COMPLETED
+            return reply.batch if done else None
+
+        return await wait_until(completed, timeout_s=60, message="the good batch COMPLETED")
+
+
+async def test_poison_on_every_subject_ends_as_stated_and_every_consumer_goes_on(
+    mesh: Mesh, nats_settings: NatsSettings, json_logs: io.StringIO
+) -> None:
+    client, js = await connect_nats(nats_settings, "poison-test")
+    try:
+        dlq_before = (await js.stream_info(DLQ_STREAM)).state.last_seq
+        sent: list[Sent] = []
+        for subject in CONSUMERS:
+            for case in CASES:
+                data, headers, batch_id = poison(subject, case, mesh.text_storage_id)
+                ack = await js.publish(subject, data, headers=headers or None)
+                sent.append(Sent(subject, case, batch_id, ack.seq))
+
+        batch = await run_a_batch_through_every_consumer(mesh)  # every consumer goes on
+        assert batch.counts.expected == 2
+
+        await wait_until(lambda: consumers_idle(js), timeout_s=60, message="consumers idle")
+        letters = await dead_letters(js, dlq_before)
+        effects = Effects(js, json_logs, await answered_batches(js, sent[0].seq))
+        observed: dict[tuple[str, str, str], str] = {}
+        table = []
+        for item in sent:
+            for consumer in CONSUMERS[item.subject]:
+                reason = letters.get((item.seq, consumer))
+                outcome = DLQ if reason is not None else await effects.of(item, consumer)
+                observed[(item.subject, item.case, consumer)] = outcome
+                table.append(
+                    f"| `{item.subject}` | {item.case} | {consumer} | {outcome} | {reason or ''} |"
+                )
+    finally:
+        await client.drain()
+    print("\n" + "\n".join(table))  # the table of the closing note
+    assert observed == {key: expected(*key) for key in observed}
+
+
+async def answered_batches(js: JetStreamContext, since: int) -> set[str]:
+    """Batch ids of the spell-check completions stored after stream seq `since`."""
+    subscription = await js.pull_subscribe(
+        subjects.ESSAY_SPELLCHECK_COMPLETED,
+        stream=EVENTS_STREAM,
+        config=ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=since,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=30.0,
+        ),
+    )
+    try:
+        pending = (await subscription.consumer_info()).num_pending or 0
+        answered: set[str] = set()
+        for _ in range(pending):
+            [msg] = await subscription.fetch(batch=1, timeout=5)
+            if (msg.headers or {}).get(
+                HEADER_TYPE
+            ) != E.EssaySpellcheckCompleted.DESCRIPTOR.full_name:
+                continue  # poison this test published on the subject
+            with contextlib.suppress(DecodeError):
+                completed = E.EssaySpellcheckCompleted.FromString(msg.data)
+                if completed.metadata.producer == "spell_checker":
+                    answered.add(completed.batch_id)
+        return answered
+    finally:
+        await subscription.unsubscribe()
+
+
+COMPLETED_TYPE = E.EssaySpellcheckCompleted.DESCRIPTOR.full_name
+
+
+@dataclass
+class Effects:
+    """What an acknowledged poison message left behind, to tell HANDLED, HELD and IGNORED."""
+
+    js: JetStreamContext
+    json_logs: io.StringIO
+    answered: set[str]
+
+    async def of(self, item: Sent, consumer: str) -> str:
+        if consumer == "file_service":
+            kv = await self.js.key_value(BATCHES_BUCKET)
+            known = await read_document(kv, batch_key(item.batch_id), E.BatchEssaysRegistered)
+            return HANDLED if known is not None else "acknowledged without effect"
+        if consumer == "spell_checker":
+            return HANDLED if item.batch_id in self.answered else "acknowledged, unanswered"
+        if consumer == "els" and item.subject == subjects.BATCH_READINESS_DEADLINE:
+            said = IGNORED_LOG[item.subject]
+            logs = [json.loads(line) for line in self.json_logs.getvalue().splitlines()]
+            logged = any(e.get("batch_id") == item.batch_id and said in e["message"] for e in logs)
+            return IGNORED if logged else "acknowledged without the log line"
+        tracker = await read_document(
+            await self.js.key_value(ELS_BATCHES), item.batch_id, BatchTracker
+        )
+        if tracker is None:
+            return "acknowledged without effect"
+        doc = tracker[0]
+        if doc.registered:
+            return HANDLED
+        return HELD if doc.held_uploads else "unregistered tracker without held uploads"
