@@ -89,7 +89,8 @@ compose-logs:
 
 # The E2E suite against the compose stack (published on the default ports) instead of its own.
 compose-e2e: install compose-up
-	HULEEDU_E2E_STACK=external $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+	HULEEDU_E2E_STACK=external NATS_URL=nats://huleedu:$${NATS_PASSWORD:-huleedu-local-dev}@127.0.0.1:4222 \
+		$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 # ------------------------------------------------------------------------------------------------
 # Benchmarks (issue 8): the whole stack on corpus essays → bench/results/latest.{json,md,png}.
@@ -110,3 +111,8 @@ test-chaos: install
 
 bench-load: install
 	$(PY) -m bench.load
+
+# Hostile input in full: 10,000 uploads to a batch of five (make test runs 500).
+.PHONY: test-hostile
+test-hostile: install
+	$(VENV)/bin/pytest -m slow tests/integration/test_hostile_grpc.py $(PYTEST_ARGS)

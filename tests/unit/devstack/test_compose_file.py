@@ -3,6 +3,7 @@ parses, references only things that exist, and wires the services as ARCHITECTUR
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -16,6 +17,8 @@ from services.devstack.stack import SERVICES
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS
 from tests.support import REPO_ROOT
+
+NATS_URL = "nats://huleedu:${NATS_PASSWORD:-huleedu-local-dev}@nats:4222"
 
 COMPOSE_NAMES = {spec.addr_variable: spec.name.replace("_", "-") for spec in SERVICES}
 
@@ -69,7 +72,7 @@ def test_nats_runs_jetstream_with_sync_always_on_a_named_volume(compose: dict[st
     assert {"4222:4222", "8222:8222"} <= set(nats["ports"])
     assert "healthz" in " ".join(nats["healthcheck"]["test"])
     box = compose["services"]["nats-box"]
-    assert box["environment"]["NATS_URL"] == "nats://nats:4222"
+    assert box["environment"]["NATS_URL"] == NATS_URL
 
 
 def test_the_nats_configuration_is_valid_for_nats_server() -> None:
@@ -79,6 +82,7 @@ def test_the_nats_configuration_is_valid_for_nats_server() -> None:
         text=True,
         timeout=30,
         check=False,
+        env={**os.environ, "NATS_USER": "huleedu", "NATS_PASSWORD": "x"},
     )
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stdout + result.stderr
@@ -95,7 +99,7 @@ def test_each_service_runs_from_the_one_image_with_health_and_ordering(
     port = port_of(spec.addr_variable)
     assert service["ports"] == [f"{port}:{port}"]
     env = service["environment"]
-    assert env["NATS_URL"] == "nats://nats:4222"
+    assert env["NATS_URL"] == NATS_URL
     for variable, addr in DEFAULT_METRICS_ADDRS.items():
         assert env[variable] == "0.0.0.0:" + addr.rsplit(":", 1)[1]
     for variable, name in COMPOSE_NAMES.items():
