@@ -179,7 +179,10 @@ def run_config(
     with tempfile.TemporaryDirectory(prefix="scaling-") as scratch:
         layout = ClusterLayout.build(ports=any_free_ports, instances={**ONE_EACH, **counts})
         stack = ClusterStack(
-            RunDir(Path(scratch)), layout, extra_env={"LOG_LEVEL": "WARNING"}, report=lambda _: None
+            RunDir(Path(scratch)),
+            layout,
+            extra_env={"LOG_LEVEL": "WARNING", **args.env},
+            report=lambda _: None,
         )
         started = time.monotonic()
         stack.start(hold={"essay_lifecycle", "spell_checker"})
@@ -242,6 +245,13 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every configuration `--rounds` times (interleaved) and write the results."""
     parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__)
@@ -251,7 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-s", type=float, default=0.25, help="GetBatch poll interval")
     parser.add_argument("--configs", nargs="*", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--env",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every instance, e.g. SPELL_CHECKER_IN_FLIGHT=4 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    args.env = dict(args.env)
     runs = [
         run_config(name, CONFIGS[name], round_, args)
         for round_ in range(1, args.rounds + 1)
@@ -279,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             "and the Spell Checkers start; then GetBatch polling",
             "measured": "from starting every ELS instance until every batch is terminal",
             "rounds": args.rounds,
+            "instance_settings": args.env,
         },
         "summary": summarise(runs),
         "runs": runs,

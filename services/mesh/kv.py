@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ async def update_document(
     `mutate` gets a fresh copy (None when absent) and returns the new document, or None for no
     change. It may run several times, so it must not have side effects beyond its return value.
     """
+    lost_creates = 0
     for _ in range(_MAX_ATTEMPTS):
         current = await read_document(kv, key, message_type)
         doc, revision = current if current is not None else (None, 0)
@@ -69,9 +71,13 @@ async def update_document(
         except KeyNotFoundError:
             # A create that lost the race on a replicated bucket: the leader refuses it while
             # the winner's write is still being replicated, and nats-py's create() then looks
-            # the key up, finds nothing yet and raises KeyNotFoundError. A conflict all the same.
+            # the key up, finds nothing yet and raises KeyNotFoundError. A conflict all the same,
+            # but one that lasts until the winner's write commits (seconds during an election):
+            # back off instead of spending every attempt at once.
             if current is not None:
                 raise
+            await asyncio.sleep(min(0.005 * 2**lost_creates, 0.5))
+            lost_creates += 1
             continue
         return UpdateResult(doc=updated, revision=new_revision, changed=True)
     raise UpdateConflictError(f"{key}: gave up after {_MAX_ATTEMPTS} compare-and-set conflicts")

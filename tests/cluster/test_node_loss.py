@@ -132,7 +132,7 @@ async def test_thirty_batches_survive_a_lost_node_and_a_lost_instance_of_each_se
         note(f"restarted nats {victim} (its /healthz answers 200)")
         snapshots["right after the restart"] = await jetstream_call(lambda: stream_replicas(js))
         await wait_streams_current(servers, 120)
-        note(f"every stream's three replicas current (stream info via {victim}'s peers)")
+        note(f"{victim} caught up: every stream's three replicas current")
         return victim
 
     chaos_task = asyncio.create_task(chaos())
