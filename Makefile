@@ -116,3 +116,24 @@ bench-load: install
 .PHONY: test-hostile
 test-hostile: install
 	$(VENV)/bin/pytest -m slow tests/integration/test_hostile_grpc.py $(PYTEST_ARGS)
+
+# ------------------------------------------------------------------------------------------------
+# Scale out (issue 9): three nats-server nodes with routes (R3 streams, KV, Object Store) and two
+# instances of every service under .run/cluster/; the node-loss suite; the scaling benchmark.
+# ------------------------------------------------------------------------------------------------
+.PHONY: cluster-up cluster-down cluster-status test-cluster bench-scaling
+
+cluster-up: install
+	$(PY) -m services.devstack.cluster up
+
+cluster-down:
+	@if [ -x $(PY) ]; then $(PY) -m services.devstack.cluster down; fi
+
+cluster-status: install
+	$(PY) -m services.devstack.cluster status
+
+test-cluster: install
+	$(VENV)/bin/pytest -m cluster tests/cluster $(PYTEST_ARGS)
+
+bench-scaling: install
+	$(PY) -m bench.scaling
