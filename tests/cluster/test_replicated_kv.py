@@ -22,6 +22,9 @@ from services.mesh.streams import ensure_kv
 from tests.support import unique
 
 WRITERS = 6
+# Three more nats-server processes and racing R3 elections: part of `make test-cluster`, not of the
+# quick suite, where a loaded 2-core machine makes its timing flaky.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
