@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
-from types import FrameType
 
+from services.devstack.commands import run_command, say
 from services.devstack.health import check_health
 from services.devstack.processes import read_pid_files
 from services.devstack.stack import (
@@ -29,10 +28,6 @@ from services.mesh.settings import SettingsError
 SAMPLE_CLASS = REPO_ROOT / "examples" / "essays"
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 def _stack(args: argparse.Namespace) -> LocalStack:
     addresses = StackAddresses.free() if args.free_ports else StackAddresses.from_env()
     return LocalStack(RunDir(args.run_dir), addresses)
@@ -41,9 +36,9 @@ def _stack(args: argparse.Namespace) -> LocalStack:
 def up(args: argparse.Namespace) -> int:
     """Start the stack in the background and return once every service is SERVING."""
     stack = _stack(args)
-    _say(f"starting nats-server and {len(SERVICES)} services (run dir {args.run_dir})")
+    say(f"starting nats-server and {len(SERVICES)} services (run dir {args.run_dir})")
     stack.start()
-    _say(
+    say(
         f"logs: {stack.run_dir.logs}/  pids: {stack.run_dir.pids}/  "
         f"addresses: {stack.run_dir.env_file}\n"
         "try: .venv/bin/huleedu submit examples/essays   stop: make down"
@@ -53,8 +48,8 @@ def up(args: argparse.Namespace) -> int:
 
 def down(args: argparse.Namespace) -> int:
     """Stop the stack recorded in the run directory."""
-    if stop_recorded(RunDir(args.run_dir), _say) == 0:
-        _say(f"no stack running from {args.run_dir}")
+    if stop_recorded(RunDir(args.run_dir), say) == 0:
+        say(f"no stack running from {args.run_dir}")
     return 0
 
 
@@ -92,32 +87,28 @@ def run(args: argparse.Namespace) -> int:
     stack: LocalStack | None = None
     if running_processes(run_dir) and run_dir.env_file.exists():
         addresses = StackAddresses.read(run_dir.env_file)
-        _say(f"using the stack already running from {args.run_dir}")
+        say(f"using the stack already running from {args.run_dir}")
     else:
         stack = _stack(args)
         addresses = stack.addresses
-        _say(f"starting nats-server and {len(SERVICES)} services (run dir {args.run_dir})")
+        say(f"starting nats-server and {len(SERVICES)} services (run dir {args.run_dir})")
     try:
         if stack is not None:
             stack.start()
         paths = [_shown(path) for path in args.paths]
-        _say(f"$ huleedu submit {' '.join(paths)}")
+        say(f"$ huleedu submit {' '.join(paths)}")
         return subprocess.call(
             [sys.executable, "-m", "services.cli", "submit", *paths],
             env={**os.environ, **addresses.env()},
         )
     finally:
         if stack is not None and stack.stop():
-            _say("the stack is stopped; `make up` keeps one running for huleedu, grpcurl, nats")
+            say("the stack is stopped; `make up` keeps one running for huleedu, grpcurl, nats")
 
 
 def _shown(path: Path) -> str:
     """The path relative to the working directory when it is inside it, else as given."""
     return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else str(path)
-
-
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -146,16 +137,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; errors are one line on stderr, never a traceback."""
-    args = parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    try:
-        return int(args.func(args))
-    except (StackError, SettingsError) as error:
-        _say(f"devstack: {error}")
-        return 1
-    except KeyboardInterrupt:
-        _say("interrupted")
-        return 130
+    return run_command(
+        parser().parse_args(argv), program="devstack", expected=(StackError, SettingsError)
+    )
 
 
 if __name__ == "__main__":

@@ -9,12 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import FrameType
 
 import nats
 import nats.errors
@@ -26,15 +24,12 @@ from services.devstack.cluster_stack import (
     layout_path,
     stop_recorded,
 )
+from services.devstack.commands import run_command, say
 from services.devstack.health import check_health
 from services.devstack.nats_cluster import ClusterError, node_health, stream_replicas
 from services.devstack.processes import read_pid_files
 from services.devstack.stack import SERVICES, RunDir
 from services.mesh.settings import SettingsError
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def up(args: argparse.Namespace) -> int:
@@ -44,12 +39,12 @@ def up(args: argparse.Namespace) -> int:
     counts = {spec.name: args.instances for spec in SERVICES}
     layout = ClusterLayout.build(ports=ports, instances=counts)
     stack = ClusterStack(RunDir(args.run_dir), layout)
-    _say(
+    say(
         f"starting {len(layout.nodes)} NATS nodes (replicas {layout.replicas}) and "
         f"{len(layout.instances)} service instances (run dir {args.run_dir})"
     )
     stack.start()
-    _say(
+    say(
         f"logs: {stack.run_dir.logs}/  layout: {layout_path(stack.run_dir)}\n"
         f"try: set -a; . {stack.run_dir.env_file}; set +a; huleedu submit examples/essays\n"
         "stop: make cluster-down"
@@ -59,8 +54,8 @@ def up(args: argparse.Namespace) -> int:
 
 def down(args: argparse.Namespace) -> int:
     """Stop the cluster recorded in the run directory."""
-    if stop_recorded(RunDir(args.run_dir), _say) == 0:
-        _say(f"no cluster running from {args.run_dir}")
+    if stop_recorded(RunDir(args.run_dir), say) == 0:
+        say(f"no cluster running from {args.run_dir}")
     return 0
 
 
@@ -98,7 +93,7 @@ def status(args: argparse.Namespace) -> int:
 
 def kill(args: argparse.Namespace) -> int:
     """SIGKILL a node (`n2`) or an instance (`spell_checker-1`, with its workers)."""
-    stack = ClusterStack.attach(RunDir(args.run_dir), report=_say)
+    stack = ClusterStack.attach(RunDir(args.run_dir), report=say)
     if args.name in {node.addresses.name for node in stack.nodes}:
         stack.kill_node(args.name)
     elif args.name in stack.processes():
@@ -110,7 +105,7 @@ def kill(args: argparse.Namespace) -> int:
 
 def restart(args: argparse.Namespace) -> int:
     """Start a killed node or instance again on its ports (and store); wait until healthy."""
-    stack = ClusterStack.attach(RunDir(args.run_dir), report=_say)
+    stack = ClusterStack.attach(RunDir(args.run_dir), report=say)
     if args.name in stack.processes():
         raise ClusterError(f"{args.name} is running")
     if args.name in {node.addresses.name for node in stack.nodes}:
@@ -153,10 +148,6 @@ async def _print_replicas(layout: ClusterLayout) -> bool:
     return all(stream.all_current for stream in streams)
 
 
-def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     top = argparse.ArgumentParser(prog="python -m services.devstack.cluster", description=__doc__)
@@ -196,16 +187,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; errors are one line on stderr, never a traceback."""
-    args = parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    try:
-        return int(args.func(args))
-    except (ClusterError, SettingsError) as error:
-        _say(f"cluster: {error}")
-        return 1
-    except KeyboardInterrupt:
-        _say("interrupted")
-        return 130
+    return run_command(
+        parser().parse_args(argv), program="cluster", expected=(ClusterError, SettingsError)
+    )
 
 
 if __name__ == "__main__":
