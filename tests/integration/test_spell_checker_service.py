@@ -124,8 +124,13 @@ async def test_a_redelivered_request_is_answered_once(
     batch_id = unique("batch")
     publisher = EventPublisher(nats_js[1], "test")
     request = spellcheck_request(batch_id, essay.storage_id)
-    # The same request stored twice, as a redelivery after a lost ack hands it over again.
-    await publisher.publish(request, headers={HEADER_MSG_ID: unique("first")})
+    # The same request stored twice, as a redelivery after a lost ack hands it over again. The
+    # durable is shared with the session's other tests, whose leftover requests may still be in
+    # their retries: wait (generously) for the first copy before storing the second.
+    first = await publisher.publish(request, headers={HEADER_MSG_ID: unique("first")})
+    await wait_until(
+        lambda: answered_up_to(nats_js[1], first.seq), timeout_s=180, message="first handled"
+    )
     second = await publisher.publish(request, headers={HEADER_MSG_ID: unique("again")})
     await wait_until(
         lambda: answered_up_to(nats_js[1], second.seq), timeout_s=30, message="both handled"
