@@ -53,6 +53,7 @@ COMPOSE ?= docker compose
 DEVSTACK = $(PY) -m services.devstack --run-dir $(RUN_DIR)
 
 .PHONY: run up down status logs e2e sample-class compose-up compose-down compose-logs compose-e2e
+.PHONY: compose-cluster-up compose-cluster-down compose-cluster-e2e
 
 # Start nats-server and the five services, submit examples/essays, print the results, stop.
 run: install
@@ -91,6 +92,26 @@ compose-logs:
 compose-e2e: install compose-up
 	HULEEDU_E2E_STACK=external NATS_URL=nats://huleedu:$${NATS_PASSWORD:-huleedu-local-dev}@127.0.0.1:4222 \
 		$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+# The compose `cluster` profile alone: three NATS nodes and instances a and b of every service
+# (NATS on host ports 14222-14224, instance a on 51051-51055, b on 51061-51065).
+COMPOSE_CLUSTER = nats-1 nats-2 nats-3 $(foreach service,content-service file-service \
+	batch-orchestrator essay-lifecycle spell-checker,$(service)-a $(service)-b)
+COMPOSE_NATS_LOGIN = huleedu:$${NATS_PASSWORD:-huleedu-local-dev}
+COMPOSE_CLUSTER_NATS = nats://$(COMPOSE_NATS_LOGIN)@127.0.0.1:14222,nats://$(COMPOSE_NATS_LOGIN)@127.0.0.1:14223,nats://$(COMPOSE_NATS_LOGIN)@127.0.0.1:14224
+
+compose-cluster-up:
+	$(COMPOSE) --profile cluster up --build --detach --wait $(COMPOSE_CLUSTER)
+
+compose-cluster-down:
+	$(COMPOSE) --profile cluster rm --stop --force $(COMPOSE_CLUSTER)
+
+# The E2E suite against the compose cluster, through instance a of each service.
+compose-cluster-e2e: install compose-cluster-up
+	HULEEDU_E2E_STACK=external NATS_URL=$(COMPOSE_CLUSTER_NATS) \
+		CONTENT_SERVICE_ADDR=127.0.0.1:51051 FILE_SERVICE_ADDR=127.0.0.1:51052 \
+		BATCH_ORCHESTRATOR_ADDR=127.0.0.1:51053 ESSAY_LIFECYCLE_ADDR=127.0.0.1:51054 \
+		SPELL_CHECKER_ADDR=127.0.0.1:51055 $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 # ------------------------------------------------------------------------------------------------
 # Benchmarks (issue 8): the whole stack on corpus essays → bench/results/latest.{json,md,png}.

@@ -21,6 +21,7 @@ from tests.support import REPO_ROOT
 NATS_URL = "nats://huleedu:${NATS_PASSWORD:-huleedu-local-dev}@nats:4222"
 
 COMPOSE_NAMES = {spec.addr_variable: spec.name.replace("_", "-") for spec in SERVICES}
+CLUSTER_NODES = ("nats-1", "nats-2", "nats-3")
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +34,38 @@ def port_of(variable: str) -> int:
     return int(DEFAULT_ADDRS[variable].rsplit(":", 1)[1])
 
 
+def services_of(compose: dict[str, Any], profile: str | None) -> set[str]:
+    """What `docker compose [--profile P] up` starts beyond the services without a profile."""
+    return {
+        name
+        for name, service in compose["services"].items()
+        if (profile in service["profiles"] if "profiles" in service else profile is None)
+    }
+
+
 def test_the_compose_file_has_nats_nats_box_and_the_five_services(
     compose: dict[str, Any],
 ) -> None:
     observability = {"prometheus", "grafana"}
-    assert set(compose["services"]) == {"nats", "nats-box", *COMPOSE_NAMES.values(), *observability}
+    assert services_of(compose, None) == {
+        "nats",
+        "nats-box",
+        *COMPOSE_NAMES.values(),
+        *observability,
+    }
     assert "nats-data" in compose["volumes"]
+
+
+def test_the_cluster_profile_has_three_nats_nodes_and_two_instances_of_each_service(
+    compose: dict[str, Any],
+) -> None:
+    instances = {f"{name}-{suffix}" for name in COMPOSE_NAMES.values() for suffix in "ab"}
+    assert services_of(compose, "cluster") == {*CLUSTER_NODES, *instances}
+    assert set(compose["services"]) == services_of(compose, None) | services_of(compose, "cluster")
+    published = [
+        port for service in compose["services"].values() for port in service.get("ports", [])
+    ]
+    assert len(published) == len(set(published)), "two services publish one host port"
 
 
 def test_prometheus_scrapes_every_service_and_mounts_only_what_exists(
@@ -75,17 +102,79 @@ def test_nats_runs_jetstream_with_sync_always_on_a_named_volume(compose: dict[st
     assert box["environment"]["NATS_URL"] == NATS_URL
 
 
-def test_the_nats_configuration_is_valid_for_nats_server() -> None:
+@pytest.mark.parametrize("config", ["nats.conf", "nats-cluster.conf"])
+def test_the_nats_configurations_are_valid_for_nats_server(config: str) -> None:
     result = subprocess.run(
-        [nats_server_binary(), "-t", "-c", str(REPO_ROOT / "docker" / "nats.conf")],
+        [nats_server_binary(), "-t", "-c", str(REPO_ROOT / "docker" / config)],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
-        env={**os.environ, "NATS_USER": "huleedu", "NATS_PASSWORD": "x"},
+        env={
+            **os.environ,
+            "NATS_SERVER_NAME": "nats-1",
+            "NATS_USER": "huleedu",
+            "NATS_PASSWORD": "x",
+        },
     )
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("node", CLUSTER_NODES)
+def test_each_cluster_node_runs_jetstream_on_its_own_volume_with_routes_to_all(
+    compose: dict[str, Any], node: str
+) -> None:
+    service = compose["services"][node]
+    mounts = dict(volume.split(":", 1) for volume in service["volumes"])
+    assert mounts["./docker/nats-cluster.conf"] == "/etc/nats/nats.conf:ro"
+    assert mounts[f"{node}-data"] == "/data" and f"{node}-data" in compose["volumes"]
+    assert service["command"] == ["--config", "/etc/nats/nats.conf"]
+    assert service["environment"]["NATS_SERVER_NAME"] == node
+    assert service["environment"]["NATS_PASSWORD"] == "${NATS_PASSWORD:-huleedu-local-dev}"
+    number = int(node.rsplit("-", 1)[1])
+    assert service["ports"] == [f"{14221 + number}:4222", f"{18221 + number}:8222"]
+    assert "healthz" in " ".join(service["healthcheck"]["test"])
+    text = (REPO_ROOT / "docker" / "nats-cluster.conf").read_text()
+    assert re.search(r"^\s*sync_interval:\s*always\s*$", text, re.MULTILINE)
+    assert all(f"nats-route://{peer}:6222" in text for peer in CLUSTER_NODES)
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=[spec.name for spec in SERVICES])
+@pytest.mark.parametrize("suffix", ["a", "b"])
+def test_each_cluster_instance_reaches_every_node_and_its_peers_by_alias(
+    compose: dict[str, Any], spec: Any, suffix: str
+) -> None:
+    name = COMPOSE_NAMES[spec.addr_variable]
+    service = compose["services"][f"{name}-{suffix}"]
+    single = compose["services"][name]
+    assert service["command"] == single["command"] and service["image"] == single["image"]
+    assert service["networks"]["default"]["aliases"] == [f"{name}-cluster"]
+    port = port_of(spec.addr_variable)
+    host_port = port + (1000 if suffix == "a" else 1010)
+    assert service["ports"] == [f"{host_port}:{port}"]
+    assert service["healthcheck"]["test"] == single["healthcheck"]["test"]
+    env = service["environment"]
+    assert env["NATS_URL"].split(",") == [
+        f"nats://huleedu:${{NATS_PASSWORD:-huleedu-local-dev}}@{node}:4222"
+        for node in CLUSTER_NODES
+    ]
+    assert (env["NATS_REPLICAS"], env["NATS_MAX_DELIVER"]) == ("3", "30")
+    for variable, other in COMPOSE_NAMES.items():
+        expected = (
+            f"0.0.0.0:{port}"
+            if variable == spec.addr_variable
+            else f"{other}-cluster:{port_of(variable)}"
+        )
+        assert env[variable] == expected
+    for variable, addr in DEFAULT_METRICS_ADDRS.items():
+        assert env[variable] == "0.0.0.0:" + addr.rsplit(":", 1)[1]
+    depends = service["depends_on"]
+    assert {dep["condition"] for dep in depends.values()} == {"service_healthy"}
+    assert set(CLUSTER_NODES) <= set(depends)
+    first_wave = suffix == "a" and spec.name in {"content_service", "batch_orchestrator"}
+    expected_waits = set() if first_wave else {"content-service-a", "batch-orchestrator-a"}
+    assert set(depends) - set(CLUSTER_NODES) == expected_waits
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=[spec.name for spec in SERVICES])
@@ -137,3 +226,25 @@ def test_the_makefile_has_the_run_and_compose_targets() -> None:
     for target in ("run", "up", "down", "logs", "compose-up", "compose-e2e"):
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
     assert Path(REPO_ROOT / "examples" / "essays").is_dir()
+
+
+def test_the_makefile_starts_and_tests_exactly_the_cluster_profile(compose: dict[str, Any]) -> None:
+    dry_run = subprocess.run(
+        ["make", "-n", "--no-print-directory", "compose-cluster-up", "compose-cluster-e2e"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    up = next(line for line in dry_run.splitlines() if " up --build" in line)
+    named = up.split("--wait", 1)[1].split()
+    assert len(named) == len(set(named)) and set(named) == services_of(compose, "cluster")
+    for node, host_port in zip(CLUSTER_NODES, (14222, 14223, 14224), strict=True):
+        assert compose["services"][node]["ports"][0] == f"{host_port}:4222"
+        assert f"@127.0.0.1:{host_port}" in dry_run
+    for spec in SERVICES:
+        port = port_of(spec.addr_variable)
+        instance_a = compose["services"][f"{COMPOSE_NAMES[spec.addr_variable]}-a"]
+        assert instance_a["ports"] == [f"{port + 1000}:{port}"]
+        assert f"{spec.addr_variable}=127.0.0.1:{port + 1000}" in dry_run
