@@ -1,14 +1,17 @@
 """A client of the mesh that behaves like a real one under faults: it spreads calls over the
 instances of a service, retries a call that got no answer (UNAVAILABLE, a deadline, a dropped
-connection) on the next instance with backoff, and re-sends an upload that got no receipt (the
-File Service recognises the same bytes and answers DUPLICATE instead of storing them twice).
-Also reads back every event the stream holds, with the time JetStream stored it."""
+connection) on the next instance with backoff, keeps one request_id across the retries of a
+RegisterBatch (so it registers one batch however many answers are lost), and re-sends an upload
+that got no receipt (the File Service recognises the same bytes and answers DUPLICATE instead of
+storing them twice). Also reads back every event the stream holds, with the time JetStream
+stored it."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -126,8 +129,14 @@ class MeshCalls:
     async def register(
         self, request: batch_service_pb2.RegisterBatchRequest
     ) -> batch_service_pb2.RegisterBatchResponse:
-        """RegisterBatch; asked again when unanswered (which may leave an unused batch behind:
-        RegisterBatch has no idempotency key)."""
+        """RegisterBatch; asked again when unanswered, with the same request_id (a new one if the
+        request has none), so a retry gets the batch an unanswered call registered instead of
+        registering another."""
+        if not request.request_id:
+            keyed = batch_service_pb2.RegisterBatchRequest()
+            keyed.CopyFrom(request)
+            keyed.request_id = str(uuid.uuid4())
+            request = keyed
         reply: batch_service_pb2.RegisterBatchResponse = await self._retrying(
             "register",
             self._bos,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -122,8 +123,9 @@ class MeshDriver:
 
     async def submit(self, essays: Sequence[Essay], *, uploads_at_once: int = 4) -> str:
         """Register a batch with one slot per essay and upload every essay; the batch id.
-        An upload repeated after a lost reply is harmless: the File Service keys an upload by
-        batch and content, so it fills one slot."""
+        A registration repeated after a lost reply keeps its request_id, so it returns the batch
+        the first attempt registered; an upload repeated after a lost reply is harmless: the File
+        Service keys an upload by batch and content, so it fills one slot."""
         reply = await self.call(
             self.bos.RegisterBatch,
             batch_service_pb2.RegisterBatchRequest(
@@ -134,6 +136,7 @@ class MeshDriver:
                 readiness=common_pb2.ReadinessConfig(
                     timeout_seconds=900, partial_batch_threshold=1.0
                 ),
+                request_id=str(uuid.uuid4()),
             ),
         )
         limit = asyncio.Semaphore(uploads_at_once)

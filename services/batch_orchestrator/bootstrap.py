@@ -107,6 +107,7 @@ async def start(settings: BosSettings) -> RunningBos:
             entrypoints.handlers(),
             service=PRODUCER,
             concurrency=settings.consumer_concurrency,
+            stall_after_s=settings.nats.consumer_stall_s,
         )
         await consumer.start()
         servicer = BatchOrchestratorServicer(registrar, BatchQueries(repository))
@@ -124,6 +125,7 @@ async def start(settings: BosSettings) -> RunningBos:
     except BaseException:
         await client.close()
         raise
+    server.follow([consumer])
     announcer = asyncio.create_task(registrar.run_announcer(settings.announce_retry_s))
     census = batch_census(batches_kv)
     census.start()

@@ -21,6 +21,10 @@ from services.mesh.grpc_server import grpc_channel
 T = TypeVar("T")
 _UPLOAD_TIMEOUT_S = 600.0
 _WATCH_NOT_FOUND_RETRIES = 5
+# RegisterBatch with a request_id is asked again while BOS is unreachable or slow (restarting,
+# its NATS node lost): at most this many attempts, waiting 0.5 s, 1 s and 2 s between them.
+_REGISTER_ATTEMPTS = 4
+_REGISTER_RETRY_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
 class MeshClient:
@@ -81,10 +85,23 @@ class MeshClient:
     async def register_batch(
         self, request: batch_service_pb2.RegisterBatchRequest
     ) -> batch_service_pb2.RegisterBatchResponse:
-        """RegisterBatch."""
-        return await self._call(
-            self.endpoints.batch, self._batch.RegisterBatch(request, timeout=self._timeout_s)
-        )
+        """RegisterBatch. With a request_id it is asked again while BOS is unreachable or does
+        not answer in time: the same request_id registers at most one batch, so a lost answer
+        costs nothing."""
+        attempt = 1
+        while True:
+            try:
+                return await self._batch.RegisterBatch(request, timeout=self._timeout_s)
+            except grpc.aio.AioRpcError as error:
+                retry = (
+                    bool(request.request_id)
+                    and error.code() in _REGISTER_RETRY_CODES
+                    and attempt < _REGISTER_ATTEMPTS
+                )
+                if not retry:
+                    raise self.explain(self.endpoints.batch, error) from None
+            await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+            attempt += 1
 
     async def get_batch(self, batch_id: str) -> batch_service_pb2.Batch:
         """GetBatch."""

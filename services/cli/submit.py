@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,12 +115,14 @@ def prepare(files: Sequence[tuple[Path, str]], max_file_bytes: int) -> Submissio
 
 
 def registration(options: SubmitOptions, count: int) -> batch_service_pb2.RegisterBatchRequest:
-    """The RegisterBatch request: one slot per file sent."""
+    """The RegisterBatch request: one slot per file sent, and a new request_id, so that sending
+    this request again (not building another) can never register a second batch."""
     request = batch_service_pb2.RegisterBatchRequest(
         expected_essay_count=count,
         course_code=options.course_code,
         language=options.language,
         title=options.title,
+        request_id=str(uuid.uuid4()),
     )
     if options.timeout_s or options.partial_threshold:
         request.readiness.CopyFrom(

@@ -113,6 +113,7 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
             handlers.handlers(),
             service=PRODUCER,
             concurrency=settings.consumer_concurrency,
+            stall_after_s=settings.nats.consumer_stall_s,
         )
         await consumer.start()
     except BaseException:
@@ -132,6 +133,7 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
         with contextlib.suppress(Exception):
             await client.drain()
         raise
+    server.follow([consumer])
     census = essay_census(batches_kv)
     census.start()
     log.info("essay lifecycle started", extra={"grpc_port": server.port})

@@ -97,6 +97,7 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
         consumer_spec(settings),
         {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
         service=PRODUCER,
+        stall_after_s=settings.nats.consumer_stall_s,
     )
     await consumer.start()
     servicer = FileServicer(ingestor, upload_concurrency=settings.upload_concurrency)
@@ -108,6 +109,7 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
         [SERVICE_NAME],
         max_message_bytes=settings.grpc_max_message_bytes,
     )
+    server.follow([consumer])
     log.info(
         "file service ready",
         extra={"port": server.port, "content_service": settings.content_service_addr},

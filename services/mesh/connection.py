@@ -44,4 +44,4 @@ async def connect_nats(settings: NatsSettings, name: str) -> tuple[Client, JetSt
         tls=nats_tls_context(),
     )
     log.info("nats connected", extra={"server": redact_url(_url(client))})
-    return client, client.jetstream(timeout=10)
+    return client, client.jetstream(timeout=settings.request_timeout_s)

@@ -23,8 +23,10 @@ from services.mesh import subjects, tracing
 from services.mesh.logging import log_context
 from services.mesh.metrics import (
     CONSUMER_ACK_PENDING,
+    CONSUMER_FETCH_FAILURES,
     CONSUMER_PENDING,
     CONSUMER_REDELIVERED,
+    CONSUMER_STALLED,
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
@@ -41,6 +43,10 @@ HEADER_DLQ_DELIVERIES = "Huleedu-Dlq-Deliveries"
 _MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{durable}"
 _FETCH_TIMEOUT_S = 1.0
 _STATE_INTERVAL_S = 5.0
+# After a failed pull request the loop waits this long, doubling up to the maximum.
+_FETCH_RETRY_MIN_S = 0.5
+_FETCH_RETRY_MAX_S = 5.0
+_REPROVISION_TIMEOUT_S = 5.0
 
 
 class TransientError(Exception):
@@ -97,7 +103,14 @@ class EventConsumer:
         *,
         service: str,
         concurrency: int = 8,
+        stall_after_s: float = 30.0,
+        reprovision_after_s: float = 10.0,
     ) -> None:
+        """`stall_after_s`: how long pull requests may fail without a break before `stalled`.
+        `reprovision_after_s`: pull requests failing this long (an election takes seconds) may
+        mean the durable consumer is gone from the server (deleted, or lost with a store), so
+        the runner creates it again (same configuration; a no-op while it exists), at most
+        this often."""
         self._js = js
         self._spec = spec
         self._handlers = {cls.DESCRIPTOR.full_name: (cls, h) for cls, h in handlers.items()}
@@ -110,11 +123,24 @@ class EventConsumer:
         self._advisory_sub: Subscription | None = None
         self._pull_sub: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
+        self._stall_after_s = stall_after_s
+        self._reprovision_after_s = reprovision_after_s
+        self._failing_since: float | None = None
+        self._retry_delay_s = _FETCH_RETRY_MIN_S
+        self._reprovisioned_at = 0.0
+        self._stall_reported = False
 
     @property
     def in_flight(self) -> int:
         """Messages being handled right now."""
         return len(self._in_flight)
+
+    @property
+    def stalled(self) -> bool:
+        """True while pull requests have failed without a break for `stall_after_s` or longer:
+        this instance consumes nothing, and its gRPC health says NOT_SERVING."""
+        failing_since = self._failing_since
+        return failing_since is not None and time.monotonic() - failing_since >= self._stall_after_s
 
     async def start(self) -> None:
         """Provision the durable consumer, bind to it and start fetching."""
@@ -126,6 +152,9 @@ class EventConsumer:
             stream=self._spec.stream, durable=self._spec.durable
         )
         self._advisory_sub = await self._js._nc.subscribe(advisory, cb=self._on_max_deliveries)
+        CONSUMER_STALLED.labels(self._spec.durable).set_function(
+            lambda: 1.0 if self.stalled else 0.0
+        )
         self._loop_task = asyncio.create_task(self._fetch_loop(subscription))
         self._state_task = asyncio.create_task(self._report_state())
         log.info(
@@ -190,30 +219,98 @@ class EventConsumer:
                 for _ in range(free):
                     self._slots.release()
                 return
+            messages: list[Msg] = []
             try:
                 messages = await subscription.fetch(batch=free, timeout=_FETCH_TIMEOUT_S)
-            except (TimeoutError, nats.errors.TimeoutError):
-                messages = []
-            except (
-                nats.errors.ConnectionClosedError,
-                nats.errors.NoRespondersError,
-                # 503 while the consumer has no leader (a node was lost): without this the loop
-                # died and the instance went on answering SERVING while consuming nothing.
-                nats.js.errors.APIError,
-            ) as error:
-                log.warning("fetch failed, retrying: %r", error)
-                messages = []
-                await asyncio.sleep(0.5)  # back off while the connection recovers
-            except Exception:
-                for _ in range(free):
-                    self._slots.release()
-                raise
+            except (TimeoutError, nats.errors.TimeoutError) as error:
+                # No message within the timeout: an idle stream, unless the connection is down.
+                if self._js._nc.is_connected:
+                    self._fetch_answered()
+                else:
+                    await self._fetch_failed(error, free)
+                    continue
+            except Exception as error:
+                # Whatever fails, the loop goes on: a fetch loop that ended would leave the
+                # instance running and consuming nothing.
+                await self._fetch_failed(error, free)
+                continue
+            else:
+                self._fetch_answered()
             for _ in range(free - len(messages)):
                 self._slots.release()
             for msg in messages:
                 task = asyncio.create_task(self._handle(msg))
                 self._in_flight.add(task)
                 task.add_done_callback(self._finished)
+
+    def _fetch_answered(self) -> None:
+        """The server answered a pull request: the consumer works (again)."""
+        if self._failing_since is None:
+            return
+        log.info(
+            "fetching works again",
+            extra={
+                "durable": self._spec.durable,
+                "failed_for_s": round(time.monotonic() - self._failing_since, 1),
+            },
+        )
+        self._failing_since = None
+        self._stall_reported = False
+        self._retry_delay_s = _FETCH_RETRY_MIN_S
+
+    async def _fetch_failed(self, error: BaseException, slots: int) -> None:
+        """Count the failure, hand back the slots, re-create the durable consumer if fetching
+        has failed for a while, then wait (doubling) before the next pull request."""
+        for _ in range(slots):
+            self._slots.release()
+        durable = self._spec.durable
+        CONSUMER_FETCH_FAILURES.labels(durable).inc()
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        failing_for_s = now - self._failing_since
+        if isinstance(error, nats.errors.Error | TimeoutError):
+            log.warning(
+                "fetch failed, retrying: %r",
+                error,
+                extra={"durable": durable, "failing_for_s": round(failing_for_s, 1)},
+            )
+        else:
+            log.error(
+                "fetch failed unexpectedly, retrying",
+                exc_info=error,
+                extra={"durable": durable, "failing_for_s": round(failing_for_s, 1)},
+            )
+        if failing_for_s >= self._reprovision_after_s and now - self._reprovisioned_at >= (
+            self._reprovision_after_s
+        ):
+            self._reprovisioned_at = now
+            await self._reprovision()
+        if self.stalled and not self._stall_reported:
+            self._stall_reported = True
+            log.error(
+                "consumer stalled: NOT_SERVING until a fetch succeeds",
+                extra={"durable": durable, "failing_for_s": round(failing_for_s, 1)},
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self._retry_delay_s)
+        self._retry_delay_s = min(self._retry_delay_s * 2, _FETCH_RETRY_MAX_S)
+
+    async def _reprovision(self) -> None:
+        """Create the durable consumer again; nothing changes while it exists."""
+        try:
+            await asyncio.wait_for(ensure_consumer(self._js, self._spec), _REPROVISION_TIMEOUT_S)
+        except (nats.errors.Error, TimeoutError) as error:
+            log.info(
+                "re-creating the durable consumer failed: %r",
+                error,
+                extra={"durable": self._spec.durable},
+            )
+        else:
+            log.warning(
+                "re-created the durable consumer after failing fetches",
+                extra={"durable": self._spec.durable},
+            )
 
     async def _report_state(self) -> None:
         """Copy the consumer's pending and redelivered counts from JetStream into gauges."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -28,6 +31,19 @@ def _message_options(max_message_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
+# How often the health servicer looks at the consumers it follows.
+_FOLLOW_INTERVAL_S = 1.0
+
+
+class Stallable(Protocol):
+    """Something the service cannot work without that can stall (an EventConsumer)."""
+
+    @property
+    def stalled(self) -> bool:
+        """True while it does no work."""
+        ...
+
+
 class GrpcServer:
     """A started grpc.aio server with its health servicer."""
 
@@ -42,9 +58,35 @@ class GrpcServer:
         self.health = health_servicer
         self.port = port
         self._service_names = list(service_names)
+        self._follower: asyncio.Task[None] | None = None
+
+    def follow(self, parts: Sequence[Stallable]) -> None:
+        """Answer NOT_SERVING while any of `parts` is stalled and SERVING again when none is:
+        an instance whose consumer cannot fetch is taken out of rotation by whoever probes
+        its health (docker's health check, an orchestrator), and a log says why."""
+        if parts:
+            self._follower = asyncio.create_task(self._follow(list(parts)))
+
+    async def _follow(self, parts: list[Stallable]) -> None:
+        serving = True
+        while True:
+            now_serving = not any(part.stalled for part in parts)
+            if now_serving != serving:
+                serving = now_serving
+                status = health_pb2.HealthCheckResponse.SERVING
+                if not serving:
+                    status = health_pb2.HealthCheckResponse.NOT_SERVING
+                log.warning("health changed", extra={"serving": serving, "port": self.port})
+                for name in ("", *self._service_names):
+                    await self.health.set(name, status)
+            await asyncio.sleep(_FOLLOW_INTERVAL_S)
 
     async def enter_graceful_shutdown(self) -> None:
         """Answer NOT_SERVING for every service from now on."""
+        if self._follower is not None:
+            self._follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._follower
         await self.health.enter_graceful_shutdown()
 
     async def stop(self, grace_s: float = 5.0) -> None:

@@ -68,6 +68,18 @@ CONSUMER_REDELIVERED = Gauge(
     "Messages the durable consumer is redelivering (read from JetStream).",
     ["consumer"],
 )
+CONSUMER_FETCH_FAILURES = Counter(
+    "huleedu_consumer_fetch_failures_total",
+    "Pull requests to the durable consumer that failed (no stream leader, no connection, "
+    "the consumer missing on the server).",
+    ["consumer"],
+)
+CONSUMER_STALLED = Gauge(
+    "huleedu_consumer_stalled",
+    "1 while the durable consumer's pull requests have failed for longer than its stall limit "
+    "(the service's gRPC health answers NOT_SERVING meanwhile).",
+    ["consumer"],
+)
 
 
 @dataclass(frozen=True)

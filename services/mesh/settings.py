@@ -142,6 +142,12 @@ class NatsSettings:
     replicas: int
     event_retention_s: float
     duplicate_window_s: float
+    # How long a JetStream API request or publish waits for its answer: what a call in flight
+    # when its node dies waits before the client tries again through another node.
+    request_timeout_s: float = 5.0
+    # How long a consumer's pull requests may fail without a break before the service answers
+    # NOT_SERVING (an election takes seconds; a consumer missing on the server does not heal).
+    consumer_stall_s: float = 30.0
 
     @property
     def url(self) -> str:
@@ -158,4 +164,6 @@ class NatsSettings:
             replicas=env_int("NATS_REPLICAS", 1, minimum=1, maximum=5),
             event_retention_s=env_float("NATS_EVENT_RETENTION_S", 7 * 24 * 3600.0, minimum=60.0),
             duplicate_window_s=env_float("NATS_DUPLICATE_WINDOW_S", 120.0, minimum=1.0),
+            request_timeout_s=env_float("NATS_REQUEST_TIMEOUT_S", 5.0, minimum=0.5, maximum=120.0),
+            consumer_stall_s=env_float("NATS_CONSUMER_STALL_S", 30.0, minimum=1.0),
         )

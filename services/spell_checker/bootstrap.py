@@ -94,9 +94,11 @@ async def start_service(
         {events_pb2.EssayLifecycleSpellcheckRequest: handler},
         service=SERVICE_NAME,
         concurrency=settings.in_flight,
+        stall_after_s=settings.nats.consumer_stall_s,
     )
     await consumer.start()
     grpc = await start_grpc_server(settings.addr, lambda server: None, [])
+    grpc.follow([consumer])
     start_up_s = before_call_s + time.monotonic() - started_at
     main = process_memory()
     log.info(

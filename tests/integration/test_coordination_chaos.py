@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,7 @@ async def test_killing_els_or_bos_at_random_points_loses_and_repeats_nothing(
                     readiness=common_pb2.ReadinessConfig(
                         timeout_seconds=600, partial_batch_threshold=1.0
                     ),
+                    request_id=str(uuid.uuid4()),  # kept by every retry: one batch per plan
                 ),
             )
             plans.append(plan_batch(index, reply.batch_id))

@@ -179,6 +179,9 @@ REGISTER_CASES: dict[str, batch_pb.RegisterBatchRequest] = {
     "threshold infinity": register(readiness=readiness(threshold=math.inf)),
     "title of 10,000 characters": register(title=LONG),
     "teacher reference of 10,000 characters": register(teacher_reference=LONG),
+    "request id of 10,000 characters": register(request_id=LONG),
+    "request id with NATS wildcards": register(request_id="*.>"),
+    "request id with a space": register(request_id="order 17"),
 }
 
 

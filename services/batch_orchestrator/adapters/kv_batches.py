@@ -2,9 +2,10 @@
 
 Keys of the bucket:
 
-* `<batch_id>` — the batch document (`huleedu.batch.v1.Batch`, protobuf), changed only by
-  compare-and-set (services.mesh.kv.update_document).
-* `index.<inverted created-at µs, 16 digits>.<batch_id>` — one empty key per batch, written once.
+* `<batch_id>` — the batch document (`huleedu.batch.v1.Batch`, protobuf), created only while the
+  key is free and changed only by compare-and-set (services.mesh.kv.update_document).
+* `index.<inverted created-at µs, 16 digits>.<batch_id>` — one empty key per batch, created once
+  from the stored document's `created_at` (so a repeated add finds the same key).
   Listing the keys under `index.>` (headers only, no values) and sorting them gives every batch
   newest first; a page cursor is the last index key returned, so batches registered while a
   client pages never shift its pages. A listing reads every index key (a few hundred bytes each
@@ -12,6 +13,21 @@ Keys of the bucket:
 * `unannounced.<batch_id>` — present from just before the document is stored until
   BatchEssaysRegistered is acknowledged; the announcer republishes whatever it finds there. It is
   removed by purging its subject, so finished registrations leave no tombstones to list.
+
+`add` writes the mark, the document and the index key in that order, and may be repeated with a
+batch of the same id (RegisterBatch with a request_id derives the id from it) at any point:
+
+* interrupted before the document: the mark alone is left; a repeat creates the document, and
+  without one the announcer drops the mark after a minute;
+* interrupted before the index key: a repeat finds the document and creates the missing index
+  key; so does the announcer (it repeats the add of every marked batch before announcing it);
+* interrupted later: a repeat finds the document and the index key and writes nothing.
+
+Each repeat reports whether the mark is still there, i.e. whether the announcement is still owed.
+
+A repeat that finds the document does not write the mark, so a batch announced long ago is not
+announced again. Twins that both found the key free both write the mark; the loser of the create
+may then find the mark (again) and announce too, under the same event id.
 """
 
 from __future__ import annotations
@@ -27,12 +43,18 @@ from typing import Any
 
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import (
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+)
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from huleedu.batch.v1.batch_service_pb2 import Batch
 from services.batch_orchestrator.domain.errors import BackendUnavailable, BatchNotFound
 from services.batch_orchestrator.domain.ports import (
+    Added,
     BatchPage,
     Change,
     Stored,
@@ -76,12 +98,43 @@ class KvBatchRepository:
         self._kv = kv
         self._bucket = bucket
 
-    async def add(self, batch: Batch) -> None:
-        """Mark unannounced, store the document, then its index key."""
+    async def add(self, batch: Batch) -> Added:
+        """Mark unannounced, create the document, then its index key; if a batch with this id
+        is stored already, it is returned unchanged (with its index key made if missing)."""
+
+        def create_only(stored: Batch | None) -> Batch | None:
+            return batch if stored is None else None
+
         with _backend(f"storing batch {batch.batch_id}"):
-            await self._kv.put(f"{UNANNOUNCED_PREFIX}{batch.batch_id}", b"")
-            await self._kv.create(batch.batch_id, batch.SerializeToString(deterministic=True))
-            await self._kv.put(index_key(batch), b"")
+            found = await read_document(self._kv, batch.batch_id, Batch)
+            if found is None:
+                await self._kv.put(f"{UNANNOUNCED_PREFIX}{batch.batch_id}", b"")
+                # A create that loses to a twin (the same request_id) re-reads the winner's
+                # document, also on a replicated bucket where the loss surfaces as "not found".
+                result = await update_document(self._kv, batch.batch_id, Batch, create_only)
+                assert result.doc is not None  # created when absent, returned when present
+                stored, created = result.doc, result.changed
+            else:
+                stored, created = found[0], False
+            await self._create_index_key(stored)
+            unannounced = created or await self._is_marked(stored.batch_id)
+        return Added(batch=stored, created=created, unannounced=unannounced)
+
+    async def _create_index_key(self, batch: Batch) -> None:
+        try:
+            await self._kv.create(index_key(batch), b"")
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            # Written already, by an earlier add of this batch or a twin racing this one (on a
+            # replicated bucket a create losing to a write still replicating raises
+            # KeyNotFoundError, as in services.mesh.kv).
+            return
+
+    async def _is_marked(self, batch_id: str) -> bool:
+        try:
+            await self._kv.get(f"{UNANNOUNCED_PREFIX}{batch_id}")
+        except (KeyNotFoundError, KeyDeletedError):
+            return False
+        return True
 
     async def get(self, batch_id: str) -> Batch | None:
         """The batch document, or None."""

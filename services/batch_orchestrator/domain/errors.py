@@ -42,6 +42,19 @@ class BatchNotFound(BatchError):
         super().__init__(f"no batch with batch_id {batch_id!r}")
 
 
+class RequestIdReused(BatchError):
+    """A RegisterBatch request_id already registered a batch, with other fields than these."""
+
+    def __init__(self, batch_id: str, differences: Sequence[str]) -> None:
+        self.batch_id = batch_id
+        self.differences = tuple(differences)
+        super().__init__(
+            f"request_id was already used to register batch {batch_id} with other fields "
+            f"({'; '.join(self.differences)}): repeat that request unchanged to get its batch, "
+            "or send a new request_id to register another batch"
+        )
+
+
 class PhaseNotStarted(BatchError):
     """A phase outcome arrived for a batch that has not started the phase (yet)."""
 

@@ -24,6 +24,16 @@ class Stored:
 
 
 @dataclass(frozen=True)
+class Added:
+    """The outcome of storing a new batch: the batch as stored (an earlier one, if its id was
+    taken), whether this call stored it, and whether it still awaits its announcement."""
+
+    batch: Batch
+    created: bool
+    unannounced: bool
+
+
+@dataclass(frozen=True)
 class BatchPage:
     """One page of batches, newest first, and the cursor after it (empty on the last page)."""
 
@@ -51,8 +61,10 @@ class BatchWatch(Protocol):
 class BatchRepository(Protocol):
     """The batch documents (KV `bos_batches`), each updated by compare-and-set."""
 
-    async def add(self, batch: Batch) -> None:
-        """Store a new batch, marked as not yet announced."""
+    async def add(self, batch: Batch) -> Added:
+        """Store a new batch, marked as not yet announced. If a batch with its id is stored
+        already, leave it as it is (finishing what an interrupted add left undone) and return
+        it with `created` False."""
 
     async def get(self, batch_id: str) -> Batch | None:
         """The batch, or None."""

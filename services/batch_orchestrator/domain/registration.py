@@ -1,4 +1,5 @@
-"""RegisterBatch: validation of the request and the new batch it makes."""
+"""RegisterBatch: validation of the request, the ids and the new batch it makes, and whether a
+stored batch is the one a repeated request (same request_id) asks for."""
 
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ from services.batch_orchestrator.domain.errors import FieldViolation, InvalidReq
 MAX_COURSE_CODE_CHARS = 64
 MAX_TITLE_CHARS = 200
 MAX_TEACHER_REFERENCE_CHARS = 200
+MAX_REQUEST_ID_CHARS = 128
 # The phases a batch may ask for; the pipeline runs them in this order.
 SUPPORTED_PHASES: tuple[common_pb2.Phase.ValueType, ...] = (common_pb2.PHASE_SPELLCHECK,)
 _LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
+_REQUEST_ID_RE = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID_CHARS}}}")
+# The ids of a batch registered with a request_id derive from it under this namespace. Never
+# change it: a retry reaching a BOS with another namespace would register a second batch.
+REQUEST_ID_NAMESPACE = uuid.UUID("e7bccb28-7bb2-4807-a7d1-6a57f31a0beb")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class BatchRequest:
     partial_batch_threshold: float = 0.0
     title: str = ""
     teacher_reference: str = ""
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,16 @@ class Registration:
     partial_batch_threshold: float
     title: str
     teacher_reference: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class BatchIds:
+    """The ids a registration gives a batch: its own, one per essay slot, and its correlation id."""
+
+    batch_id: str
+    essay_ids: tuple[str, ...]
+    correlation_id: str
 
 
 def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> Registration:
@@ -105,6 +122,12 @@ def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> 
     teacher_reference = request.teacher_reference.strip()
     if len(teacher_reference) > MAX_TEACHER_REFERENCE_CHARS:
         bad("teacher_reference", f"must be at most {MAX_TEACHER_REFERENCE_CHARS} characters")
+    if request.request_id and not _REQUEST_ID_RE.fullmatch(request.request_id):
+        bad(
+            "request_id",
+            f"must be 1 to {MAX_REQUEST_ID_CHARS} characters from A-Z, a-z, 0-9, '.', '_', ':' "
+            f"and '-' (a UUID is recommended), got {shown(request.request_id)}",
+        )
     if problems:
         raise InvalidRequest(problems)
     return Registration(
@@ -116,7 +139,55 @@ def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> 
         partial_batch_threshold=threshold,
         title=title,
         teacher_reference=teacher_reference,
+        request_id=request.request_id,
     )
+
+
+def ids_for_request(request_id: str, essay_count: int) -> BatchIds:
+    """The ids of the batch registered for `request_id`: the same on every call and every BOS,
+    so that a retry, or a twin call racing the first, names the same batch."""
+    batch = uuid.uuid5(REQUEST_ID_NAMESPACE, request_id)
+    return BatchIds(
+        batch_id=str(batch),
+        essay_ids=tuple(str(uuid.uuid5(batch, f"essay_id.{n}")) for n in range(essay_count)),
+        correlation_id=str(uuid.uuid5(batch, "correlation_id")),
+    )
+
+
+def registration_differences(registration: Registration, batch: Batch) -> list[str]:
+    """How `registration` differs from the one that made the stored `batch`, one entry per
+    request field (empty: the same registration). Defaults are resolved on both sides."""
+    pairs: list[tuple[str, object, object]] = [
+        ("expected_essay_count", batch.counts.expected, registration.expected_essay_count),
+        ("course_code", batch.course_code, registration.course_code),
+        ("language", batch.language, registration.language),
+        ("phases", tuple(batch.phases), registration.phases),
+        (
+            "readiness.timeout_seconds",
+            batch.readiness.timeout_seconds,
+            registration.timeout_seconds,
+        ),
+        (
+            "readiness.partial_batch_threshold",
+            batch.readiness.partial_batch_threshold,
+            registration.partial_batch_threshold,
+        ),
+        ("title", batch.title, registration.title),
+        ("teacher_reference", batch.teacher_reference, registration.teacher_reference),
+    ]
+    return [
+        f"{field} was {_quoted(stored)}, now {_quoted(requested)}"
+        for field, stored, requested in pairs
+        if stored != requested
+    ]
+
+
+def _quoted(value: object) -> str:
+    if isinstance(value, str):
+        return shown(value, limit=32)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_phase_name(phase) for phase in value) + "]"
+    return str(value)
 
 
 def _phases(

@@ -17,6 +17,7 @@ from services.batch_orchestrator.domain.errors import (
     BatchError,
     BatchNotFound,
     InvalidRequest,
+    RequestIdReused,
 )
 from services.batch_orchestrator.domain.ports import BatchWatch
 from services.batch_orchestrator.domain.registration import BatchRequest
@@ -29,6 +30,7 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["BatchOrchestratorService"].full_n
 _CODES: dict[type[BatchError], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
     BatchNotFound: grpc.StatusCode.NOT_FOUND,
+    RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,
     BackendUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 _SHUTTING_DOWN = "the Batch Orchestrator is shutting down; call WatchBatch again"
@@ -52,6 +54,7 @@ def batch_request(request: pb.RegisterBatchRequest) -> BatchRequest:
         partial_batch_threshold=request.readiness.partial_batch_threshold,
         title=request.title,
         teacher_reference=request.teacher_reference,
+        request_id=request.request_id,
     )
 
 
@@ -75,7 +78,8 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
         request: pb.RegisterBatchRequest,
         context: grpc.aio.ServicerContext[pb.RegisterBatchRequest, pb.RegisterBatchResponse],
     ) -> pb.RegisterBatchResponse:
-        """Create the batch and its slots; announce it."""
+        """Create the batch and its slots and announce it; with a request_id already used, the
+        batch that request registered."""
         try:
             batch = await self._registrar.register(batch_request(request))
         except BatchError as error:

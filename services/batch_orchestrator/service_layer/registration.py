@@ -4,6 +4,10 @@ The batch is stored first, marked "unannounced", then BatchEssaysRegistered is p
 mark removed. If the publish fails the RPC fails (UNAVAILABLE) but the batch is not lost: the
 announcer republishes every marked batch (same event id) at start and every few seconds, so a
 stored batch always reaches ELS and, through its readiness deadline, an end state.
+
+A request with a request_id gets ids derived from it, so a retry (or a twin sent at the same
+time) tries to store the same batch id: the repository keeps the first, and the retry returns it
+if the fields match (announcing it if it still awaits that), or fails with RequestIdReused.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ import uuid
 from collections.abc import Callable
 
 from huleedu.batch.v1.batch_service_pb2 import Batch
-from services.batch_orchestrator.domain.errors import BackendUnavailable
+from services.batch_orchestrator.domain.errors import BackendUnavailable, RequestIdReused
 from services.batch_orchestrator.domain.ports import BatchRepository, Clock, EventPublisher
 from services.batch_orchestrator.domain.registration import (
+    BatchIds,
     BatchRequest,
+    Registration,
     RegistrationPolicy,
+    ids_for_request,
     new_batch,
+    registration_differences,
     validate_registration,
 )
 from services.batch_orchestrator.service_layer.publishing import publish_registered
@@ -56,28 +64,51 @@ class BatchRegistrar:
         self._announce_grace_s = announce_grace_s
 
     async def register(self, request: BatchRequest) -> Batch:
-        """Validate, store, then announce a new batch; InvalidRequest or BackendUnavailable."""
+        """Validate, store, then announce a new batch, or return the batch an earlier call with
+        the same request_id registered; InvalidRequest, RequestIdReused or BackendUnavailable."""
         registration = validate_registration(request, self._policy)
-        batch = new_batch(
-            registration,
-            batch_id=self._new_id(),
-            essay_ids=[self._new_id() for _ in range(registration.expected_essay_count)],
-            correlation_id=self._new_id(),
-            now=self._clock(),
+        ids = self._ids(registration)
+        added = await self._repository.add(
+            new_batch(
+                registration,
+                batch_id=ids.batch_id,
+                essay_ids=ids.essay_ids,
+                correlation_id=ids.correlation_id,
+                now=self._clock(),
+            )
         )
-        await self._repository.add(batch)
-        log.info(
-            "batch registered",
-            extra={"batch_id": batch.batch_id, "expected": registration.expected_essay_count},
-        )
-        try:
-            await self._announce(batch)
-        except BackendUnavailable as error:
-            raise BackendUnavailable(
-                f"batch {batch.batch_id} is stored but not yet announced ({error}); BOS will "
-                "announce it shortly, or register again"
-            ) from error
+        batch = added.batch
+        context = {"batch_id": batch.batch_id, "expected": registration.expected_essay_count}
+        if added.created:
+            log.info("batch registered", extra=context)
+        else:
+            differences = registration_differences(registration, batch)
+            if differences:
+                raise RequestIdReused(batch.batch_id, differences)
+            log.info("batch registered earlier under this request_id", extra=context)
+        if added.unannounced:
+            try:
+                await self._announce(batch)
+            except BackendUnavailable as error:
+                retry = (
+                    "repeat this request (same request_id) to get it"
+                    if registration.request_id
+                    else "register again"
+                )
+                raise BackendUnavailable(
+                    f"batch {batch.batch_id} is stored but not yet announced ({error}); BOS will "
+                    f"announce it shortly, or {retry}"
+                ) from error
         return batch
+
+    def _ids(self, registration: Registration) -> BatchIds:
+        if registration.request_id:
+            return ids_for_request(registration.request_id, registration.expected_essay_count)
+        return BatchIds(
+            batch_id=self._new_id(),
+            essay_ids=tuple(self._new_id() for _ in range(registration.expected_essay_count)),
+            correlation_id=self._new_id(),
+        )
 
     async def _announce(self, batch: Batch) -> None:
         await publish_registered(self._publisher, batch)
@@ -91,6 +122,8 @@ class BatchRegistrar:
                 continue
             batch = await self._repository.get(pending.batch_id)
             if batch is not None:
+                # Finishes an add cut off before the index key, so the batch is also listed.
+                await self._repository.add(batch)
                 await self._announce(batch)
                 announced += 1
                 log.warning(

@@ -9,7 +9,13 @@ from google.protobuf.message import Message
 
 from huleedu.batch.v1.batch_service_pb2 import Batch
 from services.batch_orchestrator.domain.errors import BackendUnavailable, BatchNotFound
-from services.batch_orchestrator.domain.ports import BatchPage, Change, Stored, Unannounced
+from services.batch_orchestrator.domain.ports import (
+    Added,
+    BatchPage,
+    Change,
+    Stored,
+    Unannounced,
+)
 
 
 class FakeClock:
@@ -46,9 +52,14 @@ class FakeRepository:
         self.batches: dict[str, Batch] = {}
         self.unannounced_ages: dict[str, float] = {}
 
-    async def add(self, batch: Batch) -> None:
+    async def add(self, batch: Batch) -> Added:
+        stored = self.batches.get(batch.batch_id)
+        if stored is not None:
+            unannounced = batch.batch_id in self.unannounced_ages
+            return Added(batch=_copy(stored), created=False, unannounced=unannounced)
         self.unannounced_ages[batch.batch_id] = 0.0
         self.batches[batch.batch_id] = _copy(batch)
+        return Added(batch=_copy(batch), created=True, unannounced=True)
 
     async def get(self, batch_id: str) -> Batch | None:
         found = self.batches.get(batch_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,8 +13,10 @@ from services.batch_orchestrator.domain.errors import InvalidRequest
 from services.batch_orchestrator.domain.registration import (
     BatchRequest,
     RegistrationPolicy,
+    ids_for_request,
     new_batch,
     parse_batch_id,
+    registration_differences,
     validate_registration,
 )
 
@@ -72,6 +75,12 @@ def test_given_values_are_kept_and_normalised() -> None:
         ({"partial_batch_threshold": math.nan}, "readiness.partial_batch_threshold"),
         ({"title": "t" * 201}, "title"),
         ({"teacher_reference": "r" * 201}, "teacher_reference"),
+        ({"request_id": "r" * 129}, "request_id"),
+        ({"request_id": "two words"}, "request_id"),
+        ({"request_id": " padded"}, "request_id"),
+        ({"request_id": "*.>"}, "request_id"),
+        ({"request_id": "åäö"}, "request_id"),
+        ({"request_id": "line\nbreak"}, "request_id"),
     ],
 )
 def test_each_bad_field_is_named(changes: dict[str, object], field: str) -> None:
@@ -117,3 +126,46 @@ def test_batch_ids_must_be_uuids() -> None:
     for bad in ("", "batch-1", "0b8e7c1e", "../etc"):
         with pytest.raises(InvalidRequest, match="batch_id"):
             parse_batch_id(bad)
+
+
+def test_request_ids_within_the_limits_are_kept_as_sent() -> None:
+    for request_id in ("", "a", "r" * 128, str(uuid.uuid4()), "Order-17:retry.2_b"):
+        assert validate_registration(request(request_id=request_id), POLICY).request_id == (
+            request_id
+        )
+
+
+def test_a_request_id_gives_the_same_ids_every_time() -> None:
+    first = ids_for_request("order-17", 3)
+    assert ids_for_request("order-17", 3) == first
+    assert uuid.UUID(first.batch_id).version == 5
+    every = [first.batch_id, first.correlation_id, *first.essay_ids]
+    assert len(set(every)) == 5
+    assert ids_for_request("order-17", 5).essay_ids[:3] == first.essay_ids
+    other = ids_for_request("order-18", 3)
+    assert not set(every) & {other.batch_id, other.correlation_id, *other.essay_ids}
+
+
+def test_a_repeated_registration_differs_in_nothing_once_defaults_are_resolved() -> None:
+    stored = new_batch(
+        validate_registration(request(title="Essays", request_id="r1"), POLICY),
+        batch_id="b",
+        essay_ids=["e1", "e2", "e3"],
+        correlation_id="c",
+        now=datetime(2026, 1, 2, tzinfo=UTC),
+    )
+    explicit = request(
+        title=" Essays ",
+        language="EN",
+        phases=[common_pb2.PHASE_SPELLCHECK],
+        timeout_seconds=600,
+        partial_batch_threshold=1.0,
+        request_id="r1",
+    )
+    assert registration_differences(validate_registration(explicit, POLICY), stored) == []
+
+    changed = request(expected_essay_count=4, course_code="ENG6", title="Essays", request_id="r1")
+    assert registration_differences(validate_registration(changed, POLICY), stored) == [
+        "expected_essay_count was 3, now 4",
+        "course_code was 'ENG5', now 'ENG6'",
+    ]

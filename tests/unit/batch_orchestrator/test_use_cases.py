@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
 from huleedu.common.v1 import common_pb2
@@ -13,6 +16,7 @@ from services.batch_orchestrator.domain.errors import (
     ContractViolation,
     InvalidRequest,
     PhaseNotStarted,
+    RequestIdReused,
 )
 from services.batch_orchestrator.domain.registration import BatchRequest, RegistrationPolicy
 from services.batch_orchestrator.service_layer.handlers import BatchEventHandlers
@@ -99,6 +103,52 @@ async def test_abandoned_marks_without_a_batch_are_dropped() -> None:
     assert await world.registrar.announce_pending() == 0
     assert world.repository.unannounced_ages == {}
     assert world.publisher.events == []
+
+
+async def test_a_repeated_request_id_returns_the_first_batch_and_announces_it_once() -> None:
+    world = World()
+    request = BatchRequest(
+        expected_essay_count=3, course_code="ENG5", language="en", request_id="r1"
+    )
+    first = await world.registrar.register(request)
+    world.clock.now += timedelta(minutes=5)
+    again = await world.registrar.register(request)
+
+    assert again == first
+    assert list(world.repository.batches) == [first.batch_id]
+    assert len(world.publisher.of_type(events_pb2.BatchEssaysRegistered)) == 1
+    other = await world.registrar.register(replace(request, request_id="r2"))
+    assert other.batch_id != first.batch_id
+
+
+async def test_a_request_id_with_other_fields_is_refused() -> None:
+    world = World()
+    request = BatchRequest(
+        expected_essay_count=3, course_code="ENG5", language="en", request_id="r1"
+    )
+    first = await world.registrar.register(request)
+    with pytest.raises(RequestIdReused, match="expected_essay_count was 3, now 4") as refused:
+        await world.registrar.register(replace(request, expected_essay_count=4))
+    assert refused.value.batch_id == first.batch_id
+    assert "request_id" in str(refused.value)
+    assert list(world.repository.batches) == [first.batch_id]
+
+
+async def test_a_retry_of_a_registration_left_unannounced_announces_it() -> None:
+    world = World()
+    request = BatchRequest(
+        expected_essay_count=2, course_code="ENG5", language="en", request_id="r1"
+    )
+    world.publisher.failures = 1
+    with pytest.raises(BackendUnavailable, match="same request_id"):
+        await world.registrar.register(request)
+    [stored] = world.repository.batches.values()
+
+    batch = await world.registrar.register(request)
+    assert batch == stored
+    [event] = world.publisher.of_type(events_pb2.BatchEssaysRegistered)
+    assert event.metadata.event_id == registered_event_id(batch.batch_id)
+    assert world.repository.unannounced_ages == {}
 
 
 async def test_invalid_requests_store_nothing() -> None:

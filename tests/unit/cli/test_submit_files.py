@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,10 @@ def test_the_batch_is_registered_with_one_slot_per_file_sent() -> None:
     assert tuned.readiness == common_pb2.ReadinessConfig(
         timeout_seconds=30, partial_batch_threshold=0.5
     )
+
+
+def test_each_submission_has_its_own_request_id() -> None:
+    options = SubmitOptions(paths=[])
+    first, second = registration(options, 3), registration(options, 3)
+    assert uuid.UUID(first.request_id).version == 4
+    assert first.request_id != second.request_id

@@ -263,6 +263,7 @@ class RegisterBatchRequest(_message.Message):
     READINESS_FIELD_NUMBER: _builtins.int
     TITLE_FIELD_NUMBER: _builtins.int
     TEACHER_REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     expected_essay_count: _builtins.int
     """Number of essays expected: 1 to the configured maximum (500 by default)."""
     course_code: _builtins.str
@@ -273,6 +274,16 @@ class RegisterBatchRequest(_message.Message):
     """Optional title."""
     teacher_reference: _builtins.str
     """Optional reference to the teacher."""
+    request_id: _builtins.str
+    """Optional idempotency key chosen by the client; a UUID is recommended: 1 to 128 characters
+    from A-Z, a-z, 0-9, ".", "_", ":" and "-" (anything else is INVALID_ARGUMENT naming
+    request_id). Send one and keep it across retries of the same registration: a repeat with the
+    same request_id and the same fields returns the batch the first call registered (same
+    batch_id, essay_ids and correlation_id) and registers nothing new, however many calls were
+    in flight at once; the same request_id with different fields is refused with ALREADY_EXISTS.
+    Fields are compared with defaults resolved (timeout_seconds 0 equals the default timeout).
+    Empty: every call registers a new batch.
+    """
     @_builtins.property
     def phases(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.Phase.ValueType]:
         """Phases to run; empty means SPELLCHECK."""
@@ -291,10 +302,11 @@ class RegisterBatchRequest(_message.Message):
         readiness: _common_pb2.ReadinessConfig | None = ...,
         title: _builtins.str = ...,
         teacher_reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["readiness", b"readiness"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_code", b"course_code", "expected_essay_count", b"expected_essay_count", "language", b"language", "phases", b"phases", "readiness", b"readiness", "teacher_reference", b"teacher_reference", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_code", b"course_code", "expected_essay_count", b"expected_essay_count", "language", b"language", "phases", b"phases", "readiness", b"readiness", "request_id", b"request_id", "teacher_reference", b"teacher_reference", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

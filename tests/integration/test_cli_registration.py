@@ -1,0 +1,68 @@
+"""The CLI's RegisterBatch against a BOS that is not up yet: with a request_id it asks again until
+the real BOS (real nats-server, real gRPC server) answers, and the retries register one batch."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+
+import grpc
+import pytest
+
+from huleedu.batch.v1 import batch_service_pb2 as pb
+from services.batch_orchestrator.bootstrap import start
+from services.batch_orchestrator.domain.registration import RegistrationPolicy
+from services.batch_orchestrator.settings import BosSettings
+from services.cli.endpoints import resolve_endpoints
+from services.cli.errors import EXIT_UNREACHABLE, CliError
+from services.cli.mesh_client import MeshClient
+from services.devstack.nats_server import free_port
+from services.mesh.settings import NatsSettings
+from tests.support import unique, wait_until
+
+
+def client_for(addr: str, monkeypatch: pytest.MonkeyPatch) -> MeshClient:
+    monkeypatch.setenv("BATCH_ORCHESTRATOR_ADDR", addr)
+    return MeshClient(resolve_endpoints(argparse.Namespace()), timeout_s=5)
+
+
+def request(request_id: str = "") -> pb.RegisterBatchRequest:
+    return pb.RegisterBatchRequest(
+        expected_essay_count=2, course_code=unique("ENG"), language="en", request_id=request_id
+    )
+
+
+async def test_register_batch_is_asked_again_until_bos_is_up_and_registers_once(
+    nats_settings: NatsSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addr = f"127.0.0.1:{free_port()}"
+    sent = request(str(uuid.uuid4()))
+    async with client_for(addr, monkeypatch) as client:
+        registering = asyncio.create_task(client.register_batch(sent))
+        channel = client._channels["BATCH_ORCHESTRATOR_ADDR"]
+        # The first attempt has found nothing listening before BOS starts.
+        await wait_until(
+            lambda: channel.get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE,
+            message="the first attempt to fail",
+        )
+        bos = await start(BosSettings(addr=addr, nats=nats_settings, policy=RegistrationPolicy()))
+        try:
+            registered = await asyncio.wait_for(registering, timeout=30)
+            again = await client.register_batch(sent)
+            listed = await client.list_batches(100)
+        finally:
+            await bos.stop()
+    assert again.batch_id == registered.batch_id
+    assert list(again.essay_ids) == list(registered.essay_ids) and len(registered.essay_ids) == 2
+    ours = [batch for batch in listed.batches if batch.course_code == sent.course_code]
+    assert [batch.batch_id for batch in ours] == [registered.batch_id]
+
+
+async def test_without_a_request_id_an_unreachable_bos_is_reported_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with client_for(f"127.0.0.1:{free_port()}", monkeypatch) as client:
+        with pytest.raises(CliError) as raised:
+            await client.register_batch(request())
+    assert raised.value.exit_code == EXIT_UNREACHABLE
