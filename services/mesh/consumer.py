@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
 from services.mesh import subjects, tracing
+from services.mesh.fetch_health import FetchHealth
 from services.mesh.logging import log_context
 from services.mesh.metrics import (
     CONSUMER_ACK_PENDING,
@@ -43,9 +44,6 @@ HEADER_DLQ_DELIVERIES = "Huleedu-Dlq-Deliveries"
 _MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{durable}"
 _FETCH_TIMEOUT_S = 1.0
 _STATE_INTERVAL_S = 5.0
-# After a failed pull request the loop waits this long, doubling up to the maximum.
-_FETCH_RETRY_MIN_S = 0.5
-_FETCH_RETRY_MAX_S = 5.0
 _REPROVISION_TIMEOUT_S = 5.0
 
 
@@ -106,11 +104,7 @@ class EventConsumer:
         stall_after_s: float = 30.0,
         reprovision_after_s: float = 10.0,
     ) -> None:
-        """`stall_after_s`: how long pull requests may fail without a break before `stalled`.
-        `reprovision_after_s`: pull requests failing this long (an election takes seconds) may
-        mean the durable consumer is gone from the server (deleted, or lost with a store), so
-        the runner creates it again (same configuration; a no-op while it exists), at most
-        this often."""
+        """`stall_after_s`, `reprovision_after_s`: see services.mesh.fetch_health.FetchHealth."""
         self._js = js
         self._spec = spec
         self._handlers = {cls.DESCRIPTOR.full_name: (cls, h) for cls, h in handlers.items()}
@@ -123,12 +117,9 @@ class EventConsumer:
         self._advisory_sub: Subscription | None = None
         self._pull_sub: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
-        self._stall_after_s = stall_after_s
-        self._reprovision_after_s = reprovision_after_s
-        self._failing_since: float | None = None
-        self._retry_delay_s = _FETCH_RETRY_MIN_S
-        self._reprovisioned_at = 0.0
-        self._stall_reported = False
+        self._health = FetchHealth(
+            stall_after_s=stall_after_s, reprovision_after_s=reprovision_after_s
+        )
 
     @property
     def in_flight(self) -> int:
@@ -139,8 +130,7 @@ class EventConsumer:
     def stalled(self) -> bool:
         """True while pull requests have failed without a break for `stall_after_s` or longer:
         this instance consumes nothing, and its gRPC health says NOT_SERVING."""
-        failing_since = self._failing_since
-        return failing_since is not None and time.monotonic() - failing_since >= self._stall_after_s
+        return self._health.stalled
 
     async def start(self) -> None:
         """Provision the durable consumer, bind to it and start fetching."""
@@ -245,18 +235,12 @@ class EventConsumer:
 
     def _fetch_answered(self) -> None:
         """The server answered a pull request: the consumer works (again)."""
-        if self._failing_since is None:
-            return
-        log.info(
-            "fetching works again",
-            extra={
-                "durable": self._spec.durable,
-                "failed_for_s": round(time.monotonic() - self._failing_since, 1),
-            },
-        )
-        self._failing_since = None
-        self._stall_reported = False
-        self._retry_delay_s = _FETCH_RETRY_MIN_S
+        failed_for_s = self._health.answered()
+        if failed_for_s is not None:
+            log.info(
+                "fetching works again",
+                extra={"durable": self._spec.durable, "failed_for_s": round(failed_for_s, 1)},
+            )
 
     async def _fetch_failed(self, error: BaseException, slots: int) -> None:
         """Count the failure, hand back the slots, re-create the durable consumer if fetching
@@ -265,36 +249,18 @@ class EventConsumer:
             self._slots.release()
         durable = self._spec.durable
         CONSUMER_FETCH_FAILURES.labels(durable).inc()
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = now
-        failing_for_s = now - self._failing_since
+        failure = self._health.failed()
+        context = {"durable": durable, "failing_for_s": round(failure.failing_for_s, 1)}
         if isinstance(error, nats.errors.Error | TimeoutError):
-            log.warning(
-                "fetch failed, retrying: %r",
-                error,
-                extra={"durable": durable, "failing_for_s": round(failing_for_s, 1)},
-            )
+            log.warning("fetch failed, retrying: %r", error, extra=context)
         else:
-            log.error(
-                "fetch failed unexpectedly, retrying",
-                exc_info=error,
-                extra={"durable": durable, "failing_for_s": round(failing_for_s, 1)},
-            )
-        if failing_for_s >= self._reprovision_after_s and now - self._reprovisioned_at >= (
-            self._reprovision_after_s
-        ):
-            self._reprovisioned_at = now
+            log.error("fetch failed unexpectedly, retrying", exc_info=error, extra=context)
+        if failure.reprovision:
             await self._reprovision()
-        if self.stalled and not self._stall_reported:
-            self._stall_reported = True
-            log.error(
-                "consumer stalled: NOT_SERVING until a fetch succeeds",
-                extra={"durable": durable, "failing_for_s": round(failing_for_s, 1)},
-            )
+        if failure.newly_stalled:
+            log.error("consumer stalled: NOT_SERVING until a fetch succeeds", extra=context)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), self._retry_delay_s)
-        self._retry_delay_s = min(self._retry_delay_s * 2, _FETCH_RETRY_MAX_S)
+            await asyncio.wait_for(self._stopping.wait(), failure.wait_s)
 
     async def _reprovision(self) -> None:
         """Create the durable consumer again; nothing changes while it exists."""
