@@ -172,24 +172,18 @@ class ClusterLayout:
             waves.append([i for i in self.instances if i.index == index])
         return [wave for wave in waves if wave]
 
-    def paired(self, instance: InstanceAddresses, service: str) -> InstanceAddresses:
-        """The instance of `service` that `instance` dials: the one with the same index, else
-        the last one (a service dials one address per variable, see README)."""
-        candidates = self.of(service)
-        return candidates[min(instance.index, len(candidates)) - 1]
-
     def instance_env(self, instance: InstanceAddresses) -> dict[str, str]:
         """The cluster's settings for one instance: every node's URL with its home node first,
-        replicas, its own bind addresses, and the addresses of the instances it dials."""
+        replicas, its own bind addresses, and every instance of each service it may dial (a
+        comma-separated list: calls go round-robin and skip an instance that is down)."""
         rotated = self.nodes[instance.home_node :] + self.nodes[: instance.home_node]
         env = {
             "NATS_URL": ",".join(node.client_url for node in rotated),
             "NATS_REPLICAS": str(self.replicas),
         }
         for spec in SERVICES:
-            peer = self.paired(instance, spec.name) if self.of(spec.name) else None
-            if peer is not None:
-                env[spec.addr_variable] = peer.grpc_addr
+            if self.of(spec.name):
+                env[spec.addr_variable] = ",".join(peer.grpc_addr for peer in self.of(spec.name))
         own = instance.spec.addr_variable
         env[own] = instance.grpc_addr
         env[own.replace("_ADDR", "_METRICS_ADDR")] = instance.metrics_addr

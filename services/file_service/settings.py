@@ -3,7 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | `FILE_SERVICE_ADDR` | `127.0.0.1:50052` | host:port the gRPC server binds |
-| `CONTENT_SERVICE_ADDR` | `127.0.0.1:50051` | the Content Service to store bytes in |
+| `CONTENT_SERVICE_ADDR` | `127.0.0.1:50051` | the Content Service to store bytes in (or a list of instances) |
 | `FILE_MAX_UPLOAD_BYTES` | `10485760` | largest file accepted (bytes); more: RESOURCE_EXHAUSTED |
 | `FILE_MIN_WORDS` | `25` | fewer words: rejected CONTENT_TOO_SHORT |
 | `FILE_MAX_WORDS` | `10000` | more words: rejected CONTENT_TOO_LONG |
@@ -34,6 +34,7 @@ from services.mesh.settings import (
     NatsSettings,
     SettingsError,
     env_addr,
+    env_dial_target,
     env_float,
     env_int,
     env_str,
@@ -73,7 +74,7 @@ class FileServiceSettings:
             raise SettingsError(f"FILE_MAX_WORDS={max_words} is below FILE_MIN_WORDS={min_words}")
         return cls(
             addr=env_addr("FILE_SERVICE_ADDR"),
-            content_service_addr=env_addr("CONTENT_SERVICE_ADDR"),
+            content_service_addr=env_dial_target("CONTENT_SERVICE_ADDR"),
             ingest=IngestPolicy(
                 max_upload_bytes=env_int(
                     "FILE_MAX_UPLOAD_BYTES", 10 * _MIB, minimum=1, maximum=1 << 30

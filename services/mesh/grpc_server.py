@@ -143,7 +143,11 @@ def grpc_channel(
     """A channel to another service, with message limits that match its server; TLS when
     `tls` (or the GRPC_TLS_* settings) name a CA."""
     tls = tls if tls is not None else GrpcTls.from_env()
-    options: list[tuple[str, int | str]] = [*_message_options(max_message_bytes)]
+    options: list[tuple[str, int | str]] = [
+        *_message_options(max_message_bytes),
+        # Every address the target resolves to gets calls in turn; one that is down is skipped.
+        ("grpc.lb_policy_name", "round_robin"),
+    ]
     interceptors = tracing.client_interceptors()
     if not tls.dials_tls:
         return grpc.aio.insecure_channel(addr, options=options, interceptors=interceptors)

@@ -17,6 +17,7 @@ DEFAULT_ADDRS: dict[str, str] = {
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
 _ADDR_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]*):(?P<port>\d{1,5})$")
+_IPV4_RE = re.compile(r"^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -89,6 +90,26 @@ def env_addr(name: str, default: str | None = None) -> str:
     if match is None or int(match["port"]) > 65535:
         raise SettingsError(f"{name}={value!r} is not an address of the form host:port")
     return value
+
+
+def env_dial_target(name: str) -> str:
+    """Where a client dials a service: one "host:port" (a host name may resolve to several
+    instances, as docker compose's network aliases do), or a comma-separated list of IPv4
+    "address:port" instances, returned as gRPC's `ipv4:a:p,b:q` target. Channels spread calls
+    over every address with round_robin and skip one that is down."""
+    value = env_str(name, DEFAULT_ADDRS[name])
+    items = [item.strip() for item in value.split(",")]
+    if len(items) == 1:
+        return env_addr(name)
+    for item in items:
+        match = _ADDR_RE.match(item)
+        if match is None or not _IPV4_RE.match(match["host"]) or int(match["port"]) > 65535:
+            raise SettingsError(
+                f"{name}={value!r}: a list must name instances as IPv4 address:port, e.g. "
+                "127.0.0.1:50051,127.0.0.1:50061 (for host names, use one name that resolves "
+                f"to every instance); {item!r} is not one"
+            )
+    return "ipv4:" + ",".join(items)
 
 
 def env_list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """Spell Checker settings, read once at start from the environment (README has the table).
 
 * `SPELL_CHECKER_ADDR` (`127.0.0.1:50055`): address of the health and reflection gRPC server.
-* `CONTENT_SERVICE_ADDR` (`127.0.0.1:50051`): where essays are read and corrections stored.
+* `CONTENT_SERVICE_ADDR` (`127.0.0.1:50051`): where essays are read and corrections stored (one
+  address, or a comma-separated list of instances).
 * `NATS_URL` and the other `NATS_*` settings of services.mesh.settings; `NATS_MAX_DELIVER` and
   `NATS_ACK_WAIT_S` also configure the `spell_checker` durable consumer.
 * `SPELL_CHECKER_WORKERS` (number of cores): worker processes that check essays.
@@ -31,6 +32,7 @@ from services.mesh.settings import (
     NatsSettings,
     SettingsError,
     env_addr,
+    env_dial_target,
     env_float,
     env_int,
     env_list,
@@ -93,7 +95,7 @@ class SpellCheckerSettings:
         workers = env_int("SPELL_CHECKER_WORKERS", os.cpu_count() or 1, minimum=1, maximum=256)
         return cls(
             addr=env_addr("SPELL_CHECKER_ADDR"),
-            content_addr=env_addr("CONTENT_SERVICE_ADDR"),
+            content_addr=env_dial_target("CONTENT_SERVICE_ADDR"),
             nats=NatsSettings.from_env(),
             workers=workers,
             in_flight=env_int("SPELL_CHECKER_IN_FLIGHT", workers, minimum=1, maximum=1024),

@@ -48,8 +48,10 @@ def test_an_instance_gets_every_node_with_its_home_first_and_its_own_addresses()
     assert env["NATS_REPLICAS"] == "3"
     assert env["ESSAY_LIFECYCLE_ADDR"] == els2.grpc_addr
     assert env["ESSAY_LIFECYCLE_METRICS_ADDR"] == els2.metrics_addr
-    # it dials the Content Service instance with its own index
-    assert env["CONTENT_SERVICE_ADDR"] == layout.instance("content_service-2").grpc_addr
+    # it dials every Content Service instance (round-robin, skipping one that is down)
+    assert env["CONTENT_SERVICE_ADDR"].split(",") == [
+        instance.grpc_addr for instance in layout.of("content_service")
+    ]
 
 
 def test_with_one_content_service_every_instance_dials_it() -> None:

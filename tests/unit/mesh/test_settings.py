@@ -9,6 +9,7 @@ from services.mesh.settings import (
     SettingsError,
     env_addr,
     env_bool,
+    env_dial_target,
     env_float,
     env_int,
     redact_url,
@@ -74,3 +75,24 @@ def test_a_malformed_port_is_reported_as_a_setting_without_the_password(
     with pytest.raises(SettingsError, match="NATS_URL") as error:
         NatsSettings.from_env()
     assert "s3cret" not in str(error.value)
+
+
+def test_a_dial_target_is_one_address_or_a_list_of_ipv4_instances(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONTENT_SERVICE_ADDR", "content-service-cluster:50051")
+    assert env_dial_target("CONTENT_SERVICE_ADDR") == "content-service-cluster:50051"
+    monkeypatch.setenv("CONTENT_SERVICE_ADDR", "127.0.0.1:50051, 127.0.0.1:50061")
+    assert env_dial_target("CONTENT_SERVICE_ADDR") == "ipv4:127.0.0.1:50051,127.0.0.1:50061"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a:1,b:2", "127.0.0.1:50051,", "127.0.0.1:50051,127.0.0.1:99999", "300.0.0.1:1,10.0.0.1:2"],
+)
+def test_a_dial_target_list_of_anything_but_ipv4_instances_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CONTENT_SERVICE_ADDR", value)
+    with pytest.raises(SettingsError, match=r"^CONTENT_SERVICE_ADDR=.*IPv4 address:port"):
+        env_dial_target("CONTENT_SERVICE_ADDR")
