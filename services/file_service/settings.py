@@ -3,7 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | `FILE_SERVICE_ADDR` | `127.0.0.1:50052` | host:port the gRPC server binds |
-| `CONTENT_SERVICE_ADDR` | `127.0.0.1:50051` | the Content Service to store bytes in (or a list of instances) |
+| `CONTENT_SERVICE_ADDR` | `127.0.0.1:50051` | the Content Service (or a list of instances) |
 | `FILE_MAX_UPLOAD_BYTES` | `10485760` | largest file accepted (bytes); more: RESOURCE_EXHAUSTED |
 | `FILE_MIN_WORDS` | `25` | fewer words: rejected CONTENT_TOO_SHORT |
 | `FILE_MAX_WORDS` | `10000` | more words: rejected CONTENT_TOO_LONG |
