@@ -136,7 +136,7 @@ bench-load: install
 # Hostile input in full: 10,000 uploads to a batch of five (make test runs 500).
 .PHONY: test-hostile
 test-hostile: install
-	$(VENV)/bin/pytest -m slow tests/integration/test_hostile_grpc.py $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m slow tests/integration/test_hostile_grpc_abuse.py $(PYTEST_ARGS)
 
 # ------------------------------------------------------------------------------------------------
 # Scale out (issue 9): three nats-server nodes with routes (R3 streams, KV, Object Store) and two

@@ -1,7 +1,8 @@
 """Poison on every subject a service consumes: random bytes, a valid event of the wrong type, an
 event for a batch that does not exist, an event without metadata (or without its event id or
-batch id). Each case ends in the DLQ or is handled as stated in OUTCOMES, and afterwards every
-consumer still works: a real batch goes from RegisterBatch to COMPLETED through all of them.
+batch id). Each case ends in the DLQ or is handled as stated in OUTCOMES (in
+test_poison_events_support.py, with the poison itself), and afterwards every consumer still
+works: a real batch goes from RegisterBatch to COMPLETED through all of them.
 
 A nats-server of its own, the four consuming services in-process (File Service, ELS, BOS, Spell
 Checker) plus the Content Service."""
@@ -12,15 +13,13 @@ import contextlib
 import io
 import json
 import logging
-import random
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -56,7 +55,7 @@ from services.mesh.consumer import (
 from services.mesh.content_client import ContentClient
 from services.mesh.kv import read_document
 from services.mesh.logging import JsonFormatter
-from services.mesh.publisher import HEADER_CORRELATION, HEADER_MSG_ID, HEADER_TYPE, new_metadata
+from services.mesh.publisher import HEADER_TYPE
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from services.spell_checker.bootstrap import SpellCheckerService, start_service
@@ -65,58 +64,22 @@ from tests.integration.test_file_service_support import (
     running_content_service,
     running_file_service,
 )
+from tests.integration.test_poison_events_support import (
+    CASES,
+    CONSUMERS,
+    DLQ,
+    HANDLED,
+    HELD,
+    IGNORED,
+    IGNORED_LOG,
+    expected,
+    poison,
+)
 from tests.integration.test_spell_checker_support import spell_checker_settings
-from tests.support import unique, wait_until
+from tests.support import wait_until
 from tests.unit.file_service.catalogue import essay
 
 E = events_pb2
-DLQ = "DLQ"
-HANDLED = "handled"  # acknowledged after doing what the event says
-HELD = "held"  # ELS keeps an upload until its batch's registration arrives (by design)
-IGNORED = "ignored"  # acknowledged without effect, with a log line naming the batch
-
-# Which consumers read each subject (each service's durable, as its bootstrap declares it).
-CONSUMERS: dict[str, tuple[str, ...]] = {
-    subjects.BATCH_ESSAYS_REGISTERED: ("file_service", "els"),
-    subjects.ESSAY_CONTENT_PROVISIONED: ("els",),
-    subjects.ESSAY_VALIDATION_FAILED: ("els",),
-    subjects.BATCH_READINESS_DEADLINE: ("els",),
-    subjects.BATCH_SPELLCHECK_INITIATE: ("els",),
-    subjects.ESSAY_SPELLCHECK_COMPLETED: ("els",),
-    subjects.BATCH_ESSAYS_READY: ("bos",),
-    subjects.BATCH_READINESS_TIMED_OUT: ("bos",),
-    subjects.EXCESS_CONTENT_PROVISIONED: ("bos",),
-    subjects.BATCH_PHASE_OUTCOME: ("bos",),
-    subjects.ESSAY_SPELLCHECK_REQUESTED: ("spell_checker",),
-}
-CASES = (
-    "random bytes, no headers",
-    "random bytes typed as the subject's event",
-    "valid event of another type",
-    "batch that does not exist",
-    "no metadata",
-    "metadata without event_id",
-    "no batch_id",
-)
-# What each case must come to, per subject and consumer; every cell not listed here is DLQ.
-OUTCOMES: dict[tuple[str, str, str], str] = {
-    # The registration is what makes a batch exist: a new batch id is a new batch to both.
-    (subjects.BATCH_ESSAYS_REGISTERED, "batch that does not exist", "file_service"): HANDLED,
-    (subjects.BATCH_ESSAYS_REGISTERED, "batch that does not exist", "els"): HANDLED,
-    # Content may arrive before ELS sees the registration: it waits for it.
-    (subjects.ESSAY_CONTENT_PROVISIONED, "batch that does not exist", "els"): HELD,
-    (subjects.ESSAY_VALIDATION_FAILED, "batch that does not exist", "els"): HELD,
-    (subjects.BATCH_READINESS_DEADLINE, "batch that does not exist", "els"): IGNORED,
-    # The Spell Checker knows no batches: it checks the essay and answers; ELS then dead-letters
-    # the answer (a completion for a batch it does not know: that row of this table).
-    (subjects.ESSAY_SPELLCHECK_REQUESTED, "batch that does not exist", "spell_checker"): HANDLED,
-}
-# The log line that says an IGNORED event was ignored.
-IGNORED_LOG = {subjects.BATCH_READINESS_DEADLINE: "deadline of a batch ELS does not know"}
-
-
-def expected(subject: str, case: str, consumer: str) -> str:
-    return OUTCOMES.get((subject, case, consumer), DLQ)
 
 
 @dataclass
@@ -190,121 +153,6 @@ def json_logs() -> Iterator[io.StringIO]:
         yield stream
     finally:
         root.removeHandler(handler)
-
-
-def valid_event(subject: str, batch_id: str, text_storage_id: str) -> Message:
-    """A well-formed event of the subject's type for `batch_id`."""
-    meta = new_metadata("poison-test", correlation_id=unique("corr"))
-    essay_id = str(uuid.uuid4())
-    ref = common_pb2.EssayRef(essay_id=essay_id, text_storage_id=text_storage_id)
-    sha = "ab" * 32
-    build: dict[str, Callable[[], Message]] = {
-        subjects.BATCH_ESSAYS_REGISTERED: lambda: E.BatchEssaysRegistered(
-            metadata=meta,
-            batch_id=batch_id,
-            essay_ids=[str(uuid.uuid4()) for _ in range(2)],
-            expected_essay_count=2,
-            course_code="ENG5",
-            language="en",
-        ),
-        subjects.ESSAY_CONTENT_PROVISIONED: lambda: E.EssayContentProvisioned(
-            metadata=meta,
-            batch_id=batch_id,
-            file_upload_id=str(uuid.uuid4()),
-            original_file_name="essay.txt",
-            raw_storage_id=sha,
-            text_storage_id=text_storage_id,
-            content_sha256=sha,
-            word_count=300,
-        ),
-        subjects.ESSAY_VALIDATION_FAILED: lambda: E.EssayValidationFailed(
-            metadata=meta,
-            batch_id=batch_id,
-            file_upload_id=str(uuid.uuid4()),
-            original_file_name="broken.pdf",
-            error_code=common_pb2.VALIDATION_ERROR_CODE_CORRUPT_FILE,
-            detail="The PDF cannot be read.",
-            content_sha256=sha,
-        ),
-        subjects.BATCH_READINESS_DEADLINE: lambda: E.BatchReadinessDeadlineReached(
-            metadata=meta, batch_id=batch_id
-        ),
-        subjects.BATCH_SPELLCHECK_INITIATE: lambda: E.BatchSpellcheckInitiateCommand(
-            metadata=meta, batch_id=batch_id, essays=[ref], language="en"
-        ),
-        subjects.ESSAY_SPELLCHECK_COMPLETED: lambda: E.EssaySpellcheckCompleted(
-            metadata=meta,
-            batch_id=batch_id,
-            essay_id=essay_id,
-            status=common_pb2.SPELLCHECK_STATUS_SUCCESS,
-            corrected_text_storage_id=text_storage_id,
-        ),
-        subjects.BATCH_ESSAYS_READY: lambda: E.BatchEssaysReady(
-            metadata=meta, batch_id=batch_id, ready_essays=[ref]
-        ),
-        subjects.BATCH_READINESS_TIMED_OUT: lambda: E.BatchReadinessTimedOut(
-            metadata=meta, batch_id=batch_id, assigned=0, expected=2, reason="deadline passed"
-        ),
-        subjects.EXCESS_CONTENT_PROVISIONED: lambda: E.ExcessContentProvisioned(
-            metadata=meta,
-            batch_id=batch_id,
-            text_storage_id=text_storage_id,
-            original_file_name="extra.txt",
-            reason=common_pb2.EXCESS_CONTENT_REASON_NO_FREE_SLOT,
-        ),
-        subjects.BATCH_PHASE_OUTCOME: lambda: E.ELSBatchPhaseOutcome(
-            metadata=meta,
-            batch_id=batch_id,
-            phase=common_pb2.PHASE_SPELLCHECK,
-            status=common_pb2.PHASE_STATUS_COMPLETED,
-            processed_essays=[ref],
-        ),
-        subjects.ESSAY_SPELLCHECK_REQUESTED: lambda: E.EssayLifecycleSpellcheckRequest(
-            metadata=meta,
-            batch_id=batch_id,
-            essay_id=essay_id,
-            text_storage_id=text_storage_id,
-            language="en",
-        ),
-    }
-    return build[subject]()
-
-
-def other_type(subject: str) -> str:
-    """A subject whose event type the same consumer also handles, if there is one, so that the
-    wrong type cannot be refused for want of a handler."""
-    consumer = CONSUMERS[subject][-1]
-    siblings = [s for s, readers in CONSUMERS.items() if consumer in readers and s != subject]
-    return siblings[0] if siblings else subjects.BATCH_ESSAYS_READY
-
-
-def poison(subject: str, case: str, text_storage_id: str) -> tuple[bytes, dict[str, str], str]:
-    """The bytes, headers and batch id of one poison message."""
-    batch_id = str(uuid.uuid4())
-    rng = random.Random(f"{subject}/{case}")
-    if case == "random bytes, no headers":
-        return rng.randbytes(200), {}, batch_id
-    event = valid_event(subject, batch_id, text_storage_id)
-    if case == "random bytes typed as the subject's event":
-        return rng.randbytes(200), headers_of(event, str(uuid.uuid4())), batch_id
-    if case == "valid event of another type":
-        event = valid_event(other_type(subject), batch_id, text_storage_id)
-    elif case == "no metadata":
-        event.ClearField("metadata")
-    elif case == "metadata without event_id":
-        getattr(event, "metadata").ClearField("event_id")  # noqa: B009
-    elif case == "no batch_id":
-        event.ClearField("batch_id")  # type: ignore[arg-type]
-    return event.SerializeToString(), headers_of(event, str(uuid.uuid4())), batch_id
-
-
-def headers_of(event: Message, message_id: str) -> dict[str, str]:
-    metadata: common_pb2.EventMetadata = getattr(event, "metadata")  # noqa: B009
-    return {
-        HEADER_MSG_ID: message_id,
-        HEADER_TYPE: event.DESCRIPTOR.full_name,
-        HEADER_CORRELATION: metadata.correlation_id,
-    }
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,9 @@ INDEX_PREFIX = "index."
 UNANNOUNCED_PREFIX = "unannounced."
 _US_CEILING = 10**16 - 1
 _LIST_TIMEOUT_S = 10.0
+# A watch's consumer the server removes on its own once nobody has listened for this long (if
+# its deletion failed): nats-py's default is five minutes.
+_WATCH_INACTIVE_THRESHOLD_S = 30.0
 
 
 @contextlib.contextmanager
@@ -174,7 +177,7 @@ class KvBatchRepository:
     async def watch(self, batch_id: str) -> KvBatchWatch:
         """Follow one batch document."""
         with _backend(f"watching batch {batch_id}"):
-            return await KvBatchWatch.open(self._kv, batch_id)
+            return await KvBatchWatch.open(self._js, self._kv, f"KV_{self._bucket}", batch_id)
 
     async def unannounced(self) -> list[Unannounced]:
         """The batches whose announcement is not confirmed, with the age of their mark."""
@@ -196,37 +199,55 @@ class KvBatchRepository:
             await self._js.purge_stream(f"KV_{self._bucket}", subject=subject)
 
     async def _entries(self, pattern: str) -> list[KeyValue.Entry]:
-        """The current entries under `pattern`, read through a short-lived KV watch."""
-        watcher = await self._kv.watch(pattern, meta_only=True, ignore_deletes=True)
+        """The current entries under `pattern`, read through a short-lived KV watch.
+
+        nats-py's end-of-values marker cannot be trusted here: when the server has already
+        pushed every value by the time nats-py asks for the consumer's info, the marker is
+        queued ahead of values still in flight, and a listing that stopped at it came back
+        empty. So the watch's own consumer says how many messages make up the current values
+        (delivered + pending), and that many are read, deletes included and then dropped.
+        """
+        watcher = await self._kv.watch(
+            pattern, meta_only=True, inactive_threshold=_WATCH_INACTIVE_THRESHOLD_S
+        )
         entries: list[KeyValue.Entry] = []
         try:
+            remaining = await _messages_to_read(watcher)
             async with asyncio.timeout(_LIST_TIMEOUT_S):
-                async for entry in watcher:
-                    if entry is None:  # the end of the current values
-                        break
-                    entries.append(entry)
+                while remaining > 0:
+                    entry = await _next_update(watcher, _LIST_TIMEOUT_S)
+                    if entry is None:  # nats-py's marker, wherever it falls
+                        continue
+                    remaining -= 1
+                    if entry.operation not in (KV_DEL, KV_PURGE):
+                        entries.append(entry)
         finally:
-            await _stop_quietly(watcher)
+            await _stop_quietly(watcher, self._js, f"KV_{self._bucket}")
         return entries
 
 
 class KvBatchWatch:
     """A batch's document now and after each change, from a KV watch (no polling)."""
 
-    def __init__(self, watcher: KeyValue.KeyWatcher, first: KeyValue.Entry) -> None:
+    def __init__(
+        self, watcher: KeyValue.KeyWatcher, first: KeyValue.Entry, js: JetStreamContext, stream: str
+    ) -> None:
         self._watcher = watcher
+        self._js = js
+        self._stream = stream
         self._first = first
         self._stopped = asyncio.Event()
         self._released = False
 
     @classmethod
-    async def open(cls, kv: KeyValue, key: str) -> KvBatchWatch:
-        """Start watching `key`; BatchNotFound if it holds no document."""
-        watcher = await kv.watch(key)
+    async def open(cls, js: JetStreamContext, kv: KeyValue, stream: str, key: str) -> KvBatchWatch:
+        """Start watching `key` of the bucket behind `stream`; BatchNotFound if it holds no
+        document."""
+        watcher = await kv.watch(key, inactive_threshold=_WATCH_INACTIVE_THRESHOLD_S)
         try:
             first = await _next_update(watcher, _LIST_TIMEOUT_S)
         except BaseException:
-            await _stop_quietly(watcher)
+            await _stop_quietly(watcher, js, stream)
             raise
         if first is None:
             # nats-py may queue its end-of-values marker before a value still in flight, so the
@@ -234,9 +255,9 @@ class KvBatchWatch:
             # of the same revision from the watch is skipped by revision.
             first = await _current_entry(kv, key)
         if first is None or first.operation in (KV_DEL, KV_PURGE) or not first.value:
-            await _stop_quietly(watcher)
+            await _stop_quietly(watcher, js, stream)
             raise BatchNotFound(key)
-        return cls(watcher, first)
+        return cls(watcher, first, js, stream)
 
     def __aiter__(self) -> AsyncIterator[Batch]:
         return self._states()
@@ -277,16 +298,23 @@ class KvBatchWatch:
         self._stopped.set()
         if not self._released:
             self._released = True
-            await _stop_quietly(self._watcher)
+            await _stop_quietly(self._watcher, self._js, self._stream)
 
 
 _STOPPED = object()
 
 
-async def _stop_quietly(watcher: KeyValue.KeyWatcher) -> None:
-    # The connection may already be closing; the watch's consumer is ephemeral either way.
+async def _stop_quietly(watcher: KeyValue.KeyWatcher, js: JetStreamContext, stream: str) -> None:
+    """Stop the watch and delete its ephemeral consumer. Left to expire, each listing's and each
+    WatchBatch's consumer would count against the stream's consumer limit (1,000 by default)
+    for the inactive threshold, and a busy BOS would run into it. The connection may already be
+    closing: then the threshold removes the consumer."""
+    consumer = getattr(watcher._sub, "_consumer", None)
     with contextlib.suppress(nats.errors.Error):
         await watcher.stop()  # type: ignore[no-untyped-call]
+    if consumer:
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await js.delete_consumer(stream, consumer)
 
 
 async def _current_entry(kv: KeyValue, key: str) -> KeyValue.Entry | None:
@@ -294,6 +322,15 @@ async def _current_entry(kv: KeyValue, key: str) -> KeyValue.Entry | None:
         return await kv.get(key)
     except NotFoundError:
         return None
+
+
+async def _messages_to_read(watcher: KeyValue.KeyWatcher) -> int:
+    """How many messages the watch's consumer has delivered and has still to deliver."""
+    subscription = watcher._sub
+    if subscription is None:
+        return 0
+    info = await subscription.consumer_info()
+    return (info.delivered.consumer_seq or 0) + (info.num_pending or 0)
 
 
 async def _next_update(watcher: KeyValue.KeyWatcher, timeout_s: float | None) -> Any:
