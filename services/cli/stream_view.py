@@ -22,7 +22,7 @@ from nats.js.errors import NotFoundError
 
 from services.cli.endpoints import START_HINT
 from services.cli.errors import EXIT_OK, EXIT_UNREACHABLE, CliError
-from services.mesh.consumer import (
+from services.mesh.dead_letters import (
     HEADER_DLQ_CONSUMER,
     HEADER_DLQ_DELIVERIES,
     HEADER_DLQ_REASON,

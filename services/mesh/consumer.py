@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,6 +19,12 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
 from services.mesh import subjects, tracing
+from services.mesh.dead_letters import (
+    MAX_DELIVERIES_ADVISORY,
+    DeadLetter,
+    copy_to_dlq,
+    unanswered_message,
+)
 from services.mesh.fetch_health import FetchHealth
 from services.mesh.logging import log_context
 from services.mesh.metrics import (
@@ -31,17 +36,11 @@ from services.mesh.metrics import (
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
-from services.mesh.publisher import HEADER_CORRELATION, HEADER_MSG_ID, HEADER_TYPE
+from services.mesh.publisher import HEADER_CORRELATION, HEADER_TYPE
 from services.mesh.streams import ConsumerSpec, ensure_consumer
 
 log = logging.getLogger(__name__)
 
-HEADER_DLQ_REASON = "Huleedu-Dlq-Reason"
-HEADER_DLQ_CONSUMER = "Huleedu-Dlq-Consumer"
-HEADER_DLQ_SUBJECT = "Huleedu-Dlq-Original-Subject"
-HEADER_DLQ_STREAM_SEQ = "Huleedu-Dlq-Stream-Seq"
-HEADER_DLQ_DELIVERIES = "Huleedu-Dlq-Deliveries"
-_MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{durable}"
 _FETCH_TIMEOUT_S = 1.0
 _STATE_INTERVAL_S = 5.0
 _REPROVISION_TIMEOUT_S = 5.0
@@ -138,7 +137,7 @@ class EventConsumer:
         self._pull_sub = subscription = await self._js.pull_subscribe_bind(
             durable=self._spec.durable, stream=self._spec.stream
         )
-        advisory = _MAX_DELIVERIES_ADVISORY.format(
+        advisory = MAX_DELIVERIES_ADVISORY.format(
             stream=self._spec.stream, durable=self._spec.durable
         )
         self._advisory_sub = await self._js._nc.subscribe(advisory, cb=self._on_max_deliveries)
@@ -392,7 +391,7 @@ class EventConsumer:
         EVENTS_HANDLED.labels(self._spec.durable, _type_label(delivery), "nak").inc()
 
     async def _dead_letter(self, msg: Msg, delivery: Delivery, reason: str) -> None:
-        await self._copy_to_dlq(
+        letter = DeadLetter(
             subject=msg.subject,
             data=msg.data,
             original_headers=delivery.headers,
@@ -400,50 +399,23 @@ class EventConsumer:
             deliveries=delivery.num_delivered,
             reason=reason,
         )
+        await self._copy_to_dlq(letter)
         await msg.term()
         EVENTS_HANDLED.labels(self._spec.durable, _type_label(delivery), "dlq").inc()
 
-    async def _copy_to_dlq(
-        self,
-        *,
-        subject: str,
-        data: bytes,
-        original_headers: Mapping[str, str],
-        stream_seq: int,
-        deliveries: int,
-        reason: str,
-    ) -> None:
-        headers = {k: v for k, v in original_headers.items() if not k.startswith("Nats-")}
-        headers.update(
-            {
-                HEADER_MSG_ID: f"dlq:{self._spec.stream}:{self._spec.durable}:{stream_seq}",
-                HEADER_DLQ_REASON: reason[:1000],
-                HEADER_DLQ_CONSUMER: f"{self._service}/{self._spec.durable}",
-                HEADER_DLQ_SUBJECT: subject,
-                HEADER_DLQ_STREAM_SEQ: str(stream_seq),
-                HEADER_DLQ_DELIVERIES: str(deliveries),
-            }
-        )
-        await self._js.publish(subjects.dlq_subject(subject), data, headers=headers)
-        log.error(
-            "message moved to DLQ",
-            extra={"subject": subject, "reason": reason, "stream_seq": stream_seq},
+    async def _copy_to_dlq(self, letter: DeadLetter) -> None:
+        await copy_to_dlq(
+            self._js,
+            letter,
+            stream=self._spec.stream,
+            durable=self._spec.durable,
+            service=self._service,
         )
 
     async def _on_max_deliveries(self, advisory: Msg) -> None:
         try:
-            body = json.loads(advisory.data)
-            stream_seq = int(body["stream_seq"])
-            deliveries = int(body.get("deliveries", 0))
-            stored = await self._js.get_msg(self._spec.stream, seq=stream_seq)
+            letter = await unanswered_message(self._js, self._spec.stream, advisory.data)
         except Exception:
             log.exception("cannot read message named by a max-deliveries advisory")
             return
-        await self._copy_to_dlq(
-            subject=stored.subject or "",
-            data=stored.data or b"",
-            original_headers=dict(stored.headers or {}),
-            stream_seq=stream_seq,
-            deliveries=deliveries,
-            reason=f"ran out of deliveries ({deliveries}) without an answer",
-        )
+        await self._copy_to_dlq(letter)

@@ -35,7 +35,7 @@ from services.devstack.nats_cluster import (
     wait_streams_current,
 )
 from services.devstack.stack import SERVICES
-from services.mesh.consumer import HEADER_DLQ_REASON
+from services.mesh.dead_letters import HEADER_DLQ_REASON
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from tests.support import wait_until
 

@@ -46,13 +46,13 @@ from services.file_service.adapters.kv_keys import batch_key
 from services.file_service.bootstrap import FileService
 from services.mesh import subjects
 from services.mesh.connection import connect_nats
-from services.mesh.consumer import (
+from services.mesh.content_client import ContentClient
+from services.mesh.dead_letters import (
     HEADER_DLQ_CONSUMER,
     HEADER_DLQ_REASON,
     HEADER_DLQ_STREAM_SEQ,
     HEADER_DLQ_SUBJECT,
 )
-from services.mesh.content_client import ContentClient
 from services.mesh.kv import read_document
 from services.mesh.logging import JsonFormatter
 from services.mesh.publisher import HEADER_TYPE

@@ -14,8 +14,8 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.content_service.bootstrap import ContentService, start_content_service
 from services.mesh import subjects
-from services.mesh.consumer import HEADER_DLQ_REASON
 from services.mesh.content_client import ContentClient
+from services.mesh.dead_letters import HEADER_DLQ_REASON
 from services.mesh.publisher import HEADER_MSG_ID, HEADER_TYPE, EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import DLQ_STREAM
