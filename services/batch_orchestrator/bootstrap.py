@@ -5,7 +5,6 @@ what tests call to run a real BOS in-process (BATCH_ORCHESTRATOR_ADDR port 0 pic
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from services.mesh.connection import connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.kv_census import KvCensus
+from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.publisher import EventPublisher
 from services.mesh.streams import ensure_kv, ensure_streams
 
@@ -66,9 +66,7 @@ class RunningBos:
         """NOT_SERVING, stop consuming (in-flight messages finish), end watches, stop gRPC
         (in-flight calls finish within the grace), then drain NATS."""
         await self.grpc.enter_graceful_shutdown()
-        self.announcer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.announcer
+        await cancel_and_wait(self.announcer)
         await self.consumer.stop()
         await self.census.stop()
         await self.servicer.close()

@@ -26,6 +26,7 @@ from services.mesh.dead_letters import (
     unanswered_message,
 )
 from services.mesh.fetch_health import FetchHealth
+from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.logging import log_context
 from services.mesh.metrics import (
     CONSUMER_ACK_PENDING,
@@ -160,16 +161,12 @@ class EventConsumer:
         """
         self._stopping.set()
         if self._state_task is not None:
-            self._state_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._state_task
+            await cancel_and_wait(self._state_task)
         if self._loop_task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._loop_task), _FETCH_TIMEOUT_S + 5.0)
             except TimeoutError:
-                self._loop_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._loop_task
+                await cancel_and_wait(self._loop_task)
             except Exception:
                 log.exception("fetch loop failed", extra={"durable": self._spec.durable})
         if self._in_flight:

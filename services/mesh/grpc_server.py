@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -16,6 +15,7 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 from grpc_reflection.v1alpha import reflection
 
 from services.mesh import tracing
+from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.metrics import GrpcMetricsInterceptor
 from services.mesh.tls import GrpcTls
 
@@ -84,9 +84,7 @@ class GrpcServer:
     async def enter_graceful_shutdown(self) -> None:
         """Answer NOT_SERVING for every service from now on."""
         if self._follower is not None:
-            self._follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follower
+            await cancel_and_wait(self._follower)
         await self.health.enter_graceful_shutdown()
 
     async def stop(self, grace_s: float = 5.0) -> None:

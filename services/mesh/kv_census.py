@@ -17,6 +17,8 @@ import nats.errors
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 from prometheus_client import Gauge
 
+from services.mesh.lifecycle import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 Classify = Callable[[str, bytes], Counter[str] | None]
@@ -49,9 +51,7 @@ class KvCensus:
     async def stop(self) -> None:
         """Stop following."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     def apply(self, key: str, value: bytes | None) -> None:
         """Count `value` for `key` instead of what it counted before (None: deleted)."""

@@ -1,12 +1,16 @@
-"""Process lifecycle: wait for SIGTERM or SIGINT."""
+"""Process lifecycle: wait for SIGTERM or SIGINT; stop background tasks for certain."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+# How long a cancelled task gets to end before it is cancelled again.
+_RECANCEL_S = 1.0
 
 
 async def wait_for_shutdown_signal() -> None:
@@ -25,3 +29,15 @@ async def wait_for_shutdown_signal() -> None:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and return once it has ended. On Python 3.11, asyncio.wait_for can swallow
+    a cancellation that arrives just as the call it wraps completes (fixed in 3.12), and nats-py
+    wraps its requests in it: a loop task that lost its cancellation goes on forever, and a
+    stop() awaiting it hangs. So the task is cancelled again until it ends."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=_RECANCEL_S)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task ended with an error", exc_info=task.exception())

@@ -3,8 +3,12 @@ idempotently at start."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from dataclasses import dataclass, field
 
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -23,8 +27,12 @@ from nats.js.object_store import ObjectStore
 from services.mesh import subjects
 from services.mesh.settings import NatsSettings
 
+log = logging.getLogger(__name__)
+
 EVENTS_STREAM = "HULEEDU_EVENTS"
 DLQ_STREAM = "HULEEDU_DLQ"
+# How long provisioning waits for a new replicated stream to elect its leader.
+_LEADER_WAIT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,28 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.stream_info(config.name)
     except NotFoundError:
         await js.add_stream(config)
+        await wait_for_leader(js, config.name, config.num_replicas or 1)
         return
     await js.update_stream(config)
+
+
+async def wait_for_leader(js: JetStreamContext, stream: str, replicas: int) -> None:
+    """Return once a new replicated stream has elected its leader. Created on a cluster, a
+    stream answers nothing until then: a write straight after start-up would go unanswered (no
+    responders) and fail a client's first call. Gives up with a warning after a while; writes
+    then fail as transient errors until the election ends."""
+    if replicas <= 1:
+        return
+    deadline = time.monotonic() + _LEADER_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            info = await js.stream_info(stream)
+        except (nats.errors.Error, TimeoutError):
+            info = None
+        if info is not None and info.cluster is not None and info.cluster.leader:
+            return
+        await asyncio.sleep(0.1)
+    log.warning("stream has no leader yet", extra={"stream": stream, "waited_s": _LEADER_WAIT_S})
 
 
 async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
@@ -109,7 +137,7 @@ async def ensure_kv(
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
-        return await js.create_key_value(
+        kv = await js.create_key_value(
             KeyValueConfig(
                 bucket=bucket,
                 history=1,
@@ -118,6 +146,8 @@ async def ensure_kv(
                 replicas=settings.replicas,
             )
         )
+        await wait_for_leader(js, f"KV_{bucket}", settings.replicas)
+        return kv
 
 
 async def ensure_object_store(
@@ -131,7 +161,7 @@ async def ensure_object_store(
     try:
         return await js.object_store(bucket)
     except (BucketNotFoundError, NotFoundError):
-        return await js.create_object_store(
+        store = await js.create_object_store(
             bucket,
             ObjectStoreConfig(
                 storage=StorageType.FILE,
@@ -139,3 +169,5 @@ async def ensure_object_store(
                 max_bytes=max_bytes,
             ),
         )
+        await wait_for_leader(js, f"OBJ_{bucket}", settings.replicas)
+        return store
