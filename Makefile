@@ -108,7 +108,7 @@ compose-cluster-down:
 
 # The E2E suite against the compose cluster, through instance a of each service.
 compose-cluster-e2e: install compose-cluster-up
-	HULEEDU_E2E_STACK=external NATS_URL=$(COMPOSE_CLUSTER_NATS) \
+	HULEEDU_E2E_STACK=external NATS_URL=$(COMPOSE_CLUSTER_NATS) NATS_MAX_DELIVER=30 \
 		CONTENT_SERVICE_ADDR=127.0.0.1:51051 FILE_SERVICE_ADDR=127.0.0.1:51052 \
 		BATCH_ORCHESTRATOR_ADDR=127.0.0.1:51053 ESSAY_LIFECYCLE_ADDR=127.0.0.1:51054 \
 		SPELL_CHECKER_ADDR=127.0.0.1:51055 $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
@@ -142,7 +142,7 @@ test-hostile: install
 # Scale out (issue 9): three nats-server nodes with routes (R3 streams, KV, Object Store) and two
 # instances of every service under .run/cluster/; the node-loss suite; the scaling benchmark.
 # ------------------------------------------------------------------------------------------------
-.PHONY: cluster-up cluster-down cluster-status test-cluster bench-scaling
+.PHONY: cluster-up cluster-down cluster-status cluster-e2e test-cluster bench-scaling
 
 cluster-up: install
 	$(PY) -m services.devstack.cluster up
@@ -152,6 +152,12 @@ cluster-down:
 
 cluster-status: install
 	$(PY) -m services.devstack.cluster status
+
+# The E2E suite against the running local cluster (make cluster-up), through instance 1 of each
+# service; its services run with NATS_MAX_DELIVER=30.
+cluster-e2e: install
+	set -a; . .run/cluster/stack.env; set +a; HULEEDU_E2E_STACK=external NATS_MAX_DELIVER=30 \
+		$(VENV)/bin/pytest -m "not slow" tests/e2e $(PYTEST_ARGS)
 
 test-cluster: install
 	$(VENV)/bin/pytest -m cluster tests/cluster $(PYTEST_ARGS)
