@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import grpc
 
 from huleedu.common.v1 import common_pb2
@@ -38,7 +42,12 @@ def _translate(error: grpc.aio.AioRpcError, action: str) -> Exception:
 
 
 class ContentClient:
-    """Stores and reads content; failures become TransientError or PermanentError."""
+    """Stores and reads content; failures become TransientError or PermanentError.
+
+    At most `max_in_flight` calls are out at once; the others wait here, before their deadline
+    starts. Without the limit, a burst (hundreds of uploads at once) queued at the Content
+    Service, and calls that waited there past `timeout_s` failed and had to be sent again.
+    """
 
     def __init__(
         self,
@@ -46,10 +55,14 @@ class ContentClient:
         *,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         timeout_s: float = 10.0,
+        max_in_flight: int = 32,
     ) -> None:
         self._channel = grpc_channel(addr, max_message_bytes=max_message_bytes)
         self._stub = content_service_pb2_grpc.ContentServiceStub(self._channel)
         self._timeout_s = timeout_s
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._in_flight = 0
+        self.peak_in_flight = 0
 
     async def put(
         self, content: bytes, kind: common_pb2.ContentKind.ValueType, media_type: str
@@ -59,7 +72,8 @@ class ContentClient:
             content=content, kind=kind, media_type=media_type
         )
         try:
-            response = await self._stub.PutContent(request, timeout=self._timeout_s)
+            async with self._slot():
+                response = await self._stub.PutContent(request, timeout=self._timeout_s)
         except grpc.aio.AioRpcError as error:
             raise _translate(error, "PutContent") from error
         return response.storage_id
@@ -68,10 +82,21 @@ class ContentClient:
         """The bytes stored under `storage_id`."""
         request = content_service_pb2.GetContentRequest(storage_id=storage_id)
         try:
-            response = await self._stub.GetContent(request, timeout=self._timeout_s)
+            async with self._slot():
+                response = await self._stub.GetContent(request, timeout=self._timeout_s)
         except grpc.aio.AioRpcError as error:
             raise _translate(error, f"GetContent {storage_id}") from error
         return response.content
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        async with self._slots:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            try:
+                yield
+            finally:
+                self._in_flight -= 1
 
     async def close(self) -> None:
         """Close the channel."""

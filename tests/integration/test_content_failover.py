@@ -1,8 +1,10 @@
-"""A client dialling two real Content Service instances (CONTENT_SERVICE_ADDR as a list): when one
-stops, the calls that follow are answered by the other."""
+"""The Content Service client against real Content Services: dialling two instances
+(CONTENT_SERVICE_ADDR as a list), the calls that follow the loss of one are answered by the
+other; and however many calls its users make at once, at most `max_in_flight` are out."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import pytest
@@ -47,3 +49,22 @@ async def test_calls_survive_the_loss_of_one_of_two_content_instances(
                 assert await client.get(storage_id) == data
         finally:
             await client.close()
+
+
+async def test_a_burst_of_calls_keeps_at_most_max_in_flight_out_and_all_succeed(
+    nats_settings: NatsSettings,
+) -> None:
+    async with running_content_service(nats_settings) as content:
+        client = ContentClient(f"127.0.0.1:{content.grpc.port}", timeout_s=30, max_in_flight=3)
+        try:
+            essays = [f"essay {n} {unique('burst')}".encode() for n in range(40)]
+            ids = await asyncio.gather(
+                *(
+                    client.put(essay, common_pb2.CONTENT_KIND_RAW_UPLOAD, "text/plain")
+                    for essay in essays
+                )
+            )
+            assert [await client.get(storage_id) for storage_id in ids] == essays
+        finally:
+            await client.close()
+    assert client.peak_in_flight == 3
