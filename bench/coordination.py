@@ -35,6 +35,7 @@ from bench.coordination_harness import EventTap, StubSpellChecker, bos_process, 
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
+from services.cli.results import TERMINAL
 from services.devstack.nats_server import NatsServer, nats_server_binary
 from services.mesh.connection import connect_nats
 from services.mesh.publisher import EventPublisher
@@ -43,11 +44,6 @@ from services.mesh.streams import ensure_streams
 
 ESSAYS_PER_BATCH = 25
 RESULTS = Path(__file__).resolve().parent / "results" / "coordination.json"
-TERMINAL = {
-    common_pb2.BatchStatus.BATCH_STATUS_COMPLETED,
-    common_pb2.BatchStatus.BATCH_STATUS_COMPLETED_WITH_FAILURES,
-    common_pb2.BatchStatus.BATCH_STATUS_FAILED,
-}
 
 
 def percentile(values: Sequence[float], share: float) -> float:

@@ -24,22 +24,15 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
-from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
+from services.cli.results import TERMINAL
 from services.mesh import subjects
 from services.mesh.grpc_server import grpc_channel
 from services.mesh.publisher import HEADER_TYPE
 from services.mesh.streams import EVENTS_STREAM
 
 T = TypeVar("T")
-TERMINAL = frozenset(
-    {
-        common_pb2.BATCH_STATUS_COMPLETED,
-        common_pb2.BATCH_STATUS_COMPLETED_WITH_FAILURES,
-        common_pb2.BATCH_STATUS_FAILED,
-    }
-)
 # No answer: the call may or may not have happened; asking again is how a client finds out.
 NO_ANSWER = frozenset(
     {

@@ -29,13 +29,13 @@ from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
+from services.cli.results import TERMINAL
 from services.devstack.cluster_layout import ClusterLayout
 from services.mesh import subjects
 from services.mesh.streams import EVENTS_STREAM
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "essays"
 B = common_pb2.BatchStatus
-TERMINAL = {B.BATCH_STATUS_COMPLETED, B.BATCH_STATUS_COMPLETED_WITH_FAILURES, B.BATCH_STATUS_FAILED}
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 _MIB = 1024 * 1024
 Req = TypeVar("Req", bound=Message)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from services.devstack.cluster_layout import INSTANCE_DEFAULTS, ClusterLayout, InstanceAddresses
-from services.devstack.health import check_health
 from services.devstack.nats_cluster import (
     ClusterError,
     NatsNode,
@@ -29,7 +28,7 @@ from services.devstack.processes import (
     stop,
     write_pid_file,
 )
-from services.devstack.stack import REPO_ROOT, RunDir, port_in_use
+from services.devstack.stack import REPO_ROOT, RunDir, Starting, port_in_use, wait_serving
 
 Report = Callable[[str], None]
 DEFAULT_RUN_DIR = REPO_ROOT / ".run" / "cluster"
@@ -218,28 +217,13 @@ class ClusterStack:
         write_pid_file(self.run_dir.pids, process)
 
     def _wait_serving(self, instances: list[InstanceAddresses], deadline: float) -> None:
-        pending = list(instances)
-        while pending:
-            for instance in list(pending):
-                process = self._instances[instance.name]
-                if not process.alive:
-                    raise ClusterError(
-                        f"{instance.name} exited at start:\n{self._log_tail(instance.name)}"
-                    )
-                if check_health(instance.grpc_addr, timeout_s=1.0) == "SERVING":
-                    pending.remove(instance)
-                    home = self.layout.nodes[instance.home_node].name
-                    self._report(
-                        f"  {instance.name:<22} {instance.grpc_addr:<24} pid {process.pid} "
-                        f"(home {home})"
-                    )
-            if pending and time.monotonic() > deadline:
-                names = ", ".join(instance.name for instance in pending)
-                raise ClusterError(
-                    f"not SERVING in time: {names}; see {self.run_dir.logs}/<name>.log"
-                )
-            if pending:
-                time.sleep(0.1)
+        starting = []
+        for instance in instances:
+            process = self._instances[instance.name]
+            home = self.layout.nodes[instance.home_node].name
+            line = f"  {instance.name:<22} {instance.grpc_addr:<24} pid {process.pid} (home {home})"
+            starting.append(Starting(instance.name, process, instance.grpc_addr, line))
+        wait_serving(starting, deadline, self.run_dir, self._report, ClusterError)
 
     def _stop_process(self, process: ManagedProcess) -> int:
         running = process.alive
@@ -247,11 +231,6 @@ class ClusterStack:
             stop(process)
         remove_pid_file(self.run_dir.pids, process.name)
         return int(running)
-
-    def _log_tail(self, name: str, lines: int = 15) -> str:
-        path = self.run_dir.logs / f"{name}.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
 
 
 def stop_recorded(run_dir: RunDir, report: Report = _stderr) -> int:

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -173,8 +173,49 @@ class RunDir:
         """The addresses of the running stack."""
         return self.root / "stack.env"
 
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        """The last lines of a process's log, indented, for an error message."""
+        path = self.logs / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
+
 
 Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Starting:
+    """A service process that has been spawned: its gRPC address and the line reported once it
+    answers SERVING."""
+
+    name: str
+    process: ManagedProcess
+    addr: str
+    line: str
+
+
+def wait_serving(
+    starting: Sequence[Starting],
+    deadline: float,
+    run_dir: RunDir,
+    report: Report,
+    error: type[Exception],
+) -> None:
+    """Poll each process's gRPC health until it answers SERVING, reporting each; `error` (with
+    the tail of its log) when one exits, or naming the laggards at the deadline."""
+    pending = list(starting)
+    while pending:
+        for item in list(pending):
+            if not item.process.alive:
+                raise error(f"{item.name} exited at start:\n{run_dir.log_tail(item.name)}")
+            if check_health(item.addr, timeout_s=1.0) == "SERVING":
+                pending.remove(item)
+                report(item.line)
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(item.name for item in pending)
+            raise error(f"not SERVING in time: {names}; see {run_dir.logs}/<name>.log")
+        if pending:
+            time.sleep(0.1)
 
 
 def _stderr(line: str) -> None:
@@ -280,7 +321,7 @@ class LocalStack:
         health = f"http://127.0.0.1:{self.addresses.monitor_port}/healthz?js-enabled-only=true"
         while time.monotonic() < deadline:
             if not process.alive:
-                raise StackError(f"nats-server exited at start:\n{self._log_tail(NATS)}")
+                raise StackError(f"nats-server exited at start:\n{self.run_dir.log_tail(NATS)}")
             with (
                 contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
                 urllib.request.urlopen(health, timeout=1) as response,
@@ -289,34 +330,19 @@ class LocalStack:
                     self._report(f"  {NATS:<20} {self.addresses.nats_url:<24} pid {process.pid}")
                     return
             time.sleep(0.05)
-        raise StackError(f"nats-server not healthy in time:\n{self._log_tail(NATS)}")
+        raise StackError(f"nats-server not healthy in time:\n{self.run_dir.log_tail(NATS)}")
 
     def _service_env(self) -> dict[str, str]:
         return {**os.environ, **self.addresses.env(), "PYTHONUNBUFFERED": "1"}
 
     def _wait_serving(self, deadline: float) -> None:
-        pending = list(SERVICES)
-        while pending:
-            for spec in list(pending):
-                process = self._processes[spec.name]
-                if not process.alive:
-                    raise StackError(f"{spec.name} exited at start:\n{self._log_tail(spec.name)}")
-                addr = self.addresses.services[spec.addr_variable]
-                if check_health(addr, timeout_s=1.0) == "SERVING":
-                    pending.remove(spec)
-                    self._report(f"  {spec.name:<20} {addr:<24} pid {process.pid}")
-            if pending and time.monotonic() > deadline:
-                names = ", ".join(spec.name for spec in pending)
-                raise StackError(
-                    f"not SERVING in time: {names}; see {self.run_dir.logs}/<service>.log"
-                )
-            if pending:
-                time.sleep(0.1)
-
-    def _log_tail(self, name: str, lines: int = 15) -> str:
-        path = self.run_dir.logs / f"{name}.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
+        starting = []
+        for spec in SERVICES:
+            process = self._processes[spec.name]
+            addr = self.addresses.services[spec.addr_variable]
+            line = f"  {spec.name:<20} {addr:<24} pid {process.pid}"
+            starting.append(Starting(spec.name, process, addr, line))
+        wait_serving(starting, deadline, self.run_dir, self._report, StackError)
 
 
 def stop_processes(run_dir: RunDir, processes: list[ManagedProcess], report: Report) -> int:

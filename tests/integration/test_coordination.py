@@ -15,7 +15,6 @@ from nats.js import JetStreamContext
 
 from bench.coordination_events import provisioned, validation_failed
 from bench.coordination_harness import (
-    REPO_ROOT,
     EventTap,
     ServiceProcess,
     StubSpellChecker,
@@ -25,17 +24,13 @@ from bench.coordination_harness import (
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
+from services.cli.results import TERMINAL
 from services.devstack.nats_server import NatsServer
 from services.mesh.publisher import EventPublisher
 from tests.support import wait_until
 
-pytestmark = pytest.mark.skipif(
-    not (REPO_ROOT / "services" / "batch_orchestrator" / "__main__.py").exists(),
-    reason="needs the Batch Orchestrator (services/batch_orchestrator)",
-)
 B = common_pb2.BatchStatus
 NatsJs = tuple[Client, JetStreamContext]
-TERMINAL = {B.BATCH_STATUS_COMPLETED, B.BATCH_STATUS_COMPLETED_WITH_FAILURES, B.BATCH_STATUS_FAILED}
 ESSAY_ID_FIELDS = {"essay_id", "essay_ids", "failed_essay_ids"}
 
 

@@ -20,7 +20,6 @@ from nats.js import JetStreamContext
 
 from bench.coordination_events import provisioned, validation_failed
 from bench.coordination_harness import (
-    REPO_ROOT,
     EventTap,
     ServiceProcess,
     StubSpellChecker,
@@ -31,14 +30,11 @@ from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
+from services.cli.results import TERMINAL
 from services.devstack.nats_server import NatsServer
 from services.mesh.publisher import EventPublisher
 from tests.support import wait_until
 
-pytestmark = pytest.mark.skipif(
-    not (REPO_ROOT / "services" / "batch_orchestrator" / "__main__.py").exists(),
-    reason="needs the Batch Orchestrator (services/batch_orchestrator)",
-)
 B = common_pb2.BatchStatus
 NatsJs = tuple[Client, JetStreamContext]
 BATCHES = 20
@@ -177,11 +173,7 @@ async def test_killing_els_or_bos_at_random_points_loses_and_repeats_nothing(
                 reply = await call_with_retry(
                     bos.GetBatch, batch_service_pb2.GetBatchRequest(batch_id=plan.batch_id)
                 )
-                if reply.batch.status not in {
-                    B.BATCH_STATUS_COMPLETED,
-                    B.BATCH_STATUS_COMPLETED_WITH_FAILURES,
-                    B.BATCH_STATUS_FAILED,
-                }:
+                if reply.batch.status not in TERMINAL:
                     return None
                 batches[plan.batch_id] = reply.batch
             return batches
