@@ -9,7 +9,6 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import nats.errors
 from nats.aio.client import Client
 
 from huleedu.batch.v1 import batch_service_pb2_grpc
@@ -29,7 +28,7 @@ from services.batch_orchestrator.service_layer.publishing import PRODUCER
 from services.batch_orchestrator.service_layer.queries import BatchQueries
 from services.batch_orchestrator.service_layer.registration import BatchRegistrar
 from services.batch_orchestrator.settings import BosSettings
-from services.mesh.connection import connect_nats
+from services.mesh.connection import close_nats, connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.kv_census import KvCensus
@@ -71,12 +70,7 @@ class RunningBos:
         await self.census.stop()
         await self.servicer.close()
         await self.grpc.stop(self.shutdown_grace_s)
-        if not self.nats.is_closed:
-            try:
-                await self.nats.drain()
-            except nats.errors.Error as error:  # e.g. reconnecting: nothing left to flush
-                log.warning("nats drain failed; closing: %s", error)
-                await self.nats.close()
+        await close_nats(self.nats)
         log.info("batch orchestrator stopped")
 
 

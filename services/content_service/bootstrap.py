@@ -12,7 +12,7 @@ from services.content_service.adapters.object_store import CONTENT_BUCKET, Objec
 from services.content_service.domain.content import ContentLibrary
 from services.content_service.entrypoints.grpc_servicer import SERVICE_NAME, ContentServicer
 from services.content_service.settings import ContentServiceSettings
-from services.mesh.connection import connect_nats
+from services.mesh.connection import close_nats, connect_nats
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.lifecycle import wait_for_shutdown_signal
 from services.mesh.metrics import start_metrics_server
@@ -37,7 +37,7 @@ class ContentService:
     async def stop(self, grace_s: float = 5.0) -> None:
         """NOT_SERVING, finish calls in flight, then close NATS."""
         await self.grpc.stop(grace_s)
-        await self.nats.drain()
+        await close_nats(self.nats)
         log.info("content service stopped")
 
 

@@ -29,7 +29,7 @@ from services.essay_lifecycle.entrypoints.grpc_servicer import (
 )
 from services.essay_lifecycle.settings import EssayLifecycleSettings
 from services.mesh import subjects
-from services.mesh.connection import connect_nats
+from services.mesh.connection import close_nats, connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.kv_census import KvCensus
@@ -85,7 +85,7 @@ class EssayLifecycleApp:
         await self.consumer.stop()
         await self.census.stop()
         await self.grpc.stop(self.settings.shutdown_grace_s)
-        await self.nats.drain()
+        await close_nats(self.nats)
         log.info("essay lifecycle stopped")
 
 

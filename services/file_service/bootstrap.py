@@ -21,7 +21,7 @@ from services.file_service.entrypoints.event_handlers import registration_handle
 from services.file_service.entrypoints.grpc_servicer import SERVICE_NAME, FileServicer
 from services.file_service.settings import FileServiceSettings
 from services.mesh import subjects
-from services.mesh.connection import connect_nats
+from services.mesh.connection import close_nats, connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.content_client import ContentClient
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
@@ -56,7 +56,7 @@ class FileService:
         await self.consumer.stop()
         await self.pool.stop()
         await self.content.close()
-        await self.nats.drain()
+        await close_nats(self.nats)
         log.info("file service stopped")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import nats
+import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -45,3 +46,15 @@ async def connect_nats(settings: NatsSettings, name: str) -> tuple[Client, JetSt
     )
     log.info("nats connected", extra={"server": redact_url(_url(client))})
     return client, client.jetstream(timeout=settings.request_timeout_s)
+
+
+async def close_nats(client: Client) -> None:
+    """Drain the connection (what was published is flushed, subscriptions end), or close it if
+    it cannot drain (e.g. while reconnecting, when there is nothing to flush anyway)."""
+    if client.is_closed:
+        return
+    try:
+        await client.drain()
+    except nats.errors.Error as error:
+        log.warning("nats drain failed; closing: %s", error)
+        await client.close()

@@ -10,7 +10,7 @@ from nats.aio.client import Client
 
 from huleedu.events.v1 import events_pb2
 from services.mesh import subjects
-from services.mesh.connection import connect_nats
+from services.mesh.connection import close_nats, connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.content_client import ContentClient
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
@@ -60,7 +60,7 @@ class SpellCheckerService:
         await self.pool.close()
         await self.grpc.stop(_STOP_GRACE_S)
         await self.content.close()
-        await self.nats.drain()
+        await close_nats(self.nats)
         log.info("spell checker stopped")
 
 
