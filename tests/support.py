@@ -6,9 +6,13 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
+
+from services.devstack.cluster_layout import ClusterLayout, any_free_ports
+from services.devstack.nats_cluster import NatsNode, wait_healthy
 
 T = TypeVar("T")
 
@@ -39,3 +43,19 @@ async def wait_until(
 def unique(prefix: str) -> str:
     """A fresh id for one test, so tests can share a server."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def three_nats_nodes(root: Path) -> Iterator[list[NatsNode]]:
+    """Three bare nats-server nodes with routes between them (no services) on free ports, with
+    their stores under `root`, healthy; stopped afterwards."""
+    layout = ClusterLayout.build(ports=any_free_ports)
+    nodes = [NatsNode(node, layout.nodes, root, root) for node in layout.nodes]
+    try:
+        for node in nodes:
+            node.start()
+        wait_healthy(nodes, deadline=time.monotonic() + 60)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()

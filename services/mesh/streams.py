@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import nats.errors
 from nats.js import JetStreamContext
@@ -20,7 +22,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError, ServiceUnavailableError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
@@ -33,6 +35,12 @@ EVENTS_STREAM = "HULEEDU_EVENTS"
 DLQ_STREAM = "HULEEDU_DLQ"
 # How long provisioning waits for a new replicated stream to elect its leader.
 _LEADER_WAIT_S = 15.0
+# How long provisioning goes on asking a JetStream that does not answer (an election under way, a
+# slow disk syncing a new replicated stream) before the service gives up starting.
+_PROVISION_WAIT_S = 60.0
+_UNANSWERED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,15 +83,41 @@ def _dlq_config(settings: NatsSettings) -> StreamConfig:
     )
 
 
+async def _until_answered(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run a whole check-then-create `attempt` until JetStream answers it. On a cluster, creating
+    a replicated stream is answered only once its group has a leader, and a busy cluster can take
+    longer than one request's timeout: the request may have gone through or not. Creating or
+    updating with the same configuration changes nothing, so asking again is safe."""
+    deadline = time.monotonic() + _PROVISION_WAIT_S
+    pause = 0.2
+    while True:
+        try:
+            return await attempt()
+        except _UNANSWERED as error:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning(
+                "JetStream did not answer provisioning; asking again",
+                extra={"what": what, "error": repr(error), "retry_in_s": pause},
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    assert config.name is not None
-    try:
-        await js.stream_info(config.name)
-    except NotFoundError:
-        await js.add_stream(config)
-        await wait_for_leader(js, config.name, config.num_replicas or 1)
-        return
-    await js.update_stream(config)
+    name = config.name
+    assert name is not None
+
+    async def attempt() -> None:
+        try:
+            await js.stream_info(name)
+        except NotFoundError:
+            await js.add_stream(config)
+            await wait_for_leader(js, name, config.num_replicas or 1)
+            return
+        await js.update_stream(config)
+
+    await _until_answered(f"stream {name}", attempt)
 
 
 async def wait_for_leader(js: JetStreamContext, stream: str, replicas: int) -> None:
@@ -127,27 +161,35 @@ def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
 
 async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
     """Create the durable consumer, or update it to the spec (same name: instances share it)."""
-    await js.add_consumer(spec.stream, consumer_config(spec))
+
+    async def attempt() -> None:
+        await js.add_consumer(spec.stream, consumer_config(spec))
+
+    await _until_answered(f"consumer {spec.durable}", attempt)
 
 
 async def ensure_kv(
     js: JetStreamContext, bucket: str, settings: NatsSettings, *, ttl_s: float | None = None
 ) -> KeyValue:
     """Bind the KV bucket, creating it if it does not exist (entries expire after `ttl_s`)."""
-    try:
-        return await js.key_value(bucket)
-    except BucketNotFoundError:
-        kv = await js.create_key_value(
-            KeyValueConfig(
-                bucket=bucket,
-                history=1,
-                ttl=ttl_s,
-                storage=StorageType.FILE,
-                replicas=settings.replicas,
+
+    async def attempt() -> KeyValue:
+        try:
+            return await js.key_value(bucket)
+        except BucketNotFoundError:
+            kv = await js.create_key_value(
+                KeyValueConfig(
+                    bucket=bucket,
+                    history=1,
+                    ttl=ttl_s,
+                    storage=StorageType.FILE,
+                    replicas=settings.replicas,
+                )
             )
-        )
-        await wait_for_leader(js, f"KV_{bucket}", settings.replicas)
-        return kv
+            await wait_for_leader(js, f"KV_{bucket}", settings.replicas)
+            return kv
+
+    return await _until_answered(f"KV bucket {bucket}", attempt)
 
 
 async def ensure_object_store(
@@ -158,16 +200,20 @@ async def ensure_object_store(
     max_bytes: int | None = None,
 ) -> ObjectStore:
     """Bind the Object Store bucket, creating it if it does not exist."""
-    try:
-        return await js.object_store(bucket)
-    except (BucketNotFoundError, NotFoundError):
-        store = await js.create_object_store(
-            bucket,
-            ObjectStoreConfig(
-                storage=StorageType.FILE,
-                replicas=settings.replicas,
-                max_bytes=max_bytes,
-            ),
-        )
-        await wait_for_leader(js, f"OBJ_{bucket}", settings.replicas)
-        return store
+
+    async def attempt() -> ObjectStore:
+        try:
+            return await js.object_store(bucket)
+        except (BucketNotFoundError, NotFoundError):
+            store = await js.create_object_store(
+                bucket,
+                ObjectStoreConfig(
+                    storage=StorageType.FILE,
+                    replicas=settings.replicas,
+                    max_bytes=max_bytes,
+                ),
+            )
+            await wait_for_leader(js, f"OBJ_{bucket}", settings.replicas)
+            return store
+
+    return await _until_answered(f"Object Store {bucket}", attempt)

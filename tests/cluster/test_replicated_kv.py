@@ -5,7 +5,6 @@ from nats-py as KeyNotFoundError, not KeyWrongLastSequenceError)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,12 +13,12 @@ import pytest
 from google.protobuf import struct_pb2
 from nats.aio.client import Client
 
-from services.devstack.cluster_layout import ClusterLayout, NodeAddresses, any_free_ports
-from services.devstack.nats_cluster import NatsNode, stream_replicas, wait_healthy
+from services.devstack.cluster_layout import NodeAddresses
+from services.devstack.nats_cluster import stream_replicas
 from services.mesh.kv import read_document, update_document
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_kv
-from tests.support import unique
+from tests.support import three_nats_nodes, unique
 
 WRITERS = 6
 # Three more nats-server processes and racing R3 elections: part of `make test-cluster`, not of the
@@ -30,17 +29,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def nats_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[NodeAddresses]]:
     """Three bare nats-server nodes with routes (no services)."""
-    root = Path(tmp_path_factory.mktemp("nats-cluster"))
-    layout = ClusterLayout.build(ports=any_free_ports)
-    nodes = [NatsNode(node, layout.nodes, root, root) for node in layout.nodes]
-    try:
-        for node in nodes:
-            node.start()
-        wait_healthy(nodes, deadline=time.monotonic() + 60)
-        yield list(layout.nodes)
-    finally:
-        for node in nodes:
-            node.stop()
+    with three_nats_nodes(Path(tmp_path_factory.mktemp("nats-cluster"))) as nodes:
+        yield [node.addresses for node in nodes]
 
 
 @pytest.fixture
