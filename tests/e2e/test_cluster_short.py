@@ -51,8 +51,16 @@ async def test_a_lost_and_restarted_node_loses_no_batch(tmp_path: Path) -> None:
     assert started.returncode == 0, started.stderr
     try:
         layout = ClusterLayout.read(run_dir / "cluster.json")
-        status = cluster_cli(run_dir, "status")
-        assert status.returncode == 0, status.stdout + status.stderr
+
+        async def status_all_current() -> subprocess.CompletedProcess[str] | None:
+            status = await asyncio.to_thread(cluster_cli, run_dir, "status")
+            return status if status.returncode == 0 else None
+
+        # `up` returned with every replica current, but a follower on a slow disk can trail the
+        # leader by an entry for a moment afterwards, and `status` then exits 1.
+        status = await wait_until(
+            status_all_current, timeout_s=60, interval_s=1.0, message="status: all current"
+        )
         assert status.stdout.count("SERVING") == 5 and "R3" in status.stdout
 
         client = await nats.connect(servers=[node.client_url for node in layout.nodes])
@@ -89,10 +97,9 @@ async def test_a_lost_and_restarted_node_loses_no_batch(tmp_path: Path) -> None:
         assert (await jetstream_call(lambda: js.stream_info(DLQ_STREAM))).state.messages == 0
         await client.close()
 
-        async def all_current() -> bool:
-            return (await asyncio.to_thread(cluster_cli, run_dir, "status")).returncode == 0
-
-        await wait_until(all_current, timeout_s=60, interval_s=1.0, message="replicas current")
+        await wait_until(
+            status_all_current, timeout_s=60, interval_s=1.0, message="replicas current"
+        )
     finally:
         stopped = cluster_cli(run_dir, "down")
         assert stopped.returncode == 0, stopped.stderr
