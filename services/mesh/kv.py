@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
 _MAX_ATTEMPTS = 200
+_FIRST_PAUSE_S = 0.002
+_LONGEST_PAUSE_S = 0.25
 
 
 class UpdateConflictError(RuntimeError):
@@ -37,9 +40,11 @@ async def read_document(kv: KeyValue, key: str, message_type: type[M]) -> tuple[
         entry = await kv.get(key)
     except (KeyNotFoundError, KeyDeletedError):
         return None
-    if entry.value is None or entry.revision is None:
+    if entry.revision is None:
         return None
-    return message_type.FromString(entry.value), entry.revision
+    # A document with every field at its default is stored as an empty value, which nats-py
+    # hands back as None: it is still there, at this revision.
+    return message_type.FromString(entry.value or b""), entry.revision
 
 
 async def update_document(
@@ -53,8 +58,7 @@ async def update_document(
     `mutate` gets a fresh copy (None when absent) and returns the new document, or None for no
     change. It may run several times, so it must not have side effects beyond its return value.
     """
-    lost_creates = 0
-    for _ in range(_MAX_ATTEMPTS):
+    for conflicts in range(_MAX_ATTEMPTS):  # every pass that does not return is a conflict
         current = await read_document(kv, key, message_type)
         doc, revision = current if current is not None else (None, 0)
         updated = mutate(doc)
@@ -67,17 +71,29 @@ async def update_document(
             else:
                 new_revision = await kv.update(key, payload, last=revision)
         except KeyWrongLastSequenceError:
-            continue
+            pass
         except KeyNotFoundError:
             # A create that lost the race on a replicated bucket: the leader refuses it while
             # the winner's write is still being replicated, and nats-py's create() then looks
-            # the key up, finds nothing yet and raises KeyNotFoundError. A conflict all the same,
-            # but one that lasts until the winner's write commits (seconds during an election):
-            # back off instead of spending every attempt at once.
+            # the key up, finds nothing yet and raises KeyNotFoundError. A conflict all the same.
             if current is not None:
                 raise
-            await asyncio.sleep(min(0.005 * 2**lost_creates, 0.5))
-            lost_creates += 1
-            continue
-        return UpdateResult(doc=updated, revision=new_revision, changed=True)
+        else:
+            return UpdateResult(doc=updated, revision=new_revision, changed=True)
+        log.debug("compare-and-set conflict; reading again", extra={"key": key})
+        await asyncio.sleep(conflict_pause(conflicts))
     raise UpdateConflictError(f"{key}: gave up after {_MAX_ATTEMPTS} compare-and-set conflicts")
+
+
+def conflict_pause(conflicts: int) -> float:
+    """How long to wait before reading again after `conflicts` earlier conflicts in a row. None
+    after the first: another writer won a plain race and its write is in. Then doubling from
+    2 ms to 250 ms, with jitter so that the losers do not collide again in step: on a replicated
+    bucket the leader refuses every write to a key while one is still being replicated, and
+    reading again at once shows the old revision until that write commits (a second or more when
+    a follower's disk is slow, or during an election), which 200 immediate retries would not
+    outlast."""
+    if conflicts == 0:
+        return 0.0
+    ceiling = min(_FIRST_PAUSE_S * 2 ** (conflicts - 1), _LONGEST_PAUSE_S)
+    return random.uniform(ceiling / 2, ceiling)

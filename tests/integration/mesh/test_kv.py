@@ -54,3 +54,28 @@ async def test_mutate_returning_none_writes_nothing(nats_settings: NatsSettings)
     assert not unchanged.changed
     assert unchanged.revision == created.revision
     assert unchanged.doc == batch_service_pb2.Batch(batch_id="k")
+
+
+async def test_a_document_stored_as_an_empty_value_reads_back_and_takes_updates(
+    nats_settings: NatsSettings,
+) -> None:
+    client, js = await connect_nats(nats_settings, "cas-empty")
+    try:
+        kv = await ensure_kv(js, unique("cas").replace("-", "_"), nats_settings)
+        empty = await update_document(
+            kv, "k", batch_service_pb2.Batch, lambda doc: batch_service_pb2.Batch()
+        )
+        assert empty.changed
+        assert await read_document(kv, "k", batch_service_pb2.Batch) == (
+            batch_service_pb2.Batch(),
+            empty.revision,
+        )
+
+        def name(doc: batch_service_pb2.Batch | None) -> batch_service_pb2.Batch:
+            assert doc is not None, "the empty document reads as absent"
+            return batch_service_pb2.Batch(batch_id="k")
+
+        named = await update_document(kv, "k", batch_service_pb2.Batch, name)
+    finally:
+        await client.drain()
+    assert named.changed and named.revision == empty.revision + 1
