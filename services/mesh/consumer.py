@@ -38,7 +38,7 @@ from services.mesh.metrics import (
     HANDLER_SECONDS,
 )
 from services.mesh.publisher import HEADER_CORRELATION, HEADER_TYPE
-from services.mesh.streams import ConsumerSpec, ensure_consumer
+from services.mesh.streams import ConsumerSpec, ProvisioningError, ensure_consumer
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +261,12 @@ class EventConsumer:
     async def _reprovision(self) -> None:
         """Create the durable consumer again; nothing changes while it exists."""
         try:
-            await asyncio.wait_for(ensure_consumer(self._js, self._spec), _REPROVISION_TIMEOUT_S)
-        except (nats.errors.Error, TimeoutError) as error:
+            # One attempt (no provisioning wait): the fetch loop comes back here while it fails.
+            await asyncio.wait_for(
+                ensure_consumer(self._js, self._spec, provision_wait_s=0.0),
+                _REPROVISION_TIMEOUT_S,
+            )
+        except (nats.errors.Error, ProvisioningError, TimeoutError) as error:
             log.info(
                 "re-creating the durable consumer failed: %r",
                 error,

@@ -169,6 +169,9 @@ class NatsSettings:
     # How long a consumer's pull requests may fail without a break before the service answers
     # NOT_SERVING (an election takes seconds; a consumer missing on the server does not heal).
     consumer_stall_s: float = 30.0
+    # How long provisioning at start goes on asking a JetStream that does not answer (an election,
+    # a slow disk, no quorum yet) before the service gives up starting.
+    provision_wait_s: float = 60.0
 
     @property
     def url(self) -> str:
@@ -187,4 +190,5 @@ class NatsSettings:
             duplicate_window_s=env_float("NATS_DUPLICATE_WINDOW_S", 120.0, minimum=1.0),
             request_timeout_s=env_float("NATS_REQUEST_TIMEOUT_S", 5.0, minimum=0.5, maximum=120.0),
             consumer_stall_s=env_float("NATS_CONSUMER_STALL_S", 30.0, minimum=1.0),
+            provision_wait_s=env_float("NATS_PROVISION_WAIT_S", 60.0, minimum=1.0, maximum=3600.0),
         )

@@ -35,12 +35,13 @@ EVENTS_STREAM = "HULEEDU_EVENTS"
 DLQ_STREAM = "HULEEDU_DLQ"
 # How long provisioning waits for a new replicated stream to elect its leader.
 _LEADER_WAIT_S = 15.0
-# How long provisioning goes on asking a JetStream that does not answer (an election under way, a
-# slow disk syncing a new replicated stream) before the service gives up starting.
-_PROVISION_WAIT_S = 60.0
 _UNANSWERED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
 
 T = TypeVar("T")
+
+
+class ProvisioningError(RuntimeError):
+    """JetStream did not answer provisioning in time; the message says what to check."""
 
 
 @dataclass(frozen=True)
@@ -83,19 +84,25 @@ def _dlq_config(settings: NatsSettings) -> StreamConfig:
     )
 
 
-async def _until_answered(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-    """Run a whole check-then-create `attempt` until JetStream answers it. On a cluster, creating
-    a replicated stream is answered only once its group has a leader, and a busy cluster can take
-    longer than one request's timeout: the request may have gone through or not. Creating or
-    updating with the same configuration changes nothing, so asking again is safe."""
-    deadline = time.monotonic() + _PROVISION_WAIT_S
+async def _until_answered(what: str, attempt: Callable[[], Awaitable[T]], wait_s: float) -> T:
+    """Run a whole check-then-create `attempt` until JetStream answers it, for up to `wait_s`.
+    On a cluster, creating a replicated stream is answered only once its group has a leader, and a
+    busy cluster can take longer than one request's timeout: the request may have gone through or
+    not. Creating or updating with the same configuration changes nothing, so asking again is
+    safe. A server without JetStream never answers: ProvisioningError says so at the end."""
+    deadline = time.monotonic() + wait_s
     pause = 0.2
     while True:
         try:
             return await attempt()
         except _UNANSWERED as error:
             if time.monotonic() + pause > deadline:
-                raise
+                raise ProvisioningError(
+                    f"JetStream did not answer provisioning of {what} for {wait_s:g} s "
+                    f"(last: {error!r}): check that the servers in NATS_URL run with JetStream "
+                    "enabled (nats-server -js) and, on a cluster, that most nodes are up; "
+                    "NATS_PROVISION_WAIT_S sets how long to wait"
+                ) from error
             log.warning(
                 "JetStream did not answer provisioning; asking again",
                 extra={"what": what, "error": repr(error), "retry_in_s": pause},
@@ -104,7 +111,7 @@ async def _until_answered(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
             pause = min(pause * 2, 2.0)
 
 
-async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig, wait_s: float) -> None:
     name = config.name
     assert name is not None
 
@@ -117,7 +124,7 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
             return
         await js.update_stream(config)
 
-    await _until_answered(f"stream {name}", attempt)
+    await _until_answered(f"stream {name}", attempt, wait_s)
 
 
 async def wait_for_leader(js: JetStreamContext, stream: str, replicas: int) -> None:
@@ -141,8 +148,8 @@ async def wait_for_leader(js: JetStreamContext, stream: str, replicas: int) -> N
 
 async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
     """Create or update HULEEDU_EVENTS and HULEEDU_DLQ."""
-    await _ensure_stream(js, _events_config(settings))
-    await _ensure_stream(js, _dlq_config(settings))
+    await _ensure_stream(js, _events_config(settings), settings.provision_wait_s)
+    await _ensure_stream(js, _dlq_config(settings), settings.provision_wait_s)
 
 
 def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
@@ -159,13 +166,18 @@ def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
     )
 
 
-async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+async def ensure_consumer(
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    *,
+    provision_wait_s: float = NatsSettings.provision_wait_s,
+) -> None:
     """Create the durable consumer, or update it to the spec (same name: instances share it)."""
 
     async def attempt() -> None:
         await js.add_consumer(spec.stream, consumer_config(spec))
 
-    await _until_answered(f"consumer {spec.durable}", attempt)
+    await _until_answered(f"consumer {spec.durable}", attempt, provision_wait_s)
 
 
 async def ensure_kv(
@@ -189,7 +201,7 @@ async def ensure_kv(
             await wait_for_leader(js, f"KV_{bucket}", settings.replicas)
             return kv
 
-    return await _until_answered(f"KV bucket {bucket}", attempt)
+    return await _until_answered(f"KV bucket {bucket}", attempt, settings.provision_wait_s)
 
 
 async def ensure_object_store(
@@ -216,4 +228,4 @@ async def ensure_object_store(
             await wait_for_leader(js, f"OBJ_{bucket}", settings.replicas)
             return store
 
-    return await _until_answered(f"Object Store {bucket}", attempt)
+    return await _until_answered(f"Object Store {bucket}", attempt, settings.provision_wait_s)

@@ -17,12 +17,19 @@ from services.mesh.settings import (
 
 
 def test_defaults_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NATS_URL", "NATS_MAX_DELIVER", "NATS_REPLICAS", "CONTENT_SERVICE_ADDR"):
+    for name in (
+        "NATS_URL",
+        "NATS_MAX_DELIVER",
+        "NATS_REPLICAS",
+        "NATS_PROVISION_WAIT_S",
+        "CONTENT_SERVICE_ADDR",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = NatsSettings.from_env()
     assert settings.url == "nats://127.0.0.1:4222"
     assert settings.max_deliver == 5
     assert settings.replicas == 1
+    assert settings.provision_wait_s == 60.0
     assert env_addr("CONTENT_SERVICE_ADDR") == "127.0.0.1:50051"
 
 
@@ -36,6 +43,7 @@ def test_nats_url_takes_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) 
     [
         ("NATS_MAX_DELIVER", "five", NatsSettings.from_env, "is not an integer"),
         ("NATS_REPLICAS", "0", NatsSettings.from_env, "below the minimum"),
+        ("NATS_PROVISION_WAIT_S", "0.5", NatsSettings.from_env, "below the minimum"),
         ("NATS_URL", "http://x:1", NatsSettings.from_env, "is not a NATS URL"),
         ("NATS_URL", "nats://host", NatsSettings.from_env, "is not a NATS URL"),
         ("FILE_SERVICE_ADDR", "nohost", lambda: env_addr("FILE_SERVICE_ADDR"), "host:port"),
