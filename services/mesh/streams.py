@@ -22,7 +22,12 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BucketNotFoundError, NotFoundError, ServiceUnavailableError
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
@@ -33,8 +38,12 @@ log = logging.getLogger(__name__)
 
 EVENTS_STREAM = "HULEEDU_EVENTS"
 DLQ_STREAM = "HULEEDU_DLQ"
-# How long provisioning waits for a new replicated stream to elect its leader.
+# How long provisioning waits for a new replicated stream to elect its leader and take writes.
 _LEADER_WAIT_S = 15.0
+# The write probe: it expects a stream that does not exist, so the stream refuses it (10060,
+# "expected stream does not match") and stores nothing.
+_PROBE_HEADERS = {"Nats-Expected-Stream": "huleedu-write-probe"}
+_STREAM_NOT_MATCH = 10060
 _UNANSWERED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
 
 T = TypeVar("T")
@@ -111,6 +120,13 @@ async def _until_answered(what: str, attempt: Callable[[], Awaitable[T]], wait_s
             pause = min(pause * 2, 2.0)
 
 
+def _probe_subject(config: StreamConfig) -> str:
+    """A subject of the stream for the write probe: its first, wildcards filled in."""
+    assert config.subjects
+    tokens = config.subjects[0].split(".")
+    return ".".join("_probe" if token in ("*", ">") else token for token in tokens)
+
+
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig, wait_s: float) -> None:
     name = config.name
     assert name is not None
@@ -120,30 +136,50 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig, wait_s: flo
             await js.stream_info(name)
         except NotFoundError:
             await js.add_stream(config)
-            await wait_for_leader(js, name, config.num_replicas or 1)
+            await wait_until_writable(js, name, _probe_subject(config), config.num_replicas or 1)
             return
         await js.update_stream(config)
 
     await _until_answered(f"stream {name}", attempt, wait_s)
 
 
-async def wait_for_leader(js: JetStreamContext, stream: str, replicas: int) -> None:
-    """Return once a new replicated stream has elected its leader. Created on a cluster, a
-    stream answers nothing until then: a write straight after start-up would go unanswered (no
-    responders) and fail a client's first call. Gives up with a warning after a while; writes
-    then fail as transient errors until the election ends."""
+async def wait_until_writable(
+    js: JetStreamContext, stream: str, subject: str, replicas: int
+) -> None:
+    """Return once a new replicated stream takes writes from this connection. Created on a
+    cluster, a stream answers nothing until its leader is elected, and a publish reaches it only
+    once the leader's interest in its subjects has spread to the node this client talks to: until
+    then a write straight after start-up goes unanswered (no responders). Probes with a publish to
+    `subject` that the stream refuses unstored (it expects another stream), so the probe leaves no
+    trace. Gives up with a warning after a while; writes then fail as transient errors until the
+    stream is reachable."""
     if replicas <= 1:
         return
     deadline = time.monotonic() + _LEADER_WAIT_S
     while time.monotonic() < deadline:
-        try:
-            info = await js.stream_info(stream)
-        except (nats.errors.Error, TimeoutError):
-            info = None
-        if info is not None and info.cluster is not None and info.cluster.leader:
+        if await _has_leader(js, stream) and await _takes_writes(js, subject):
             return
         await asyncio.sleep(0.1)
-    log.warning("stream has no leader yet", extra={"stream": stream, "waited_s": _LEADER_WAIT_S})
+    log.warning("stream takes no writes yet", extra={"stream": stream, "waited_s": _LEADER_WAIT_S})
+
+
+async def _has_leader(js: JetStreamContext, stream: str) -> bool:
+    try:
+        info = await js.stream_info(stream)
+    except (nats.errors.Error, TimeoutError):
+        return False
+    return info.cluster is not None and bool(info.cluster.leader)
+
+
+async def _takes_writes(js: JetStreamContext, subject: str) -> bool:
+    try:
+        await js.publish(subject, b"", headers=_PROBE_HEADERS)
+    except APIError as error:
+        return error.err_code == _STREAM_NOT_MATCH
+    except (nats.errors.Error, TimeoutError):
+        return False
+    log.error("the write probe was stored", extra={"subject": subject})
+    return True
 
 
 async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
@@ -198,7 +234,7 @@ async def ensure_kv(
                     replicas=settings.replicas,
                 )
             )
-            await wait_for_leader(js, f"KV_{bucket}", settings.replicas)
+            await wait_until_writable(js, f"KV_{bucket}", f"$KV.{bucket}._probe", settings.replicas)
             return kv
 
     return await _until_answered(f"KV bucket {bucket}", attempt, settings.provision_wait_s)
@@ -225,7 +261,9 @@ async def ensure_object_store(
                     max_bytes=max_bytes,
                 ),
             )
-            await wait_for_leader(js, f"OBJ_{bucket}", settings.replicas)
+            await wait_until_writable(
+                js, f"OBJ_{bucket}", f"$O.{bucket}.C._probe", settings.replicas
+            )
             return store
 
     return await _until_answered(f"Object Store {bucket}", attempt, settings.provision_wait_s)

@@ -8,6 +8,7 @@ names, given as nats-server's own command-line flags."""
 from __future__ import annotations
 
 import re
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -45,6 +46,14 @@ def healthz(port: int) -> int:
         return int(error.code)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return 0
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +110,7 @@ async def test_the_compose_cluster_nodes_form_one_jetstream_cluster_with_three_r
 ) -> None:
     await wait_until(
         lambda: all(healthz(monitor) == 200 for _, monitor in cluster.values()),
-        timeout_s=60,
+        timeout_s=120,
         message="every node healthy (JetStream current, a meta leader elected)",
     )
     servers = instance_servers(compose, cluster)
@@ -135,9 +144,9 @@ async def test_a_client_without_the_password_is_refused_by_every_node(
     cluster: dict[str, tuple[int, int]],
 ) -> None:
     await wait_until(
-        lambda: all(healthz(monitor) == 200 for _, monitor in cluster.values()),
+        lambda: all(listening(client_port) for client_port, _ in cluster.values()),
         timeout_s=60,
-        message="every node healthy",
+        message="every node listening for clients",
     )
     for client_port, _ in cluster.values():
         for url in (

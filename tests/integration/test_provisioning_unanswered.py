@@ -110,6 +110,7 @@ async def test_provisioning_asks_again_until_a_frozen_cluster_answers(
         assert set(streams) == {EVENTS_STREAM, DLQ_STREAM, f"KV_{bucket}"}
         for stream in streams.values():
             assert stream.replicas == 3 and stream.leader, stream.describe()
+            assert stream.messages == 0, "the write probe is refused, never stored"
     finally:
         await client.close()
 
