@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -17,11 +18,45 @@ from pathlib import Path
 _START_TIMEOUT_S = 20.0
 
 
+# Free ports are drawn from here up to the start of the kernel's ephemeral range.
+_FIRST_FREE_PORT = 20000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_issued_ports: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, never the same one twice in a
+    process. Drawn below the kernel's ephemeral range where it can: a port from that range (what
+    binding port 0 gives) can become the local end of any outgoing connection between this call
+    and the bind that uses it, and the service then fails to start with EADDRINUSE."""
+    ephemeral_start = _ephemeral_start()
+    if ephemeral_start - _FIRST_FREE_PORT >= 1000:
+        for _ in range(100):
+            port = random.randrange(_FIRST_FREE_PORT, ephemeral_start)
+            if port not in _issued_ports and _bindable(port):
+                _issued_ports.add(port)
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        port = int(sock.getsockname()[1])
+    _issued_ports.add(port)
+    return port
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def nats_server_binary() -> str:
