@@ -7,8 +7,6 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
-from nats.js import JetStreamContext
-
 from bench.coordination_harness import EventTap
 from bench.spellcheck_common import read_essays
 from huleedu.common.v1 import common_pb2
@@ -17,9 +15,7 @@ from services.content_service.settings import ContentServiceSettings
 from services.mesh.content_client import ContentClient
 from services.mesh.publisher import EventPublisher, new_metadata
 from services.mesh.settings import NatsSettings
-from services.mesh.streams import EVENTS_STREAM
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine
-from services.spell_checker.bootstrap import DURABLE
 from services.spell_checker.config import SpellCheckerSettings
 from tests.support import unique
 
@@ -104,9 +100,3 @@ async def request_all(
 def completions(tap: EventTap, batch_id: str) -> list[events_pb2.EssaySpellcheckCompleted]:
     """The completions the stream stored for the batch."""
     return tap.of(events_pb2.EssaySpellcheckCompleted, {batch_id})
-
-
-async def answered_up_to(js: JetStreamContext, stream_seq: int) -> bool:
-    """True when the durable has acknowledged every request up to `stream_seq`."""
-    info = await js.consumer_info(EVENTS_STREAM, DURABLE)
-    return info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= stream_seq
