@@ -24,10 +24,10 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
     server.stop()
 
 
-def settings_for(url: str, **overrides: object) -> NatsSettings:
-    """NatsSettings for a test server."""
+def settings_for(*urls: str, **overrides: object) -> NatsSettings:
+    """NatsSettings for a test server (or the nodes of a test cluster)."""
     values: dict[str, object] = {
-        "servers": (url,),
+        "servers": urls,
         "max_deliver": 5,
         "ack_wait_s": 30.0,
         "replicas": 1,

@@ -16,8 +16,8 @@ from nats.aio.client import Client
 from services.devstack.cluster_layout import NodeAddresses
 from services.devstack.nats_cluster import stream_replicas
 from services.mesh.kv import read_document, update_document
-from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_kv
+from tests.conftest import settings_for
 from tests.support import three_nats_nodes, unique
 
 WRITERS = 6
@@ -44,14 +44,7 @@ async def clients(nats_nodes: list[NodeAddresses]) -> AsyncIterator[list[Client]
 async def test_concurrent_creates_of_one_key_on_an_r3_bucket_all_land(
     nats_nodes: list[NodeAddresses], clients: list[Client]
 ) -> None:
-    settings = NatsSettings(
-        servers=tuple(node.client_url for node in nats_nodes),
-        max_deliver=5,
-        ack_wait_s=30.0,
-        replicas=3,
-        event_retention_s=3600.0,
-        duplicate_window_s=120.0,
-    )
+    settings = settings_for(*(node.client_url for node in nats_nodes), replicas=3)
     bucket = unique("r3").replace("-", "_")
     buckets = [await ensure_kv(client.jetstream(), bucket, settings) for client in clients]
     keys = [f"doc{n}" for n in range(10)]

@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from bench.mesh_calls import MeshCalls
 from services.devstack.chaos import ChaosStack
 from services.mesh.connection import connect_nats
-from services.mesh.settings import NatsSettings
+from tests.conftest import settings_for
 from tests.e2e.chaos_faults import (
     FaultDriver,
     chaos_seed,
@@ -37,18 +37,6 @@ CHAOS_ENV = {
     "LOG_LEVEL": "INFO",
     "HULEEDU_TRACING": "off",
 }
-
-
-def nats_settings(url: str) -> NatsSettings:
-    """Settings for the test's own connection to the stack's nats-server."""
-    return NatsSettings(
-        servers=(url,),
-        max_deliver=5,
-        ack_wait_s=30.0,
-        replicas=1,
-        event_retention_s=3600.0,
-        duplicate_window_s=120.0,
-    )
 
 
 @dataclass
@@ -77,7 +65,7 @@ async def chaos_rig(
     )
     try:
         await observer.start(stack.nats.url)
-        client, js = await connect_nats(nats_settings(stack.nats.url), "chaos-test")
+        client, js = await connect_nats(settings_for(stack.nats.url), "chaos-test")
         try:
             yield ChaosRig(stack, observer, client, js, calls)
         finally:

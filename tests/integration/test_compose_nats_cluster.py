@@ -8,7 +8,6 @@ names, given as nats-server's own command-line flags."""
 from __future__ import annotations
 
 import re
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import yaml
 from services.devstack.nats_cluster import wait_streams_current
 from services.devstack.nats_server import free_port, nats_server_binary
 from services.devstack.processes import ManagedProcess, spawn, stop
+from services.devstack.stack import port_in_use
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_kv, ensure_object_store, ensure_streams
@@ -46,14 +46,6 @@ def healthz(port: int) -> int:
         return int(error.code)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return 0
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +136,7 @@ async def test_a_client_without_the_password_is_refused_by_every_node(
     cluster: dict[str, tuple[int, int]],
 ) -> None:
     await wait_until(
-        lambda: all(listening(client_port) for client_port, _ in cluster.values()),
+        lambda: all(port_in_use(f"127.0.0.1:{client}") for client, _ in cluster.values()),
         timeout_s=60,
         message="every node listening for clients",
     )

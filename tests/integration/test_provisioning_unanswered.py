@@ -32,6 +32,7 @@ from services.mesh.streams import (
     ensure_kv,
     ensure_streams,
 )
+from tests.conftest import settings_for
 from tests.support import three_nats_nodes, unique, wait_until
 
 
@@ -41,18 +42,9 @@ def nodes(tmp_path: Path) -> Iterator[list[NatsNode]]:
         yield running
 
 
-def settings_for(servers: tuple[str, ...], *, replicas: int, wait_s: float) -> NatsSettings:
+def quick_settings(*urls: str, replicas: int, wait_s: float) -> NatsSettings:
     """Settings with a 1 s request timeout, so that unanswered requests come round quickly."""
-    return NatsSettings(
-        servers=servers,
-        max_deliver=5,
-        ack_wait_s=30.0,
-        replicas=replicas,
-        event_retention_s=3600.0,
-        duplicate_window_s=120.0,
-        request_timeout_s=1.0,
-        provision_wait_s=wait_s,
-    )
+    return settings_for(*urls, replicas=replicas, request_timeout_s=1.0, provision_wait_s=wait_s)
 
 
 async def connect_or_none(settings: NatsSettings) -> tuple[Client, JetStreamContext] | None:
@@ -81,7 +73,7 @@ async def test_provisioning_asks_again_until_a_frozen_cluster_answers(
     leader = next(node for node in nodes if node.addresses.name == leader_name)
     others = [node for node in nodes if node is not leader]
     frozen, reachable = [leader, others[0]], others[1]
-    settings = settings_for((reachable.addresses.client_url,), replicas=3, wait_s=60.0)
+    settings = quick_settings(reachable.addresses.client_url, replicas=3, wait_s=60.0)
     bucket = unique("frozen").replace("-", "_")
     client, js = await connect_nats(settings, "provisioning-test")
     caplog.set_level(logging.WARNING, logger="services.mesh.streams")
@@ -128,7 +120,7 @@ async def test_a_server_without_jetstream_fails_provisioning_with_what_to_check(
         marker=str(port),
     )
     try:
-        settings = settings_for((f"nats://127.0.0.1:{port}",), replicas=1, wait_s=2.0)
+        settings = quick_settings(f"nats://127.0.0.1:{port}", replicas=1, wait_s=2.0)
         client, js = await wait_until(
             lambda: connect_or_none(settings), timeout_s=20, message="the server accepts clients"
         )

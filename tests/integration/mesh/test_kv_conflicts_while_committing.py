@@ -18,8 +18,8 @@ from google.protobuf import struct_pb2
 
 from services.devstack.nats_cluster import NatsNode
 from services.mesh.kv import conflict_pause, read_document, update_document
-from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_kv
+from tests.conftest import settings_for
 from tests.support import three_nats_nodes, unique, wait_until
 
 WRITERS = 5
@@ -44,14 +44,7 @@ def test_the_pause_grows_from_nothing_to_a_quarter_second_with_jitter() -> None:
 async def test_writers_outlast_a_write_that_cannot_commit(
     nodes: list[NatsNode], caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = NatsSettings(
-        servers=tuple(node.addresses.client_url for node in nodes),
-        max_deliver=5,
-        ack_wait_s=30.0,
-        replicas=3,
-        event_retention_s=3600.0,
-        duplicate_window_s=120.0,
-    )
+    settings = settings_for(*(node.addresses.client_url for node in nodes), replicas=3)
     bucket = unique("commit").replace("-", "_")
     client = await nats.connect(servers=list(settings.servers))
     js = client.jetstream(timeout=30)
