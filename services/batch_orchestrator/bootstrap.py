@@ -100,6 +100,7 @@ async def start(settings: BosSettings) -> RunningBos:
             service=PRODUCER,
             concurrency=settings.consumer_concurrency,
             stall_after_s=settings.nats.consumer_stall_s,
+            dependency_horizon_s=settings.nats.dependency_horizon_s,
         )
         await consumer.start()
         servicer = BatchOrchestratorServicer(registrar, BatchQueries(repository))

@@ -46,7 +46,7 @@ async def start_content_service(settings: ContentServiceSettings) -> ContentServ
     client, js = await connect_nats(settings.nats, "content_service")
     store = await ensure_object_store(js, CONTENT_BUCKET, settings.nats)
     library = ContentLibrary(
-        ObjectStoreRepository(store), max_object_bytes=settings.max_object_bytes
+        ObjectStoreRepository(store, js), max_object_bytes=settings.max_object_bytes
     )
     servicer = ContentServicer(library)
     server = await start_grpc_server(

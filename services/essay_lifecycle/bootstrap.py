@@ -114,6 +114,7 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
             service=PRODUCER,
             concurrency=settings.consumer_concurrency,
             stall_after_s=settings.nats.consumer_stall_s,
+            dependency_horizon_s=settings.nats.dependency_horizon_s,
         )
         await consumer.start()
     except BaseException:

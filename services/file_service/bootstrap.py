@@ -98,6 +98,7 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
         {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
         service=PRODUCER,
         stall_after_s=settings.nats.consumer_stall_s,
+        dependency_horizon_s=settings.nats.dependency_horizon_s,
     )
     await consumer.start()
     servicer = FileServicer(ingestor, upload_concurrency=settings.upload_concurrency)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,6 +31,7 @@ from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.logging import log_context
 from services.mesh.metrics import (
     CONSUMER_ACK_PENDING,
+    CONSUMER_DEPENDENCY_WAITS,
     CONSUMER_FETCH_FAILURES,
     CONSUMER_PENDING,
     CONSUMER_REDELIVERED,
@@ -37,6 +39,7 @@ from services.mesh.metrics import (
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
+from services.mesh.outage import DependencyWait, is_unavailable, wait_or_stop
 from services.mesh.publisher import HEADER_CORRELATION, HEADER_TYPE
 from services.mesh.streams import ConsumerSpec, ProvisioningError, ensure_consumer
 
@@ -45,10 +48,15 @@ log = logging.getLogger(__name__)
 _FETCH_TIMEOUT_S = 1.0
 _STATE_INTERVAL_S = 5.0
 _REPROVISION_TIMEOUT_S = 5.0
+# A message that has waited this long for an unavailable dependency makes the service answer
+# NOT_SERVING until it is handled: the outage is no longer a blip.
+DEPENDENCY_WAIT_NOT_SERVING_S = 5.0
 
 
 class TransientError(Exception):
-    """The handler may succeed later: redeliver after `delay_s`; DLQ once deliveries run out."""
+    """The message may be handled later (e.g. the batch it names is not known yet): redeliver
+    after `delay_s`, counting a delivery; DLQ once deliveries run out. A dependency that did not
+    answer is services.mesh.outage.DependencyUnavailable instead, which counts nothing."""
 
     def __init__(self, reason: str, delay_s: float = 1.0) -> None:
         super().__init__(reason)
@@ -70,11 +78,20 @@ class Delivery:
     stream_seq: int
     headers: Mapping[str, str]
     msg: Msg
+    # True on the attempt after DEPENDENCY_RETRY_HORIZON_S of waiting for a dependency: a
+    # dependency failure now counts a delivery (and ends the message on the last one).
+    dependency_horizon_spent: bool = False
 
     @property
     def is_last_attempt(self) -> bool:
-        """True when a failure now would not be redelivered."""
+        """True when a failure of the message now would not be redelivered."""
         return self.num_delivered >= self.max_deliver
+
+    @property
+    def gives_up_on_dependencies(self) -> bool:
+        """True when a dependency failure now ends the message: its last delivery, after the
+        whole horizon of waiting."""
+        return self.is_last_attempt and self.dependency_horizon_spent
 
     async def in_progress(self) -> None:
         """Tell JetStream the handler is still working, resetting the ack timer."""
@@ -103,8 +120,11 @@ class EventConsumer:
         concurrency: int = 8,
         stall_after_s: float = 30.0,
         reprovision_after_s: float = 10.0,
+        dependency_horizon_s: float = 300.0,
     ) -> None:
-        """`stall_after_s`, `reprovision_after_s`: see services.mesh.fetch_health.FetchHealth."""
+        """`stall_after_s`, `reprovision_after_s`: see services.mesh.fetch_health.FetchHealth.
+        `dependency_horizon_s`: how long a message waits for an unavailable dependency before
+        a failure counts against its deliveries (services.mesh.outage)."""
         self._js = js
         self._spec = spec
         self._handlers = {cls.DESCRIPTOR.full_name: (cls, h) for cls, h in handlers.items()}
@@ -120,6 +140,9 @@ class EventConsumer:
         self._health = FetchHealth(
             stall_after_s=stall_after_s, reprovision_after_s=reprovision_after_s
         )
+        self._dependency_horizon_s = dependency_horizon_s
+        # Since when each message now waiting for a dependency has waited (monotonic time).
+        self._waiting_since: dict[int, float] = {}
 
     @property
     def in_flight(self) -> int:
@@ -128,9 +151,17 @@ class EventConsumer:
 
     @property
     def stalled(self) -> bool:
-        """True while pull requests have failed without a break for `stall_after_s` or longer:
-        this instance consumes nothing, and its gRPC health says NOT_SERVING."""
-        return self._health.stalled
+        """True while pull requests have failed without a break for `stall_after_s` or longer,
+        or a message has waited DEPENDENCY_WAIT_NOT_SERVING_S or longer for an unavailable
+        dependency: the instance does no work, and its gRPC health says NOT_SERVING."""
+        return self._health.stalled or self.dependency_wait_s >= DEPENDENCY_WAIT_NOT_SERVING_S
+
+    @property
+    def dependency_wait_s(self) -> float:
+        """How long the message that has waited longest for a dependency has waited (0: none)."""
+        if not self._waiting_since:
+            return 0.0
+        return time.monotonic() - min(self._waiting_since.values())
 
     async def start(self) -> None:
         """Provision the durable consumer, bind to it and start fetching."""
@@ -144,6 +175,9 @@ class EventConsumer:
         self._advisory_sub = await self._js._nc.subscribe(advisory, cb=self._on_max_deliveries)
         CONSUMER_STALLED.labels(self._spec.durable).set_function(
             lambda: 1.0 if self.stalled else 0.0
+        )
+        CONSUMER_DEPENDENCY_WAITS.labels(self._spec.durable).set_function(
+            lambda: float(len(self._waiting_since))
         )
         self._loop_task = asyncio.create_task(self._fetch_loop(subscription))
         self._state_task = asyncio.create_task(self._report_state())
@@ -352,22 +386,76 @@ class EventConsumer:
         event_type = event.DESCRIPTOR.name
         started = time.perf_counter()
         try:
-            await handler(event, delivery)
-        except TransientError as error:
-            await self._retry_or_dead_letter(msg, delivery, error.reason, error.delay_s)
-        except PermanentError as error:
-            await self._dead_letter(msg, delivery, f"permanent error: {error}")
-        except Exception as error:
-            log.exception("handler raised; will retry", extra={"subject": msg.subject})
-            await self._retry_or_dead_letter(msg, delivery, f"handler raised: {error!r}", 1.0)
-        else:
-            await msg.ack()
-            EVENTS_HANDLED.labels(self._spec.durable, event_type, "ack").inc()
+            await self._attempt_until_settled(handler, event, msg, delivery)
         finally:
             keepalive.cancel()
             HANDLER_SECONDS.labels(self._spec.durable, event_type).observe(
                 time.perf_counter() - started
             )
+
+    async def _attempt_until_settled(
+        self, handler: Handler, event: Message, msg: Msg, delivery: Delivery
+    ) -> None:
+        """Run the handler; while it fails on an unavailable dependency, run it again after a
+        wait (the message is kept: no delivery is counted), until the horizon is spent."""
+        wait = DependencyWait(self._dependency_horizon_s)
+        key = id(msg)
+        try:
+            while True:
+                try:
+                    await handler(event, delivery)
+                except Exception as error:
+                    if not is_unavailable(error) or delivery.dependency_horizon_spent:
+                        await self._settle_failure(msg, delivery, error)
+                        return
+                    if await self._wait_for_dependency(msg, delivery, wait, error):
+                        return
+                    if wait.spent:
+                        delivery = dataclasses.replace(delivery, dependency_horizon_spent=True)
+                else:
+                    await msg.ack()
+                    EVENTS_HANDLED.labels(self._spec.durable, event.DESCRIPTOR.name, "ack").inc()
+                    return
+        finally:
+            self._waiting_since.pop(key, None)
+
+    async def _wait_for_dependency(
+        self, msg: Msg, delivery: Delivery, wait: DependencyWait, error: Exception
+    ) -> bool:
+        """Wait before the next attempt; True when the consumer is stopping instead (the message
+        is handed back for redelivery, to another instance or after the restart)."""
+        self._waiting_since.setdefault(id(msg), time.monotonic() - wait.waited_s)
+        wait_s = wait.next_wait_s()
+        log.warning(
+            "dependency unavailable; handling again after a wait: %s",
+            error,
+            extra={
+                "delay_s": round(wait_s, 2),
+                "waited_s": round(wait.waited_s, 1),
+                "horizon_s": self._dependency_horizon_s,
+                "delivery": delivery.num_delivered,
+            },
+        )
+        EVENTS_HANDLED.labels(self._spec.durable, _type_label(delivery), "wait").inc()
+        if not await wait_or_stop(self._stopping, wait_s):
+            return False
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await msg.nak()
+        return True
+
+    async def _settle_failure(self, msg: Msg, delivery: Delivery, error: Exception) -> None:
+        """A failure of the message itself (or of a dependency past the horizon): redeliver,
+        counting a delivery, or dead-letter."""
+        if isinstance(error, PermanentError):
+            await self._dead_letter(msg, delivery, f"permanent error: {error}")
+        elif isinstance(error, TransientError):
+            await self._retry_or_dead_letter(msg, delivery, error.reason, error.delay_s)
+        elif is_unavailable(error):
+            reason = f"dependency unavailable past the horizon: {error!r}"
+            await self._retry_or_dead_letter(msg, delivery, reason, 1.0)
+        else:
+            log.exception("handler raised; will retry", extra={"subject": msg.subject})
+            await self._retry_or_dead_letter(msg, delivery, f"handler raised: {error!r}", 1.0)
 
     async def _keep_alive(self, msg: Msg) -> None:
         interval = max(self._spec.ack_wait_s / 3, 0.5)

@@ -12,10 +12,10 @@ from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.grpc_server import DEFAULT_MAX_MESSAGE_BYTES, grpc_channel
+from services.mesh.outage import UNAVAILABLE_CODES, DependencyUnavailable
 
+# Answers that may not repeat but came from a working Content Service: retried as redeliveries.
 _TRANSIENT_CODES = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
     grpc.StatusCode.ABORTED,
     grpc.StatusCode.INTERNAL,
     grpc.StatusCode.UNKNOWN,
@@ -36,13 +36,16 @@ def _translate(error: grpc.aio.AioRpcError, action: str) -> Exception:
     detail = f"content service {action}: {code.name}: {error.details()}"
     if code == grpc.StatusCode.NOT_FOUND:
         return ContentNotFoundError(detail)
+    if code in UNAVAILABLE_CODES:
+        return DependencyUnavailable(detail)
     if code in _TRANSIENT_CODES:
         return TransientError(detail, delay_s=1.0)
     return ContentRejectedError(detail)
 
 
 class ContentClient:
-    """Stores and reads content; failures become TransientError or PermanentError.
+    """Stores and reads content; failures become DependencyUnavailable (no answer from a working
+    Content Service), TransientError or PermanentError.
 
     At most `max_in_flight` calls are out at once; the others wait here, before their deadline
     starts. Without the limit, a burst (hundreds of uploads at once) queued at the Content

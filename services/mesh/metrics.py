@@ -33,7 +33,8 @@ _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 
 EVENTS_HANDLED = Counter(
     "huleedu_events_handled_total",
-    "Messages handled by a consumer, by event type and outcome (ack, nak, dlq).",
+    "Messages handled by a consumer, by event type and outcome (ack, nak, dlq; wait: a handler "
+    "run that met an unavailable dependency and will run again).",
     ["consumer", "event_type", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
@@ -76,8 +77,15 @@ CONSUMER_FETCH_FAILURES = Counter(
 )
 CONSUMER_STALLED = Gauge(
     "huleedu_consumer_stalled",
-    "1 while the durable consumer's pull requests have failed for longer than its stall limit "
-    "(the service's gRPC health answers NOT_SERVING meanwhile).",
+    "1 while the durable consumer's pull requests have failed for longer than its stall limit, "
+    "or a message has waited 5 s or longer for an unavailable dependency (the service's gRPC "
+    "health answers NOT_SERVING meanwhile).",
+    ["consumer"],
+)
+CONSUMER_DEPENDENCY_WAITS = Gauge(
+    "huleedu_consumer_dependency_waits",
+    "Messages held while their handler waits for an unavailable dependency (NATS, another "
+    "service) to answer again; they count no delivery.",
     ["consumer"],
 )
 

@@ -172,6 +172,9 @@ class NatsSettings:
     # How long provisioning at start goes on asking a JetStream that does not answer (an election,
     # a slow disk, no quorum yet) before the service gives up starting.
     provision_wait_s: float = 60.0
+    # How long a consumed message waits (jittered backoff) for a dependency that does not answer
+    # (NATS, the Content Service) before such failures count against its NATS_MAX_DELIVER.
+    dependency_horizon_s: float = 300.0
 
     @property
     def url(self) -> str:
@@ -191,4 +194,7 @@ class NatsSettings:
             request_timeout_s=env_float("NATS_REQUEST_TIMEOUT_S", 5.0, minimum=0.5, maximum=120.0),
             consumer_stall_s=env_float("NATS_CONSUMER_STALL_S", 30.0, minimum=1.0),
             provision_wait_s=env_float("NATS_PROVISION_WAIT_S", 60.0, minimum=1.0, maximum=3600.0),
+            dependency_horizon_s=env_float(
+                "DEPENDENCY_RETRY_HORIZON_S", 300.0, minimum=0.0, maximum=86400.0
+            ),
         )

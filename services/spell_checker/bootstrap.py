@@ -95,6 +95,7 @@ async def start_service(
         service=SERVICE_NAME,
         concurrency=settings.in_flight,
         stall_after_s=settings.nats.consumer_stall_s,
+        dependency_horizon_s=settings.nats.dependency_horizon_s,
     )
     await consumer.start()
     grpc = await start_grpc_server(settings.addr, lambda server: None, [])

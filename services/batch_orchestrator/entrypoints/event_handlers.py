@@ -22,6 +22,7 @@ from services.batch_orchestrator.domain.registration import parse_batch_id
 from services.batch_orchestrator.service_layer.handlers import BatchEventHandlers
 from services.mesh import subjects
 from services.mesh.consumer import Delivery, Handler, PermanentError, TransientError
+from services.mesh.outage import DependencyUnavailable
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ConsumerSpec
 
@@ -84,9 +85,8 @@ class BosEventHandlers:
             except (BatchNotFound, PhaseNotStarted) as error:
                 raise TransientError(str(error), delay_s=self._retry_s) from error
             except BackendUnavailable as error:
-                # Back off 1, 2, 4 … 30 s so that a short NATS outage does not exhaust deliveries.
-                delay_s = min(2.0 ** (delivery.num_delivered - 1), 30.0)
-                raise TransientError(str(error), delay_s=delay_s) from error
+                # Not the event's fault: the consumer runs it again without counting a delivery.
+                raise DependencyUnavailable(str(error)) from error
             except (ContractViolation, InvalidRequest) as error:
                 raise PermanentError(str(error)) from error
 

@@ -23,6 +23,7 @@ from services.file_service.domain.uploads import Receipt, UploadStatus, display_
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.domain_metrics import EXTRACTION_FAILURES
 from services.mesh.logging import log_context
+from services.mesh.outage import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = file_service_pb2.DESCRIPTOR.services_by_name["FileService"].full_name
@@ -78,7 +79,13 @@ async def ingest_or_fail(
         raise UploadFailure(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)) from error
     except BatchNotRegisteredError as error:
         raise UploadFailure(grpc.StatusCode.NOT_FOUND, str(error)) from error
-    except (TransientError, nats.errors.Error, TimeoutError, ConnectionError) as error:
+    except (
+        DependencyUnavailable,
+        TransientError,
+        nats.errors.Error,
+        TimeoutError,
+        ConnectionError,
+    ) as error:
         log.warning("upload failed on a dependency: %s", error)
         raise UploadFailure(
             grpc.StatusCode.UNAVAILABLE, f"storage or event stream unavailable ({error}); {_RETRY}"

@@ -2,11 +2,13 @@
 publish EssaySpellcheckCompleted.
 
 Every request ends in exactly one completion event id (derived from the request), so a
-redelivered request republishes the same event and JetStream drops the copy. Failures that may
-pass (content not there yet, Content Service down, a worker that died) are retried by
-redelivery; on the last delivery the essay is reported FAILED with the reason instead, so ELS
-is never left waiting. A request that cannot be decoded never gets here: the consumer moves it
-to the DLQ.
+redelivered request republishes the same event and JetStream drops the copy. A dependency that
+does not answer (the Content Service, NATS) says nothing about the essay: the consumer keeps the
+request and runs it again for up to DEPENDENCY_RETRY_HORIZON_S without counting a delivery.
+Failures that may pass (content not there yet, a worker that died) are retried by redelivery; on
+the last delivery (for a dependency: after the whole horizon, too) the essay is reported FAILED
+with the reason instead, so ELS is never left waiting. A request that cannot be decoded never
+gets here: the consumer moves it to the DLQ.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from services.mesh.domain_metrics import (
     SPELLCHECK_ESSAYS,
     SPELLCHECK_SECONDS,
 )
+from services.mesh.outage import DependencyUnavailable, is_unavailable
 from services.mesh.publisher import derived_event_id, new_metadata
 from services.spell_checker.domain.languages import UnsupportedLanguageError, resolve_language
 from services.spell_checker.domain.model import CheckResult
@@ -40,6 +43,15 @@ _FAILED = common_pb2.SPELLCHECK_STATUS_FAILED
 
 class EssayFailedError(Exception):
     """This essay cannot be checked, whatever is retried: report it FAILED."""
+
+
+# Failures that may pass: retried with the configured delay, reported without a traceback.
+_EXPECTED_FAILURES = (TransientError, ContentNotFoundError, DependencyUnavailable)
+
+
+def _reason(error: Exception) -> str:
+    reason = getattr(error, "reason", None)
+    return str(reason) if reason else (str(error) or repr(error))
 
 
 def completion_event_id(request: events_pb2.EssayLifecycleSpellcheckRequest) -> str:
@@ -71,13 +83,22 @@ class SpellcheckRequestHandler:
         """Entry point for the mesh EventConsumer."""
         if not isinstance(event, events_pb2.EssayLifecycleSpellcheckRequest):
             raise PermanentError(f"not a spell-check request: {event.DESCRIPTOR.full_name}")
-        await self.handle(event, last_attempt=delivery.is_last_attempt)
+        await self.handle(
+            event,
+            last_attempt=delivery.is_last_attempt,
+            give_up_on_dependencies=delivery.gives_up_on_dependencies,
+        )
 
     async def handle(
-        self, request: events_pb2.EssayLifecycleSpellcheckRequest, *, last_attempt: bool
+        self,
+        request: events_pb2.EssayLifecycleSpellcheckRequest,
+        *,
+        last_attempt: bool,
+        give_up_on_dependencies: bool = False,
     ) -> None:
-        """Check the essay and publish its completion; raise TransientError to be redelivered,
-        PermanentError (to the DLQ) for a request nobody could take the answer of."""
+        """Check the essay and publish its completion; raise DependencyUnavailable to be run
+        again, TransientError to be redelivered, PermanentError (to the DLQ) for a request
+        nobody could take the answer of."""
         missing = [name for name in ("batch_id", "essay_id") if not getattr(request, name)]
         if missing:
             raise PermanentError(f"spell-check request without {' or '.join(missing)}")
@@ -88,19 +109,10 @@ class SpellcheckRequestHandler:
             await self._publish(request, _FAILED, error=str(failure))
             SPELLCHECK_ESSAYS.labels("failed").inc()
             return
-        except (TransientError, ContentNotFoundError) as error:
-            reason = error.reason if isinstance(error, TransientError) else str(error)
-            if not last_attempt:
-                raise TransientError(reason, delay_s=self._retry_delay_s) from error
-            await self._publish(request, _FAILED, error=f"gave up after retries: {reason}")
-            SPELLCHECK_ESSAYS.labels("failed").inc()
-            return
         except Exception as error:
-            if not last_attempt:
+            if is_unavailable(error) and not give_up_on_dependencies:
                 raise
-            log.exception("spell check failed on the last delivery")
-            await self._publish(request, _FAILED, error=f"gave up after retries: {error!r}")
-            SPELLCHECK_ESSAYS.labels("failed").inc()
+            await self._fail_or_retry(request, error, last_attempt=last_attempt)
             return
         await self._publish(request, _SUCCESS, result=result, storage_id=storage_id)
         SPELLCHECK_ESSAYS.labels("success").inc()
@@ -115,6 +127,24 @@ class SpellcheckRequestHandler:
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+
+    async def _fail_or_retry(
+        self,
+        request: events_pb2.EssayLifecycleSpellcheckRequest,
+        error: Exception,
+        *,
+        last_attempt: bool,
+    ) -> None:
+        """Raise to be redelivered; on the last delivery report the essay FAILED instead."""
+        expected = isinstance(error, _EXPECTED_FAILURES)
+        if not last_attempt:
+            if expected:
+                raise TransientError(_reason(error), delay_s=self._retry_delay_s) from error
+            raise error
+        if not expected:
+            log.error("spell check failed on the last delivery", exc_info=error)
+        await self._publish(request, _FAILED, error=f"gave up after retries: {_reason(error)}")
+        SPELLCHECK_ESSAYS.labels("failed").inc()
 
     async def _check(
         self, request: events_pb2.EssayLifecycleSpellcheckRequest
