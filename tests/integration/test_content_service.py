@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
+from services.content_service.adapters.object_store import CONTENT_BUCKET, READ_TIMEOUT_S
 from services.content_service.bootstrap import ContentService
 from services.mesh.settings import NatsSettings
 from tests.integration.test_file_service_support import GRPC_OPTIONS, running_content_service
@@ -138,3 +141,48 @@ async def test_health_and_reflection(content: ContentService) -> None:
     }
     await channel.close(None)
     assert {"huleedu.content.v1.ContentService", "grpc.health.v1.Health"} <= names
+
+
+async def test_an_object_whose_chunks_were_lost_is_answered_unavailable_then_repaired(
+    stub: content_service_pb2_grpc.ContentServiceStub,
+    nats_js: tuple[Client, JetStreamContext],
+) -> None:
+    """nats-py's ObjectStore.put purges the chunks when the meta message's ack is lost although
+    the meta may be stored: an object left so must not hang reads, nor count as stored."""
+    _, js = nats_js
+    data = b"lost chunks " + hashlib.sha256(b"lost").digest() * 100
+    storage_id = hashlib.sha256(data).hexdigest()
+    store = await js.object_store(CONTENT_BUCKET)
+    info = await store.put(storage_id, data)
+    await js.purge_stream(f"OBJ_{CONTENT_BUCKET}", subject=f"$O.{CONTENT_BUCKET}.C.{info.nuid}")
+    read = content_service_pb2.GetContentRequest(storage_id=storage_id)
+
+    with pytest.raises(grpc.aio.AioRpcError) as broken:
+        await stub.GetContent(read, timeout=READ_TIMEOUT_S + 10)
+    put = await stub.PutContent(_put(data))
+    got = await stub.GetContent(read)
+
+    assert broken.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert put.already_stored is False
+    assert got.content == data
+
+
+async def test_a_put_cut_off_after_its_chunks_is_completed_by_the_next(
+    stub: content_service_pb2_grpc.ContentServiceStub,
+    nats_js: tuple[Client, JetStreamContext],
+) -> None:
+    """A put whose meta message never got stored leaves chunks on the object's subject; the next
+    put of the same bytes replaces them instead of adding to them."""
+    _, js = nats_js
+    data = b"cut off " + hashlib.sha256(b"cut").digest() * 5000  # two chunks
+    storage_id = hashlib.sha256(data).hexdigest()
+    chunk_subject = f"$O.{CONTENT_BUCKET}.C.{storage_id}"
+    await js.publish(chunk_subject, data[:1000])
+
+    put = await stub.PutContent(_put(data))
+    got = await stub.GetContent(content_service_pb2.GetContentRequest(storage_id=storage_id))
+    stream = await js.stream_info(f"OBJ_{CONTENT_BUCKET}", subjects_filter=chunk_subject)
+
+    assert put.already_stored is False
+    assert got.content == data
+    assert (stream.state.subjects or {})[chunk_subject] == 2
