@@ -341,11 +341,17 @@ async def consumer_backlog(js: JetStreamContext) -> dict[str, tuple[int, int]]:
 
 
 async def _settled(js: JetStreamContext) -> bool:
+    """Every durable idle, and nothing published while they were read one after another: a
+    Spell Checker that acked its last request after ELS was read left ELS the completion (seen:
+    an essay that ended FAILED went unchecked)."""
     try:
+        before = (await js.stream_info(EVENTS_STREAM)).state.last_seq
         backlog = await consumer_backlog(js)
+        after = (await js.stream_info(EVENTS_STREAM)).state.last_seq
     except (nats.errors.Error, TimeoutError):
         return False
-    return all(pending == 0 and acking == 0 for pending, acking in backlog.values())
+    idle = all(pending == 0 and acking == 0 for pending, acking in backlog.values())
+    return idle and before == after
 
 
 def elapsed(since: float) -> float:
