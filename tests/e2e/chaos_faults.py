@@ -37,10 +37,15 @@ _GRPC_OK = re.compile(r'^huleedu_grpc_requests_total\{[^}]*code="OK"[^}]*\} (\S+
 _ACKED = re.compile(r'^huleedu_events_handled_total\{[^}]*outcome="ack"[^}]*\} (\S+)$', re.M)
 
 
+# Every seed drawn in this session, printed in pytest's summary even when output is captured.
+SEEDS_USED: list[int] = []
+
+
 def chaos_seed() -> int:
     """CHAOS_SEED from the environment (to replay a run), else a fresh one; printed either way."""
     seed = int(os.environ.get("CHAOS_SEED") or random.randrange(1_000_000))
     print(f"chaos seed {seed} (replay with CHAOS_SEED={seed})")
+    SEEDS_USED.append(seed)
     return seed
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from services.devstack.stack import StackAddresses
 from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL
+from tests.e2e.chaos_faults import SEEDS_USED
 from tests.support import REPO_ROOT
 
 SAMPLE_CLASS = REPO_ROOT / "examples" / "essays"
@@ -43,6 +44,12 @@ class E2EStack:
     def nats_url(self) -> str:
         """The NATS URL."""
         return self.env["NATS_URL"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The chaos seeds of this run, so that any failure can be replayed (CHAOS_SEED=<seed>)."""
+    for seed in SEEDS_USED:
+        terminalreporter.write_line(f"chaos seed {seed}: replay with CHAOS_SEED={seed}")
 
 
 def _devstack(run_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
