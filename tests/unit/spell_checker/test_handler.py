@@ -12,6 +12,7 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.content_client import ContentNotFoundError, ContentRejectedError
+from services.mesh.outage import DependencyUnavailable
 from services.mesh.publisher import new_metadata
 from services.spell_checker.domain.checker import EssayChecker
 from services.spell_checker.domain.languages import resolve_language
@@ -170,7 +171,7 @@ async def test_empty_language_takes_the_default(
 @pytest.mark.parametrize(
     "failure",
     [
-        TransientError("content service GetContent: UNAVAILABLE: down"),
+        TransientError("content service GetContent: ABORTED: try again"),
         ContentNotFoundError("content service GetContent x: NOT_FOUND: no such content"),
     ],
 )
@@ -190,6 +191,28 @@ async def test_content_failures_are_retried_then_reported(
     (done,) = events.published
     assert done.status == FAILED and done.error.startswith("gave up after retries: content")
     assert done.metadata.event_id == completion_event_id(asked)
+
+
+async def test_an_unavailable_content_service_is_waited_for_even_on_the_last_delivery(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    """The consumer runs the request again while the dependency is away; only after its whole
+    horizon, on the last delivery, does the essay end FAILED."""
+    asked = request(content.add("Helo"))
+    content.failures.append(DependencyUnavailable("content service GetContent: UNAVAILABLE"))
+    with pytest.raises(DependencyUnavailable):
+        await handler.handle(asked, last_attempt=True)
+    assert events.published == []
+    content.failures.append(DependencyUnavailable("content service GetContent: UNAVAILABLE"))
+    with pytest.raises(TransientError):
+        await handler.handle(asked, last_attempt=False, give_up_on_dependencies=True)
+    content.failures.append(DependencyUnavailable("content service GetContent: UNAVAILABLE"))
+    await handler.handle(asked, last_attempt=True, give_up_on_dependencies=True)
+    (done,) = events.published
+    assert done.status == FAILED and "UNAVAILABLE" in done.error
+    await handler.handle(asked, last_attempt=True)  # back: checked, under the same event id
+    assert events.published[-1].status == SUCCESS
+    assert events.published[-1].metadata.event_id == done.metadata.event_id
 
 
 async def test_text_that_is_not_utf8_fails_at_once(
