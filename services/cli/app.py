@@ -6,14 +6,15 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from services.cli import stream_view, trace_view, views
 from services.cli.endpoints import add_endpoint_flags, resolve_endpoints
-from services.cli.errors import EXIT_USAGE, CliError
-from services.cli.mesh_client import MeshClient
+from services.cli.errors import EXIT_USAGE, CliError, ServiceUnavailable
+from services.cli.mesh_client import MeshClient, announce_on_stderr
+from services.cli.retry import RetryHorizon, add_retry_flag, resolve_horizon_s
 from services.cli.submit import SubmitOptions, submit
 from services.mesh.settings import SettingsError
 from services.mesh.tracing import configure_tracing
@@ -34,6 +35,11 @@ def _color(choice: str) -> bool:
     return choice == "always"
 
 
+def _client(args: argparse.Namespace) -> MeshClient:
+    retries = RetryHorizon(resolve_horizon_s(args), announce_on_stderr)
+    return MeshClient(resolve_endpoints(args), retries=retries)
+
+
 async def _submit(args: argparse.Namespace) -> int:
     options = SubmitOptions(
         paths=args.paths,
@@ -45,34 +51,45 @@ async def _submit(args: argparse.Namespace) -> int:
         max_file_bytes=int(args.max_file_mb * 1024 * 1024),
         as_json=args.json,
         progress=not args.quiet,
+        request_id=args.request_id or "",
+        command=args.typed,
     )
-    async with MeshClient(resolve_endpoints(args)) as client:
+    async with _client(args) as client:
         return await submit(client, options)
 
 
+async def _read(args: argparse.Namespace, view: Callable[[MeshClient], Awaitable[int]]) -> int:
+    """A read-only command; reading again is always safe, so an outage past the retry horizon
+    ends with the advice to do just that."""
+    try:
+        async with _client(args) as client:
+            return await view(client)
+    except ServiceUnavailable as error:
+        raise error.with_hint("run the same command again once it answers") from None
+
+
 async def _status(args: argparse.Namespace) -> int:
-    async with MeshClient(resolve_endpoints(args)) as client:
-        return await views.status(client, args.batch_id, as_json=args.json)
+    return await _read(args, lambda client: views.status(client, args.batch_id, as_json=args.json))
 
 
 async def _batches(args: argparse.Namespace) -> int:
-    async with MeshClient(resolve_endpoints(args)) as client:
-        return await views.batches(client, limit=args.limit, as_json=args.json)
+    return await _read(
+        args, lambda client: views.batches(client, limit=args.limit, as_json=args.json)
+    )
 
 
 async def _essays(args: argparse.Namespace) -> int:
-    async with MeshClient(resolve_endpoints(args)) as client:
-        return await views.essays(client, args.batch_id, as_json=args.json)
+    return await _read(args, lambda client: views.essays(client, args.batch_id, as_json=args.json))
 
 
 async def _text(args: argparse.Namespace) -> int:
-    async with MeshClient(resolve_endpoints(args)) as client:
-        return await views.text(client, args.storage_id, output=args.output)
+    return await _read(args, lambda client: views.text(client, args.storage_id, output=args.output))
 
 
 async def _diff(args: argparse.Namespace) -> int:
-    async with MeshClient(resolve_endpoints(args)) as client:
-        return await views.diff(client, args.essay_id, color=_color(args.color))
+    return await _read(
+        args, lambda client: views.diff(client, args.essay_id, color=_color(args.color))
+    )
 
 
 async def _events(args: argparse.Namespace) -> int:
@@ -97,6 +114,9 @@ def parser() -> argparse.ArgumentParser:
     """Every subcommand and its flags."""
     common = argparse.ArgumentParser(add_help=False)
     add_endpoint_flags(common)
+    # The commands that call the services (not events, dlq and trace, which read NATS).
+    calls_services = argparse.ArgumentParser(add_help=False, parents=[common])
+    add_retry_flag(calls_services)
     top = argparse.ArgumentParser(
         prog="huleedu",
         description="Submit essays to the HuleEdu mesh and look at what became of them.",
@@ -105,8 +125,11 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+    def command(
+        name: str, func: Command, help_text: str, *, reads_nats: bool = False
+    ) -> argparse.ArgumentParser:
+        parents = [common if reads_nats else calls_services]
+        sub = commands.add_parser(name, parents=parents, help=help_text, description=help_text)
         sub.set_defaults(func=func)
         return sub
 
@@ -138,6 +161,12 @@ def parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     sub.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    sub.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="RegisterBatch's idempotency key (default: a new UUID); the same ID and arguments "
+        "resume a submission: the same batch, and files already sent count once",
+    )
 
     sub = command("status", _status, "show one batch")
     sub.add_argument("batch_id", metavar="BATCH_ID")
@@ -164,7 +193,12 @@ def parser() -> argparse.ArgumentParser:
         help="colour the corrections (default: on a terminal)",
     )
 
-    sub = command("trace", _trace, "a batch's timeline from the event log: event, service, time")
+    sub = command(
+        "trace",
+        _trace,
+        "a batch's timeline from the event log: event, service, time",
+        reads_nats=True,
+    )
     sub.add_argument("batch_id", metavar="BATCH_ID")
     sub.add_argument("--json", action="store_true", help="one JSON object per event")
 
@@ -172,7 +206,7 @@ def parser() -> argparse.ArgumentParser:
         ("events", "print the events stored in HULEEDU_EVENTS, decoded"),
         ("dlq", "print the dead letters in HULEEDU_DLQ, decoded, with the reason"),
     ):
-        sub = command(name, _events, help_text)
+        sub = command(name, _events, help_text, reads_nats=True)
         sub.add_argument("--batch", metavar="BATCH_ID", help="only this batch's messages")
         sub.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
         sub.add_argument("--last", type=int, metavar="N", help="start N messages from the end")
@@ -182,7 +216,9 @@ def parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None) -> int:
     """Parse, run, and turn every expected failure into one line on stderr."""
-    args = parser().parse_args(argv)
+    typed = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(typed)
+    args.typed = typed  # what `submit` names when it says how to resume
     try:
         configure_tracing("huleedu_cli")  # HULEEDU_TRACING=otlp; nothing at all when off
         command: Command = args.func

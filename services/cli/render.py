@@ -75,6 +75,14 @@ class ProgressLine:
             self._stream.flush()
 
 
+def print_note(stream: TextIO, text: str) -> None:
+    """A line of its own on `stream`; on a terminal it first clears a progress line being
+    rewritten in place (the next update draws it again below)."""
+    clear = "\r\x1b[K" if stream.isatty() else ""
+    stream.write(f"{clear}{text}\n")
+    stream.flush()
+
+
 def timestamp_text(value: Timestamp) -> str:
     """An RFC 3339 UTC time to the second, or "-" when unset."""
     if value.seconds == 0 and value.nanos == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shlex
 import sys
 import uuid
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1.essay_service_pb2 import Essay
 from huleedu.file.v1 import file_service_pb2
-from services.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from services.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CliError
 from services.cli.mesh_client import MeshClient
 from services.cli.render import ProgressLine, format_table
 from services.cli.results import (
@@ -47,6 +48,10 @@ class SubmitOptions:
     max_file_bytes: int = 10 * 1024 * 1024
     as_json: bool = False
     progress: bool = True
+    # RegisterBatch's request_id; empty: a new UUID.
+    request_id: str = ""
+    # The arguments as typed after `huleedu`, to name the command that resumes this submission.
+    command: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -115,14 +120,15 @@ def prepare(files: Sequence[tuple[Path, str]], max_file_bytes: int) -> Submissio
 
 
 def registration(options: SubmitOptions, count: int) -> batch_service_pb2.RegisterBatchRequest:
-    """The RegisterBatch request: one slot per file sent, and a new request_id, so that sending
-    this request again (not building another) can never register a second batch."""
+    """The RegisterBatch request: one slot per file sent, and the request_id asked for or a new
+    one, so that sending this request again (not building another) can never register a second
+    batch."""
     request = batch_service_pb2.RegisterBatchRequest(
         expected_essay_count=count,
         course_code=options.course_code,
         language=options.language,
         title=options.title,
-        request_id=str(uuid.uuid4()),
+        request_id=options.request_id or str(uuid.uuid4()),
     )
     if options.timeout_s or options.partial_threshold:
         request.readiness.CopyFrom(
@@ -132,6 +138,17 @@ def registration(options: SubmitOptions, count: int) -> batch_service_pb2.Regist
             )
         )
     return request
+
+
+def resume_command(options: SubmitOptions, request_id: str) -> str:
+    """The command that takes this submission up again: the same arguments with its request_id
+    (BOS answers with the batch that request_id registered; the File Service answers the files
+    it already has DUPLICATE)."""
+    typed = list(options.command)
+    if typed and options.request_id:
+        return "huleedu " + shlex.join(typed)
+    words = typed or ["submit", *map(str, options.paths)]
+    return "huleedu " + shlex.join([words[0], "--request-id", request_id, *words[1:]])
 
 
 async def _follow(
@@ -185,14 +202,33 @@ async def _upload_and_follow(
 
 
 async def submit(client: MeshClient, options: SubmitOptions) -> int:
-    """Submit the files, follow the batch to its end and print the results."""
+    """Submit the files, follow the batch to its end and print the results. When a service
+    stays unavailable past the retry horizon, the error names the command that resumes."""
     submission = prepare(collect_files(options.paths), options.max_file_bytes)
     if not submission.uploads:
         raise CliError("nothing to upload: every file is over the size limit", EXIT_USAGE)
+    request = registration(options, len(submission.uploads))
+    try:
+        return await _register_and_follow(client, options, submission, request)
+    except CliError as error:
+        if error.exit_code != EXIT_UNREACHABLE:
+            raise
+        command = resume_command(options, request.request_id)
+        hint = f"resume with `{command}` (same batch; files sent count once)"
+        raise error.with_hint(hint) from None
+
+
+async def _register_and_follow(
+    client: MeshClient,
+    options: SubmitOptions,
+    submission: Submission,
+    request: batch_service_pb2.RegisterBatchRequest,
+) -> int:
+    """Register, upload, follow the batch to its end, print the results; the exit code."""
     progress = ProgressLine(sys.stderr, enabled=options.progress)
     # One root span: RegisterBatch, the uploads and everything they cause form one trace.
     with tracing.span("huleedu submit", files=str(len(submission.uploads))):
-        registered = await client.register_batch(registration(options, len(submission.uploads)))
+        registered = await client.register_batch(request)
         batch_id = registered.batch_id
         if options.progress:
             print(

@@ -137,15 +137,19 @@ def grpc_channel(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     tls: GrpcTls | None = None,
+    service_config: str | None = None,
 ) -> grpc.aio.Channel:
     """A channel to another service, with message limits that match its server; TLS when
-    `tls` (or the GRPC_TLS_* settings) name a CA."""
+    `tls` (or the GRPC_TLS_* settings) name a CA; `service_config` (gRPC's JSON, e.g. a
+    retryPolicy) when given."""
     tls = tls if tls is not None else GrpcTls.from_env()
     options: list[tuple[str, int | str]] = [
         *_message_options(max_message_bytes),
         # Every address the target resolves to gets calls in turn; one that is down is skipped.
         ("grpc.lb_policy_name", "round_robin"),
     ]
+    if service_config is not None:
+        options += [("grpc.service_config", service_config), ("grpc.enable_retries", 1)]
     interceptors = tracing.client_interceptors()
     if not tls.dials_tls:
         return grpc.aio.insecure_channel(addr, options=options, interceptors=interceptors)

@@ -1,5 +1,6 @@
-"""The CLI's RegisterBatch against a BOS that is not up yet: with a request_id it asks again until
-the real BOS (real nats-server, real gRPC server) answers, and the retries register one batch."""
+"""The CLI's RegisterBatch against a BOS that goes away after answering (a restart): with a
+request_id it asks again until the real BOS (real nats-server, real gRPC server) is back, and the
+retries register one batch. A BOS the CLI has never reached is reported at once."""
 
 from __future__ import annotations
 
@@ -33,20 +34,24 @@ def request(request_id: str = "") -> pb.RegisterBatchRequest:
     )
 
 
-async def test_register_batch_is_asked_again_until_bos_is_up_and_registers_once(
+async def test_register_batch_is_asked_again_until_bos_is_back_and_registers_once(
     nats_settings: NatsSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     addr = f"127.0.0.1:{free_port()}"
+    settings = BosSettings(addr=addr, nats=nats_settings, policy=RegistrationPolicy())
     sent = request(str(uuid.uuid4()))
     async with client_for(addr, monkeypatch) as client:
+        bos = await start(settings)
+        await client.list_batches(1)  # BOS has answered this command once
+        await bos.stop()
         registering = asyncio.create_task(client.register_batch(sent))
         channel = client._channels["BATCH_ORCHESTRATOR_ADDR"]
-        # The first attempt has found nothing listening before BOS starts.
+        # The first attempt has found nothing listening while BOS is away.
         await wait_until(
             lambda: channel.get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE,
             message="the first attempt to fail",
         )
-        bos = await start(BosSettings(addr=addr, nats=nats_settings, policy=RegistrationPolicy()))
+        bos = await start(settings)
         try:
             registered = await asyncio.wait_for(registering, timeout=30)
             again = await client.register_batch(sent)
@@ -59,10 +64,12 @@ async def test_register_batch_is_asked_again_until_bos_is_up_and_registers_once(
     assert [batch.batch_id for batch in ours] == [registered.batch_id]
 
 
-async def test_without_a_request_id_an_unreachable_bos_is_reported_at_once(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("request_id", ["", str(uuid.uuid4())], ids=["without", "with"])
+async def test_a_bos_never_reached_is_reported_at_once_with_or_without_a_request_id(
+    request_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with client_for(f"127.0.0.1:{free_port()}", monkeypatch) as client:
         with pytest.raises(CliError) as raised:
-            await client.register_batch(request())
+            await asyncio.wait_for(client.register_batch(request(request_id)), timeout=5)
     assert raised.value.exit_code == EXIT_UNREACHABLE
+    assert "start the stack" in raised.value.message

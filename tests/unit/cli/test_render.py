@@ -11,6 +11,7 @@ from services.cli.render import (
     format_table,
     highlight_corrections,
     highlight_word_diff,
+    print_note,
 )
 
 
@@ -69,3 +70,14 @@ def test_progress_is_printed_only_when_it_changes_elsewhere() -> None:
     quiet = FakeTerminal(tty=False)
     ProgressLine(quiet, enabled=False).show("a")
     assert quiet.getvalue() == ""
+
+
+def test_a_note_on_a_terminal_clears_the_progress_line_first() -> None:
+    terminal = FakeTerminal(tty=True)
+    line = ProgressLine(terminal)
+    line.show("a")
+    print_note(terminal, "huleedu: File Service answers again")
+    assert terminal.getvalue().endswith("\r\x1b[Khuleedu: File Service answers again\n")
+    log = FakeTerminal(tty=False)
+    print_note(log, "note")
+    assert log.getvalue() == "note\n"

@@ -1,5 +1,6 @@
-"""A stack that is not running: one line saying what to start, exit code 3, no traceback.
-(Only closed ports on 127.0.0.1 are dialled.)"""
+"""A stack that is not running: one line saying what to start, exit code 3, no traceback, and at
+once: the retry horizon is for outages of a service the command has reached. (Only closed ports
+on 127.0.0.1 are dialled.)"""
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ def test_submit_to_a_stack_that_is_down_says_so_in_one_line(
     assert run(["submit", str(REPO_ROOT / "examples" / "essays"), "--quiet"]) == EXIT_UNREACHABLE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+    assert "resume with `huleedu submit --request-id " in err
 
 
 def test_a_malformed_address_variable_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
