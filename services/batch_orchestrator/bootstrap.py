@@ -28,7 +28,7 @@ from services.batch_orchestrator.service_layer.publishing import PRODUCER
 from services.batch_orchestrator.service_layer.queries import BatchQueries
 from services.batch_orchestrator.service_layer.registration import BatchRegistrar
 from services.batch_orchestrator.settings import BosSettings
-from services.mesh.connection import close_nats, connect_nats
+from services.mesh.connection import Reconnects, close_nats, connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.kv_census import KvCensus
@@ -76,7 +76,8 @@ class RunningBos:
 
 async def start(settings: BosSettings) -> RunningBos:
     """Provision streams, bucket and consumer; serve gRPC; return once ready (health SERVING)."""
-    client, js = await connect_nats(settings.nats, PRODUCER)
+    reconnects = Reconnects()
+    client, js = await connect_nats(settings.nats, PRODUCER, reconnects)
     try:
         await ensure_streams(js, settings.nats)
         batches_kv = await ensure_kv(js, BUCKET, settings.nats)
@@ -104,6 +105,7 @@ async def start(settings: BosSettings) -> RunningBos:
         )
         await consumer.start()
         servicer = BatchOrchestratorServicer(registrar, BatchQueries(repository))
+        reconnects.add(servicer.end_watches)
         try:
             server = await start_grpc_server(
                 settings.addr,

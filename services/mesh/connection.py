@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import nats
 import nats.errors
@@ -20,14 +21,39 @@ def _url(client: Client) -> str:
     return connected.geturl() if connected is not None else ""
 
 
-async def connect_nats(settings: NatsSettings, name: str) -> tuple[Client, JetStreamContext]:
-    """Connect to NATS (any of the configured servers) and return the client and JetStream."""
+class Reconnects:
+    """What to do each time the connection is back after it was lost: parts that hold server
+    state the outage may have broken (e.g. a KV watch's consumer) start it again."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable[[], Awaitable[None]]] = []
+
+    def add(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` after every reconnection."""
+        self._callbacks.append(callback)
+
+    async def fire(self) -> None:
+        """Run every callback; one that fails is logged and does not stop the others."""
+        for callback in list(self._callbacks):
+            try:
+                await callback()
+            except Exception:
+                log.exception("a reconnection callback failed")
+
+
+async def connect_nats(
+    settings: NatsSettings, name: str, reconnects: Reconnects | None = None
+) -> tuple[Client, JetStreamContext]:
+    """Connect to NATS (any of the configured servers) and return the client and JetStream;
+    `reconnects` run after each reconnection."""
 
     async def on_disconnected() -> None:
         log.info("nats disconnected")
 
     async def on_reconnected() -> None:
         log.info("nats reconnected", extra={"server": redact_url(_url(client))})
+        if reconnects is not None:
+            await reconnects.fire()
 
     async def on_error(error: Exception) -> None:
         log.warning("nats error: %s", error)

@@ -195,6 +195,23 @@ async def test_watch_batch_errors_and_cancellation(bos: Bos) -> None:
     await wait_until(lambda: not watches, timeout_s=5, message="watch released")
 
 
+async def test_open_watches_end_unavailable_when_nats_comes_back(bos: Bos) -> None:
+    """BOS ends its watches after a reconnection, so clients watch again and get the batch as
+    it is at once instead of waiting for nats-py to notice that its KV watch went quiet."""
+    reg = await bos.register(1)
+    call = bos.stub.WatchBatch(pb.WatchBatchRequest(batch_id=reg.batch_id))
+    await call.read()
+    await bos.running.servicer.end_watches()
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        await call.read()
+    again = bos.stub.WatchBatch(pb.WatchBatchRequest(batch_id=reg.batch_id))
+    first = await again.read()
+    again.cancel()
+    assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "call WatchBatch again" in (ended.value.details() or "")
+    assert isinstance(first, pb.WatchBatchResponse) and first.batch.batch_id == reg.batch_id
+
+
 async def test_list_batches_newest_first_in_pages(bos: Bos) -> None:
     ids = [(await bos.register(1)).batch_id for _ in range(6)]
     newest_first = list(reversed(ids))

@@ -34,6 +34,7 @@ _CODES: dict[type[BatchError], grpc.StatusCode] = {
     BackendUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
 _SHUTTING_DOWN = "the Batch Orchestrator is shutting down; call WatchBatch again"
+_WATCH_AGAIN = "the Batch Orchestrator lost its NATS connection; call WatchBatch again"
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: BatchError) -> NoReturn:
@@ -70,6 +71,12 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
     async def close(self) -> None:
         """End every open WatchBatch stream (UNAVAILABLE, so clients watch again elsewhere)."""
         self._closing = True
+        await self.end_watches()
+
+    async def end_watches(self) -> None:
+        """End every open WatchBatch stream with UNAVAILABLE. After NATS came back, a KV watch
+        may hear nothing more for seconds (nats-py re-creates its consumer only after missed
+        heartbeats, and once); a client that watches again gets the batch as it is at once."""
         for watch in list(self._watches):
             await watch.stop()
 
@@ -139,4 +146,6 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
         finally:
             self._watches.discard(watch)
             await watch.stop()
-        await context.abort(grpc.StatusCode.UNAVAILABLE, _SHUTTING_DOWN)
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, _SHUTTING_DOWN if self._closing else _WATCH_AGAIN
+        )
