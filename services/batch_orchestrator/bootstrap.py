@@ -34,6 +34,7 @@ from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.kv_census import KvCensus
 from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.publisher import EventPublisher
+from services.mesh.storage_health import storage_health
 from services.mesh.streams import ensure_kv, ensure_streams
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ async def start(settings: BosSettings) -> RunningBos:
     except BaseException:
         await client.close()
         raise
-    server.follow([consumer])
+    server.follow([consumer, storage_health(js)])
     announcer = asyncio.create_task(registrar.run_announcer(settings.announce_retry_s))
     census = batch_census(batches_kv)
     census.start()

@@ -16,6 +16,7 @@ from services.mesh.connection import close_nats, connect_nats
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.lifecycle import wait_for_shutdown_signal
 from services.mesh.metrics import start_metrics_server
+from services.mesh.storage_health import storage_health
 from services.mesh.streams import ensure_object_store
 from services.mesh.tracing import configure_tracing
 
@@ -57,6 +58,7 @@ async def start_content_service(settings: ContentServiceSettings) -> ContentServ
         [SERVICE_NAME],
         max_message_bytes=settings.grpc_max_message_bytes,
     )
+    server.follow([storage_health(js)])
     log.info(
         "content service ready",
         extra={"port": server.port, "max_object_bytes": settings.max_object_bytes},

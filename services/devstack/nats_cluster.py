@@ -20,7 +20,12 @@ import nats.errors
 from nats.js import JetStreamContext
 
 from services.devstack.cluster_layout import CLUSTER_NAME, NodeAddresses
-from services.devstack.nats_server import ClusterRoutes, nats_server_binary, server_config
+from services.devstack.nats_server import (
+    ClusterRoutes,
+    max_file_store,
+    nats_server_binary,
+    server_config,
+)
 from services.devstack.processes import ManagedProcess, spawn, stop
 from services.devstack.stack import REPO_ROOT
 
@@ -78,14 +83,17 @@ class NatsNode:
 
     def write_config(self) -> None:
         """Write the node's configuration: client, monitor and route ports, routes to every
-        peer, JetStream with its own store."""
+        peer, JetStream with its own store and its share of the disk (max_file_store)."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        store = (self.folder / "jetstream").resolve()
         self.config_path.write_text(
             server_config(
                 port=self.addresses.client_port,
                 monitor_port=self.addresses.monitor_port,
-                store_dir=(self.folder / "jetstream").resolve(),
+                store_dir=store,
                 sync_always=self._sync_always,
+                # Every node keeps its store on this machine's file system: a share each.
+                max_file_store=max_file_store(store, nodes=len(self._peers) + 1),
                 server_name=self.addresses.name,
                 cluster=ClusterRoutes(
                     name=CLUSTER_NAME,

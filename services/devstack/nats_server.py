@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,21 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.mesh.settings import SettingsError, env_str
+
 _START_TIMEOUT_S = 20.0
+
+# JetStream's storage limit (max_file_store), unless NATS_MAX_FILE_STORE sets it: this share of
+# the room its store has, i.e. what the store's file system has free plus what the store holds
+# already (counting only the free space, a restart would shrink the limit by the store's own size
+# each time). At the limit JetStream refuses writes cleanly (10023 "insufficient resources") and
+# takes them again once data is deleted; a disk that fills up instead breaks each stream that
+# writes to it until nats-server restarts. The other half is for what else lands there: the run
+# directory's logs, the store's indexes and the blocks it rewrites while compacting (measured: a
+# store at a 64 MB limit held 68 MB on disk).
+STORE_SHARE = 0.5
+MAX_FILE_STORE_VARIABLE = "NATS_MAX_FILE_STORE"
+_SIZE = re.compile(r"^\d+([KMGT]B?)?$", re.IGNORECASE)
 
 
 # Free ports are drawn from here up to the start of the kernel's ephemeral range.
@@ -57,6 +72,39 @@ def _bindable(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def max_file_store(store_dir: Path, *, nodes: int = 1) -> str:
+    """JetStream's max_file_store for a store at `store_dir`: NATS_MAX_FILE_STORE when set (bytes,
+    or a size such as 512MB or 8GB), else STORE_SHARE of the store's room, split between the
+    `nodes` that keep their stores on the same file system."""
+    configured = env_str(MAX_FILE_STORE_VARIABLE, "")
+    if configured:
+        if not _SIZE.match(configured):
+            raise SettingsError(
+                f"{MAX_FILE_STORE_VARIABLE}={configured!r} is not a size: give bytes, or a number "
+                "with K, M, G or T (e.g. 512MB, 8GB)"
+            )
+        return configured
+    return str(int(store_room(store_dir) * STORE_SHARE / nodes))
+
+
+def store_room(store_dir: Path) -> int:
+    """The bytes a JetStream store could take: what its file system has free plus what the store
+    holds already."""
+    existing = next(path for path in (store_dir, *store_dir.parents) if path.exists())
+    return shutil.disk_usage(existing).free + bytes_on_disk(store_dir)
+
+
+def bytes_on_disk(directory: Path) -> int:
+    """The space the files under `directory` take on disk (0 when it does not exist)."""
+    total = 0
+    for root, _directories, files in os.walk(directory):
+        for name in files:
+            # nats-server may remove a file (a compacted block) while this walks the store.
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
 
 
 def nats_server_binary() -> str:
@@ -113,10 +161,13 @@ def server_config(
     server_name: str = "huleedu",
     security: NatsSecurity | None = None,
     cluster: ClusterRoutes | None = None,
+    max_file_store: str | None = None,
 ) -> str:
-    """The nats-server configuration; JetStream syncs every write to disk unless told not to;
+    """The nats-server configuration; JetStream syncs every write to disk unless told not to,
+    and stores at most `max_file_store` (nats-server's own default: 75% of the free space);
     with `cluster`, the node also routes to its peers (server_name must differ per node)."""
     sync = "  sync_interval: always\n" if sync_always else ""
+    limit = f"  max_file_store: {max_file_store}\n" if max_file_store else ""
     lines = [
         f'server_name: "{server_name}"',
         f"listen: 127.0.0.1:{port}",
@@ -124,7 +175,7 @@ def server_config(
         "max_payload: 8MB",
         "jetstream {",
         f'  store_dir: "{store_dir}"',
-        f"{sync}}}",
+        f"{sync}{limit}}}",
     ]
     if cluster is not None:
         lines.extend(cluster.config_lines())
@@ -177,13 +228,15 @@ class NatsServer:
         """Start the server and return once JetStream answers its health check."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         config = self.store_dir / "nats-server.conf"
+        jetstream = self.store_dir / "jetstream"
         config.write_text(
             server_config(
                 port=self.port,
                 monitor_port=self.monitor_port,
-                store_dir=self.store_dir / "jetstream",
+                store_dir=jetstream,
                 sync_always=self.sync_always,
                 security=self.security,
+                max_file_store=max_file_store(jetstream),
             )
         )
         with open(self.log_file, "ab") as log:

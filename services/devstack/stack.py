@@ -17,7 +17,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from services.devstack.health import check_health
-from services.devstack.nats_server import free_port, nats_server_binary, server_config
+from services.devstack.nats_server import (
+    free_port,
+    max_file_store,
+    nats_server_binary,
+    server_config,
+)
 from services.devstack.processes import (
     ManagedProcess,
     read_pid_files,
@@ -302,11 +307,13 @@ class LocalStack:
 
     def _start_nats(self, deadline: float) -> None:
         config = self.run_dir.nats / "nats-server.conf"
+        store = (self.run_dir.nats / "jetstream").resolve()
         config.write_text(
             server_config(
                 port=self.addresses.nats_port,
                 monitor_port=self.addresses.monitor_port,
-                store_dir=(self.run_dir.nats / "jetstream").resolve(),
+                store_dir=store,
+                max_file_store=max_file_store(store),
             )
         )
         process = spawn(

@@ -36,6 +36,7 @@ from services.mesh.kv_census import KvCensus
 from services.mesh.lifecycle import wait_for_shutdown_signal
 from services.mesh.metrics import start_metrics_server
 from services.mesh.publisher import EventPublisher
+from services.mesh.storage_health import storage_health
 from services.mesh.streams import ConsumerSpec, ensure_kv, ensure_streams
 from services.mesh.tracing import configure_tracing
 
@@ -134,7 +135,7 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
         with contextlib.suppress(Exception):
             await client.drain()
         raise
-    server.follow([consumer])
+    server.follow([consumer, storage_health(js)])
     census = essay_census(batches_kv)
     census.start()
     log.info("essay lifecycle started", extra={"grpc_port": server.port})

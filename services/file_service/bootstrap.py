@@ -28,6 +28,7 @@ from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.lifecycle import wait_for_shutdown_signal
 from services.mesh.metrics import start_metrics_server
 from services.mesh.publisher import EventPublisher
+from services.mesh.storage_health import storage_health
 from services.mesh.streams import ConsumerSpec, ensure_kv, ensure_streams
 from services.mesh.tracing import configure_tracing
 
@@ -110,7 +111,7 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
         [SERVICE_NAME],
         max_message_bytes=settings.grpc_max_message_bytes,
     )
-    server.follow([consumer])
+    server.follow([consumer, storage_health(js)])
     log.info(
         "file service ready",
         extra={"port": server.port, "content_service": settings.content_service_addr},

@@ -6,12 +6,15 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+from services.mesh.storage_health import storage_health
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +69,11 @@ async def update_document(
             return UpdateResult(doc=doc, revision=revision, changed=False)
         payload = updated.SerializeToString(deterministic=True)
         try:
-            if current is None:
-                new_revision = await kv.create(key, payload)
-            else:
-                new_revision = await kv.update(key, payload, last=revision)
+            with _watch_storage(kv):
+                if current is None:
+                    new_revision = await kv.create(key, payload)
+                else:
+                    new_revision = await kv.update(key, payload, last=revision)
         except KeyWrongLastSequenceError:
             pass
         except KeyNotFoundError:
@@ -83,6 +87,13 @@ async def update_document(
         log.debug("compare-and-set conflict; reading again", extra={"key": key})
         await asyncio.sleep(conflict_pause(conflicts))
     raise UpdateConflictError(f"{key}: gave up after {_MAX_ATTEMPTS} compare-and-set conflicts")
+
+
+def _watch_storage(kv: KeyValue) -> AbstractContextManager[None]:
+    """Reports a write to the bucket to the storage health of the service writing it. nats-py
+    keeps the bucket's JetStream context and stream (`KV_<bucket>`) private, with no public way
+    to either."""
+    return storage_health(kv._js).watch(kv._stream)
 
 
 def conflict_pause(conflicts: int) -> float:

@@ -88,6 +88,12 @@ CONSUMER_DEPENDENCY_WAITS = Gauge(
     "service) to answer again; they count no delivery.",
     ["consumer"],
 )
+STORAGE_UNAVAILABLE = Gauge(
+    "huleedu_storage_unavailable",
+    "1 while JetStream stores none of this service's writes to the stream (its storage limit "
+    "or disk is full); the service's gRPC health answers NOT_SERVING meanwhile.",
+    ["stream"],
+)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from nats.js import JetStreamContext
 
 from huleedu.common.v1 import common_pb2
 from services.mesh import subjects, tracing
+from services.mesh.storage_health import storage_health
+from services.mesh.streams import EVENTS_STREAM
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,8 @@ class EventPublisher:
             all_headers.update(headers)
         tracing.inject(all_headers)
         target = subject or subjects.subject_for(event)
-        ack = await self._js.publish(target, event.SerializeToString(), headers=all_headers)
+        with storage_health(self._js).watch(EVENTS_STREAM):
+            ack = await self._js.publish(target, event.SerializeToString(), headers=all_headers)
         duplicate = bool(ack.duplicate)
         if duplicate:
             log.info(

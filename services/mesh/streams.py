@@ -66,6 +66,12 @@ class ConsumerSpec:
     description: str = field(default="")
 
 
+# No stream has a max_bytes: the server's max_file_store (below the disk's size: the local stack
+# and docker compose set it) is what refuses writes once the store is full. A max_bytes on the
+# event stream or the DLQ (discard old) would silently drop events. On a KV bucket or the Object
+# Store (discard new) it would refuse cleanly, but JetStream reserves each max_bytes out of
+# max_file_store when the stream is created (10047 once they add up to more), so each would need
+# sizing per deployment, and one bucket could be full while the store has room.
 def _events_config(settings: NatsSettings) -> StreamConfig:
     return StreamConfig(
         name=EVENTS_STREAM,

@@ -17,6 +17,7 @@ from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.lifecycle import wait_for_shutdown_signal
 from services.mesh.metrics import MetricsSettings, start_metrics_server
 from services.mesh.publisher import EventPublisher
+from services.mesh.storage_health import storage_health
 from services.mesh.streams import ConsumerSpec, ensure_streams
 from services.mesh.tracing import configure_tracing
 from services.spell_checker.adapters.pool import ProcessPoolChecker
@@ -99,7 +100,7 @@ async def start_service(
     )
     await consumer.start()
     grpc = await start_grpc_server(settings.addr, lambda server: None, [])
-    grpc.follow([consumer])
+    grpc.follow([consumer, storage_health(js)])
     start_up_s = before_call_s + time.monotonic() - started_at
     main = process_memory()
     log.info(

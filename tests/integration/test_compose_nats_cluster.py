@@ -34,8 +34,10 @@ STORE_LINE = 'store_dir: "/data"'
 
 
 def interpolate(value: str) -> str:
-    """What compose makes of `${NATS_PASSWORD:-default}` when NATS_PASSWORD is set."""
-    return re.sub(r"\$\{NATS_PASSWORD:-[^}]*\}", PASSWORD, value)
+    """What compose makes of `${VARIABLE:-default}` when NATS_PASSWORD is set and nothing else
+    is (e.g. NATS_MAX_FILE_STORE takes its default)."""
+    value = re.sub(r"\$\{NATS_PASSWORD:-[^}]*\}", PASSWORD, value)
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
 
 
 def healthz(port: int) -> int:

@@ -27,6 +27,7 @@ from nats.js.kv import MSG_ROLLUP_SUBJECT
 from nats.js.object_store import ObjectStore
 
 from services.content_service.domain.content import DEFAULT_MEDIA_TYPE, ContentKind, StoredContent
+from services.mesh.storage_health import storage_health
 
 CONTENT_BUCKET = "content"
 HEADER_KIND = "Huleedu-Content-Kind"
@@ -76,7 +77,12 @@ class ObjectStoreRepository:
         return (stream.state.subjects or {}).get(subject, 0)
 
     async def put(self, storage_id: str, stored: StoredContent) -> None:
-        """Store the bytes, waiting for JetStream to acknowledge every chunk, then the meta."""
+        """Store the bytes, waiting for JetStream to acknowledge every chunk, then the meta; a
+        full store or disk makes the service answer NOT_SERVING (services.mesh.storage_health)."""
+        with storage_health(self._js).watch(self._stream):
+            await self._write_object(storage_id, stored)
+
+    async def _write_object(self, storage_id: str, stored: StoredContent) -> None:
         kind = stored.kind.value if stored.kind is not None else ""
         chunk_subject = self._chunk_subject(storage_id)
         try:

@@ -22,6 +22,7 @@ NATS_URL = "nats://huleedu:${NATS_PASSWORD:-huleedu-local-dev}@nats:4222"
 
 COMPOSE_NAMES = {spec.addr_variable: spec.name.replace("_", "-") for spec in SERVICES}
 CLUSTER_NODES = ("nats-1", "nats-2", "nats-3")
+MAX_FILE_STORE_DEFAULT = "4GB"
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +116,24 @@ def test_the_nats_configurations_are_valid_for_nats_server(config: str) -> None:
             "NATS_SERVER_NAME": "nats-1",
             "NATS_USER": "huleedu",
             "NATS_PASSWORD": "x",
+            "NATS_MAX_FILE_STORE": MAX_FILE_STORE_DEFAULT,
         },
     )
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("node", ["nats", *CLUSTER_NODES])
+def test_jetstream_stores_at_most_nats_max_file_store_with_a_default(
+    compose: dict[str, Any], node: str
+) -> None:
+    service = compose["services"][node]
+    config = dict(volume.split(":", 1) for volume in service["volumes"])
+    conf = next(source for source, target in config.items() if target.startswith("/etc/nats/"))
+    text = (REPO_ROOT / conf).read_text()
+    assert re.search(r"^\s*max_file_store:\s*\$NATS_MAX_FILE_STORE\s*$", text, re.MULTILINE)
+    expected = f"${{NATS_MAX_FILE_STORE:-{MAX_FILE_STORE_DEFAULT}}}"
+    assert service["environment"]["NATS_MAX_FILE_STORE"] == expected
 
 
 @pytest.mark.parametrize("node", CLUSTER_NODES)

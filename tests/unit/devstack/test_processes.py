@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from services.devstack.processes import read_pid_files, spawn, stop, write_pid_file
+from services.devstack.processes import (
+    ManagedProcess,
+    read_pid_files,
+    spawn,
+    stop,
+    write_pid_file,
+)
 from services.devstack.stack import StackAddresses, StackError, port_in_use
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS
@@ -17,11 +24,23 @@ from services.mesh.settings import DEFAULT_ADDRS
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
+def started(process: ManagedProcess) -> bool:
+    """True once the child has exec'd: for a moment after Popen returns, its /proc cmdline is
+    still empty, and a process found by pid and command line is not recognised yet."""
+    deadline = time.monotonic() + 10.0
+    while b"time.sleep" not in Path(f"/proc/{process.pid}/cmdline").read_bytes():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_a_spawned_process_is_recorded_found_again_and_stopped(tmp_path: Path) -> None:
     process = spawn(
         "sleeper", SLEEPER, log_path=tmp_path / "s.log", env={}, cwd=tmp_path, marker="time.sleep"
     )
     try:
+        assert started(process)
         write_pid_file(tmp_path / "pids", process)
         (recorded,) = read_pid_files(tmp_path / "pids")
         assert (recorded.name, recorded.pid) == ("sleeper", process.pid)
