@@ -14,8 +14,13 @@ from nats.js import JetStreamContext
 
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
-from services.content_service.adapters.object_store import CONTENT_BUCKET, READ_TIMEOUT_S
+from services.content_service.adapters.object_store import (
+    CONTENT_BUCKET,
+    READ_TIMEOUT_S,
+    ObjectStoreRepository,
+)
 from services.content_service.bootstrap import ContentService
+from services.content_service.domain.content import ContentKind, StoredContent
 from services.mesh.settings import NatsSettings
 from tests.integration.test_file_service_support import GRPC_OPTIONS, running_content_service
 
@@ -186,3 +191,43 @@ async def test_a_put_cut_off_after_its_chunks_is_completed_by_the_next(
     assert put.already_stored is False
     assert got.content == data
     assert (stream.state.subjects or {})[chunk_subject] == 2
+
+
+async def test_a_second_writer_of_stored_bytes_leaves_them_as_they_are(
+    nats_js: tuple[Client, JetStreamContext],
+) -> None:
+    """Two instances storing the same bytes: the later one finds the object complete when its
+    first chunk is refused, and writes nothing."""
+    _, js = nats_js
+    repository = ObjectStoreRepository(await js.object_store(CONTENT_BUCKET), js)
+    data = b"written twice " + hashlib.sha256(b"twice").digest() * 5000  # two chunks
+    storage_id = hashlib.sha256(data).hexdigest()
+    stored = StoredContent(data, ContentKind.RAW_UPLOAD, "text/plain")
+    chunk_subject = f"$O.{CONTENT_BUCKET}.C.{storage_id}"
+
+    await repository.put(storage_id, stored)
+    first = await js.stream_info(f"OBJ_{CONTENT_BUCKET}", subjects_filter=chunk_subject)
+    await repository.put(storage_id, stored)
+    second = await js.stream_info(f"OBJ_{CONTENT_BUCKET}", subjects_filter=chunk_subject)
+    got = await repository.get(storage_id)
+
+    assert (first.state.subjects or {})[chunk_subject] == 2
+    assert second.state.last_seq == first.state.last_seq  # nothing written, nothing purged
+    assert got is not None and got.content == data
+
+
+async def test_chunks_that_fail_the_digest_are_answered_data_loss(
+    stub: content_service_pb2_grpc.ContentServiceStub,
+    nats_js: tuple[Client, JetStreamContext],
+) -> None:
+    _, js = nats_js
+    data = b"bit rot " + hashlib.sha256(b"rot").digest() * 50
+    put = await stub.PutContent(_put(data))
+    chunk_subject = f"$O.{CONTENT_BUCKET}.C.{put.storage_id}"
+    await js.purge_stream(f"OBJ_{CONTENT_BUCKET}", subject=chunk_subject)
+    await js.publish(chunk_subject, bytes(len(data)))  # the same size, other bytes
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetContent(content_service_pb2.GetContentRequest(storage_id=put.storage_id))
+
+    assert raised.value.code() == grpc.StatusCode.DATA_LOSS

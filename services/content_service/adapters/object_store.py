@@ -22,11 +22,21 @@ from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
 from nats.js.api import Header, ObjectInfo, ObjectMetaOptions
-from nats.js.errors import APIError, ObjectDeletedError, ObjectNotFoundError
+from nats.js.errors import (
+    APIError,
+    DigestMismatchError,
+    ObjectDeletedError,
+    ObjectNotFoundError,
+)
 from nats.js.kv import MSG_ROLLUP_SUBJECT
 from nats.js.object_store import ObjectStore
 
-from services.content_service.domain.content import DEFAULT_MEDIA_TYPE, ContentKind, StoredContent
+from services.content_service.domain.content import (
+    DEFAULT_MEDIA_TYPE,
+    ContentCorruptedError,
+    ContentKind,
+    StoredContent,
+)
 from services.mesh.storage_health import storage_health
 
 CONTENT_BUCKET = "content"
@@ -90,8 +100,11 @@ class ObjectStoreRepository:
         except APIError as error:
             if error.err_code != _WRONG_LAST_SEQUENCE:
                 raise
-            # An earlier put of these bytes, cut off, left chunks on the subject (or another
-            # instance is writing the same bytes: identical chunks, whichever is read).
+            if await self.exists(storage_id):
+                return  # another instance stored the same bytes meanwhile
+            # An earlier put of these bytes, cut off, left chunks on the subject, or another
+            # instance is writing them now: one of the two starts again (the other's next chunk
+            # is then refused), so chunks of two writers never interleave.
             await self._js.purge_stream(self._stream, subject=chunk_subject)
             chunks = await self._write_chunks(chunk_subject, stored.content)
         # The storage id is the content's SHA-256 (checked by the domain): no second hashing.
@@ -136,6 +149,8 @@ class ObjectStoreRepository:
             result = await asyncio.wait_for(self._store.get(storage_id), READ_TIMEOUT_S)
         except (ObjectNotFoundError, ObjectDeletedError):
             return None
+        except DigestMismatchError as error:
+            raise ContentCorruptedError(f"the chunks under {storage_id} fail its digest") from error
         headers = result.info.headers
         kind = _header(headers, HEADER_KIND)
         return StoredContent(
