@@ -114,7 +114,8 @@ compose-cluster-e2e: install compose-cluster-up
 		SPELL_CHECKER_ADDR=127.0.0.1:51055 $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 # ------------------------------------------------------------------------------------------------
-# Benchmarks (issue 8): the whole stack on corpus essays → bench/results/latest.{json,md,png}.
+# Benchmarks (issue 8): the whole stack on corpus essays → bench/results/latest.{json,md,png};
+# then ours and the Celery + Redis peer, alternating (issue 15) → bench/results/peer.{json,md,png}.
 # ------------------------------------------------------------------------------------------------
 .PHONY: bench
 bench: install

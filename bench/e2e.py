@@ -1,8 +1,8 @@
 """End-to-end benchmark: the whole stack (nats-server and the five services as local processes on
 free ports, as `make run` starts them) on a fixed set of corpus essays in several batches of 25
-in mixed formats (.txt, .html, .rtf, .docx).
+in mixed formats (.txt, .html, .rtf, .docx); then ours against the Celery + Redis peer.
 
-    python -m bench.e2e [--batches 8] [--plain-budget-s 60]
+    python -m bench.e2e [--batches 8] [--plain-budget-s 60] [--rounds 3]
 
 Reports essays/s end to end; p50/p99 per stage from the event times JetStream stored (upload:
 upload call → EssayContentProvisioned; ready: → BatchEssaysReady; spell check: request →
@@ -10,16 +10,23 @@ EssaySpellcheckCompleted; complete: upload call → the batch's ELSBatchPhaseOut
 essays through plain pyspellchecker in this one process (a time-boxed prefix of them: it costs
 about a tenth of a second per unknown word) and the ratio; CPU seconds per essay and peak RSS per
 service (with its worker processes). Writes bench/results/latest.{json,md,png}.
+
+Then the comparison with the peer (bench.e2e_peer, bench.celery_peer): the same number of
+batches of plain-text essays through ours and through the peer, alternating, `--rounds` rounds
+each on a freshly started system; essays/s and CPU per essay of every process, medians. Writes
+bench/results/peer.{json,md,png}. The peer needs Debian's redis-server.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +35,17 @@ import nats
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
+from bench.celery_peer import redis_server_binary
 from bench.e2e_corpus import BenchFile, bench_batches
+from bench.e2e_peer import SideRound, alternate, measure, peer_round, plain_text_batches
+from bench.e2e_peer_report import OURS, PEER, summarise_comparison, write_comparison
 from bench.e2e_report import ProcessSampler, StreamEvent, summarise, write_reports
 from bench.spellcheck_common import machine
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.devstack.stack import LocalStack, RunDir, StackAddresses, running_processes
 from services.mesh.publisher import HEADER_TYPE
-from services.mesh.subjects import message_type_for
+from services.mesh.subjects import BATCH_PHASE_OUTCOME, EVENTS_SUBJECTS, message_type_for
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -65,7 +75,7 @@ class EventTap:
 
 
 async def submit_batch(
-    env: dict[str, str], files: list[BenchFile], upload_started: dict[str, float]
+    env: dict[str, str], files: Sequence[BenchFile], upload_started: dict[str, float]
 ) -> str:
     """RegisterBatch, then every file in one UploadFiles stream; returns the batch id."""
     bos_addr, file_addr = env["BATCH_ORCHESTRATOR_ADDR"], env["FILE_SERVICE_ADDR"]
@@ -99,14 +109,18 @@ async def submit_batch(
 
 
 async def drive(
-    env: dict[str, str], batches: list[list[BenchFile]], timeout_s: float
+    env: dict[str, str],
+    batches: Sequence[Sequence[BenchFile]],
+    timeout_s: float,
+    subject: str = EVENTS_SUBJECTS,
 ) -> dict[str, Any]:
-    """Submit every batch at once, wait for every phase outcome, return the raw observations."""
+    """Submit every batch at once, wait for every phase outcome, return the raw observations
+    (the events stored on `subject`: it must cover the phase outcomes)."""
     client = await nats.connect(env["NATS_URL"], name="bench_e2e")
     js = client.jetstream()
     tap = EventTap()
     subscription = await js.subscribe(
-        "huleedu.>", cb=tap.on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
+        subject, cb=tap.on_message, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
     )
     upload_started: dict[str, float] = {}
     started = time.time()
@@ -159,29 +173,71 @@ def plain_spellcheck(texts: list[str], budget_s: float) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def running_stack() -> Iterator[tuple[dict[str, str], dict[str, int]]]:
+    """A freshly started stack on free ports: its environment and the pid of each process."""
+    with tempfile.TemporaryDirectory(prefix="huleedu-bench-") as tmp:
+        run_dir = RunDir(Path(tmp))
+        addresses = StackAddresses.free()
+        stack = LocalStack(run_dir, addresses, report=_report)
+        stack.start(timeout_s=240)
+        try:
+            yield addresses.env(), {p.name: p.pid for p in running_processes(run_dir)}
+        finally:
+            stack.stop()
+
+
+def _report(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def ours_round(batches: Sequence[Sequence[BenchFile]], timeout_s: float) -> SideRound:
+    """Ours, freshly started, on `batches` (the client taps only the phase outcomes); then
+    stopped."""
+    essays = sum(len(files) for files in batches)
+    with running_stack() as (env, pids):
+
+        def work() -> tuple[float, float]:
+            observed = asyncio.run(drive(env, batches, timeout_s, BATCH_PHASE_OUTCOME))
+            outcomes = [e.stored for e in observed["events"] if e.type == "ELSBatchPhaseOutcome"]
+            return observed["started"], max(outcomes)
+
+        return measure(essays, pids, work)
+
+
+def compare_with_peer(args: argparse.Namespace) -> dict[str, Path]:
+    """Ours and the peer, alternating, on the same plain-text batches; write peer.*."""
+    batches = plain_text_batches(args.batches)
+    rounds = alternate(
+        {
+            OURS: lambda: ours_round(batches, args.timeout_s),
+            PEER: lambda: peer_round(batches, args.timeout_s),
+        },
+        args.rounds,
+        _report,
+    )
+    result = summarise_comparison(rounds, len(batches), machine())
+    return write_comparison(result, args.results)
+
+
 def main() -> int:
     """Run the benchmark once and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=8, help="batches of 25 (default: 8)")
     parser.add_argument("--plain-budget-s", type=float, default=60.0)
     parser.add_argument("--timeout-s", type=float, default=900.0)
+    parser.add_argument("--rounds", type=int, default=3, help="per side against the peer; 0: none")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.rounds and redis_server_binary() is None:
+        parser.error("the Celery peer needs redis-server: apt-get install -y redis-server")
     batches = bench_batches(args.batches)
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="huleedu-bench-") as tmp:
-        run_dir = RunDir(Path(tmp))
-        addresses = StackAddresses.free()
-        stack = LocalStack(run_dir, addresses, report=lambda line: print(line, file=sys.stderr))
-        stack.start(timeout_s=240)
-        try:
-            pids = {p.name: p.pid for p in running_processes(run_dir)}
-            sampler = ProcessSampler(pids)
-            sampler.start()
-            observed = asyncio.run(drive(addresses.env(), batches, args.timeout_s))
-            usage = sampler.stop()
-        finally:
-            stack.stop()
+    with running_stack() as (env, pids):
+        sampler = ProcessSampler(pids)
+        sampler.start()
+        observed = asyncio.run(drive(env, batches, args.timeout_s))
+        usage = sampler.stop()
     load_after = os.getloadavg()
     texts = [f.text for files in batches for f in files]
     plain = plain_spellcheck(texts, args.plain_budget_s)
@@ -193,6 +249,10 @@ def main() -> int:
     }
     paths = write_reports(result, observed, args.results)
     print(paths["md"].read_text())
+    if args.rounds:
+        peer_paths = compare_with_peer(args)
+        print(peer_paths["md"].read_text())
+        paths.update({f"peer {kind}": path for kind, path in peer_paths.items()})
     print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
     return 0
 

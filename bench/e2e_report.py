@@ -5,9 +5,11 @@ reports."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,29 +31,31 @@ class StreamEvent:
     event: Any
 
 
-def _tree(process: psutil.Process) -> list[psutil.Process]:
+def _tree(process: psutil.Process, alone: bool) -> list[psutil.Process]:
+    if alone:
+        return [process]
     try:
         return [process, *process.children(recursive=True)]
     except psutil.Error:
         return []
 
 
-def _cpu_s(process: psutil.Process) -> float:
+def _cpu_s(process: psutil.Process, alone: bool) -> float:
     total = 0.0
-    for member in _tree(process):
+    for member in _tree(process, alone):
         try:
             times = member.cpu_times()
         except psutil.Error:
             continue
         total += times.user + times.system
-        if member is process:  # children that already exited and were waited for
+        if member is process and not alone:  # children that already exited and were waited for
             total += times.children_user + times.children_system
     return total
 
 
-def _rss(process: psutil.Process) -> int:
+def _rss(process: psutil.Process, alone: bool) -> int:
     total = 0
-    for member in _tree(process):
+    for member in _tree(process, alone):
         try:
             total += member.memory_info().rss
         except psutil.Error:
@@ -60,15 +64,24 @@ def _rss(process: psutil.Process) -> int:
 
 
 class ProcessSampler:
-    """CPU seconds (start to stop) and peak RSS of each service with its child processes."""
+    """CPU seconds (start to stop) and peak RSS of each named process with its child processes,
+    or without them for the names in `alone`. This process may be one of them (the client): the
+    CPU of the sampler's own thread is then left out, since it is measurement, not client work."""
 
-    def __init__(self, pids: Mapping[str, int], interval_s: float = 0.2) -> None:
+    def __init__(
+        self, pids: Mapping[str, int], *, alone: Collection[str] = (), interval_s: float = 0.2
+    ) -> None:
         self._processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self._alone = {name: name in alone for name in pids}
         self._interval_s = interval_s
-        self._cpu_start = {name: _cpu_s(p) for name, p in self._processes.items()}
-        self._peak = {name: _rss(p) for name, p in self._processes.items()}
+        self._cpu_start = {name: self._cpu(name) for name in self._processes}
+        self._peak = {name: _rss(p, self._alone[name]) for name, p in self._processes.items()}
+        self._sampler_cpu_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _cpu(self, name: str) -> float:
+        return _cpu_s(self._processes[name], self._alone[name])
 
     def start(self) -> None:
         """Start sampling RSS."""
@@ -77,19 +90,20 @@ class ProcessSampler:
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
             for name, process in self._processes.items():
-                self._peak[name] = max(self._peak[name], _rss(process))
+                self._peak[name] = max(self._peak[name], _rss(process, self._alone[name]))
+        self._sampler_cpu_s = time.thread_time()
 
     def stop(self) -> dict[str, dict[str, float]]:
         """Stop sampling; per process: CPU seconds used meanwhile and peak RSS in MiB."""
         self._stop.set()
         self._thread.join()
-        return {
-            name: {
-                "cpu_s": _cpu_s(process) - self._cpu_start[name],
-                "peak_rss_mib": self._peak[name] / _MIB,
-            }
-            for name, process in self._processes.items()
-        }
+        usage = {}
+        for name, process in self._processes.items():
+            cpu_s = self._cpu(name) - self._cpu_start[name]
+            if process.pid == os.getpid():
+                cpu_s -= self._sampler_cpu_s
+            usage[name] = {"cpu_s": cpu_s, "peak_rss_mib": self._peak[name] / _MIB}
+        return usage
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
