@@ -35,9 +35,12 @@ def _color(choice: str) -> bool:
     return choice == "always"
 
 
+def _retries(args: argparse.Namespace) -> RetryHorizon:
+    return RetryHorizon(resolve_horizon_s(args), announce_on_stderr)
+
+
 def _client(args: argparse.Namespace) -> MeshClient:
-    retries = RetryHorizon(resolve_horizon_s(args), announce_on_stderr)
-    return MeshClient(resolve_endpoints(args), retries=retries)
+    return MeshClient(resolve_endpoints(args), retries=_retries(args))
 
 
 async def _submit(args: argparse.Namespace) -> int:
@@ -101,12 +104,13 @@ async def _events(args: argparse.Namespace) -> int:
         follow=args.follow,
         last=args.last,
         as_json=args.json,
+        retries=_retries(args),
     )
 
 
 async def _trace(args: argparse.Namespace) -> int:
     return await trace_view.show_trace(
-        resolve_endpoints(args).nats_url, args.batch_id, as_json=args.json
+        resolve_endpoints(args).nats_url, args.batch_id, as_json=args.json, retries=_retries(args)
     )
 
 
@@ -114,9 +118,7 @@ def parser() -> argparse.ArgumentParser:
     """Every subcommand and its flags."""
     common = argparse.ArgumentParser(add_help=False)
     add_endpoint_flags(common)
-    # The commands that call the services (not events, dlq and trace, which read NATS).
-    calls_services = argparse.ArgumentParser(add_help=False, parents=[common])
-    add_retry_flag(calls_services)
+    add_retry_flag(common)
     top = argparse.ArgumentParser(
         prog="huleedu",
         description="Submit essays to the HuleEdu mesh and look at what became of them.",
@@ -125,11 +127,8 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(
-        name: str, func: Command, help_text: str, *, reads_nats: bool = False
-    ) -> argparse.ArgumentParser:
-        parents = [common if reads_nats else calls_services]
-        sub = commands.add_parser(name, parents=parents, help=help_text, description=help_text)
+    def command(name: str, func: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
         sub.set_defaults(func=func)
         return sub
 
@@ -197,7 +196,6 @@ def parser() -> argparse.ArgumentParser:
         "trace",
         _trace,
         "a batch's timeline from the event log: event, service, time",
-        reads_nats=True,
     )
     sub.add_argument("batch_id", metavar="BATCH_ID")
     sub.add_argument("--json", action="store_true", help="one JSON object per event")
@@ -206,7 +204,7 @@ def parser() -> argparse.ArgumentParser:
         ("events", "print the events stored in HULEEDU_EVENTS, decoded"),
         ("dlq", "print the dead letters in HULEEDU_DLQ, decoded, with the reason"),
     ):
-        sub = command(name, _events, help_text, reads_nats=True)
+        sub = command(name, _events, help_text)
         sub.add_argument("--batch", metavar="BATCH_ID", help="only this batch's messages")
         sub.add_argument("--follow", "-f", action="store_true", help="keep printing new ones")
         sub.add_argument("--last", type=int, metavar="N", help="start N messages from the end")

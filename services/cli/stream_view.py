@@ -5,11 +5,12 @@ stream's get-message API, so reading creates no consumer on the server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 import nats.errors
@@ -17,11 +18,12 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import RawStreamMsg
+from nats.js.api import RawStreamMsg, StreamInfo
 from nats.js.errors import NotFoundError
 
 from services.cli.endpoints import START_HINT
-from services.cli.errors import EXIT_OK, EXIT_UNREACHABLE, CliError
+from services.cli.errors import EXIT_OK, EXIT_UNREACHABLE, CliError, ServiceUnavailable
+from services.cli.retry import RetryHorizon
 from services.mesh.dead_letters import (
     HEADER_DLQ_CONSUMER,
     HEADER_DLQ_DELIVERIES,
@@ -29,6 +31,7 @@ from services.mesh.dead_letters import (
     HEADER_DLQ_STREAM_SEQ,
     HEADER_DLQ_SUBJECT,
 )
+from services.mesh.outage import is_unavailable
 from services.mesh.publisher import HEADER_TYPE
 from services.mesh.settings import redact_url
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
@@ -36,6 +39,8 @@ from services.mesh.subjects import DLQ_PREFIX, EVENTS_SUBJECTS, message_type_for
 from services.mesh.tls import nats_tls_context
 
 _POLL_S = 0.5
+_NATS = "NATS"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,46 @@ def _time_text(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-async def connect(nats_url: str) -> tuple[Client, JetStreamContext]:
-    """Connect once, without retrying: a stack that is down is reported at once."""
+class NatsReads:
+    """The JetStream reads of `events`, `dlq` and `trace`, asked again while NATS does not answer
+    (a broker restart) until the retry horizon; one line tells the user, as for the services."""
+
+    def __init__(self, js: JetStreamContext, retries: RetryHorizon) -> None:
+        self._js = js
+        self._retries = retries
+
+    async def stream_info(self, stream: str) -> StreamInfo:
+        """The stream's info (NotFoundError when it does not exist)."""
+        return await self._again(lambda: self._js.stream_info(stream))
+
+    async def get_msg(self, stream: str, *, seq: int, subject: str) -> RawStreamMsg:
+        """The first message at or after `seq` on `subject` (NotFoundError when none)."""
+        return await self._again(
+            lambda: self._js.get_msg(stream, seq=seq, subject=subject, next=True)
+        )
+
+    async def _again(self, call: Callable[[], Awaitable[T]]) -> T:
+        failures = 0
+        while True:
+            try:
+                result = await call()
+            except (nats.errors.Error, OSError) as error:
+                if not is_unavailable(error):
+                    raise
+                reason = f"NATS unavailable ({error!r})"
+                if not await self._retries.wait_to_retry(_NATS, reason, failures):
+                    raise ServiceUnavailable(self._retries.gave_up(reason)).with_hint(
+                        "run the same command again once it answers"
+                    ) from None
+                failures += 1
+                continue
+            self._retries.answered(_NATS)
+            return result
+
+
+async def connect(nats_url: str, retries: RetryHorizon) -> tuple[Client, NatsReads]:
+    """Connect: a NATS that is not there at all is reported at once (a stack not started); one
+    lost later is reconnected to while the reads ask again."""
 
     async def quiet(error: Exception) -> None:
         """nats-py prints a traceback per failed attempt unless given an error callback."""
@@ -125,7 +168,7 @@ async def connect(nats_url: str) -> tuple[Client, JetStreamContext]:
         client = await nats.connect(
             servers=nats_url.split(","),
             name="huleedu-cli",
-            allow_reconnect=False,
+            allow_reconnect=True,
             max_reconnect_attempts=1,
             reconnect_time_wait=0.2,
             connect_timeout=3,
@@ -137,7 +180,15 @@ async def connect(nats_url: str) -> tuple[Client, JetStreamContext]:
             f"cannot reach NATS at {redact_url(nats_url)}: {START_HINT} (or set NATS_URL)",
             EXIT_UNREACHABLE,
         ) from None
-    return client, client.jetstream(timeout=5)
+    # Connected once: from now on reconnect for as long as the reads go on asking.
+    client.options["max_reconnect_attempts"] = -1
+    return client, NatsReads(client.jetstream(timeout=5), retries)
+
+
+async def close_quietly(client: Client) -> None:
+    """Close the connection; one that is lost raises on the way out, which says nothing more."""
+    with contextlib.suppress(nats.errors.Error, OSError):
+        await client.close()
 
 
 async def show_stream(
@@ -148,12 +199,13 @@ async def show_stream(
     follow: bool,
     last: int | None,
     as_json: bool,
+    retries: RetryHorizon,
 ) -> int:
     """Print the stream's messages, oldest first; with `follow`, keep printing new ones."""
-    client, js = await connect(nats_url)
+    client, reads = await connect(nats_url, retries)
     try:
         try:
-            info = await js.stream_info(view.stream)
+            info = await reads.stream_info(view.stream)
         except NotFoundError:
             raise CliError(
                 f"stream {view.stream} does not exist yet: the services create it when they "
@@ -166,9 +218,7 @@ async def show_stream(
         shown = 0
         while True:
             try:
-                message = await js.get_msg(
-                    view.stream, seq=sequence, subject=view.subjects, next=True
-                )
+                message = await reads.get_msg(view.stream, seq=sequence, subject=view.subjects)
             except NotFoundError:
                 if not follow:
                     break
@@ -187,5 +237,5 @@ async def show_stream(
             about = f" for batch {batch_id}" if batch_id else ""
             print(f"no messages in {view.stream}{about}")
     finally:
-        await client.close()
+        await close_quietly(client)
     return EXIT_OK

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from services.cli.endpoints import START_HINT
 from services.cli.errors import EXIT_FAILED, EXIT_OK, CliError
-from services.cli.stream_view import EVENTS, connect, decode_entry
+from services.cli.retry import RetryHorizon
+from services.cli.stream_view import EVENTS, NatsReads, close_quietly, connect, decode_entry
 
 
 @dataclass(frozen=True)
@@ -81,19 +81,17 @@ def format_timeline(batch_id: str, rows: Sequence[TimelineRow]) -> str:
     return "\n".join(lines)
 
 
-async def batch_events(js: JetStreamContext, batch_id: str) -> list[TimelineEvent]:
+async def batch_events(reads: NatsReads, batch_id: str) -> list[TimelineEvent]:
     """Every event of `batch_id` in HULEEDU_EVENTS, read message by message (no consumer)."""
     try:
-        info = await js.stream_info(EVENTS.stream)
+        info = await reads.stream_info(EVENTS.stream)
     except NotFoundError:
         raise CliError(f"stream {EVENTS.stream} does not exist yet ({START_HINT})") from None
     found: list[TimelineEvent] = []
     sequence = max(1, info.state.first_seq)
     while sequence <= info.state.last_seq:
         try:
-            message = await js.get_msg(
-                EVENTS.stream, seq=sequence, subject=EVENTS.subjects, next=True
-            )
+            message = await reads.get_msg(EVENTS.stream, seq=sequence, subject=EVENTS.subjects)
         except NotFoundError:
             break
         sequence = (message.seq or sequence) + 1
@@ -112,13 +110,13 @@ async def batch_events(js: JetStreamContext, batch_id: str) -> list[TimelineEven
     return found
 
 
-async def show_trace(nats_url: str, batch_id: str, *, as_json: bool) -> int:
+async def show_trace(nats_url: str, batch_id: str, *, as_json: bool, retries: RetryHorizon) -> int:
     """Print the batch's timeline; exit 1 when the log holds no event of the batch."""
-    client, js = await connect(nats_url)
+    client, reads = await connect(nats_url, retries)
     try:
-        rows = timeline(await batch_events(js, batch_id))
+        rows = timeline(await batch_events(reads, batch_id))
     finally:
-        await client.close()
+        await close_quietly(client)
     if not rows:
         print(f"no events of batch {batch_id} in {EVENTS.stream}")
         return EXIT_FAILED
