@@ -9,13 +9,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.mesh_calls import MeshCalls
+from huleedu.batch.v1 import batch_service_pb2
 from services.devstack.stack import StackAddresses
 from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL
 from tests.e2e.chaos_faults import SEEDS_USED
@@ -52,7 +54,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"chaos seed {seed}: replay with CHAOS_SEED={seed}")
 
 
-def _devstack(run_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
+def devstack(
+    run_dir: Path, *command: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m services.devstack --run-dir RUN_DIR COMMAND...`, its output captured."""
     return subprocess.run(
         [sys.executable, "-m", "services.devstack", "--run-dir", str(run_dir), *command],
         capture_output=True,
@@ -60,7 +65,18 @@ def _devstack(run_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
         timeout=180,
         cwd=REPO_ROOT,
         check=False,
+        env=env,
     )
+
+
+async def register_essays(calls: MeshCalls, essays: Sequence[Path], title: str) -> str:
+    """RegisterBatch with one slot per essay (English, ENG5); the batch id."""
+    reply = await calls.register(
+        batch_service_pb2.RegisterBatchRequest(
+            expected_essay_count=len(essays), course_code="ENG5", language="en", title=title
+        )
+    )
+    return reply.batch_id
 
 
 @pytest.fixture(scope="session")
@@ -72,15 +88,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
         yield E2EStack(env, None)
         return
     run_dir = tmp_path_factory.mktemp("stack")
-    started = _devstack(run_dir, "--free-ports", "up")
+    started = devstack(run_dir, "--free-ports", "up")
     if started.returncode != 0:
-        _devstack(run_dir, "down")
+        devstack(run_dir, "down")
         pytest.fail(f"`devstack up` failed ({started.returncode}):\n{started.stderr}")
     try:
         addresses = StackAddresses.read(run_dir / "stack.env")
         yield E2EStack(addresses.env(), run_dir)
     finally:
-        stopped = _devstack(run_dir, "down")
+        stopped = devstack(run_dir, "down")
         assert stopped.returncode == 0, stopped.stderr
 
 

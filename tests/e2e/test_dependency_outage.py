@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from services.devstack.chaos import ServiceInstance
 from services.mesh.streams import DLQ_STREAM
 from tests.e2e.chaos_faults import log_lines
 from tests.e2e.chaos_rig import chaos_rig
+from tests.e2e.conftest import register_essays
 from tests.support import CORPUS, unique, wait_until
 
 MAX_DELIVER = 5  # the stack's NATS_MAX_DELIVER
@@ -37,15 +37,7 @@ async def test_an_essay_waiting_through_a_long_outage_ends_checked(tmp_path: Pat
         # Nobody takes the spell-check requests until the Content Service is gone.
         await asyncio.to_thread(stack.kill, checker)
         essays = sorted((CORPUS / "essays").glob("e*.txt"))[:3]
-        registered = await calls.register(
-            batch_service_pb2.RegisterBatchRequest(
-                expected_essay_count=len(essays),
-                course_code="ENG5",
-                language="en",
-                title=unique("outage"),
-            )
-        )
-        batch_id = registered.batch_id
+        batch_id = await register_essays(calls, essays, unique("outage"))
         await calls.upload_files(batch_id, [(path.name, path.read_bytes()) for path in essays])
 
         async def spellchecking() -> bool:

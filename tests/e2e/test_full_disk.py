@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ import grpc
 import pytest
 
 from bench.mesh_calls import MeshCalls
-from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
@@ -33,8 +31,9 @@ from services.devstack.stack import NATS, SERVICES, StackAddresses
 from services.mesh.connection import connect_nats
 from services.mesh.grpc_server import grpc_channel
 from tests.conftest import settings_for
+from tests.e2e.conftest import devstack, register_essays
 from tests.small_disk import MIB, small_disk
-from tests.support import CORPUS, REPO_ROOT, unique, wait_until
+from tests.support import CORPUS, unique, wait_until
 
 DISK_MIB = 64
 FILLER_BYTES = 4 * MIB
@@ -73,16 +72,9 @@ class DiskStack:
 
 
 def _devstack(run_dir: Path, *command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.devstack", "--run-dir", str(run_dir), *command],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=REPO_ROOT,
-        check=False,
-        # The limit must come from the disk, not from a developer's setting.
-        env={k: v for k, v in os.environ.items() if k != "NATS_MAX_FILE_STORE"},
-    )
+    # The limit must come from the disk, not from a developer's setting.
+    env = {k: v for k, v in os.environ.items() if k != "NATS_MAX_FILE_STORE"}
+    return devstack(run_dir, *command, env=env)
 
 
 @pytest.fixture
@@ -170,26 +162,13 @@ async def answers(stack: DiskStack, service: str, status: str) -> bool:
     return await asyncio.to_thread(check_health, stack.addr(service)) == status
 
 
-async def register(calls: MeshCalls, essays: list[Path]) -> str:
-    """RegisterBatch for the essays; the batch id."""
-    reply = await calls.register(
-        batch_service_pb2.RegisterBatchRequest(
-            expected_essay_count=len(essays),
-            course_code="ENG5",
-            language="en",
-            title=unique("full-disk"),
-        )
-    )
-    return reply.batch_id
-
-
 async def test_a_full_store_refuses_cleanly_reports_not_serving_and_recovers_by_itself(
     disk_stack: DiskStack, calls: MeshCalls
 ) -> None:
     jsz = disk_stack.jetstream()
     limit = int(jsz["config"]["max_storage"])  # type: ignore[index]
     assert 0.4 * DISK_MIB * MIB < limit <= 0.5 * DISK_MIB * MIB, limit
-    waiting = await register(calls, WAITING_BATCH)
+    waiting = await register_essays(calls, WAITING_BATCH, unique("full-disk"))
 
     fillers, refusal = await fill_with_content(disk_stack)
     assert "insufficient resources" in refusal, refusal
@@ -216,7 +195,7 @@ async def test_a_full_store_refuses_cleanly_reports_not_serving_and_recovers_by_
 
     await wait_until(all_serving, timeout_s=20, message="every service SERVING again")
     await calls.upload_files(waiting, [(path.name, path.read_bytes()) for path in WAITING_BATCH])
-    following = await register(calls, NEXT_BATCH)
+    following = await register_essays(calls, NEXT_BATCH, unique("full-disk"))
     await calls.upload_files(following, [(path.name, path.read_bytes()) for path in NEXT_BATCH])
     done = await calls.wait_terminal([waiting, following], timeout_s=60)
 
