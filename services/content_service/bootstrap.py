@@ -45,10 +45,8 @@ class ContentService:
 async def start_content_service(settings: ContentServiceSettings) -> ContentService:
     """Connect, provision the bucket and serve."""
     client, js = await connect_nats(settings.nats, "content_service")
-    store = await ensure_object_store(js, CONTENT_BUCKET, settings.nats)
-    library = ContentLibrary(
-        ObjectStoreRepository(store, js), max_object_bytes=settings.max_object_bytes
-    )
+    await ensure_object_store(js, CONTENT_BUCKET, settings.nats)
+    library = ContentLibrary(ObjectStoreRepository(js), max_object_bytes=settings.max_object_bytes)
     servicer = ContentServicer(library)
     server = await start_grpc_server(
         settings.addr,

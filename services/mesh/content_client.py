@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
@@ -13,6 +13,10 @@ from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.grpc_server import DEFAULT_MAX_MESSAGE_BYTES, grpc_channel
 from services.mesh.outage import UNAVAILABLE_CODES, DependencyUnavailable
+
+# The most items one batch call may carry (the Content Service's limit); longer lists are sent
+# as several calls, one after another.
+MAX_BATCH_ITEMS = 100
 
 # Answers that may not repeat but came from a working Content Service: retried as redeliveries.
 _TRANSIENT_CODES = {
@@ -90,6 +94,45 @@ class ContentClient:
         except grpc.aio.AioRpcError as error:
             raise _translate(error, f"GetContent {storage_id}") from error
         return response.content
+
+    async def put_many(
+        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]]
+    ) -> list[str]:
+        """Store every (content, kind, media type) in one BatchPutContent call per
+        MAX_BATCH_ITEMS items; their storage ids in the items' order."""
+        storage_ids: list[str] = []
+        for start in range(0, len(items), MAX_BATCH_ITEMS):
+            request = content_service_pb2.BatchPutContentRequest(
+                requests=[
+                    content_service_pb2.PutContentRequest(
+                        content=content, kind=kind, media_type=media_type
+                    )
+                    for content, kind, media_type in items[start : start + MAX_BATCH_ITEMS]
+                ]
+            )
+            try:
+                async with self._slot():
+                    response = await self._stub.BatchPutContent(request, timeout=self._timeout_s)
+            except grpc.aio.AioRpcError as error:
+                raise _translate(error, "BatchPutContent") from error
+            storage_ids.extend(item.storage_id for item in response.responses)
+        return storage_ids
+
+    async def get_many(self, storage_ids: Sequence[str]) -> list[bytes]:
+        """The bytes stored under each id, in order, in one BatchGetContent call per
+        MAX_BATCH_ITEMS ids; one unknown id raises ContentNotFoundError naming it."""
+        contents: list[bytes] = []
+        for start in range(0, len(storage_ids), MAX_BATCH_ITEMS):
+            request = content_service_pb2.BatchGetContentRequest(
+                storage_ids=storage_ids[start : start + MAX_BATCH_ITEMS]
+            )
+            try:
+                async with self._slot():
+                    response = await self._stub.BatchGetContent(request, timeout=self._timeout_s)
+            except grpc.aio.AioRpcError as error:
+                raise _translate(error, "BatchGetContent") from error
+            contents.extend(item.content for item in response.responses)
+        return contents
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:

@@ -17,7 +17,12 @@ BASE = {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
 SERVICES = {
     "huleedu.content.v1.ContentService": (
         "CONTENT_SERVICE_ADDR",
-        {"PutContent": (False, False), "GetContent": (False, False)},
+        {
+            "PutContent": (False, False),
+            "GetContent": (False, False),
+            "BatchGetContent": (False, False),
+            "BatchPutContent": (False, False),
+        },
     ),
     "huleedu.file.v1.FileService": (
         "FILE_SERVICE_ADDR",

@@ -199,15 +199,15 @@ async def test_a_second_writer_of_stored_bytes_leaves_them_as_they_are(
     """Two instances storing the same bytes: the later one finds the object complete when its
     first chunk is refused, and writes nothing."""
     _, js = nats_js
-    repository = ObjectStoreRepository(await js.object_store(CONTENT_BUCKET), js)
+    repository = ObjectStoreRepository(js)
     data = b"written twice " + hashlib.sha256(b"twice").digest() * 5000  # two chunks
     storage_id = hashlib.sha256(data).hexdigest()
     stored = StoredContent(data, ContentKind.RAW_UPLOAD, "text/plain")
     chunk_subject = f"$O.{CONTENT_BUCKET}.C.{storage_id}"
 
-    await repository.put(storage_id, stored)
+    assert await repository.put(storage_id, stored) is True
     first = await js.stream_info(f"OBJ_{CONTENT_BUCKET}", subjects_filter=chunk_subject)
-    await repository.put(storage_id, stored)
+    assert await repository.put(storage_id, stored) is False
     second = await js.stream_info(f"OBJ_{CONTENT_BUCKET}", subjects_filter=chunk_subject)
     got = await repository.get(storage_id)
 

@@ -10,32 +10,38 @@ chaos suite: an essay ended FAILED after its every read timed out). Here an obje
 a subject named after its storage id, each written only if the one before it is the subject's
 last message: a put cut off anywhere is completed by the next put of the same bytes (which clears
 what it left), and leaves no orphaned chunks behind. The check rides on the publishes, so a put
-costs no extra request.
+costs no extra request beyond one direct get of the meta message.
+
+Reads are direct gets too (the last meta message, then the chunks by subject), not nats-py's
+`ObjectStore.get`, which creates an ordered consumer per read. A direct get may be answered by
+any replica, and one that lags may not have a new object yet (seen on three nodes: one in ten
+reads of just-stored objects said "not found" while a replica caught up after a pause); the
+bytes are addressed by their hash, so whatever a replica returns is either right or fails the
+digest. Only the stream leader's answer can fail a read: not found, missing chunks and a failed
+digest are asked again of the leader (`STREAM.MSG.GET`) before they are answered, and so is a
+direct get no replica answers within DIRECT_GET_WAIT_S (a stalled one still gets its share).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from datetime import UTC, datetime
 
+from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from nats.js.api import Header, ObjectInfo, ObjectMetaOptions
-from nats.js.errors import (
-    APIError,
-    DigestMismatchError,
-    ObjectDeletedError,
-    ObjectNotFoundError,
-)
+from nats.js.api import Header, ObjectInfo, ObjectMetaOptions, RawStreamMsg
+from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import MSG_ROLLUP_SUBJECT
-from nats.js.object_store import ObjectStore
 
 from services.content_service.domain.content import (
     DEFAULT_MEDIA_TYPE,
     ContentCorruptedError,
     ContentKind,
     StoredContent,
+    content_digest,
 )
 from services.mesh.storage_health import storage_health
 
@@ -45,9 +51,15 @@ HEADER_MEDIA_TYPE = "Huleedu-Media-Type"
 CHUNK_BYTES = 128 * 1024
 _EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 _WRONG_LAST_SEQUENCE = 10071  # JetStream's answer when that expectation does not hold
+_DIGEST_PREFIX = "SHA-256="
 # A read of a stored object that gets no chunks for this long is answered as unavailable
-# instead of waiting for the caller's deadline.
+# instead of waiting for the caller's deadline; meanwhile it asks again after these pauses.
 READ_TIMEOUT_S = 5.0
+_FIRST_PAUSE_S = 0.05
+_LONGEST_PAUSE_S = 0.5
+# A direct get is answered in well under a millisecond; one not answered in this long went to a
+# replica that is stalled and is asked again of the stream leader.
+DIRECT_GET_WAIT_S = 1.0
 
 
 def _header(headers: dict[str, object] | None, name: str) -> str:
@@ -58,11 +70,27 @@ def _header(headers: dict[str, object] | None, name: str) -> str:
     return "" if value is None else str(value)
 
 
-class ObjectStoreRepository:
-    """A content repository on a JetStream Object Store bucket."""
+def _expected_digest(storage_id: str, info: ObjectInfo) -> bytes:
+    """The SHA-256 the meta message gives, "SHA-256=<base64url>" as the Go client writes it."""
+    text = info.digest or ""
+    if text[: len(_DIGEST_PREFIX)].upper() != _DIGEST_PREFIX:
+        raise ContentCorruptedError(f"the meta message of {storage_id} has no SHA-256 digest")
+    encoded = text[len(_DIGEST_PREFIX) :]
+    try:
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except ValueError as error:
+        raise ContentCorruptedError(f"the digest of {storage_id} is unreadable") from error
 
-    def __init__(self, store: ObjectStore, js: JetStreamContext, bucket: str = CONTENT_BUCKET):
-        self._store = store
+
+class _ChunksMissing(Exception):
+    """Fewer chunks on the stream than the meta message counts (now, or on this replica)."""
+
+
+class ObjectStoreRepository:
+    """A content repository on a JetStream Object Store bucket (the stream `OBJ_<bucket>`,
+    created with allow_direct by nats-py's create_object_store)."""
+
+    def __init__(self, js: JetStreamContext, bucket: str = CONTENT_BUCKET):
         self._js = js
         self._bucket = bucket
         self._stream = f"OBJ_{bucket}"
@@ -74,25 +102,38 @@ class ObjectStoreRepository:
         return f"$O.{self._bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
 
     async def exists(self, storage_id: str) -> bool:
-        """True when a live object is stored under the id with every one of its chunks."""
+        """True when a live object is stored under the id with every one of its chunks: one
+        direct get when nothing is stored, two for a stored one-chunk object. A replica that
+        lags may answer False; the put that follows then finds the chunks on the leader."""
+        return await self._stored(storage_id, direct=True)
+
+    async def _stored(self, storage_id: str, *, direct: bool) -> bool:
         try:
-            info = await self._store.get_info(storage_id)
-        except (ObjectNotFoundError, ObjectDeletedError):
-            return False
-        return await self._chunks_on_stream(info.nuid or "") == (info.chunks or 0)
+            info = await self._meta(storage_id, direct=direct)
+        except ContentCorruptedError:
+            return False  # an unreadable meta message: the put writes it again
+        return info is not None and await self._has_all_chunks(info, direct=direct)
 
-    async def _chunks_on_stream(self, nuid: str) -> int:
-        subject = self._chunk_subject(nuid)
+    async def _has_all_chunks(self, info: ObjectInfo, *, direct: bool) -> bool:
+        chunks = info.chunks or 0
+        subject = self._chunk_subject(info.nuid or "")
+        if chunks == 0:
+            return True
+        if chunks == 1:
+            # A chunk subject only ever holds the chunks of one object, written in order (or,
+            # written by nats-py, all of them): one message there is the whole object.
+            return await self._message(subject, direct=direct) is not None
         stream = await self._js.stream_info(self._stream, subjects_filter=subject)
-        return (stream.state.subjects or {}).get(subject, 0)
+        return (stream.state.subjects or {}).get(subject, 0) == chunks
 
-    async def put(self, storage_id: str, stored: StoredContent) -> None:
-        """Store the bytes, waiting for JetStream to acknowledge every chunk, then the meta; a
-        full store or disk makes the service answer NOT_SERVING (services.mesh.storage_health)."""
+    async def put(self, storage_id: str, stored: StoredContent) -> bool:
+        """Store the bytes, waiting for JetStream to acknowledge every chunk, then the meta;
+        False when the object turned out to be stored already. A full store or disk makes the
+        service answer NOT_SERVING (services.mesh.storage_health)."""
         with storage_health(self._js).watch(self._stream):
-            await self._write_object(storage_id, stored)
+            return await self._write_object(storage_id, stored)
 
-    async def _write_object(self, storage_id: str, stored: StoredContent) -> None:
+    async def _write_object(self, storage_id: str, stored: StoredContent) -> bool:
         kind = stored.kind.value if stored.kind is not None else ""
         chunk_subject = self._chunk_subject(storage_id)
         try:
@@ -100,8 +141,8 @@ class ObjectStoreRepository:
         except APIError as error:
             if error.err_code != _WRONG_LAST_SEQUENCE:
                 raise
-            if await self.exists(storage_id):
-                return  # another instance stored the same bytes meanwhile
+            if await self._stored(storage_id, direct=False):
+                return False  # stored before (a lagging replica said not) or by another instance
             # An earlier put of these bytes, cut off, left chunks on the subject, or another
             # instance is writing them now: one of the two starts again (the other's next chunk
             # is then refused), so chunks of two writers never interleave.
@@ -116,7 +157,7 @@ class ObjectStoreRepository:
             size=len(stored.content),
             chunks=chunks,
             mtime=datetime.now(UTC).isoformat(),
-            digest=f"SHA-256={digest}",
+            digest=f"{_DIGEST_PREFIX}{digest}",
             description=f"{kind} {stored.media_type}".strip(),
             headers={HEADER_KIND: [kind], HEADER_MEDIA_TYPE: [stored.media_type]},
             options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES),
@@ -126,6 +167,7 @@ class ObjectStoreRepository:
             json.dumps(info.as_dict()).encode(),
             headers={Header.ROLLUP: MSG_ROLLUP_SUBJECT},
         )
+        return True
 
     async def _write_chunks(self, subject: str, content: bytes) -> int:
         """Publish the chunks in order, each only if the one before it is the subject's last
@@ -144,17 +186,104 @@ class ObjectStoreRepository:
         return chunks
 
     async def get(self, storage_id: str) -> StoredContent | None:
-        """The object under the id (the client checks the chunks' digest), or None."""
-        try:
-            result = await asyncio.wait_for(self._store.get(storage_id), READ_TIMEOUT_S)
-        except (ObjectNotFoundError, ObjectDeletedError):
+        """The object under the id, its chunk count and digest checked, or None. Chunks still
+        missing after READ_TIMEOUT_S raise TimeoutError (the caller may try again later)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READ_TIMEOUT_S
+        with contextlib.suppress(_ChunksMissing, ContentCorruptedError):
+            found = await self._read(storage_id, direct=True)
+            if found is not None:
+                return found
+        # Not there, incomplete or failing its digest on a replica, which may lag: only the
+        # leader's answer counts, and chunks it lacks are waited for (a put may complete them).
+        pause = _FIRST_PAUSE_S
+        while True:
+            try:
+                return await self._read(storage_id, direct=False)
+            except _ChunksMissing:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"the chunks of {storage_id} were not all readable within "
+                        f"{READ_TIMEOUT_S:g} s"
+                    ) from None
+                await asyncio.sleep(min(pause, remaining))
+                pause = min(2 * pause, _LONGEST_PAUSE_S)
+
+    async def _read(self, storage_id: str, *, direct: bool) -> StoredContent | None:
+        info = await self._meta(storage_id, direct=direct)
+        if info is None:
             return None
-        except DigestMismatchError as error:
-            raise ContentCorruptedError(f"the chunks under {storage_id} fail its digest") from error
-        headers = result.info.headers
-        kind = _header(headers, HEADER_KIND)
+        content = await self._read_chunks(storage_id, info, direct=direct)
+        kind = _header(info.headers, HEADER_KIND)
         return StoredContent(
-            content=bytes(result.data or b""),
+            content=content,
             kind=ContentKind(kind) if kind in ContentKind.__members__ else None,
-            media_type=_header(headers, HEADER_MEDIA_TYPE) or DEFAULT_MEDIA_TYPE,
+            media_type=_header(info.headers, HEADER_MEDIA_TYPE) or DEFAULT_MEDIA_TYPE,
         )
+
+    async def _meta(self, storage_id: str, *, direct: bool) -> ObjectInfo | None:
+        """The object's live meta message, or None."""
+        message = await self._message(self._meta_subject(storage_id), direct=direct)
+        if message is None:
+            return None
+        try:
+            info = ObjectInfo.from_response(json.loads(message.data or b""))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise ContentCorruptedError(
+                f"the meta message of {storage_id} is unreadable"
+            ) from error
+        return None if info.deleted else info
+
+    async def _read_chunks(self, storage_id: str, info: ObjectInfo, *, direct: bool) -> bytes:
+        """All the object's chunks, joined and checked against the meta's count and digest."""
+        if not info.nuid:
+            raise ContentCorruptedError(f"the meta message of {storage_id} names no chunks")
+        subject = self._chunk_subject(info.nuid)
+        count = info.chunks or 0
+        parts: list[bytes] = []
+        if count == 1:
+            last = await self._message(subject, direct=direct)
+            if last is None:
+                raise _ChunksMissing
+            parts.append(last.data or b"")
+        after = 0
+        while len(parts) < count:
+            chunk = await self._message(subject, direct=direct, after=after)
+            if chunk is None:
+                raise _ChunksMissing
+            parts.append(chunk.data or b"")
+            after = chunk.seq or 0
+        content = b"".join(parts)
+        if await content_digest(content) != _expected_digest(storage_id, info):
+            raise ContentCorruptedError(f"the chunks under {storage_id} fail its digest")
+        return content
+
+    async def _message(
+        self, subject: str, *, direct: bool, after: int | None = None
+    ) -> RawStreamMsg | None:
+        """The subject's last message, or (with `after`) its first one after that sequence;
+        None when there is none. Direct: a replica answers (the leader when none does in
+        DIRECT_GET_WAIT_S); else the stream leader."""
+        if direct:
+            try:
+                return await asyncio.wait_for(
+                    self._stream_message(subject, direct=True, after=after), DIRECT_GET_WAIT_S
+                )
+            except (TimeoutError, NoRespondersError):
+                # A replica that is stalled (a slow disk, a paused process) still gets its share
+                # of direct gets, or none serves them yet (one just restarted, catching up).
+                pass
+        return await self._stream_message(subject, direct=False, after=after)
+
+    async def _stream_message(
+        self, subject: str, *, direct: bool, after: int | None
+    ) -> RawStreamMsg | None:
+        try:
+            if after is None:
+                return await self._js.get_last_msg(self._stream, subject, direct=direct)
+            return await self._js.get_msg(
+                self._stream, seq=after + 1, subject=subject, next=True, direct=direct
+            )
+        except NotFoundError:
+            return None

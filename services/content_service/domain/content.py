@@ -6,15 +6,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 _STORAGE_ID = re.compile(r"^[0-9a-f]{64}$")
 _MEDIA_TYPE = re.compile(r"^[\x20-\x7e]{1,255}$")
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
+_T = TypeVar("_T")
+MAX_BATCH_ITEMS = 100
+# Contents up to this size (every essay text) are hashed on the event loop: a thread hop costs
+# more than hashing them, and the loop is held for a tenth of a millisecond at most.
+_HASH_INLINE_BYTES = 64 * 1024
 
 
 class ContentKind(StrEnum):
@@ -66,8 +71,8 @@ class ContentRepository(Protocol):
         """True when an object is stored under the id."""
         ...
 
-    async def put(self, storage_id: str, stored: StoredContent) -> None:
-        """Store the object under the id."""
+    async def put(self, storage_id: str, stored: StoredContent) -> bool:
+        """Store the object under the id; False when it turned out to be stored already."""
         ...
 
     async def get(self, storage_id: str) -> StoredContent | None:
@@ -80,6 +85,13 @@ def storage_id_for(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+async def content_digest(content: bytes) -> bytes:
+    """The SHA-256 of `content`; large contents are hashed off the event loop."""
+    if len(content) <= _HASH_INLINE_BYTES:
+        return hashlib.sha256(content).digest()
+    return await asyncio.to_thread(lambda: hashlib.sha256(content).digest())
+
+
 def check_storage_id(storage_id: str) -> None:
     """Refuse anything that is not 64 lowercase hex characters."""
     if not _STORAGE_ID.match(storage_id):
@@ -90,15 +102,42 @@ def check_storage_id(storage_id: str) -> None:
 
 
 class ContentLibrary:
-    """Stores and fetches content by SHA-256, within a size limit."""
+    """Stores and fetches content by SHA-256, within a size limit; one by one or in batches of
+    up to MAX_BATCH_ITEMS, all or nothing."""
 
     def __init__(self, repository: ContentRepository, *, max_object_bytes: int) -> None:
         self._repository = repository
         self.max_object_bytes = max_object_bytes
+        # What one batch answer may carry: the gRPC message limit is twice the object limit
+        # plus room for the envelope (ContentServiceSettings.grpc_max_message_bytes).
+        self.max_batch_bytes = 2 * max_object_bytes
         self._writing: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def put(self, content: bytes, kind: ContentKind | None, media_type: str) -> PutResult:
         """Store `content` once; a second put of the same bytes changes nothing."""
+        return await self._store(content, kind, self._checked_media_type(content, kind, media_type))
+
+    async def put_many(
+        self, items: Sequence[tuple[bytes, ContentKind | None, str]]
+    ) -> list[PutResult]:
+        """Store every (content, kind, media type), concurrently; the results are in the items'
+        order. Nothing is stored when one of the items is refused."""
+        _check_batch_size(len(items), "requests")
+        media_types = []
+        for index, (content, kind, media_type) in enumerate(items):
+            try:
+                media_types.append(self._checked_media_type(content, kind, media_type))
+            except (InvalidContentRequestError, ContentTooLargeError) as error:
+                raise type(error)(f"requests[{index}]: {error}") from error
+        return await _all_in_order(
+            [
+                self._store(content, kind, media_type)
+                for (content, kind, _), media_type in zip(items, media_types, strict=True)
+            ]
+        )
+
+    def _checked_media_type(self, content: bytes, kind: ContentKind | None, media_type: str) -> str:
+        """Refuse a put that breaks a rule; else the media type to store it with."""
         if len(content) > self.max_object_bytes:
             raise ContentTooLargeError(
                 f"content is {len(content)} bytes; the limit is {self.max_object_bytes} bytes "
@@ -113,12 +152,17 @@ class ContentLibrary:
             raise InvalidContentRequestError(
                 "media_type must be 1-255 printable ASCII characters, e.g. text/plain"
             )
-        storage_id = await asyncio.to_thread(storage_id_for, content)
+        return media_type
+
+    async def _store(self, content: bytes, kind: ContentKind | None, media_type: str) -> PutResult:
+        storage_id = (await content_digest(content)).hex()
         async with self._lock(storage_id):
             if await self._repository.exists(storage_id):
-                return PutResult(storage_id, already_stored=True, size_bytes=len(content))
-            await self._repository.put(storage_id, StoredContent(content, kind, media_type))
-        return PutResult(storage_id, already_stored=False, size_bytes=len(content))
+                written = False
+            else:
+                stored = StoredContent(content, kind, media_type)
+                written = await self._repository.put(storage_id, stored)
+        return PutResult(storage_id, already_stored=not written, size_bytes=len(content))
 
     async def get(self, storage_id: str) -> StoredContent:
         """The content stored under `storage_id`, checked against its hash."""
@@ -126,9 +170,28 @@ class ContentLibrary:
         stored = await self._repository.get(storage_id)
         if stored is None:
             raise ContentNotFoundError(f"no content is stored under {storage_id}")
-        if await asyncio.to_thread(storage_id_for, stored.content) != storage_id:
+        if (await content_digest(stored.content)).hex() != storage_id:
             raise ContentCorruptedError(f"content under {storage_id} does not match its hash")
         return stored
+
+    async def get_many(self, storage_ids: Sequence[str]) -> list[StoredContent]:
+        """The content under every id, in the ids' order; one unknown id fails the whole call
+        (its error names it)."""
+        _check_batch_size(len(storage_ids), "storage_ids")
+        for index, storage_id in enumerate(storage_ids):
+            try:
+                check_storage_id(storage_id)
+            except InvalidContentRequestError as error:
+                raise InvalidContentRequestError(f"storage_ids[{index}]: {error}") from error
+        unique = list(dict.fromkeys(storage_ids))
+        found = dict(zip(unique, await _all_in_order([self.get(i) for i in unique]), strict=True))
+        total = sum(len(found[storage_id].content) for storage_id in storage_ids)
+        if total > self.max_batch_bytes:
+            raise ContentTooLargeError(
+                f"the {len(storage_ids)} objects total {total} bytes; one answer carries at most "
+                f"{self.max_batch_bytes} bytes: ask for fewer at once"
+            )
+        return [found[storage_id] for storage_id in storage_ids]
 
     @asynccontextmanager
     async def _lock(self, storage_id: str) -> AsyncIterator[None]:
@@ -145,3 +208,20 @@ class ContentLibrary:
                 del self._writing[storage_id]
             else:
                 self._writing[storage_id] = (lock, users - 1)
+
+
+def _check_batch_size(count: int, field: str) -> None:
+    if count > MAX_BATCH_ITEMS:
+        raise InvalidContentRequestError(
+            f"{field} has {count} items; a batch holds at most {MAX_BATCH_ITEMS}"
+        )
+
+
+async def _all_in_order(calls: Sequence[Awaitable[_T]]) -> list[_T]:
+    """Await every call concurrently; the results in order, or the first failure in order
+    (after all of them finished, so none is left running)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast(list[_T], results)

@@ -4,6 +4,8 @@ errors become status codes here and nowhere else."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import grpc
 import nats.errors
@@ -17,9 +19,12 @@ from services.content_service.domain.content import (
     ContentNotFoundError,
     ContentTooLargeError,
     InvalidContentRequestError,
+    PutResult,
+    StoredContent,
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 SERVICE_NAME = content_service_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name
 
 
@@ -35,8 +40,53 @@ def _kind_to_proto(kind: ContentKind | None) -> common_pb2.ContentKind.ValueType
     return common_pb2.ContentKind.Value(f"CONTENT_KIND_{kind.value}")
 
 
+def _put_item(
+    request: content_service_pb2.PutContentRequest,
+) -> tuple[bytes, ContentKind | None, str]:
+    return request.content, _kind_from_proto(request.kind), request.media_type
+
+
+def _put_response(result: PutResult) -> content_service_pb2.PutContentResponse:
+    return content_service_pb2.PutContentResponse(
+        storage_id=result.storage_id,
+        already_stored=result.already_stored,
+        size_bytes=result.size_bytes,
+    )
+
+
+def _get_response(storage_id: str, stored: StoredContent) -> content_service_pb2.GetContentResponse:
+    return content_service_pb2.GetContentResponse(
+        content=stored.content,
+        kind=_kind_to_proto(stored.kind),
+        media_type=stored.media_type,
+        storage_id=storage_id,
+    )
+
+
+async def _answered(
+    context: grpc.aio.ServicerContext[Any, Any], action: str, call: Awaitable[_T]
+) -> _T:
+    """The call's result; a domain error aborts the gRPC call with its status code."""
+    try:
+        return await call
+    except ContentTooLargeError as error:
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+    except InvalidContentRequestError as error:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+    except ContentNotFoundError as error:
+        await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+    except ContentCorruptedError as error:
+        log.error("stored content does not match its id", extra={"error": str(error)})
+        await context.abort(grpc.StatusCode.DATA_LOSS, str(error))
+    except (nats.errors.Error, TimeoutError) as error:
+        log.warning("object store unavailable on %s: %s", action, error)
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, f"content storage unavailable, retry: {error}"
+        )
+
+
 class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
-    """PutContent and GetContent."""
+    """PutContent, GetContent and their batch forms."""
 
     def __init__(self, library: ContentLibrary) -> None:
         self._library = library
@@ -49,24 +99,8 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.PutContentResponse:
         """Store bytes; the same bytes again are reported as already stored."""
-        try:
-            result = await self._library.put(
-                request.content, _kind_from_proto(request.kind), request.media_type
-            )
-        except ContentTooLargeError as error:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
-        except InvalidContentRequestError as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except (nats.errors.Error, TimeoutError) as error:
-            log.warning("object store unavailable on put: %s", error)
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE, f"content storage unavailable, retry: {error}"
-            )
-        return content_service_pb2.PutContentResponse(
-            storage_id=result.storage_id,
-            already_stored=result.already_stored,
-            size_bytes=result.size_bytes,
-        )
+        result = await _answered(context, "put", self._library.put(*_put_item(request)))
+        return _put_response(result)
 
     async def GetContent(
         self,
@@ -76,23 +110,37 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.GetContentResponse:
         """The bytes under a storage id."""
-        try:
-            stored = await self._library.get(request.storage_id)
-        except InvalidContentRequestError as error:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except ContentNotFoundError as error:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
-        except ContentCorruptedError as error:
-            log.error("stored content does not match its id", extra={"error": str(error)})
-            await context.abort(grpc.StatusCode.DATA_LOSS, str(error))
-        except (nats.errors.Error, TimeoutError) as error:
-            log.warning("object store unavailable on get: %s", error)
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE, f"content storage unavailable, retry: {error}"
-            )
-        return content_service_pb2.GetContentResponse(
-            content=stored.content,
-            kind=_kind_to_proto(stored.kind),
-            media_type=stored.media_type,
-            storage_id=request.storage_id,
+        stored = await _answered(context, "get", self._library.get(request.storage_id))
+        return _get_response(request.storage_id, stored)
+
+    async def BatchGetContent(
+        self,
+        request: content_service_pb2.BatchGetContentRequest,
+        context: grpc.aio.ServicerContext[
+            content_service_pb2.BatchGetContentRequest,
+            content_service_pb2.BatchGetContentResponse,
+        ],
+    ) -> content_service_pb2.BatchGetContentResponse:
+        """The bytes under each storage id, in order; all or nothing."""
+        found = await _answered(context, "get", self._library.get_many(request.storage_ids))
+        return content_service_pb2.BatchGetContentResponse(
+            responses=[
+                _get_response(storage_id, stored)
+                for storage_id, stored in zip(request.storage_ids, found, strict=True)
+            ]
+        )
+
+    async def BatchPutContent(
+        self,
+        request: content_service_pb2.BatchPutContentRequest,
+        context: grpc.aio.ServicerContext[
+            content_service_pb2.BatchPutContentRequest,
+            content_service_pb2.BatchPutContentResponse,
+        ],
+    ) -> content_service_pb2.BatchPutContentResponse:
+        """Store each item concurrently; the answers in the items' order."""
+        items = [_put_item(item) for item in request.requests]
+        results = await _answered(context, "put", self._library.put_many(items))
+        return content_service_pb2.BatchPutContentResponse(
+            responses=[_put_response(result) for result in results]
         )

@@ -29,10 +29,11 @@ class MemoryRepository:
         await asyncio.sleep(0)
         return storage_id in self.objects
 
-    async def put(self, storage_id: str, stored: StoredContent) -> None:
+    async def put(self, storage_id: str, stored: StoredContent) -> bool:
         self.puts += 1
         await asyncio.sleep(0)
         self.objects[storage_id] = stored
+        return True
 
     async def get(self, storage_id: str) -> StoredContent | None:
         return self.objects.get(storage_id)
@@ -118,6 +119,57 @@ async def test_bytes_that_no_longer_match_their_id_are_reported(
     )
     with pytest.raises(ContentCorruptedError):
         await library.get(result.storage_id)
+
+
+async def test_put_many_answers_in_order_and_stores_each_bytes_once(
+    library: ContentLibrary, repository: MemoryRepository
+) -> None:
+    items = [(data, ContentKind.RAW_UPLOAD, "a/b") for data in (b"one", b"two", b"one")]
+
+    results = await library.put_many(items)
+
+    assert [r.storage_id for r in results] == [hashlib.sha256(d).hexdigest() for d, _, _ in items]
+    assert [r.already_stored for r in results].count(False) == 2
+    assert repository.puts == 2
+
+
+async def test_put_many_refuses_the_whole_batch_naming_the_item(
+    library: ContentLibrary, repository: MemoryRepository
+) -> None:
+    with pytest.raises(InvalidContentRequestError, match=r"requests\[1\]: kind"):
+        await library.put_many([(b"ok", ContentKind.RAW_UPLOAD, "a/b"), (b"no kind", None, "a/b")])
+    with pytest.raises(ContentTooLargeError, match=r"requests\[0\]"):
+        await library.put_many([(b"x" * 1001, ContentKind.RAW_UPLOAD, "a/b")])
+    with pytest.raises(InvalidContentRequestError, match="at most 100"):
+        await library.put_many([(b"x", ContentKind.RAW_UPLOAD, "a/b")] * 101)
+    assert repository.puts == 0
+
+
+async def test_get_many_is_in_order_and_all_or_nothing(library: ContentLibrary) -> None:
+    first = await library.put(b"first", ContentKind.RAW_UPLOAD, "a/b")
+    second = await library.put(b"second", ContentKind.RAW_UPLOAD, "a/b")
+    ids = [second.storage_id, first.storage_id, second.storage_id]
+
+    found = await library.get_many(ids)
+
+    assert [stored.content for stored in found] == [b"second", b"first", b"second"]
+    with pytest.raises(ContentNotFoundError, match="0" * 64):
+        await library.get_many([first.storage_id, "0" * 64])
+    with pytest.raises(InvalidContentRequestError, match=r"storage_ids\[1\]"):
+        await library.get_many([first.storage_id, "bad"])
+    with pytest.raises(InvalidContentRequestError, match="at most 100"):
+        await library.get_many([first.storage_id] * 101)
+
+
+async def test_get_many_answers_at_most_twice_the_object_limit(library: ContentLibrary) -> None:
+    results = await library.put_many(
+        [(bytes([n]) * 1000, ContentKind.RAW_UPLOAD, "a/b") for n in range(3)]
+    )
+    ids = [r.storage_id for r in results]
+
+    assert len(await library.get_many(ids[:2])) == 2
+    with pytest.raises(ContentTooLargeError, match="ask for fewer"):
+        await library.get_many(ids)
 
 
 def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from huleedu.common.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -132,3 +134,99 @@ class GetContentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetContentResponse: _TypeAlias = GetContentResponse  # noqa: Y015
+
+@_typing.final
+class BatchGetContentRequest(_message.Message):
+    """BatchGetContentRequest names the contents to read."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORAGE_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def storage_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Storage ids as in GetContentRequest, at most 100; an id may repeat."""
+
+    def __init__(
+        self,
+        *,
+        storage_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["storage_ids", b"storage_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetContentRequest: _TypeAlias = BatchGetContentRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetContentResponse(_message.Message):
+    """BatchGetContentResponse carries the contents read."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___GetContentResponse]:
+        """One response per requested id, in the request's order."""
+
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___GetContentResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetContentResponse: _TypeAlias = BatchGetContentResponse  # noqa: Y015
+
+@_typing.final
+class BatchPutContentRequest(_message.Message):
+    """BatchPutContentRequest carries the items to store."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___PutContentRequest]:
+        """The items, at most 100, together within the gRPC message limit (twice the object limit)."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___PutContentRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPutContentRequest: _TypeAlias = BatchPutContentRequest  # noqa: Y015
+
+@_typing.final
+class BatchPutContentResponse(_message.Message):
+    """BatchPutContentResponse names where each item is stored."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___PutContentResponse]:
+        """One response per item, in the request's order."""
+
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___PutContentResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPutContentResponse: _TypeAlias = BatchPutContentResponse  # noqa: Y015

@@ -45,6 +45,16 @@ class ContentServiceStub:
                 request_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.GetContentRequest.SerializeToString,
                 response_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.GetContentResponse.FromString,
                 _registered_method=True)
+        self.BatchGetContent = channel.unary_unary(
+                '/huleedu.content.v1.ContentService/BatchGetContent',
+                request_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchGetContentRequest.SerializeToString,
+                response_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchGetContentResponse.FromString,
+                _registered_method=True)
+        self.BatchPutContent = channel.unary_unary(
+                '/huleedu.content.v1.ContentService/BatchPutContent',
+                request_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentRequest.SerializeToString,
+                response_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -65,6 +75,22 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetContent(self, request, context):
+        """BatchGetContent returns the bytes stored under up to 100 storage ids, all or nothing: one
+        unknown id fails the call with NOT_FOUND naming it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchPutContent(self, request, context):
+        """BatchPutContent stores up to 100 items at once, each as PutContent would; one item refused
+        (its index is in the message) stores nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +103,16 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.GetContent,
                     request_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.GetContentRequest.FromString,
                     response_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.GetContentResponse.SerializeToString,
+            ),
+            'BatchGetContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetContent,
+                    request_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchGetContentRequest.FromString,
+                    response_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchGetContentResponse.SerializeToString,
+            ),
+            'BatchPutContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchPutContent,
+                    request_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentRequest.FromString,
+                    response_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +170,60 @@ class ContentService:
             '/huleedu.content.v1.ContentService/GetContent',
             huleedu_dot_content_dot_v1_dot_content__service__pb2.GetContentRequest.SerializeToString,
             huleedu_dot_content_dot_v1_dot_content__service__pb2.GetContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/huleedu.content.v1.ContentService/BatchGetContent',
+            huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchGetContentRequest.SerializeToString,
+            huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchGetContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchPutContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/huleedu.content.v1.ContentService/BatchPutContent',
+            huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentRequest.SerializeToString,
+            huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentResponse.FromString,
             options,
             channel_credentials,
             insecure,

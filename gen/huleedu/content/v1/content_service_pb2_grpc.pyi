@@ -37,6 +37,14 @@ class ContentServiceStub:
     """PutContent stores bytes and returns their storage id; storing the same bytes again is a no-op."""
     GetContent: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetContentRequest, _content_service_pb2.GetContentResponse]
     """GetContent returns the bytes stored under a storage id."""
+    BatchGetContent: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.BatchGetContentRequest, _content_service_pb2.BatchGetContentResponse]
+    """BatchGetContent returns the bytes stored under up to 100 storage ids, all or nothing: one
+    unknown id fails the call with NOT_FOUND naming it.
+    """
+    BatchPutContent: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.BatchPutContentRequest, _content_service_pb2.BatchPutContentResponse]
+    """BatchPutContent stores up to 100 items at once, each as PutContent would; one item refused
+    (its index is in the message) stores nothing.
+    """
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -47,6 +55,14 @@ class ContentServiceAsyncStub(ContentServiceStub):
     """PutContent stores bytes and returns their storage id; storing the same bytes again is a no-op."""
     GetContent: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetContentRequest, _content_service_pb2.GetContentResponse]  # type: ignore[assignment]
     """GetContent returns the bytes stored under a storage id."""
+    BatchGetContent: _aio.UnaryUnaryMultiCallable[_content_service_pb2.BatchGetContentRequest, _content_service_pb2.BatchGetContentResponse]  # type: ignore[assignment]
+    """BatchGetContent returns the bytes stored under up to 100 storage ids, all or nothing: one
+    unknown id fails the call with NOT_FOUND naming it.
+    """
+    BatchPutContent: _aio.UnaryUnaryMultiCallable[_content_service_pb2.BatchPutContentRequest, _content_service_pb2.BatchPutContentResponse]  # type: ignore[assignment]
+    """BatchPutContent stores up to 100 items at once, each as PutContent would; one item refused
+    (its index is in the message) stores nothing.
+    """
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
     """ContentService stores and serves content by the SHA-256 of its bytes."""
@@ -66,5 +82,25 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_content_service_pb2.GetContentResponse, _abc.Awaitable[_content_service_pb2.GetContentResponse]]:
         """GetContent returns the bytes stored under a storage id."""
+
+    @_abc_1.abstractmethod
+    def BatchGetContent(
+        self,
+        request: _content_service_pb2.BatchGetContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.BatchGetContentResponse, _abc.Awaitable[_content_service_pb2.BatchGetContentResponse]]:
+        """BatchGetContent returns the bytes stored under up to 100 storage ids, all or nothing: one
+        unknown id fails the call with NOT_FOUND naming it.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchPutContent(
+        self,
+        request: _content_service_pb2.BatchPutContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.BatchPutContentResponse, _abc.Awaitable[_content_service_pb2.BatchPutContentResponse]]:
+        """BatchPutContent stores up to 100 items at once, each as PutContent would; one item refused
+        (its index is in the message) stores nothing.
+        """
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
