@@ -3,7 +3,9 @@
 Keys of the bucket:
 
 * `<batch_id>` — the batch document (`huleedu.batch.v1.Batch`, protobuf), created only while the
-  key is free and changed only by compare-and-set (services.mesh.kv.update_document).
+  key is free and changed only by compare-and-set (services.mesh.kv.update_document); updates of
+  one batch that arrive while one is being written are applied together by the next write
+  (services.mesh.kv.GroupCommitter).
 * `index.<inverted created-at µs, 16 digits>.<batch_id>` — one empty key per batch, created once
   from the stored document's `created_at` (so a repeated add finds the same key).
   Listing the keys under `index.>` (headers only, no values) and sorting them gives every batch
@@ -60,7 +62,13 @@ from services.batch_orchestrator.domain.ports import (
     Stored,
     Unannounced,
 )
-from services.mesh.kv import UpdateConflictError, read_document, update_document
+from services.mesh.kv import (
+    DocumentCache,
+    GroupCommitter,
+    UpdateConflictError,
+    read_document,
+    update_document,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +104,18 @@ def _batch_id_of(index: str) -> str:
 class KvBatchRepository:
     """BatchRepository over a JetStream KV bucket."""
 
-    def __init__(self, js: JetStreamContext, kv: KeyValue, bucket: str = BUCKET) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        kv: KeyValue,
+        bucket: str = BUCKET,
+        cache: DocumentCache | None = None,
+    ) -> None:
         self._js = js
         self._kv = kv
         self._bucket = bucket
+        self._cache = cache if cache is not None else DocumentCache()
+        self._committer = GroupCommitter(kv, Batch, self._cache)
 
     async def add(self, batch: Batch) -> Added:
         """Mark unannounced, create the document, then its index key; if a batch with this id
@@ -114,7 +130,9 @@ class KvBatchRepository:
                 await self._kv.put(f"{UNANNOUNCED_PREFIX}{batch.batch_id}", b"")
                 # A create that loses to a twin (the same request_id) re-reads the winner's
                 # document, also on a replicated bucket where the loss surfaces as "not found".
-                result = await update_document(self._kv, batch.batch_id, Batch, create_only)
+                result = await update_document(
+                    self._kv, batch.batch_id, Batch, create_only, self._cache
+                )
                 assert result.doc is not None  # created when absent, returned when present
                 stored, created = result.doc, result.changed
             else:
@@ -152,7 +170,7 @@ class KvBatchRepository:
             return None if doc is None else change(doc)
 
         with _backend(f"updating batch {batch_id}"):
-            result = await update_document(self._kv, batch_id, Batch, mutate)
+            result = await self._committer.update(batch_id, mutate)
         if result.doc is None:
             return None
         return Stored(batch=result.doc, changed=result.changed)
