@@ -60,11 +60,3 @@ class KvUploadLedger:
         except KeyWrongLastSequenceError:
             return False
         return True
-
-    async def mark_published(self, record: UploadRecord) -> None:
-        """Overwrite with the published flag set; records never change otherwise, so two
-        writers write the same bytes."""
-        await self._kv.put(
-            record_key(record.batch_id, record.content_sha256),
-            encode_record(record.as_published()),
-        )

@@ -14,7 +14,7 @@ from services.file_service.domain.extract_markup import extract_html, extract_ma
 from services.file_service.domain.extract_pdf import extract_pdf
 from services.file_service.domain.extract_rtf import extract_rtf
 from services.file_service.domain.formats import DocumentFormat, detect_format
-from services.file_service.domain.text import count_words, normalise_text
+from services.file_service.domain.text import count_words, is_clean_text, normalise_text
 from services.file_service.domain.text_decoding import decode_text
 
 
@@ -99,8 +99,11 @@ def process_upload(content: bytes, file_name: str, limits: ExtractionLimits) -> 
 
 
 def validate_text(extracted: ExtractedText, limits: ExtractionLimits) -> ExtractionOutcome:
-    """Apply the word limits to extracted text."""
-    text = normalise_text(extracted.text)
+    """Normalise extracted text and apply the word limits. A .txt upload whose text needs no
+    repair (see is_clean_text) is kept as it is, blank lines and spaces included: its text is
+    then its very bytes, which the Content Service stores once (same SHA-256, same storage id)."""
+    clean = extracted.document_format is DocumentFormat.TEXT and is_clean_text(extracted.text)
+    text = extracted.text if clean else normalise_text(extracted.text)
     words = count_words(text)
     fmt = extracted.document_format.value
     if words == 0:

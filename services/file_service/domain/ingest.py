@@ -6,10 +6,18 @@ Order of work, so that nothing acknowledged is ever lost and nothing is announce
    published now, with its original event id);
    a new file must fit under the batch's limit of different files (2 per essay, at least
    10 extra), so a flood of uploads to one batch costs nothing downstream;
-3. extract and validate in the worker pool, store the raw bytes (and the text if accepted);
-4. create the record atomically (a concurrent upload of the same bytes loses here);
-5. publish the event and wait for JetStream's ack, then mark the record published;
+3. extract and validate in the worker pool, store the raw bytes (and the text if accepted) in
+   one call to the Content Service (a text that is the raw bytes themselves is not stored twice);
+4. publish the event (its id derives from batch and SHA-256) and wait for JetStream's ack;
+5. create the record, marked published, atomically: of concurrent uploads of the same bytes
+   exactly one creates it and answers ACCEPTED; their publishes carried the same event id, so
+   JetStream stored one event;
 6. only then answer.
+
+A crash after the publish and before the record leaves the event stored and no record: the
+upload's retry does the work again, republishes the same event id (JetStream, or ELS after the
+duplicate window, drops it) and creates the record. Records written by earlier versions before
+their publish (`published` false) are published when the file comes again.
 """
 
 from __future__ import annotations
@@ -157,19 +165,21 @@ class UploadIngestor:
             record = await self._process(
                 registration.correlation_id, batch_id, file_name, content, (sha256, md5)
             )
-            if not await self._ledger.create(record):
-                existing = await self._ledger.get(batch_id, sha256)
-                if existing is None:  # created and deleted in between: nothing sane to do
-                    raise RuntimeError(f"upload record of {sha256} vanished while being read")
-                return await self._settle(existing, file_name)
-            return await self._settle(record, file_name)
+            await self._announcer.announce(record)
+            if await self._ledger.create(record.as_published()):
+                return receipt_for(record, file_name, duplicate=False)
+            existing = await self._ledger.get(batch_id, sha256)
+            if existing is None:  # created and deleted in between: nothing sane to do
+                raise RuntimeError(f"upload record of {sha256} vanished while being read")
+            return receipt_for(existing, file_name, duplicate=True)
 
     async def _settle(self, record: UploadRecord, file_name: str) -> Receipt:
-        """Make sure the record's event is published; answer DUPLICATE unless this call did it."""
+        """A file the batch has a record of: a duplicate, unless the record was never published
+        (written by an earlier version that recorded before publishing, then cut off): then
+        publish it now, and answer ACCEPTED if the stream did not have the event yet."""
         if record.published:
             return receipt_for(record, file_name, duplicate=True)
         stored_now = await self._announcer.announce(record)
-        await self._ledger.mark_published(record)
         return receipt_for(record, file_name, duplicate=not stored_now)
 
     async def _process(
@@ -187,10 +197,11 @@ class UploadIngestor:
             if outcome.detected_format
             else UNKNOWN_MEDIA_TYPE
         )
-        raw_storage_id = await self._content.put_raw(content, media_type)
+        raw_storage_id, text_storage_id = await self._content.put_upload(
+            content, media_type, outcome.text if outcome.accepted else None
+        )
         if raw_storage_id != sha256:
             raise RuntimeError(f"content service stored {sha256} as {raw_storage_id}")
-        text_storage_id = await self._content.put_text(outcome.text) if outcome.accepted else ""
         return UploadRecord(
             batch_id=batch_id,
             correlation_id=correlation_id,

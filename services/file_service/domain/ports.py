@@ -29,12 +29,11 @@ class BatchRegistry(Protocol):
 class ContentStore(Protocol):
     """Durable storage of raw uploads and extracted text (the Content Service)."""
 
-    async def put_raw(self, content: bytes, media_type: str) -> str:
-        """Store an upload's bytes; returns the storage id (their SHA-256)."""
-        ...
-
-    async def put_text(self, text: str) -> str:
-        """Store extracted UTF-8 text; returns the storage id."""
+    async def put_upload(
+        self, content: bytes, media_type: str, text: str | None
+    ) -> tuple[str, str]:
+        """Store an upload's bytes and, unless None, its extracted text (UTF-8); returns the
+        storage ids (SHA-256s) of the bytes and of the text ("" when None)."""
         ...
 
 
@@ -55,10 +54,6 @@ class UploadLedger(Protocol):
 
     async def create(self, record: UploadRecord) -> bool:
         """Store the record if none exists (atomically); False when one already did."""
-        ...
-
-    async def mark_published(self, record: UploadRecord) -> None:
-        """Record that the record's event is acknowledged by the event stream."""
         ...
 
 

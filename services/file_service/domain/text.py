@@ -17,6 +17,7 @@ _WORD = re.compile(rf"[{_CJK}]|{_LETTER}{_LETTER_OR_UNDERSCORE}*+(?:['’\-‐]{
 _TRAILING_SPACE = re.compile(r"[ \t\u00a0\u3000]+\n")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
+_NEEDS_REPAIR = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\u2028\u2029\ufeff]")
 
 
 def count_words(text: str) -> int:
@@ -39,6 +40,17 @@ def normalise_text(text: str) -> str:
     text = _TRAILING_SPACE.sub("\n", text + "\n")
     text = _BLANK_LINES.sub("\n\n", text)
     return text.strip("\n").rstrip() + "\n" if text.strip() else ""
+
+
+def is_clean_text(text: str) -> bool:
+    """True when `text` has nothing normalise_text must repair: LF line ends only, no control
+    characters, page or paragraph separators or byte-order marks, NFC composed, not blank.
+    Spaces at line ends and extra blank lines are cosmetic and may stay."""
+    return (
+        bool(text.strip())
+        and _NEEDS_REPAIR.search(text) is None
+        and unicodedata.is_normalized("NFC", text)
+    )
 
 
 def _replacement(match: re.Match[str]) -> str:

@@ -43,8 +43,10 @@ def display_file_name(file_name: str) -> str:
 class UploadRecord:
     """The durable outcome of one distinct file (by SHA-256) in one batch.
 
-    It is written before its event is published and marked `published` after the PubAck, so an
-    upload retried after a crash re-publishes the same event (same id) instead of losing it.
+    It is written, marked `published`, only after JetStream acknowledged its event, so a record
+    always means an announced file; an upload retried after a crash before that re-publishes
+    the same event (same id) instead of losing it. Records with `published` false were written
+    by earlier versions, which recorded before publishing.
     """
 
     batch_id: str

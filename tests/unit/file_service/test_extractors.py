@@ -150,3 +150,18 @@ def test_a_long_pdf_is_read_only_until_it_is_too_long() -> None:
     outcome = process_upload(content, "x.pdf", ExtractionLimits(max_words=100))
     assert outcome.rejection is RejectionCode.CONTENT_TOO_LONG
     assert "more than 100 words" in outcome.detail
+
+
+@pytest.mark.parametrize("ending", ["", "\n", "  \n\n\n"])
+def test_clean_plain_text_is_its_own_text_byte_for_byte(ending: str) -> None:
+    essay = ("My summer holiday was long and warm, and I read many books. \n" * 5).strip() + ending
+    outcome = process_upload(essay.encode(), "essay.txt", ExtractionLimits())
+    assert outcome.text == essay
+
+
+def test_plain_text_that_is_not_normal_is_normalised() -> None:
+    essay = (
+        "I read many books in the summer holiday, and wrote about them. " * 5
+    ) + "  \r\n\r\n\r\n"
+    outcome = process_upload(essay.encode(), "essay.txt", ExtractionLimits())
+    assert outcome.text == essay.rstrip() + "\n"

@@ -54,31 +54,34 @@ class FakeContent:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
 
-    async def put_raw(self, content: bytes, media_type: str) -> str:
+    def _put(self, content: bytes) -> str:
         storage_id = hashlib.sha256(content).hexdigest()
         self.objects[storage_id] = content
         return storage_id
 
-    async def put_text(self, text: str) -> str:
-        return await self.put_raw(text.encode(), "text/plain")
+    async def put_upload(
+        self, content: bytes, media_type: str, text: str | None
+    ) -> tuple[str, str]:
+        return self._put(content), "" if text is None else self._put(text.encode())
 
 
 class FakeLedger:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], UploadRecord] = {}
+        self.fail_next_create = False
 
     async def get(self, batch_id: str, content_sha256: str) -> UploadRecord | None:
         return self.records.get((batch_id, content_sha256))
 
     async def create(self, record: UploadRecord) -> bool:
+        if self.fail_next_create:
+            self.fail_next_create = False
+            raise ConnectionError("process died before the record was written")
         key = (record.batch_id, record.content_sha256)
         if key in self.records:
             return False
         self.records[key] = record
         return True
-
-    async def mark_published(self, record: UploadRecord) -> None:
-        self.records[(record.batch_id, record.content_sha256)] = record.as_published()
 
 
 class FakeStream:
@@ -200,23 +203,55 @@ async def test_concurrent_uploads_of_one_file_give_one_accepted(parts: Parts) ->
     assert len(stream.stored) == 1
 
 
-async def test_a_crash_between_record_and_publish_is_repaired_by_the_retry(parts: Parts) -> None:
+async def test_a_crash_before_the_publish_is_repaired_by_the_retry(parts: Parts) -> None:
     _, _, _, ledger, stream = parts
     ingestor = ingestor_of(parts)
     stream.fail_next = True
     with pytest.raises(ConnectionError):
         await ingestor.ingest("b1", "a.txt", essay(1))
-    [pending] = ledger.records.values()
-    assert not pending.published and stream.stored == []
+    assert ledger.records == {} and stream.stored == []
 
     retry = await ingestor.ingest("b1", "a.txt", essay(1))
 
-    assert retry.status is UploadStatus.ACCEPTED  # this call announced it
-    assert [stored.event_id for stored in stream.stored] == [pending.event_id]
-    assert next(iter(ledger.records.values())).published
+    assert retry.status is UploadStatus.ACCEPTED
+    [record] = ledger.records.values()
+    assert record.published
+    assert [stored.event_id for stored in stream.stored] == [record.event_id]
 
 
-async def test_a_retry_after_a_lost_mark_is_a_duplicate_and_publishes_nothing_new(
+async def test_a_crash_between_publish_and_record_is_repaired_by_the_retry(parts: Parts) -> None:
+    _, _, _, ledger, stream = parts
+    ingestor = ingestor_of(parts)
+    ledger.fail_next_create = True
+    with pytest.raises(ConnectionError):
+        await ingestor.ingest("b1", "a.txt", essay(1))
+    assert ledger.records == {} and len(stream.stored) == 1
+
+    retry = await ingestor.ingest("b1", "a.txt", essay(1))
+
+    assert retry.status is UploadStatus.ACCEPTED  # this call made the record
+    [record] = ledger.records.values()
+    assert record.published
+    assert [stored.event_id for stored in stream.stored] == [record.event_id]  # one event
+
+
+async def test_a_record_an_earlier_version_left_unpublished_is_published_by_the_next_upload(
+    parts: Parts,
+) -> None:
+    _, _, _, ledger, stream = parts
+    ingestor = ingestor_of(parts)
+    await ingestor.ingest("b1", "a.txt", essay(1))
+    key = next(iter(ledger.records))
+    ledger.records[key] = dataclasses.replace(ledger.records[key], published=False)
+    stream.stored.clear()  # recorded, then cut off before its publish
+
+    retry = await ingestor.ingest("b1", "a.txt", essay(1))
+
+    assert retry.status is UploadStatus.ACCEPTED  # the stream did not have the event
+    assert [stored.event_id for stored in stream.stored] == [ledger.records[key].event_id]
+
+
+async def test_an_unpublished_record_whose_event_is_stored_is_a_duplicate(
     parts: Parts,
 ) -> None:
     _, _, _, ledger, stream = parts

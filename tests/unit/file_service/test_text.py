@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from services.file_service.domain.text import count_words, normalise_text, words
+from services.file_service.domain.text import count_words, is_clean_text, normalise_text, words
 from tests.support import CORPUS
 
 
@@ -70,3 +70,21 @@ def test_a_nine_megabyte_word_is_counted_in_little_memory(one_word: str) -> None
     finally:
         tracemalloc.stop()
     assert peak < 16 * 1024 * 1024  # the backtracking pattern took about 1 GB here
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("An essay.\n\n\nWith   spaces  \nand tabs\t", True),
+        ("No final line break", True),
+        ("CRLF line\r\nends", False),
+        ("\ufeffbyte-order mark", False),
+        ("form\ffeed", False),
+        ("control\x07 character", False),
+        ("Cafe\u0301 decomposed", False),
+        ("line\u2028separator", False),
+        ("  \n ", False),
+    ],
+)
+def test_clean_text_is_text_with_nothing_to_repair(text: str, clean: bool) -> None:
+    assert is_clean_text(text) is clean
