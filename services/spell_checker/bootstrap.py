@@ -88,6 +88,7 @@ async def start_service(
         events=EventPublisher(js, SERVICE_NAME),
         default_language=settings.default_language,
         retry_delay_s=settings.retry_delay_s,
+        max_group=settings.max_group,
     )
     consumer = EventConsumer(
         js,
@@ -111,6 +112,7 @@ async def start_service(
             "engine": str(settings.checker.engine),
             "languages": ",".join(settings.checker.preload_languages),
             "in_flight": settings.in_flight,
+            "max_group": settings.max_group,
             "grpc_port": grpc.port,
             "rss_main_mib": round(main.rss_bytes / _MIB, 1),
             "rss_workers_mib": ",".join(f"{w.memory.rss_bytes / _MIB:.1f}" for w in workers),

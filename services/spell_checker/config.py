@@ -43,6 +43,11 @@ from services.spell_checker.domain.languages import SUPPORTED_LANGUAGES, Unsuppo
 from services.spell_checker.domain.languages import resolve_language as _resolve
 
 SERVICE_NAME = "spell_checker"
+# Requests taken at once per worker process, and the most essays checked as one group: requests
+# fetched together are read, checked and stored together (one call per step instead of one per
+# essay), while the workers always have the next group waiting.
+IN_FLIGHT_PER_WORKER = 16
+MAX_GROUP = 16
 
 
 def _default_cache_dir() -> Path:
@@ -84,6 +89,7 @@ class SpellCheckerSettings:
     nats: NatsSettings
     workers: int
     in_flight: int
+    max_group: int
     default_language: str
     retry_delay_s: float
     log_level: str
@@ -98,7 +104,10 @@ class SpellCheckerSettings:
             content_addr=env_dial_target("CONTENT_SERVICE_ADDR"),
             nats=NatsSettings.from_env(),
             workers=workers,
-            in_flight=env_int("SPELL_CHECKER_IN_FLIGHT", workers, minimum=1, maximum=1024),
+            in_flight=env_int(
+                "SPELL_CHECKER_IN_FLIGHT", IN_FLIGHT_PER_WORKER * workers, minimum=1, maximum=1024
+            ),
+            max_group=env_int("SPELL_CHECKER_MAX_GROUP", MAX_GROUP, minimum=1, maximum=100),
             default_language=_language("SPELL_CHECKER_DEFAULT_LANGUAGE", "en"),
             retry_delay_s=env_float("SPELL_CHECKER_RETRY_DELAY_S", 2.0, minimum=0.0),
             log_level=env_str("LOG_LEVEL", "INFO"),

@@ -1,4 +1,5 @@
-"""Runs essay checks in a pool of worker processes, off the event loop, one essay per worker."""
+"""Runs essay checks in a pool of worker processes, off the event loop: one essay, or a group of
+essays shared out among the workers."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from services.mesh.consumer import TransientError
 from services.spell_checker.adapters import worker
@@ -17,6 +19,7 @@ from services.spell_checker.adapters.worker import WorkerReport
 from services.spell_checker.domain.model import CheckResult
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _ROLL_CALL_TIMEOUT_S = 120.0
 
 
@@ -62,12 +65,27 @@ class ProcessPoolChecker:
 
     async def check(self, language: str, text: str, allowed_words: Sequence[str]) -> CheckResult:
         """Check one essay in a worker process."""
+        return await self._in_worker(worker.check_essay, language, text, tuple(allowed_words))
+
+    async def check_many(
+        self, essays: Sequence[tuple[str, str, Sequence[str]]]
+    ) -> list[CheckResult]:
+        """Check essays in one task per worker, each taking about an equal share of the text."""
+        items = [(language, text, tuple(words)) for language, text, words in essays]
+        shares = share_out([len(text) for _, text, _ in items], self._workers)
+        done = await asyncio.gather(
+            *(self._in_worker(worker.check_essays, [items[i] for i in share]) for share in shares)
+        )
+        results: dict[int, CheckResult] = {}
+        for share, share_results in zip(shares, done, strict=True):
+            results.update(zip(share, share_results, strict=True))
+        return [results[index] for index in range(len(items))]
+
+    async def _in_worker(self, function: Callable[..., T], *args: object) -> T:
         executor = self._require()
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
-                executor, worker.check_essay, language, text, tuple(allowed_words)
-            )
+            return await loop.run_in_executor(executor, function, *args)
         except BrokenProcessPool as error:
             self._replace(executor)
             raise TransientError(f"a spell-check worker died: {error}", delay_s=1.0) from error
@@ -97,3 +115,15 @@ class ProcessPoolChecker:
             log.error("worker pool broken; starting a new one")
             broken.shutdown(wait=False, cancel_futures=True)
             self._executor = self._new_executor()
+
+
+def share_out(sizes: Sequence[int], parts: int) -> list[list[int]]:
+    """The indexes of `sizes` in at most `parts` shares of about equal total size (largest first,
+    each to the lightest share so far); no share is empty."""
+    shares: list[list[int]] = [[] for _ in range(min(parts, len(sizes)))]
+    totals = [0] * len(shares)
+    for index in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        lightest = totals.index(min(totals))
+        shares[lightest].append(index)
+        totals[lightest] += sizes[index]
+    return shares

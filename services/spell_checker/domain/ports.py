@@ -24,12 +24,29 @@ class ContentStore(Protocol):
         """Store `content`; return its storage id."""
         ...
 
+    async def get_many(self, storage_ids: Sequence[str]) -> list[bytes]:
+        """The bytes stored under each id, in order; fails as a whole if any id is unknown."""
+        ...
+
+    async def put_many(
+        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]]
+    ) -> list[str]:
+        """Store each (content, kind, media type); their storage ids, in order."""
+        ...
+
 
 class CheckerPool(Protocol):
-    """Checks one essay off the event loop (the worker pool)."""
+    """Checks essays off the event loop (the worker pool)."""
 
     async def check(self, language: str, text: str, allowed_words: Sequence[str]) -> CheckResult:
         """Check `text` in `language`."""
+        ...
+
+    async def check_many(
+        self, essays: Sequence[tuple[str, str, Sequence[str]]]
+    ) -> list[CheckResult]:
+        """Check each (language, text, allowed words), in order; the work is shared among the
+        workers. Fails as a whole if any check fails."""
         ...
 
 

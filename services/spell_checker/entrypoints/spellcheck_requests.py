@@ -32,17 +32,17 @@ from services.mesh.publisher import derived_event_id, new_metadata
 from services.spell_checker.domain.languages import UnsupportedLanguageError, resolve_language
 from services.spell_checker.domain.model import CheckResult
 from services.spell_checker.domain.ports import CheckerPool, ContentStore, EventSink
+from services.spell_checker.entrypoints.essay_batches import (
+    EssayBatcher,
+    EssayFailedError,
+    EssayJob,
+)
 
 log = logging.getLogger(__name__)
 
 PRODUCER = "spell_checker"
-CORRECTED_MEDIA_TYPE = "text/plain; charset=utf-8"
 _SUCCESS = common_pb2.SPELLCHECK_STATUS_SUCCESS
 _FAILED = common_pb2.SPELLCHECK_STATUS_FAILED
-
-
-class EssayFailedError(Exception):
-    """This essay cannot be checked, whatever is retried: report it FAILED."""
 
 
 # Failures that may pass: retried with the configured delay, reported without a traceback.
@@ -72,9 +72,9 @@ class SpellcheckRequestHandler:
         events: EventSink,
         default_language: str,
         retry_delay_s: float,
+        max_group: int = 1,
     ) -> None:
-        self._content = content
-        self._checker = checker
+        self._essays = EssayBatcher(content, checker, max_group=max_group)
         self._events = events
         self._default_language = default_language
         self._retry_delay_s = retry_delay_s
@@ -153,28 +153,9 @@ class SpellcheckRequestHandler:
             language = resolve_language(request.language, self._default_language)
         except UnsupportedLanguageError as error:
             raise EssayFailedError(str(error)) from error
-        try:
-            raw = await self._content.get(request.text_storage_id)
-        except ContentNotFoundError:
-            raise
-        except PermanentError as error:
-            raise EssayFailedError(f"cannot read the essay: {error}") from error
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise EssayFailedError(f"the essay is not UTF-8 text: {error}") from error
-        result = await self._checker.check(language, text, list(request.allowed_words))
-        try:
-            storage_id = await self._content.put(
-                result.corrected_text.encode("utf-8"),
-                common_pb2.CONTENT_KIND_CORRECTED_TEXT,
-                CORRECTED_MEDIA_TYPE,
-            )
-        except ContentNotFoundError:
-            raise
-        except PermanentError as error:
-            raise EssayFailedError(f"cannot store the corrected text: {error}") from error
-        return result, storage_id
+        return await self._essays.check(
+            EssayJob(language, request.text_storage_id, tuple(request.allowed_words))
+        )
 
     async def _publish(
         self,

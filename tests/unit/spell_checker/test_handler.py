@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
@@ -33,6 +34,7 @@ class FakeContent:
         self.stored: dict[str, bytes] = {}
         self.kinds: dict[str, int] = {}
         self.failures: list[Exception] = []
+        self.calls: list[str] = []
 
     def add(self, text: str | bytes) -> str:
         storage_id = uuid.uuid4().hex
@@ -40,6 +42,7 @@ class FakeContent:
         return storage_id
 
     async def get(self, storage_id: str) -> bytes:
+        self.calls.append("get")
         if self.failures:
             raise self.failures.pop(0)
         if storage_id not in self.stored:
@@ -49,10 +52,30 @@ class FakeContent:
     async def put(
         self, content: bytes, kind: common_pb2.ContentKind.ValueType, media_type: str
     ) -> str:
-        storage_id = f"sha-{len(self.stored)}"
+        self.calls.append("put")
+        return self._store(content, kind)
+
+    def _store(self, content: bytes, kind: common_pb2.ContentKind.ValueType) -> str:
+        storage_id = next((k for k, v in self.stored.items() if v == content), None)
+        storage_id = storage_id or f"sha-{len(self.stored)}"
         self.stored[storage_id] = content
         self.kinds[storage_id] = kind
         return storage_id
+
+    async def get_many(self, storage_ids: Sequence[str]) -> list[bytes]:
+        self.calls.append(f"get_many {len(storage_ids)}")
+        if self.failures:
+            raise self.failures.pop(0)
+        missing = [i for i in storage_ids if i not in self.stored]
+        if missing:
+            raise ContentNotFoundError(f"no content {missing[0]}")
+        return [self.stored[i] for i in storage_ids]
+
+    async def put_many(
+        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]]
+    ) -> list[str]:
+        self.calls.append(f"put_many {len(items)}")
+        return [self._store(content, kind) for content, kind, _ in items]
 
 
 class InlineChecker:
@@ -61,11 +84,18 @@ class InlineChecker:
     def __init__(self, english: EssayChecker) -> None:
         self._english = english
         self.calls = 0
+        self.groups: list[int] = []
 
     async def check(self, language: str, text: str, allowed_words: Sequence[str]) -> CheckResult:
         self.calls += 1
         assert language == "en"
         return self._english.check(text, allowed_words)
+
+    async def check_many(
+        self, essays: Sequence[tuple[str, str, Sequence[str]]]
+    ) -> list[CheckResult]:
+        self.groups.append(len(essays))
+        return [await self.check(*essay) for essay in essays]
 
 
 class FakeEvents:
@@ -98,7 +128,12 @@ def handler(
     content: FakeContent, checker: InlineChecker, events: FakeEvents
 ) -> SpellcheckRequestHandler:
     return SpellcheckRequestHandler(
-        content=content, checker=checker, events=events, default_language="en", retry_delay_s=0.5
+        content=content,
+        checker=checker,
+        events=events,
+        default_language="en",
+        retry_delay_s=0.5,
+        max_group=4,
     )
 
 
@@ -268,3 +303,63 @@ async def test_a_request_without_its_ids_is_refused_unchecked_and_unanswered(
     with pytest.raises(PermanentError, match=field):
         await handler.handle(asked, last_attempt=False)
     assert checker.calls == 0 and events.published == []
+
+
+async def test_requests_that_arrive_together_are_read_checked_and_stored_together(
+    handler: SpellcheckRequestHandler,
+    content: FakeContent,
+    checker: InlineChecker,
+    events: FakeEvents,
+) -> None:
+    texts = [f"Essay {n}: I beleive teh answer is {n}." for n in range(6)] + ["All fine here."]
+    asked = [request(content.add(text)) for text in texts]
+
+    await asyncio.gather(*(handler.handle(r, last_attempt=False) for r in asked))
+
+    assert sorted(content.calls) == ["get_many 3", "get_many 4", "put_many 3", "put_many 4"]
+    assert sorted(checker.groups) == [3, 4]
+    by_essay = {e.essay_id: e for e in events.published}
+    for asked_one, text in zip(asked, texts, strict=True):
+        done = by_essay[asked_one.essay_id]
+        assert done.status == SUCCESS
+        assert done.metadata.event_id == completion_event_id(asked_one)
+        corrected = content.stored[done.corrected_text_storage_id].decode()
+        assert corrected == apply_corrections(text, done.corrections)
+        assert ("believe the" in corrected) == ("beleive" in text)
+
+
+async def test_one_bad_essay_in_a_group_meets_its_own_error_and_the_rest_succeed(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    good = [request(content.add(f"Essay {n} is spelt rihgt.")) for n in range(2)]
+    not_utf8 = request(content.add(b"\xff\xfe broken"))
+    missing = request("no-such-id")
+
+    outcomes = await asyncio.gather(
+        *(handler.handle(r, last_attempt=False) for r in [*good, not_utf8, missing]),
+        return_exceptions=True,
+    )
+
+    assert outcomes[:3] == [None, None, None]
+    assert isinstance(outcomes[3], TransientError)  # not stored yet: retried by redelivery
+    statuses = {e.essay_id: e.status for e in events.published}
+    assert statuses == {
+        good[0].essay_id: SUCCESS,
+        good[1].essay_id: SUCCESS,
+        not_utf8.essay_id: FAILED,
+    }
+
+
+async def test_a_group_redelivered_publishes_the_same_events_again(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    asked = [request(content.add(f"Essay {n} has a mistaek.")) for n in range(3)]
+    for _ in range(2):
+        await asyncio.gather(*(handler.handle(r, last_attempt=False) for r in asked))
+
+    first, second = events.published[:3], events.published[3:]
+    assert [e.SerializeToString() for e in first] != []
+    assert {e.metadata.event_id for e in first} == {e.metadata.event_id for e in second}
+    assert {e.corrected_text_storage_id for e in first} == {
+        e.corrected_text_storage_id for e in second
+    }

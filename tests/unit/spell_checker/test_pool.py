@@ -11,7 +11,7 @@ import pytest
 
 from services.mesh.consumer import TransientError
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine
-from services.spell_checker.adapters.pool import ProcessPoolChecker
+from services.spell_checker.adapters.pool import ProcessPoolChecker, share_out
 
 
 async def test_workers_check_essays_and_a_dead_worker_is_replaced(index_cache_dir: Path) -> None:
@@ -29,5 +29,28 @@ async def test_workers_check_essays_and_a_dead_worker_is_replaced(index_cache_di
         result = await pool.check("en", "once agian", [])
         assert result.corrected_text == "once again"
         assert len(await pool.reports()) == 2
+        texts = ["one mistaek", "a longer essay with a mistaek in it", "fine", "teh end"]
+        results = await pool.check_many([("en", text, []) for text in texts])
+        assert [r.corrected_text for r in results] == [
+            "one mistake",
+            "a longer essay with a mistake in it",
+            "fine",
+            "the end",
+        ]
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("sizes", "parts", "shares"),
+    [
+        ([5, 1, 4, 2], 2, [[0, 1], [2, 3]]),
+        ([3], 4, [[0]]),
+        ([], 2, []),
+        ([1, 1, 1], 1, [[0, 1, 2]]),
+    ],
+)
+def test_share_out_balances_text_among_workers_and_leaves_none_empty(
+    sizes: list[int], parts: int, shares: list[list[int]]
+) -> None:
+    assert share_out(sizes, parts) == shares

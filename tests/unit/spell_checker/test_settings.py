@@ -29,7 +29,9 @@ def test_defaults() -> None:
     settings = SpellCheckerSettings.from_env()
     assert settings.addr == "127.0.0.1:50055"
     assert settings.content_addr == "127.0.0.1:50051"
-    assert settings.workers == (os.cpu_count() or 1) == settings.in_flight
+    assert settings.workers == (os.cpu_count() or 1)
+    assert settings.in_flight == 16 * settings.workers
+    assert settings.max_group == 16
     assert settings.checker.engine is Engine.SYMSPELL
     assert settings.checker.allowed_words == ()
     assert settings.checker.preload_languages == ("en",)

@@ -1,0 +1,145 @@
+"""Essays whose checks start together go through together: one read of all their texts from the
+Content Service, one check per worker process for its share, one write of the corrected texts.
+
+Each request still gets exactly its own outcome. Batching only saves calls: when anything in a
+group fails (an id the Content Service does not know, a worker that died, a text that is not
+UTF-8), the group's essays are done again one by one, so every essay meets only its own error,
+raised as the one-by-one path raises it.
+
+No essay waits for a group to fill: a group is whatever arrived while the event loop was busy
+(the consumer starts a fetched batch of requests at once), and it starts at the next turn of the
+loop. Groups overlap, so a slow group never holds up the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from huleedu.common.v1 import common_pb2
+from services.mesh.consumer import PermanentError
+from services.mesh.content_client import ContentNotFoundError
+from services.spell_checker.domain.model import CheckResult
+from services.spell_checker.domain.ports import CheckerPool, ContentStore
+
+log = logging.getLogger(__name__)
+CORRECTED_MEDIA_TYPE = "text/plain; charset=utf-8"
+_CORRECTED = common_pb2.CONTENT_KIND_CORRECTED_TEXT
+
+
+class EssayFailedError(Exception):
+    """This essay cannot be checked, whatever is retried: report it FAILED."""
+
+
+@dataclass(frozen=True)
+class EssayJob:
+    """One essay to check: its language, where its text is, words to leave alone."""
+
+    language: str
+    storage_id: str
+    allowed_words: tuple[str, ...] = ()
+
+
+@dataclass
+class _Waiting:
+    job: EssayJob
+    done: asyncio.Future[tuple[CheckResult, str]] = field(repr=False)
+
+
+class EssayBatcher:
+    """Checks essays in groups of at most `max_group` (see the module docstring)."""
+
+    def __init__(self, content: ContentStore, checker: CheckerPool, *, max_group: int) -> None:
+        self._content = content
+        self._checker = checker
+        self._max_group = max_group
+        self._waiting: list[_Waiting] = []
+        self._groups: set[asyncio.Task[None]] = set()
+
+    async def check(self, job: EssayJob) -> tuple[CheckResult, str]:
+        """The essay's check result and the storage id of its corrected text; raises
+        EssayFailedError for an essay that can never be checked, and whatever the Content
+        Service or the pool raised otherwise."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(job, loop.create_future())
+        if not self._waiting:
+            loop.call_soon(self._start_groups)
+        self._waiting.append(waiting)
+        return await waiting.done
+
+    def _start_groups(self) -> None:
+        while self._waiting:
+            group = self._waiting[: self._max_group]
+            del self._waiting[: self._max_group]
+            task = asyncio.create_task(self._run(group))
+            self._groups.add(task)
+            task.add_done_callback(self._groups.discard)
+
+    async def _run(self, group: list[_Waiting]) -> None:
+        group = [w for w in group if not w.done.done()]  # drop handlers cancelled meanwhile
+        if not group:
+            return
+        outcomes = await self._outcomes([w.job for w in group])
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            if waiting.done.done():
+                continue
+            if isinstance(outcome, BaseException):
+                waiting.done.set_exception(outcome)
+            else:
+                waiting.done.set_result(outcome)
+
+    async def _outcomes(
+        self, jobs: list[EssayJob]
+    ) -> Sequence[tuple[CheckResult, str] | BaseException]:
+        if len(jobs) > 1:
+            try:
+                return await self._together(jobs)
+            except Exception as error:  # every essay is done again alone, meeting its own error
+                log.info(
+                    "a group of %d essays failed (%r); checking them one by one", len(jobs), error
+                )
+        return await asyncio.gather(
+            *(self.check_alone(job) for job in jobs), return_exceptions=True
+        )
+
+    async def _together(self, jobs: list[EssayJob]) -> list[tuple[CheckResult, str]]:
+        """The whole group in three steps; raises if any essay fails any step."""
+        ids = list(dict.fromkeys(job.storage_id for job in jobs))
+        texts = dict(zip(ids, await self._content.get_many(ids), strict=True))
+        results = await self._checker.check_many(
+            [
+                (job.language, texts[job.storage_id].decode("utf-8"), job.allowed_words)
+                for job in jobs
+            ]
+        )
+        corrected = list(dict.fromkeys(r.corrected_text.encode("utf-8") for r in results))
+        stored = await self._content.put_many(
+            [(text, _CORRECTED, CORRECTED_MEDIA_TYPE) for text in corrected]
+        )
+        storage_ids = dict(zip(corrected, stored, strict=True))
+        return [(r, storage_ids[r.corrected_text.encode("utf-8")]) for r in results]
+
+    async def check_alone(self, job: EssayJob) -> tuple[CheckResult, str]:
+        """One essay: read, check, store; each step's permanent failure named."""
+        try:
+            raw = await self._content.get(job.storage_id)
+        except ContentNotFoundError:
+            raise
+        except PermanentError as error:
+            raise EssayFailedError(f"cannot read the essay: {error}") from error
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise EssayFailedError(f"the essay is not UTF-8 text: {error}") from error
+        result = await self._checker.check(job.language, text, job.allowed_words)
+        try:
+            storage_id = await self._content.put(
+                result.corrected_text.encode("utf-8"), _CORRECTED, CORRECTED_MEDIA_TYPE
+            )
+        except ContentNotFoundError:
+            raise
+        except PermanentError as error:
+            raise EssayFailedError(f"cannot store the corrected text: {error}") from error
+        return result, storage_id
