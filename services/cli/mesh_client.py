@@ -1,11 +1,12 @@
-"""The gRPC side of the CLI: one channel per service, idempotent calls asked again while the
-service is unavailable (gRPC's own retry policy first, then the retry horizon), and each failure
-turned into one sentence (unreachable, refused, too slow) instead of a traceback."""
+"""The gRPC side of the CLI: one channel per address, opened on first use and shared by every
+call of the command; idempotent calls asked again while the service is unavailable (gRPC's own
+retry policy first, then the retry horizon); each failure turned into one sentence (unreachable,
+refused, too slow) instead of a traceback."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import TypeVar
@@ -18,21 +19,16 @@ from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.cli.endpoints import Endpoint, Endpoints
 from services.cli.errors import EXIT_FAILED, EXIT_UNREACHABLE, CliError, ServiceUnavailable
-from services.cli.render import print_note
+from services.cli.render import announce_on_stderr
 from services.cli.retry import DEFAULT_HORIZON_S, RetryHorizon
 from services.cli.service_config import SERVICE_CONFIG_JSON
-from services.mesh.grpc_server import grpc_channel
+from services.mesh.grpc_channel import grpc_channel
 
 T = TypeVar("T")
 _UPLOAD_TIMEOUT_S = 600.0
 _WATCH_NOT_FOUND_RETRIES = 5
 # A service restarting, or one whose NATS is away, answers these (or nothing): worth asking again.
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
-
-
-def announce_on_stderr(text: str) -> None:
-    """The retry lines: `huleedu: …` on stderr, clear of the progress line."""
-    print_note(sys.stderr, f"huleedu: {text}")
 
 
 class MeshClient:
@@ -50,22 +46,34 @@ class MeshClient:
         self._retries = retries or RetryHorizon(DEFAULT_HORIZON_S, announce_on_stderr)
         # The services (by *_ADDR variable) that have answered a call of this command.
         self._reached: set[str] = set()
+        # By address: services behind one address share a channel (and its connection).
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self._batch = batch_service_pb2_grpc.BatchOrchestratorServiceStub(
-            self._channel(endpoints.batch)
-        )
-        self._file = file_service_pb2_grpc.FileServiceStub(self._channel(endpoints.file))
-        self._essay = essay_service_pb2_grpc.EssayLifecycleServiceStub(
-            self._channel(endpoints.essay)
-        )
-        self._content = content_service_pb2_grpc.ContentServiceStub(
-            self._channel(endpoints.content)
-        )
 
     def _channel(self, endpoint: Endpoint) -> grpc.aio.Channel:
-        channel = grpc_channel(endpoint.addr, service_config=SERVICE_CONFIG_JSON)
-        self._channels[endpoint.variable] = channel
+        """The channel to the endpoint's address, opened on its first call."""
+        channel = self._channels.get(endpoint.addr)
+        if channel is None:
+            channel = grpc_channel(endpoint.addr, service_config=SERVICE_CONFIG_JSON)
+            self._channels[endpoint.addr] = channel
         return channel
+
+    @functools.cached_property
+    def _batch(self) -> batch_service_pb2_grpc.BatchOrchestratorServiceAsyncStub:
+        return batch_service_pb2_grpc.BatchOrchestratorServiceStub(
+            self._channel(self.endpoints.batch)
+        )
+
+    @functools.cached_property
+    def _file(self) -> file_service_pb2_grpc.FileServiceAsyncStub:
+        return file_service_pb2_grpc.FileServiceStub(self._channel(self.endpoints.file))
+
+    @functools.cached_property
+    def _essay(self) -> essay_service_pb2_grpc.EssayLifecycleServiceAsyncStub:
+        return essay_service_pb2_grpc.EssayLifecycleServiceStub(self._channel(self.endpoints.essay))
+
+    @functools.cached_property
+    def _content(self) -> content_service_pb2_grpc.ContentServiceAsyncStub:
+        return content_service_pb2_grpc.ContentServiceStub(self._channel(self.endpoints.content))
 
     async def __aenter__(self) -> MeshClient:
         return self
@@ -130,7 +138,7 @@ class MeshClient:
 
     def _connected(self, endpoint: Endpoint, error: grpc.aio.AioRpcError) -> bool:
         """True if the failed call had a connection to the service (it answered, or was slow)."""
-        state = self._channels[endpoint.variable].get_state(try_to_connect=False)
+        state = self._channel(endpoint).get_state(try_to_connect=False)
         # gRPC's own words for a connection it could not make; a service's answer may well
         # mention its NATS connection, which says nothing about reaching the service.
         failed_to_connect = "failed to connect" in (error.details() or "").lower()

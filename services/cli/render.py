@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 import time
 from collections.abc import Sequence
 from typing import TextIO
@@ -81,6 +82,11 @@ def print_note(stream: TextIO, text: str) -> None:
     clear = "\r\x1b[K" if stream.isatty() else ""
     stream.write(f"{clear}{text}\n")
     stream.flush()
+
+
+def announce_on_stderr(text: str) -> None:
+    """The retry lines: `huleedu: …` on stderr, clear of the progress line."""
+    print_note(sys.stderr, f"huleedu: {text}")
 
 
 def timestamp_text(value: Timestamp) -> str:

@@ -5,7 +5,6 @@ which failures are worth another attempt (services/cli/mesh_client.py)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import time
 from collections.abc import Callable
@@ -40,6 +39,10 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         """asyncio.sleep(seconds)."""
+        # Loaded already by the loop this runs in; not at the top, where `huleedu --help`
+        # (which reads the --retry-horizon flag from here) would pay for it.
+        import asyncio  # noqa: PLC0415
+
         await asyncio.sleep(seconds)
 
 

@@ -163,9 +163,13 @@ async def _follow(
     return last
 
 
-async def essays_with_corrections(client: MeshClient, batch_id: str) -> list[Essay]:
-    """Every slot of the batch; spell-checked ones with their corrections (GetEssay)."""
+async def batch_essays(client: MeshClient, batch_id: str, *, corrections: bool) -> list[Essay]:
+    """Every slot of the batch (ListBatchEssays: counts, no corrections); with `corrections`,
+    the spell-checked ones with their corrections too (a GetEssay each, which only the --json
+    document needs)."""
     slots = await client.list_batch_essays(batch_id)
+    if not corrections:
+        return slots
     done = common_pb2.ESSAY_STATUS_SPELLCHECKED_SUCCESS
     checked = [essay.essay_id for essay in slots if essay.status == done]
     detailed = await asyncio.gather(*(client.get_essay(essay_id) for essay_id in checked))
@@ -237,12 +241,11 @@ async def _register_and_follow(
                 flush=True,
             )
         try:
-            await _upload_and_follow(client, submission, batch_id, progress)
+            batch = await _upload_and_follow(client, submission, batch_id, progress)
         except asyncio.CancelledError:
             print(f"huleedu: batch {batch_id} goes on: huleedu status {batch_id}", file=sys.stderr)
             raise
-    batch = await client.get_batch(batch_id)
-    essays = await essays_with_corrections(client, batch_id)
+    essays = await batch_essays(client, batch_id, corrections=options.as_json)
     document = result_document(
         batch,
         essays,

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from huleedu.batch.v1.batch_service_pb2 import Batch
@@ -28,6 +27,10 @@ from services.cli.results import batch_status, essay_status
 
 def as_dict(message: Message) -> dict[str, Any]:
     """A message as JSON-ready data with the proto field names."""
+    # Only --json needs it; `huleedu submit` loads this module with the other gRPC commands
+    # (services/cli/service_commands.py) and never does.
+    from google.protobuf.json_format import MessageToDict  # noqa: PLC0415
+
     return MessageToDict(message, preserving_proto_field_name=True)
 
 

@@ -14,21 +14,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
-from services.mesh import tracing
+from services.mesh.grpc_channel import DEFAULT_MAX_MESSAGE_BYTES, grpc_channel, message_options
 from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.metrics import GrpcMetricsInterceptor
 from services.mesh.tls import GrpcTls
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-
-
-def _message_options(max_message_bytes: int) -> list[tuple[str, int]]:
-    return [
-        ("grpc.max_receive_message_length", max_message_bytes),
-        ("grpc.max_send_message_length", max_message_bytes),
-    ]
+# Re-exported: services and tests dial with grpc_channel from here too.
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "GrpcServer", "grpc_channel", "start_grpc_server"]
 
 
 # How often the health servicer looks at the consumers it follows.
@@ -108,7 +102,7 @@ async def start_grpc_server(
     """
     tls = tls if tls is not None else GrpcTls.from_env()
     server = grpc.aio.server(
-        options=_message_options(max_message_bytes), interceptors=[GrpcMetricsInterceptor()]
+        options=message_options(max_message_bytes), interceptors=[GrpcMetricsInterceptor()]
     )
     register(server)
     health_servicer = health_aio.HealthServicer()
@@ -130,30 +124,3 @@ async def start_grpc_server(
         mode = "plaintext (no GRPC_TLS_CERT set)"
     log.info("grpc server listening", extra={"addr": addr, "port": port, "transport": mode})
     return GrpcServer(server, health_servicer, port, service_names)
-
-
-def grpc_channel(
-    addr: str,
-    *,
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    tls: GrpcTls | None = None,
-    service_config: str | None = None,
-) -> grpc.aio.Channel:
-    """A channel to another service, with message limits that match its server; TLS when
-    `tls` (or the GRPC_TLS_* settings) name a CA; `service_config` (gRPC's JSON, e.g. a
-    retryPolicy) when given."""
-    tls = tls if tls is not None else GrpcTls.from_env()
-    options: list[tuple[str, int | str]] = [
-        *_message_options(max_message_bytes),
-        # Every address the target resolves to gets calls in turn; one that is down is skipped.
-        ("grpc.lb_policy_name", "round_robin"),
-    ]
-    if service_config is not None:
-        options += [("grpc.service_config", service_config), ("grpc.enable_retries", 1)]
-    interceptors = tracing.client_interceptors()
-    if not tls.dials_tls:
-        return grpc.aio.insecure_channel(addr, options=options, interceptors=interceptors)
-    options.extend(tls.channel_options())
-    return grpc.aio.secure_channel(
-        addr, tls.channel_credentials(), options=options, interceptors=interceptors
-    )

@@ -9,14 +9,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 from services.mesh.settings import SettingsError, env_str
 
@@ -47,6 +47,12 @@ def configure_tracing(service: str, exporter: SpanExporter | None = None) -> Non
         exporter = OTLPSpanExporter(
             endpoint=env_str("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
         )
+    # The SDK only when tracing is on: a process that never traces (the CLI, by default) does
+    # not pay for loading it.
+    from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)

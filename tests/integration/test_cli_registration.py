@@ -45,7 +45,7 @@ async def test_register_batch_is_asked_again_until_bos_is_back_and_registers_onc
         await client.list_batches(1)  # BOS has answered this command once
         await bos.stop()
         registering = asyncio.create_task(client.register_batch(sent))
-        channel = client._channels["BATCH_ORCHESTRATOR_ADDR"]
+        channel = client._channels[addr]
         # The first attempt has found nothing listening while BOS is away.
         await wait_until(
             lambda: channel.get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE,

@@ -1,0 +1,49 @@
+"""The commands that read JetStream directly: `events`, `dlq` and `trace`. Imported by
+services/cli/app.py only once one of them is to run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from services.cli import stream_view, trace_view
+from services.cli.endpoints import resolve_endpoints
+from services.cli.render import announce_on_stderr
+from services.cli.retry import RetryHorizon, resolve_horizon_s
+from services.mesh.tracing import configure_tracing
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command `args` names; its exit code."""
+    configure_tracing("huleedu_cli")  # HULEEDU_TRACING=otlp; nothing at all when off
+    return asyncio.run(COMMANDS[args.command](args))
+
+
+def _retries(args: argparse.Namespace) -> RetryHorizon:
+    return RetryHorizon(resolve_horizon_s(args), announce_on_stderr)
+
+
+async def _events(args: argparse.Namespace) -> int:
+    view = stream_view.DEAD_LETTERS if args.command == "dlq" else stream_view.EVENTS
+    return await stream_view.show_stream(
+        resolve_endpoints(args).nats_url,
+        view,
+        batch_id=args.batch,
+        follow=args.follow,
+        last=args.last,
+        as_json=args.json,
+        retries=_retries(args),
+    )
+
+
+async def _trace(args: argparse.Namespace) -> int:
+    return await trace_view.show_trace(
+        resolve_endpoints(args).nats_url, args.batch_id, as_json=args.json, retries=_retries(args)
+    )
+
+
+COMMANDS: dict[str, Command] = {"events": _events, "dlq": _events, "trace": _trace}
