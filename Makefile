@@ -115,15 +115,28 @@ compose-cluster-e2e: install compose-cluster-up
 
 # ------------------------------------------------------------------------------------------------
 # Benchmarks (issue 8): the whole stack on corpus essays → bench/results/latest.{json,md,png};
-# then ours and the Celery + Redis peer, alternating (issue 15) → bench/results/peer.{json,md,png}.
+# then ours and the Celery + Redis peer, alternating (issue 15) → bench/results/peer.{json,md,png};
+# then the per-essay budget → bench/results/budget.{json,md}.
 # ------------------------------------------------------------------------------------------------
-.PHONY: bench
+.PHONY: bench bench-budget
 bench: install
 	$(PY) -m bench.e2e $(BENCH_ARGS)
 
+# The per-essay budget alone (issue 15) → bench/results/budget.{json,md}, beside the before figures.
+bench-budget: install
+	$(PY) -m bench.e2e_budget $(if $(wildcard bench/results/budget_before.json),--before \
+		bench/results/budget_before.json) $(BENCH_ARGS)
+
+# What the `huleedu` CLI itself costs (issue 15): `huleedu --help` start-up, and CPU per essay and
+# time to the first RPC of 8 parallel `huleedu submit` of 25 essays → bench/results/cli_submit.json.
+.PHONY: bench-cli
+bench-cli: install
+	$(PY) -m bench.cli_submit
+
 # ------------------------------------------------------------------------------------------------
 # Faults and load (issue 7): the whole chaos suite (CHAOS_SEED=<seed> replays a run's schedule)
-# and 200 batches × 25 essays through a local stack → bench/results/load.json.
+# and 200 batches × 25 essays through a local stack, then 200 more for the check that the services'
+# RSS does not grow with the batches served → bench/results/load.json.
 # ------------------------------------------------------------------------------------------------
 .PHONY: test-chaos bench-load
 

@@ -2,7 +2,7 @@
 free ports, as `make run` starts them) on a fixed set of corpus essays in several batches of 25
 in mixed formats (.txt, .html, .rtf, .docx); then ours against the Celery + Redis peer.
 
-    python -m bench.e2e [--batches 8] [--plain-budget-s 60] [--rounds 3]
+    python -m bench.e2e [--batches 8] [--plain-budget-s 60] [--rounds 3] [--no-budget]
 
 Reports essays/s end to end; p50/p99 per stage from the event times JetStream stored (upload:
 upload call → EssayContentProvisioned; ready: → BatchEssaysReady; spell check: request →
@@ -15,6 +15,10 @@ Then the comparison with the peer (bench.e2e_peer, bench.celery_peer): the same 
 batches of plain-text essays through ours and through the peer, alternating, `--rounds` rounds
 each on a freshly started system; essays/s and CPU per essay of every process, medians. Writes
 bench/results/peer.{json,md,png}. The peer needs Debian's redis-server.
+
+Then the per-essay budget (bench.e2e_budget, `--no-budget` skips it): stored messages, KV
+revisions, Object Store puts and gets, gRPC calls, fsyncs and CPU per essay on the same
+plain-text batches; bench/results/budget.{json,md}, beside budget_before.json when it exists.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -220,6 +225,17 @@ def compare_with_peer(args: argparse.Namespace) -> dict[str, Path]:
     return write_comparison(result, args.results)
 
 
+def per_essay_budget(args: argparse.Namespace) -> dict[str, Path]:
+    """The per-essay budget on plain-text batches, beside budget_before.json if it exists."""
+    # bench.e2e_budget drives the stack with this module's running_stack and drive.
+    from bench.e2e_budget import run_budget, write_budget  # noqa: PLC0415
+
+    before_path = args.results / "budget_before.json"
+    before = json.loads(before_path.read_text()) if before_path.exists() else None
+    result = run_budget(args.batches, args.timeout_s)
+    return write_budget(result, args.results, "budget", before)
+
+
 def main() -> int:
     """Run the benchmark once and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -228,6 +244,12 @@ def main() -> int:
     parser.add_argument("--timeout-s", type=float, default=900.0)
     parser.add_argument("--rounds", type=int, default=3, help="per side against the peer; 0: none")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--budget",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="then the per-essay budget (bench.e2e_budget; default: on)",
+    )
     args = parser.parse_args()
     if args.rounds and redis_server_binary() is None:
         parser.error("the Celery peer needs redis-server: apt-get install -y redis-server")
@@ -253,6 +275,10 @@ def main() -> int:
         peer_paths = compare_with_peer(args)
         print(peer_paths["md"].read_text())
         paths.update({f"peer {kind}": path for kind, path in peer_paths.items()})
+    if args.budget:
+        budget_paths = per_essay_budget(args)
+        print(budget_paths["md"].read_text())
+        paths.update({f"budget {kind}": path for kind, path in budget_paths.items()})
     print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
     return 0
 

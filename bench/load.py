@@ -14,6 +14,13 @@ terminal, and measures:
 Timestamps: the client's wall clock for uploads, JetStream's stored time for events, BOS's clock
 for completion; all on this machine. The load average before and after goes with the figures,
 because the machine may be shared. Results go to bench/results/load.json.
+
+Memory: the RSS of each service with its worker processes (and of nats-server) at rest, after
+start and before any batch; then its peak and its end over the run. Then (unless
+`--no-memory-check`) a second wave of as many batches again, served the same way on the same
+stack, and the check that each service's RSS at the end of the second wave is within 10% of its
+RSS at the end of the first: memory must not grow with the number of batches served (nats-server
+is shown, not judged: its streams keep every batch).
 """
 
 from __future__ import annotations
@@ -27,17 +34,21 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bench.coordination import percentile
+from bench.e2e_report import ProcessSampler
 from bench.mesh_calls import MeshCalls, read_events
 from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.devstack.stack import LocalStack, RunDir, StackAddresses
+from services.devstack.stack import NATS, LocalStack, RunDir, StackAddresses, running_processes
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
 
@@ -45,6 +56,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 RESULTS = Path(__file__).resolve().parent / "results" / "load.json"
 ESSAYS_PER_BATCH = 25
+RSS_GROWTH_LIMIT = 0.10  # the second wave may end at most this much above the first
+_MIB = 1024 * 1024
+REST_S = 5.0  # after start, before RSS at rest is read
 
 
 def corpus_essays() -> list[Path]:
@@ -214,17 +228,79 @@ def log_summary(logs: Path) -> dict[str, dict[str, int]]:
     return summary
 
 
-async def run_with_stack(batches: int, words: int) -> dict[str, Any]:
-    """Start a local stack in a temporary run directory, measure, stop it."""
+def resident_mib(pids: Mapping[str, int]) -> dict[str, float]:
+    """RSS of each process with its child processes (a service's workers) now, in MiB."""
+    sizes = {}
+    for name, pid in pids.items():
+        process = psutil.Process(pid)
+        total = 0
+        for member in [process, *process.children(recursive=True)]:
+            try:
+                total += member.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue  # a worker that exited meanwhile
+        sizes[name] = round(total / _MIB, 1)
+    return sizes
+
+
+async def measured_wave(
+    addresses: StackAddresses, batches: int, words: int, pids: Mapping[str, int]
+) -> tuple[dict[str, Any], dict[str, float], dict[str, float]]:
+    """One wave of `batches`: its figures, then the peak and the end RSS of every process."""
+    sampler = ProcessSampler(pids)
+    sampler.start()
+    try:
+        run = await measure(addresses, batches, words)
+    finally:
+        usage = sampler.stop()
+    peak = {name: round(u["peak_rss_mib"], 1) for name, u in usage.items()}
+    return run, peak, resident_mib(pids)
+
+
+def growth_check(first_end: Mapping[str, float], second_end: Mapping[str, float]) -> dict[str, Any]:
+    """Whether each service ended the second wave within RSS_GROWTH_LIMIT of the first.
+    nats-server is shown but not judged: it holds part of what the streams keep, and they keep
+    every batch (limits retention)."""
+    ratios = {name: second_end[name] / first_end[name] for name in first_end}
+    within = {name: ratio <= 1 + RSS_GROWTH_LIMIT for name, ratio in ratios.items() if name != NATS}
+    for name, ratio in ratios.items():
+        verdict = "not judged" if name == NATS else "ok" if within[name] else "GREW"
+        print(
+            f"RSS {name}: {first_end[name]} MiB after the first wave, {second_end[name]} MiB "
+            f"after the second ({ratio:.2f}x): {verdict}",
+            file=sys.stderr,
+        )
+    print(f"services' RSS within {RSS_GROWTH_LIMIT:.0%}: {all(within.values())}", file=sys.stderr)
+    return {
+        "limit": RSS_GROWTH_LIMIT,
+        "second_end_over_first_end": {name: round(r, 3) for name, r in ratios.items()},
+        "services_within": all(within.values()),
+    }
+
+
+async def run_with_stack(batches: int, words: int, memory_check: bool) -> dict[str, Any]:
+    """Start a local stack in a temporary run directory, measure (twice with the memory
+    check), stop it."""
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         addresses = StackAddresses.free()
         run_dir = RunDir(Path(tmp))
         stack = LocalStack(run_dir, addresses)
         stack.start()
         try:
-            run = await measure(addresses, batches, words)
+            pids = {p.name: p.pid for p in running_processes(run_dir)}
+            await asyncio.sleep(REST_S)  # SERVING comes first; let start-up work finish
+            rss: dict[str, dict[str, float]] = {"at_rest": resident_mib(pids)}
+            run, rss["peak"], rss["end"] = await measured_wave(addresses, batches, words, pids)
+            if memory_check:
+                second, rss["second_wave_peak"], rss["second_wave_end"] = await measured_wave(
+                    addresses, batches, words, pids
+                )
         finally:
             stack.stop()
+        run["rss_mib"] = {name: {when: rss[when][name] for when in rss} for name in pids}
+        if memory_check:
+            run["second_wave"] = second
+            run["rss_growth"] = growth_check(rss["end"], rss["second_wave_end"])
         run["service_warnings"] = log_summary(run_dir.logs)
         return run
 
@@ -238,10 +314,16 @@ def main() -> None:
     )
     parser.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of the services")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--memory-check",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="then a second wave of as many batches, and the RSS growth check (default: on)",
+    )
     args = parser.parse_args()
     print(f"{args.batches} batches x {ESSAYS_PER_BATCH} essays ...", file=sys.stderr)
     os.environ["LOG_LEVEL"] = args.log_level  # the stack's services inherit this environment
-    run = asyncio.run(run_with_stack(args.batches, args.words))
+    run = asyncio.run(run_with_stack(args.batches, args.words, args.memory_check))
     document = {
         "benchmark": "load",
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -258,6 +340,14 @@ def main() -> None:
             "once; GetBatch polled once a second per unfinished batch",
             "essays": "real corpus essays (../shared/corpus/essays), 25 distinct per batch"
             + (f", cut to the first {args.words} words" if args.words else ""),
+            "memory": "RSS of each process with its workers (psutil): at rest after start, "
+            "peak (sampled every 0.2 s) and end of the run"
+            + (
+                "; then a second wave of as many batches on the same stack, the same way "
+                "(second_wave), and its peak and end"
+                if args.memory_check
+                else ""
+            ),
         },
         "run": run,
     }
