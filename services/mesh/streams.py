@@ -229,7 +229,7 @@ async def ensure_kv(
 
     async def attempt() -> KeyValue:
         try:
-            return await js.key_value(bucket)
+            kv = await js.key_value(bucket)
         except BucketNotFoundError:
             kv = await js.create_key_value(
                 KeyValueConfig(
@@ -240,8 +240,10 @@ async def ensure_kv(
                     replicas=settings.replicas,
                 )
             )
-            await wait_until_writable(js, f"KV_{bucket}", f"$KV.{bucket}._probe", settings.replicas)
-            return kv
+        # Also when bound: another node may have created it a moment ago, and its interest may
+        # not have reached the node this connection talks to yet.
+        await wait_until_writable(js, f"KV_{bucket}", f"$KV.{bucket}._probe", settings.replicas)
+        return kv
 
     return await _until_answered(f"KV bucket {bucket}", attempt, settings.provision_wait_s)
 

@@ -15,7 +15,10 @@ from services.content_service.bootstrap import ContentService
 from services.mesh.consumer import PermanentError
 from services.mesh.content_client import ContentClient, ContentNotFoundError
 from services.mesh.settings import NatsSettings
-from tests.integration.test_file_service_support import GRPC_OPTIONS, running_content_service
+from tests.integration.test_file_service_support import (
+    content_stub,
+    running_content_service,
+)
 from tests.support import unique
 
 LIMIT = 256 * 1024
@@ -32,9 +35,8 @@ async def content(nats_settings: NatsSettings) -> AsyncIterator[ContentService]:
 async def stub(
     content: ContentService,
 ) -> AsyncIterator[content_service_pb2_grpc.ContentServiceStub]:
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{content.port}", options=GRPC_OPTIONS)
-    yield content_service_pb2_grpc.ContentServiceStub(channel)
-    await channel.close(None)
+    async with content_stub(content.port) as stub:
+        yield stub
 
 
 @pytest.fixture

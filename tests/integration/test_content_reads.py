@@ -20,7 +20,10 @@ from services.content_service.adapters import object_store
 from services.content_service.adapters.object_store import CHUNK_BYTES, CONTENT_BUCKET
 from services.content_service.bootstrap import ContentService
 from services.mesh.settings import NatsSettings
-from tests.integration.test_file_service_support import GRPC_OPTIONS, running_content_service
+from tests.integration.test_file_service_support import (
+    content_stub,
+    running_content_service,
+)
 from tests.support import unique
 
 STREAM = f"OBJ_{CONTENT_BUCKET}"
@@ -37,9 +40,8 @@ async def content(nats_settings: NatsSettings) -> AsyncIterator[ContentService]:
 async def stub(
     content: ContentService,
 ) -> AsyncIterator[content_service_pb2_grpc.ContentServiceStub]:
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{content.port}", options=GRPC_OPTIONS)
-    yield content_service_pb2_grpc.ContentServiceStub(channel)
-    await channel.close(None)
+    async with content_stub(content.port) as stub:
+        yield stub
 
 
 @pytest.fixture

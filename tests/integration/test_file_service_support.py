@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from huleedu.content.v1 import content_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2_grpc
 from services.content_service.bootstrap import ContentService, start_content_service
@@ -74,6 +75,16 @@ async def running_content_service(
         yield service
     finally:
         await service.stop(grace_s=1.0)
+
+
+@asynccontextmanager
+async def content_stub(port: int) -> AsyncIterator[content_service_pb2_grpc.ContentServiceStub]:
+    """A stub of the Content Service on `port` for the duration of the block."""
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=GRPC_OPTIONS)
+    try:
+        yield content_service_pb2_grpc.ContentServiceStub(channel)
+    finally:
+        await channel.close(None)
 
 
 @asynccontextmanager

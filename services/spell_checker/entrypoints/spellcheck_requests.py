@@ -114,10 +114,8 @@ class SpellcheckRequestHandler:
                 raise
             await self._fail_or_retry(request, error, last_attempt=last_attempt)
             return
-        await self._publish(request, _SUCCESS, result=result, storage_id=storage_id)
-        SPELLCHECK_ESSAYS.labels("success").inc()
-        SPELLCHECK_CORRECTIONS.inc(len(result.corrections))
-        SPELLCHECK_SECONDS.observe(time.perf_counter() - started)
+        # Logged before the publish: a process killed in between has done the check, and its
+        # redelivery does it (and logs it) again, so the lines count every check done.
         log.info(
             "essay checked",
             extra={
@@ -127,6 +125,10 @@ class SpellcheckRequestHandler:
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
+        await self._publish(request, _SUCCESS, result=result, storage_id=storage_id)
+        SPELLCHECK_ESSAYS.labels("success").inc()
+        SPELLCHECK_CORRECTIONS.inc(len(result.corrections))
+        SPELLCHECK_SECONDS.observe(time.perf_counter() - started)
 
     async def _fail_or_retry(
         self,

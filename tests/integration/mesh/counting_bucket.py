@@ -1,11 +1,22 @@
-"""A real KV bucket handle that counts its reads and writes, and can hold writes back."""
+"""A real KV bucket handle that counts its reads and writes, and can hold writes back; one
+bucket seen through two connections; a list document to append to."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+from google.protobuf import struct_pb2
 from nats.js.kv import KeyValue
+
+from services.mesh.connection import connect_nats
+from services.mesh.settings import NatsSettings
+from services.mesh.streams import ensure_kv
+from tests.support import unique
+
+Doc = struct_pb2.ListValue
 
 
 class CountingBucket(KeyValue):
@@ -39,3 +50,35 @@ class CountingBucket(KeyValue):
         if self.failures:
             raise self.failures.pop(0)
         await self.released.wait()
+
+
+@asynccontextmanager
+async def one_bucket_twice(
+    nats_settings: NatsSettings, prefix: str
+) -> AsyncIterator[tuple[CountingBucket, CountingBucket]]:
+    """A new bucket through two connections, as two instances of a service see it."""
+    bucket = unique(prefix).replace("-", "_")
+    connections = [await connect_nats(nats_settings, f"{prefix}-{n}") for n in range(2)]
+    try:
+        first, second = [await ensure_kv(js, bucket, nats_settings) for _, js in connections]
+        yield CountingBucket(first), CountingBucket(second)
+    finally:
+        for client, _ in connections:
+            await client.drain()
+
+
+def appending(value: str) -> Callable[[Doc | None], Doc]:
+    """A mutation that appends `value` to the list."""
+
+    def append(doc: Doc | None) -> Doc:
+        doc = doc if doc is not None else Doc()
+        doc.values.add(string_value=value)
+        return doc
+
+    return append
+
+
+def values(doc: Doc | None) -> list[str]:
+    """The strings of a stored list."""
+    assert doc is not None
+    return [value.string_value for value in doc.values]

@@ -8,17 +8,18 @@ from collections.abc import AsyncIterator, Callable
 
 import nats.errors
 import pytest
-from google.protobuf import struct_pb2
 from nats.js.kv import KeyValue
 
-from services.mesh.connection import connect_nats
 from services.mesh.kv import DocumentCache, GroupCommitter, read_document
 from services.mesh.settings import NatsSettings
-from services.mesh.streams import ensure_kv
-from tests.integration.mesh.counting_bucket import CountingBucket
-from tests.support import unique, wait_until
-
-Doc = struct_pb2.ListValue
+from tests.integration.mesh.counting_bucket import (
+    CountingBucket,
+    Doc,
+    appending,
+    one_bucket_twice,
+    values,
+)
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -26,28 +27,8 @@ async def two_instances(
     nats_settings: NatsSettings,
 ) -> AsyncIterator[tuple[CountingBucket, CountingBucket]]:
     """One bucket through two connections, as two instances of a service see it."""
-    bucket = unique("group").replace("-", "_")
-    connections = [await connect_nats(nats_settings, f"group-{n}") for n in range(2)]
-    try:
-        first, second = [await ensure_kv(js, bucket, nats_settings) for _, js in connections]
-        yield CountingBucket(first), CountingBucket(second)
-    finally:
-        for client, _ in connections:
-            await client.drain()
-
-
-def appending(value: str) -> Callable[[Doc | None], Doc]:
-    def append(doc: Doc | None) -> Doc:
-        doc = doc if doc is not None else Doc()
-        doc.values.add(string_value=value)
-        return doc
-
-    return append
-
-
-def values(doc: Doc | None) -> list[str]:
-    assert doc is not None
-    return [value.string_value for value in doc.values]
+    async with one_bucket_twice(nats_settings, "group") as pair:
+        yield pair
 
 
 async def stored_values(kv: KeyValue, key: str) -> list[str]:

@@ -3,47 +3,27 @@ the read, and anything another writer did since is still seen."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-from google.protobuf import struct_pb2
 from nats.js.kv import KeyValue
 
-from services.mesh.connection import connect_nats
 from services.mesh.kv import DocumentCache, read_document, update_document
 from services.mesh.settings import NatsSettings
-from services.mesh.streams import ensure_kv
-from tests.integration.mesh.counting_bucket import CountingBucket
-from tests.support import unique
-
-Doc = struct_pb2.ListValue
+from tests.integration.mesh.counting_bucket import (
+    CountingBucket,
+    Doc,
+    appending,
+    one_bucket_twice,
+    values,
+)
 
 
 @pytest.fixture
 async def buckets(nats_settings: NatsSettings) -> AsyncIterator[tuple[CountingBucket, KeyValue]]:
     """One bucket through two connections: ours (counted) and another writer's."""
-    bucket = unique("cache").replace("-", "_")
-    connections = [await connect_nats(nats_settings, f"cache-{n}") for n in range(2)]
-    try:
-        ours, theirs = [await ensure_kv(js, bucket, nats_settings) for _, js in connections]
-        yield CountingBucket(ours), theirs
-    finally:
-        for client, _ in connections:
-            await client.drain()
-
-
-def appending(value: str) -> Callable[[Doc | None], Doc]:
-    def append(doc: Doc | None) -> Doc:
-        doc = doc if doc is not None else Doc()
-        doc.values.add(string_value=value)
-        return doc
-
-    return append
-
-
-def values(doc: Doc | None) -> list[str]:
-    assert doc is not None
-    return [value.string_value for value in doc.values]
+    async with one_bucket_twice(nats_settings, "cache") as pair:
+        yield pair
 
 
 async def test_a_cached_revision_saves_the_read(
