@@ -4,6 +4,7 @@ BatchEssaysRegistered (protobuf) per batch, written by its consumer of that even
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 
@@ -23,17 +24,25 @@ class KvBatchRegistry:
     """Registered batches in a KV bucket; an upload may wait briefly for a registration.
 
     A registration never changes once made, so the ones seen are remembered in memory (a bounded
-    number, oldest forgotten first) and a batch's later uploads skip the KV read.
+    number, oldest forgotten first) and a batch's later uploads skip the KV read. Uploads waiting
+    for a registration this process records are woken at once; one another instance records is
+    found by polling the bucket.
     """
 
     def __init__(self, kv: KeyValue, *, remembered: int = 10_000) -> None:
         self._kv = kv
         self._remembered = remembered
         self._known: OrderedDict[str, BatchRegistration] = OrderedDict()
+        self._waiting: dict[str, tuple[asyncio.Event, int]] = {}
 
     async def record(self, event: events_pb2.BatchEssaysRegistered) -> None:
-        """Remember the batch (idempotent: a redelivered event writes the same document)."""
+        """Remember the batch (idempotent: a redelivered event writes the same document) and
+        wake the uploads waiting for it."""
         await self._kv.put(batch_key(event.batch_id), event.SerializeToString(deterministic=True))
+        self._remember(_registration(event))
+        waiting = self._waiting.get(event.batch_id)
+        if waiting is not None:
+            waiting[0].set()
 
     async def get(self, batch_id: str) -> BatchRegistration | None:
         """The batch's registration, or None."""
@@ -50,24 +59,43 @@ class KvBatchRegistry:
         event = events_pb2.BatchEssaysRegistered.FromString(entry.value)
         if event.batch_id != batch_id:  # a hashed key names exactly one id; never guess
             return None
-        registration = BatchRegistration(
-            batch_id=event.batch_id,
-            correlation_id=event.metadata.correlation_id,
-            expected_essay_count=event.expected_essay_count,
-        )
-        self._known[batch_id] = registration
-        if len(self._known) > self._remembered:
-            self._known.popitem(last=False)
+        registration = _registration(event)
+        self._remember(registration)
         return registration
 
+    def _remember(self, registration: BatchRegistration) -> None:
+        self._known[registration.batch_id] = registration
+        self._known.move_to_end(registration.batch_id)
+        if len(self._known) > self._remembered:
+            self._known.popitem(last=False)
+
     async def wait_for(self, batch_id: str, timeout_s: float) -> BatchRegistration | None:
-        """Poll for the registration until `timeout_s` has passed (backing off to 250 ms)."""
+        """The registration, waited for until `timeout_s` has passed: woken by this process's
+        record(), or found by polling the bucket (backing off from 20 to 250 ms)."""
         deadline = time.monotonic() + timeout_s
         delay = _FIRST_POLL_S
-        while True:
-            registration = await self.get(batch_id)
-            remaining = deadline - time.monotonic()
-            if registration is not None or remaining <= 0:
-                return registration
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, _MAX_POLL_S)
+        recorded, waiters = self._waiting.get(batch_id, (asyncio.Event(), 0))
+        self._waiting[batch_id] = (recorded, waiters + 1)
+        try:
+            while True:
+                registration = await self.get(batch_id)
+                remaining = deadline - time.monotonic()
+                if registration is not None or remaining <= 0:
+                    return registration
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(recorded.wait(), min(delay, remaining))
+                delay = min(delay * 2, _MAX_POLL_S)
+        finally:
+            recorded, waiters = self._waiting[batch_id]
+            if waiters <= 1:
+                del self._waiting[batch_id]
+            else:
+                self._waiting[batch_id] = (recorded, waiters - 1)
+
+
+def _registration(event: events_pb2.BatchEssaysRegistered) -> BatchRegistration:
+    return BatchRegistration(
+        batch_id=event.batch_id,
+        correlation_id=event.metadata.correlation_id,
+        expected_essay_count=event.expected_essay_count,
+    )
