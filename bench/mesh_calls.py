@@ -28,7 +28,7 @@ from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.cli.results import TERMINAL
 from services.mesh import subjects
-from services.mesh.grpc_server import grpc_channel
+from services.mesh.grpc_channel import grpc_channel
 from services.mesh.publisher import HEADER_TYPE
 from services.mesh.streams import EVENTS_STREAM
 

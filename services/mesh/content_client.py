@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
 from services.mesh.consumer import PermanentError, TransientError
-from services.mesh.grpc_server import DEFAULT_MAX_MESSAGE_BYTES, grpc_channel
+from services.mesh.grpc_channel import DEFAULT_MAX_MESSAGE_BYTES, grpc_channel
 from services.mesh.outage import UNAVAILABLE_CODES, DependencyUnavailable
+
+Q = TypeVar("Q", bound=Message)
+R = TypeVar("R", bound=Message)
 
 # The most items one batch call may carry (the Content Service's limit); longer lists are sent
 # as several calls, one after another.
@@ -78,21 +83,13 @@ class ContentClient:
         request = content_service_pb2.PutContentRequest(
             content=content, kind=kind, media_type=media_type
         )
-        try:
-            async with self._slot():
-                response = await self._stub.PutContent(request, timeout=self._timeout_s)
-        except grpc.aio.AioRpcError as error:
-            raise _translate(error, "PutContent") from error
+        response = await self._call(self._stub.PutContent, request, "PutContent")
         return response.storage_id
 
     async def get(self, storage_id: str) -> bytes:
         """The bytes stored under `storage_id`."""
         request = content_service_pb2.GetContentRequest(storage_id=storage_id)
-        try:
-            async with self._slot():
-                response = await self._stub.GetContent(request, timeout=self._timeout_s)
-        except grpc.aio.AioRpcError as error:
-            raise _translate(error, f"GetContent {storage_id}") from error
+        response = await self._call(self._stub.GetContent, request, f"GetContent {storage_id}")
         return response.content
 
     async def put_many(
@@ -110,11 +107,7 @@ class ContentClient:
                     for content, kind, media_type in items[start : start + MAX_BATCH_ITEMS]
                 ]
             )
-            try:
-                async with self._slot():
-                    response = await self._stub.BatchPutContent(request, timeout=self._timeout_s)
-            except grpc.aio.AioRpcError as error:
-                raise _translate(error, "BatchPutContent") from error
+            response = await self._call(self._stub.BatchPutContent, request, "BatchPutContent")
             storage_ids.extend(item.storage_id for item in response.responses)
         return storage_ids
 
@@ -126,13 +119,19 @@ class ContentClient:
             request = content_service_pb2.BatchGetContentRequest(
                 storage_ids=storage_ids[start : start + MAX_BATCH_ITEMS]
             )
-            try:
-                async with self._slot():
-                    response = await self._stub.BatchGetContent(request, timeout=self._timeout_s)
-            except grpc.aio.AioRpcError as error:
-                raise _translate(error, "BatchGetContent") from error
+            response = await self._call(self._stub.BatchGetContent, request, "BatchGetContent")
             contents.extend(item.content for item in response.responses)
         return contents
+
+    async def _call(
+        self, rpc: grpc.aio.UnaryUnaryMultiCallable[Q, R], request: Q, action: str
+    ) -> R:
+        """One call in one in-flight slot; a failure translated (see the class docstring)."""
+        try:
+            async with self._slot():
+                return await rpc(request, timeout=self._timeout_s)
+        except grpc.aio.AioRpcError as error:
+            raise _translate(error, action) from error
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:

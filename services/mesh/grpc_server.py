@@ -14,15 +14,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
-from services.mesh.grpc_channel import DEFAULT_MAX_MESSAGE_BYTES, grpc_channel, message_options
+from services.mesh.grpc_channel import DEFAULT_MAX_MESSAGE_BYTES, message_options
 from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.metrics import GrpcMetricsInterceptor
 from services.mesh.tls import GrpcTls
 
 log = logging.getLogger(__name__)
-
-# Re-exported: services and tests dial with grpc_channel from here too.
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "GrpcServer", "grpc_channel", "start_grpc_server"]
 
 
 # How often the health servicer looks at the consumers it follows.

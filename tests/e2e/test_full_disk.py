@@ -29,7 +29,7 @@ from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.devstack.health import check_health
 from services.devstack.stack import NATS, SERVICES, StackAddresses
 from services.mesh.connection import connect_nats
-from services.mesh.grpc_server import grpc_channel
+from services.mesh.grpc_channel import grpc_channel
 from tests.conftest import settings_for
 from tests.e2e.conftest import devstack, register_essays
 from tests.small_disk import MIB, small_disk

@@ -10,7 +10,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from huleedu.content.v1 import content_service_pb2_grpc
 from services.devstack.certs import CertificateSet, write_certificates
-from services.mesh.grpc_server import GrpcServer, grpc_channel, start_grpc_server
+from services.mesh.grpc_channel import grpc_channel
+from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.settings import SettingsError
 from services.mesh.tls import GrpcTls
 
