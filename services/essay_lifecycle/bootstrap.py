@@ -97,7 +97,7 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
         await ensure_streams(js, settings.nats)
         batches_kv = await ensure_kv(js, BATCHES_BUCKET, settings.nats)
         trackers = KvTrackerRepository(batches_kv)
-        essays = KvEssayIndex(await ensure_kv(js, ESSAYS_BUCKET, settings.nats))
+        essays = KvEssayIndex(await ensure_kv(js, ESSAYS_BUCKET, settings.nats), client)
         publisher = EventPublisher(js, PRODUCER)
         handlers = EssayLifecycleHandlers(
             trackers,

@@ -4,6 +4,7 @@ idempotently at start."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,7 @@ def _events_config(settings: NatsSettings) -> StreamConfig:
         duplicate_window=settings.duplicate_window_s,
         num_replicas=settings.replicas,
         allow_msg_schedules=True,
+        allow_atomic=True,  # services.mesh.atomic_batch
     )
 
 
@@ -243,6 +245,7 @@ async def ensure_kv(
         # Also when bound: another node may have created it a moment ago, and its interest may
         # not have reached the node this connection talks to yet.
         await wait_until_writable(js, f"KV_{bucket}", f"$KV.{bucket}._probe", settings.replicas)
+        await _allow_atomic(js, f"KV_{bucket}")
         return kv
 
     return await _until_answered(f"KV bucket {bucket}", attempt, settings.provision_wait_s)
@@ -259,7 +262,7 @@ async def ensure_object_store(
 
     async def attempt() -> ObjectStore:
         try:
-            return await js.object_store(bucket)
+            store = await js.object_store(bucket)
         except (BucketNotFoundError, NotFoundError):
             store = await js.create_object_store(
                 bucket,
@@ -272,6 +275,15 @@ async def ensure_object_store(
             await wait_until_writable(
                 js, f"OBJ_{bucket}", f"$O.{bucket}.C._probe", settings.replicas
             )
-            return store
+        await _allow_atomic(js, f"OBJ_{bucket}")
+        return store
 
     return await _until_answered(f"Object Store {bucket}", attempt, settings.provision_wait_s)
+
+
+async def _allow_atomic(js: JetStreamContext, stream: str) -> None:
+    """Let the bucket's stream take atomic batches (services.mesh.atomic_batch); nats-py creates
+    buckets without them."""
+    info = await js.stream_info(stream)
+    if not info.config.allow_atomic:
+        await js.update_stream(dataclasses.replace(info.config, allow_atomic=True))

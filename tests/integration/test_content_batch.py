@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
+from services.content_service.adapters.object_store import CONTENT_BUCKET
 from services.content_service.bootstrap import ContentService
 from services.mesh.consumer import PermanentError
 from services.mesh.content_client import ContentClient, ContentNotFoundError
@@ -103,6 +106,28 @@ async def test_a_repeated_batch_put_finds_everything_stored(
     assert first.responses[0].storage_id == first.responses[5].storage_id
     assert all(r.already_stored for r in second.responses)
     assert [r.storage_id for r in second.responses] == [r.storage_id for r in first.responses]
+
+
+async def test_a_batch_put_meeting_a_half_stored_object_completes_it(
+    stub: content_service_pb2_grpc.ContentServiceStub,
+    nats_js: tuple[Client, JetStreamContext],
+) -> None:
+    """One-chunk objects are written by one atomic batch; a chunk left by a put cut off before
+    its meta message makes the stream refuse the whole batch, and every object is then put on
+    its own: the cut-off one completed, the others stored, nothing twice."""
+    _, js = nats_js
+    texts = _texts(10)
+    cut_off = hashlib.sha256(texts[3]).hexdigest()
+    chunk_subject = f"$O.{CONTENT_BUCKET}.C.{cut_off}"
+    await js.publish(chunk_subject, texts[3])
+
+    put = await _batch_put(stub, texts)
+    got = await _batch_get(stub, [r.storage_id for r in put.responses])
+    chunks = await js.stream_info(f"OBJ_{CONTENT_BUCKET}", subjects_filter=chunk_subject)
+
+    assert not any(r.already_stored for r in put.responses)
+    assert [r.content for r in got.responses] == texts
+    assert (chunks.state.subjects or {})[chunk_subject] == 1
 
 
 async def test_one_unknown_id_fails_the_whole_batch_get_naming_it(

@@ -28,6 +28,7 @@ import asyncio
 import base64
 import contextlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from nats.errors import NoRespondersError
@@ -43,6 +44,7 @@ from services.content_service.domain.content import (
     StoredContent,
     content_digest,
 )
+from services.mesh.atomic_batch import Outgoing, connection_of, store_together
 from services.mesh.storage_health import storage_health
 
 CONTENT_BUCKET = "content"
@@ -133,8 +135,46 @@ class ObjectStoreRepository:
         with storage_health(self._js).watch(self._stream):
             return await self._write_object(storage_id, stored)
 
+    async def put_many(self, objects: Sequence[tuple[str, StoredContent]]) -> list[bool]:
+        """Store every object (distinct ids). Objects of one chunk go in atomic batches, each
+        object's chunk then its meta message (services.mesh.atomic_batch): one commit for all
+        of them. The others, and all of a batch the stream refused (an object another writer
+        stored or left half-stored meanwhile), are put one by one as `put` does."""
+        single = [i for i, (_, stored) in enumerate(objects) if len(stored.content) <= CHUNK_BYTES]
+        several = [i for i in range(len(objects)) if i not in set(single)]
+        batched, each = await asyncio.gather(
+            store_together(
+                connection_of(self._js),
+                [self._one_chunk_messages(*objects[i]) for i in single],
+                alone=lambda k: self.put(*objects[single[k]]),
+                together=lambda _where, _k: True,
+            ),
+            asyncio.gather(*(self.put(*objects[i]) for i in several), return_exceptions=True),
+        )
+        outcome = dict(zip(single + several, batched + each, strict=True))
+        results = [outcome[i] for i in range(len(objects))]
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [bool(result) for result in results]
+
+    def _one_chunk_messages(self, storage_id: str, stored: StoredContent) -> list[Outgoing]:
+        """An object of at most one chunk as `_write_object` writes it: its chunk on an empty
+        subject (none for no bytes), then its meta message."""
+        chunk = (
+            [
+                Outgoing(
+                    self._chunk_subject(storage_id),
+                    stored.content,
+                    {_EXPECTED_LAST_SUBJECT_SEQ: "0"},
+                )
+            ]
+            if stored.content
+            else []
+        )
+        return [*chunk, self._meta_message(storage_id, stored, len(chunk))]
+
     async def _write_object(self, storage_id: str, stored: StoredContent) -> bool:
-        kind = stored.kind.value if stored.kind is not None else ""
         chunk_subject = self._chunk_subject(storage_id)
         try:
             chunks = await self._write_chunks(chunk_subject, stored.content)
@@ -148,6 +188,12 @@ class ObjectStoreRepository:
             # is then refused), so chunks of two writers never interleave.
             await self._js.purge_stream(self._stream, subject=chunk_subject)
             chunks = await self._write_chunks(chunk_subject, stored.content)
+        meta = self._meta_message(storage_id, stored, chunks)
+        await self._js.publish(meta.subject, meta.payload, headers=dict(meta.headers))
+        return True
+
+    def _meta_message(self, storage_id: str, stored: StoredContent, chunks: int) -> Outgoing:
+        kind = stored.kind.value if stored.kind is not None else ""
         # The storage id is the content's SHA-256 (checked by the domain): no second hashing.
         digest = base64.urlsafe_b64encode(bytes.fromhex(storage_id)).decode()
         info = ObjectInfo(
@@ -162,12 +208,11 @@ class ObjectStoreRepository:
             headers={HEADER_KIND: [kind], HEADER_MEDIA_TYPE: [stored.media_type]},
             options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES),
         )
-        await self._js.publish(
+        return Outgoing(
             self._meta_subject(storage_id),
             json.dumps(info.as_dict()).encode(),
-            headers={Header.ROLLUP: MSG_ROLLUP_SUBJECT},
+            {Header.ROLLUP: MSG_ROLLUP_SUBJECT},
         )
-        return True
 
     async def _write_chunks(self, subject: str, content: bytes) -> int:
         """Publish the chunks in order, each only if the one before it is the subject's last

@@ -4,6 +4,7 @@ are stored once and anyone can verify what they read."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
@@ -75,6 +76,10 @@ class ContentRepository(Protocol):
         """Store the object under the id; False when it turned out to be stored already."""
         ...
 
+    async def put_many(self, objects: Sequence[tuple[str, StoredContent]]) -> list[bool]:
+        """Store every object (distinct ids); for each, False when it was stored already."""
+        ...
+
     async def get(self, storage_id: str) -> StoredContent | None:
         """The object stored under the id, or None."""
         ...
@@ -120,21 +125,43 @@ class ContentLibrary:
     async def put_many(
         self, items: Sequence[tuple[bytes, ContentKind | None, str]]
     ) -> list[PutResult]:
-        """Store every (content, kind, media type), concurrently; the results are in the items'
-        order. Nothing is stored when one of the items is refused."""
+        """Store every (content, kind, media type) not stored yet, together (the repository may
+        write them with one commit); the results are in the items' order, and the same bytes
+        twice in one request are written once. Nothing is stored when one of the items is
+        refused."""
         _check_batch_size(len(items), "requests")
-        media_types = []
+        objects = []
         for index, (content, kind, media_type) in enumerate(items):
             try:
-                media_types.append(self._checked_media_type(content, kind, media_type))
+                objects.append(
+                    StoredContent(
+                        content, kind, self._checked_media_type(content, kind, media_type)
+                    )
+                )
             except (InvalidContentRequestError, ContentTooLargeError) as error:
                 raise type(error)(f"requests[{index}]: {error}") from error
-        return await _all_in_order(
-            [
-                self._store(content, kind, media_type)
-                for (content, kind, _), media_type in zip(items, media_types, strict=True)
-            ]
-        )
+        ids = [(await content_digest(stored.content)).hex() for stored in objects]
+        first: dict[str, StoredContent] = {}  # each id with the first item that has it
+        for storage_id, stored in zip(ids, objects, strict=True):
+            first.setdefault(storage_id, stored)
+        async with contextlib.AsyncExitStack() as held:
+            for storage_id in sorted(first):  # one order for every caller: no deadlock
+                await held.enter_async_context(self._lock(storage_id))
+            present = await _all_in_order([self._repository.exists(i) for i in first])
+            missing = [(i, first[i]) for i, there in zip(first, present, strict=True) if not there]
+            flags = await self._repository.put_many(missing)
+        written = {storage_id for (storage_id, _), flag in zip(missing, flags, strict=True) if flag}
+        results = []
+        for storage_id, stored in zip(ids, objects, strict=True):
+            results.append(
+                PutResult(
+                    storage_id,
+                    already_stored=storage_id not in written,
+                    size_bytes=len(stored.content),
+                )
+            )
+            written.discard(storage_id)  # the same bytes again in this request: stored already
+        return results
 
     def _checked_media_type(self, content: bytes, kind: ContentKind | None, media_type: str) -> str:
         """Refuse a put that breaks a rule; else the media type to store it with."""

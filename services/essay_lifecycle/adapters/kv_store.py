@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
 from typing import TypeVar
 
 import nats.errors
 from google.protobuf.message import Message
+from nats.aio.client import Client as NATS
 from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
@@ -17,11 +17,14 @@ from huleedu.essay.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
 from services.essay_lifecycle.domain.ports import BatchTracker, EssayRecord, Mutation
 from services.essay_lifecycle.domain.tracker import is_valid_id
+from services.mesh.atomic_batch import Outgoing, store_together
 from services.mesh.kv import DocumentCache, GroupCommitter, read_document
 
 M = TypeVar("M", bound=Message)
 BATCHES_BUCKET = "els_batches"
 ESSAYS_BUCKET = "els_essays"
+# A KV create: stored only if the key has no value yet.
+_CREATE_ONLY = {"Nats-Expected-Last-Subject-Sequence": "0"}
 
 
 async def _read(kv: KeyValue, key: str, message_type: type[M]) -> M | None:
@@ -60,13 +63,28 @@ class KvTrackerRepository:
 class KvEssayIndex:
     """EssayRecord documents in `els_essays`, keyed by essay id."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, nc: NATS) -> None:
         self._kv = kv
+        self._nc = nc
 
     async def add(self, batch_id: str, essay_ids: Sequence[str]) -> None:
-        """Create a record per essay; records that exist are kept (they may hold corrections)."""
+        """Create a record per essay; records that exist are kept (they may hold corrections).
+        A batch's records are created by one atomic batch (one commit for all); when one exists
+        already (a redelivered registration), the batch is refused and each is created alone."""
         payload = EssayRecord(batch_id=batch_id).SerializeToString()
-        await asyncio.gather(*(self._create(essay_id, payload) for essay_id in essay_ids))
+        creates = [
+            [Outgoing(f"$KV.{ESSAYS_BUCKET}.{essay_id}", payload, _CREATE_ONLY)]
+            for essay_id in essay_ids
+        ]
+        results = await store_together(
+            self._nc,
+            creates,
+            alone=lambda index: self._create(essay_ids[index], payload),
+            together=lambda _where, _index: None,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def _create(self, essay_id: str, payload: bytes) -> None:
         # A record that exists came from an earlier delivery of the registration: keep it.

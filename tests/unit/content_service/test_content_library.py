@@ -35,6 +35,9 @@ class MemoryRepository:
         self.objects[storage_id] = stored
         return True
 
+    async def put_many(self, objects: list[tuple[str, StoredContent]]) -> list[bool]:
+        return [await self.put(storage_id, stored) for storage_id, stored in objects]
+
     async def get(self, storage_id: str) -> StoredContent | None:
         return self.objects.get(storage_id)
 
