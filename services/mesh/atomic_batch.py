@@ -23,7 +23,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import nats.errors
 from nats.aio.client import Client as NATS
@@ -166,3 +166,57 @@ async def _store_part(
                 results.append(together(Stored(ack.stream, seq), index))
             return results
     return await asyncio.gather(*(alone(index) for index in part), return_exceptions=True)
+
+
+class TurnBatcher(Generic[T]):
+    """Stores the messages handed to it in one turn of the event loop together (store_together):
+    concurrent handlers that reach the same step at once (the spell-check requests of a command,
+    the completions of essays checked together) then share one commit. A lone message waits one
+    turn of the loop, nothing more. `alone` stores one message the one-by-one way; `together`
+    makes its result from where a batch stored it."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        alone: Callable[[Outgoing], Awaitable[T]],
+        together: Callable[[Stored], T],
+    ) -> None:
+        self._nc = nc
+        self._alone = alone
+        self._together = together
+        self._queued: list[tuple[Outgoing, asyncio.Future[T]]] = []
+        self._storing: set[asyncio.Task[None]] = set()
+
+    async def store(self, message: Outgoing) -> T:
+        """Store `message` with the others of this turn; its own result or error."""
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[T] = loop.create_future()
+        if not self._queued:
+            loop.call_soon(self._store_queued)
+        self._queued.append((message, stored))
+        return await stored
+
+    def _store_queued(self) -> None:
+        queued, self._queued = self._queued, []
+        task = asyncio.create_task(self._store(queued))
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+
+    async def _store(self, queued: list[tuple[Outgoing, asyncio.Future[T]]]) -> None:
+        messages = [message for message, _ in queued]
+        try:
+            results = await store_together(
+                self._nc,
+                [[message] for message in messages],
+                alone=lambda index: self._alone(messages[index]),
+                together=lambda where, _index: self._together(where),
+            )
+        except BaseException as error:  # every caller hears of it: none waits forever
+            results = [error] * len(queued)
+        for (_, stored), result in zip(queued, results, strict=True):
+            if stored.done():  # its caller was cancelled meanwhile
+                continue
+            if isinstance(result, BaseException):
+                stored.set_exception(result)
+            else:
+                stored.set_result(result)

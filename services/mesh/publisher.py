@@ -3,7 +3,6 @@ is not done until JetStream has acknowledged it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from nats.js import JetStreamContext
 
 from huleedu.common.v1 import common_pb2
 from services.mesh import subjects, tracing
-from services.mesh.atomic_batch import Outgoing, Stored, connection_of, store_together
+from services.mesh.atomic_batch import Outgoing, Stored, TurnBatcher, connection_of
 from services.mesh.storage_health import storage_health
 from services.mesh.streams import EVENTS_STREAM
 
@@ -72,17 +71,15 @@ def event_headers(event: Message) -> dict[str, str]:
 class EventPublisher:
     """Publishes protobuf events to the event stream and waits for the PubAck.
 
-    Events published in the same turn of the event loop (the spell-check requests one command
-    derives, the completions of essays checked together) are stored together: as one atomic batch
-    when there are enough of them (services.mesh.atomic_batch), so they cost one commit instead of
-    one fsync and one ack each. A lone event waits one turn of the loop, nothing more.
+    Events published in the same turn of the event loop are stored together, as one atomic
+    batch when there are enough of them (services.mesh.atomic_batch.TurnBatcher): one commit
+    instead of one fsync and one ack each.
     """
 
     def __init__(self, js: JetStreamContext, producer: str) -> None:
         self._js = js
         self.producer = producer
-        self._queued: list[tuple[Outgoing, asyncio.Future[PublishResult]]] = []
-        self._sending: set[asyncio.Task[None]] = set()
+        self._batcher = TurnBatcher(connection_of(js), self._publish_one, _batch_result)
 
     async def publish(
         self,
@@ -97,43 +94,13 @@ class EventPublisher:
             all_headers.update(headers)
         tracing.inject(all_headers)
         target = subject or subjects.subject_for(event)
-        loop = asyncio.get_running_loop()
-        stored: asyncio.Future[PublishResult] = loop.create_future()
-        if not self._queued:
-            loop.call_soon(self._send_queued)
-        self._queued.append((Outgoing(target, event.SerializeToString(), all_headers), stored))
-        result = await stored
+        result = await self._batcher.store(Outgoing(target, event.SerializeToString(), all_headers))
         if result.duplicate:
             log.info(
                 "duplicate event dropped by JetStream",
                 extra={"subject": target, "event_id": all_headers[HEADER_MSG_ID]},
             )
         return result
-
-    def _send_queued(self) -> None:
-        queued, self._queued = self._queued, []
-        task = asyncio.create_task(self._send(queued))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, queued: list[tuple[Outgoing, asyncio.Future[PublishResult]]]) -> None:
-        messages = [outgoing for outgoing, _ in queued]
-        try:
-            results = await store_together(
-                connection_of(self._js),
-                [[message] for message in messages],
-                alone=lambda index: self._publish_one(messages[index]),
-                together=_batch_result,
-            )
-        except BaseException as error:  # every caller hears of it: none waits forever
-            results = [error] * len(queued)
-        for (_, stored), result in zip(queued, results, strict=True):
-            if stored.done():  # its publisher was cancelled meanwhile
-                continue
-            if isinstance(result, BaseException):
-                stored.set_exception(result)
-            else:
-                stored.set_result(result)
 
     async def _publish_one(self, message: Outgoing) -> PublishResult:
         with storage_health(self._js).watch(EVENTS_STREAM):
@@ -143,5 +110,5 @@ class EventPublisher:
         return PublishResult(stream=ack.stream, seq=ack.seq, duplicate=bool(ack.duplicate))
 
 
-def _batch_result(where: Stored, _index: int) -> PublishResult:
+def _batch_result(where: Stored) -> PublishResult:
     return PublishResult(stream=where.stream, seq=where.seq, duplicate=False)

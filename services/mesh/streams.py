@@ -25,6 +25,7 @@ from nats.js.api import (
 )
 from nats.js.errors import (
     APIError,
+    BadRequestError,
     BucketNotFoundError,
     NotFoundError,
     ServiceUnavailableError,
@@ -45,6 +46,7 @@ _LEADER_WAIT_S = 15.0
 # "expected stream does not match") and stores nothing.
 _PROBE_HEADERS = {"Nats-Expected-Stream": "huleedu-write-probe"}
 _STREAM_NOT_MATCH = 10060
+_STREAM_NAME_IN_USE = 10058  # "stream name already in use with a different configuration"
 _UNANSWERED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
 
 T = TypeVar("T")
@@ -233,15 +235,14 @@ async def ensure_kv(
         try:
             kv = await js.key_value(bucket)
         except BucketNotFoundError:
-            kv = await js.create_key_value(
-                KeyValueConfig(
-                    bucket=bucket,
-                    history=1,
-                    ttl=ttl_s,
-                    storage=StorageType.FILE,
-                    replicas=settings.replicas,
-                )
+            config = KeyValueConfig(
+                bucket=bucket,
+                history=1,
+                ttl=ttl_s,
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
             )
+            kv = await _created_or_bound(js.create_key_value(config), lambda: js.key_value(bucket))
         # Also when bound: another node may have created it a moment ago, and its interest may
         # not have reached the node this connection talks to yet.
         await wait_until_writable(js, f"KV_{bucket}", f"$KV.{bucket}._probe", settings.replicas)
@@ -264,13 +265,11 @@ async def ensure_object_store(
         try:
             store = await js.object_store(bucket)
         except (BucketNotFoundError, NotFoundError):
-            store = await js.create_object_store(
-                bucket,
-                ObjectStoreConfig(
-                    storage=StorageType.FILE,
-                    replicas=settings.replicas,
-                    max_bytes=max_bytes,
-                ),
+            config = ObjectStoreConfig(
+                storage=StorageType.FILE, replicas=settings.replicas, max_bytes=max_bytes
+            )
+            store = await _created_or_bound(
+                js.create_object_store(bucket, config), lambda: js.object_store(bucket)
             )
             await wait_until_writable(
                 js, f"OBJ_{bucket}", f"$O.{bucket}.C._probe", settings.replicas
@@ -279,6 +278,17 @@ async def ensure_object_store(
         return store
 
     return await _until_answered(f"Object Store {bucket}", attempt, settings.provision_wait_s)
+
+
+async def _created_or_bound(create: Awaitable[T], bind: Callable[[], Awaitable[T]]) -> T:
+    """Create a bucket; when another instance created it a moment ago (and already let it take
+    atomic batches, so its configuration differs from nats-py's), bind to that one."""
+    try:
+        return await create
+    except BadRequestError as error:
+        if error.err_code != _STREAM_NAME_IN_USE:
+            raise
+    return await bind()
 
 
 async def _allow_atomic(js: JetStreamContext, stream: str) -> None:

@@ -17,7 +17,7 @@ from huleedu.essay.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
 from services.essay_lifecycle.domain.ports import BatchTracker, EssayRecord, Mutation
 from services.essay_lifecycle.domain.tracker import is_valid_id
-from services.mesh.atomic_batch import Outgoing, store_together
+from services.mesh.atomic_batch import Outgoing, TurnBatcher, store_together
 from services.mesh.kv import DocumentCache, GroupCommitter, read_document
 
 M = TypeVar("M", bound=Message)
@@ -60,22 +60,26 @@ class KvTrackerRepository:
         return await _read(self._kv, batch_id, essay_state_pb2.BatchTracker)
 
 
+def _subject(essay_id: str) -> str:
+    return f"$KV.{ESSAYS_BUCKET}.{essay_id}"
+
+
 class KvEssayIndex:
     """EssayRecord documents in `els_essays`, keyed by essay id."""
 
     def __init__(self, kv: KeyValue, nc: NATS) -> None:
         self._kv = kv
         self._nc = nc
+        # The completions of essays checked together are handled together: their records are
+        # stored together too.
+        self._saves = TurnBatcher(nc, self._put, lambda _where: None)
 
     async def add(self, batch_id: str, essay_ids: Sequence[str]) -> None:
         """Create a record per essay; records that exist are kept (they may hold corrections).
         A batch's records are created by one atomic batch (one commit for all); when one exists
         already (a redelivered registration), the batch is refused and each is created alone."""
         payload = EssayRecord(batch_id=batch_id).SerializeToString()
-        creates = [
-            [Outgoing(f"$KV.{ESSAYS_BUCKET}.{essay_id}", payload, _CREATE_ONLY)]
-            for essay_id in essay_ids
-        ]
+        creates = [[Outgoing(_subject(essay_id), payload, _CREATE_ONLY)] for essay_id in essay_ids]
         results = await store_together(
             self._nc,
             creates,
@@ -96,7 +100,10 @@ class KvEssayIndex:
     ) -> None:
         """Store the essay's record with its corrections (the same value on every redelivery)."""
         record = EssayRecord(batch_id=batch_id, corrections=list(corrections))
-        await self._kv.put(essay_id, record.SerializeToString())
+        await self._saves.store(Outgoing(_subject(essay_id), record.SerializeToString()))
+
+    async def _put(self, record: Outgoing) -> None:
+        await self._kv.put(record.subject.removeprefix(_subject("")), record.payload)
 
     async def get(self, essay_id: str) -> EssayRecord | None:
         """The record of `essay_id`, or None (also for ids that cannot be keys)."""

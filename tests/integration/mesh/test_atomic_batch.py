@@ -5,16 +5,19 @@ event loop publishes as one batch."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any, cast
 
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
 
 from services.mesh.atomic_batch import MIN_MESSAGES, Outgoing, publish_batch, store_together
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
-from services.mesh.streams import EVENTS_STREAM, ensure_kv
+from services.mesh.streams import EVENTS_STREAM, ensure_kv, ensure_object_store
 from tests.integration.mesh.test_publish_consume import count_on, fresh_subject, registered
 from tests.support import unique
 
@@ -158,3 +161,50 @@ async def test_one_publish_that_fails_fails_only_its_caller(nats_js: JS) -> None
     assert all(not isinstance(o, BaseException) for o in outcomes[:9])
     assert isinstance(outcomes[9], Exception)
     assert await count_on(js, EVENTS_STREAM, subject) == 9
+
+
+class LookupTooEarly:
+    """A JetStream context whose first bucket lookup misses: another instance created the bucket
+    just after this one looked."""
+
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+        self._looked = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._js, name)
+
+    def _miss_once(self) -> None:
+        if not self._looked:
+            self._looked = True
+            raise BucketNotFoundError
+
+    async def key_value(self, bucket: str) -> KeyValue:
+        self._miss_once()
+        return await self._js.key_value(bucket)
+
+    async def object_store(self, bucket: str) -> ObjectStore:
+        self._miss_once()
+        return await self._js.object_store(bucket)
+
+
+async def test_an_instance_that_looked_too_early_binds_the_bucket_another_created(
+    nats_js: JS, nats_settings: NatsSettings
+) -> None:
+    """The first instance created the bucket and let it take atomic batches, so its configuration
+    is no longer nats-py's: the second instance's create is refused, and it binds instead."""
+    _, js = nats_js
+    kv_bucket = unique("late").replace("-", "_")
+    object_bucket = unique("late").replace("-", "_")
+    await ensure_kv(js, kv_bucket, nats_settings)
+    await ensure_object_store(js, object_bucket, nats_settings)
+
+    kv = await ensure_kv(cast(JetStreamContext, LookupTooEarly(js)), kv_bucket, nats_settings)
+    store = await ensure_object_store(
+        cast(JetStreamContext, LookupTooEarly(js)), object_bucket, nats_settings
+    )
+
+    await kv.put("k", b"v")
+    await store.put("o", b"bytes")
+    assert (await js.stream_info(f"KV_{kv_bucket}")).config.allow_atomic
+    assert (await js.stream_info(f"OBJ_{object_bucket}")).config.allow_atomic
