@@ -77,7 +77,7 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
     client, js = await connect_nats(settings.nats, "file_service")
     await ensure_streams(js, settings.nats)
     registry = KvBatchRegistry(await ensure_kv(js, BATCHES_BUCKET, settings.nats))
-    ledger = KvUploadLedger(await ensure_kv(js, UPLOADS_BUCKET, settings.nats))
+    ledger = KvUploadLedger(await ensure_kv(js, UPLOADS_BUCKET, settings.nats), client)
     admissions = KvFileAdmissions(await ensure_kv(js, BATCH_FILES_BUCKET, settings.nats))
     pool = ExtractionPool(settings.pool, settings.limits)
     await pool.start()

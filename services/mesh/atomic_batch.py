@@ -70,6 +70,18 @@ class Stored:
     seq: int
 
 
+def kv_entry(bucket: str, key: str, value: bytes, *, create: bool = False) -> Outgoing:
+    """A KV put as a message for a batch; a create (`create`) is stored only while the key has no
+    value."""
+    headers = {"Nats-Expected-Last-Subject-Sequence": "0"} if create else {}
+    return Outgoing(f"$KV.{bucket}.{key}", value, headers)
+
+
+def kv_key_of(bucket: str, entry: Outgoing) -> str:
+    """The key a `kv_entry` of `bucket` writes."""
+    return entry.subject.removeprefix(f"$KV.{bucket}.")
+
+
 def connection_of(js: JetStreamContext) -> NATS:
     """The connection under a JetStream context (nats-py keeps it private, and offers no batch
     publish of its own)."""

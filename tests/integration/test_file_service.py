@@ -295,13 +295,13 @@ async def test_a_stuck_extraction_times_out_and_the_service_goes_on(
 async def test_a_record_an_earlier_version_left_unpublished_is_published_by_the_retry(
     stub: Stub, nats_js: JS, files: FileService
 ) -> None:
-    _, js = nats_js
+    client, js = nats_js
     batch_id, correlation_id = await register_batch(js)
     data = essay(17)
     sha = hashlib.sha256(data).hexdigest()
     # what a process of an earlier version (it recorded before publishing) left when it died
     # between the two
-    ledger = KvUploadLedger(await js.key_value(UPLOADS_BUCKET))
+    ledger = KvUploadLedger(await js.key_value(UPLOADS_BUCKET), client)
     pending = UploadRecord(
         batch_id=batch_id,
         correlation_id=correlation_id,

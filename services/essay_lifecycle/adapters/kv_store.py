@@ -17,14 +17,18 @@ from huleedu.essay.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
 from services.essay_lifecycle.domain.ports import BatchTracker, EssayRecord, Mutation
 from services.essay_lifecycle.domain.tracker import is_valid_id
-from services.mesh.atomic_batch import Outgoing, TurnBatcher, store_together
+from services.mesh.atomic_batch import (
+    Outgoing,
+    TurnBatcher,
+    kv_entry,
+    kv_key_of,
+    store_together,
+)
 from services.mesh.kv import DocumentCache, GroupCommitter, read_document
 
 M = TypeVar("M", bound=Message)
 BATCHES_BUCKET = "els_batches"
 ESSAYS_BUCKET = "els_essays"
-# A KV create: stored only if the key has no value yet.
-_CREATE_ONLY = {"Nats-Expected-Last-Subject-Sequence": "0"}
 
 
 async def _read(kv: KeyValue, key: str, message_type: type[M]) -> M | None:
@@ -60,10 +64,6 @@ class KvTrackerRepository:
         return await _read(self._kv, batch_id, essay_state_pb2.BatchTracker)
 
 
-def _subject(essay_id: str) -> str:
-    return f"$KV.{ESSAYS_BUCKET}.{essay_id}"
-
-
 class KvEssayIndex:
     """EssayRecord documents in `els_essays`, keyed by essay id."""
 
@@ -79,7 +79,9 @@ class KvEssayIndex:
         A batch's records are created by one atomic batch (one commit for all); when one exists
         already (a redelivered registration), the batch is refused and each is created alone."""
         payload = EssayRecord(batch_id=batch_id).SerializeToString()
-        creates = [[Outgoing(_subject(essay_id), payload, _CREATE_ONLY)] for essay_id in essay_ids]
+        creates = [
+            [kv_entry(ESSAYS_BUCKET, essay_id, payload, create=True)] for essay_id in essay_ids
+        ]
         results = await store_together(
             self._nc,
             creates,
@@ -100,10 +102,10 @@ class KvEssayIndex:
     ) -> None:
         """Store the essay's record with its corrections (the same value on every redelivery)."""
         record = EssayRecord(batch_id=batch_id, corrections=list(corrections))
-        await self._saves.store(Outgoing(_subject(essay_id), record.SerializeToString()))
+        await self._saves.store(kv_entry(ESSAYS_BUCKET, essay_id, record.SerializeToString()))
 
     async def _put(self, record: Outgoing) -> None:
-        await self._kv.put(record.subject.removeprefix(_subject("")), record.payload)
+        await self._kv.put(kv_key_of(ESSAYS_BUCKET, record), record.payload)
 
     async def get(self, essay_id: str) -> EssayRecord | None:
         """The record of `essay_id`, or None (also for ids that cannot be keys)."""

@@ -8,12 +8,14 @@ import dataclasses
 import json
 from typing import Any
 
+from nats.aio.client import Client as NATS
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from services.file_service.adapters.kv_keys import batch_key
 from services.file_service.domain.errors import RejectionCode
 from services.file_service.domain.uploads import UploadRecord
+from services.mesh.atomic_batch import Outgoing, TurnBatcher, kv_entry, kv_key_of
 
 UPLOADS_BUCKET = "file_service_uploads"
 _FIELDS = {field.name for field in dataclasses.fields(UploadRecord)}
@@ -38,10 +40,12 @@ def decode_record(data: bytes) -> UploadRecord:
 
 
 class KvUploadLedger:
-    """The upload records in a KV bucket."""
+    """The upload records in a KV bucket. Records created in the same turn of the event loop
+    (the files of one content call come back together) are created by one atomic batch."""
 
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, kv: KeyValue, nc: NATS) -> None:
         self._kv = kv
+        self._creates = TurnBatcher(nc, self._create_alone, lambda _where: True)
 
     async def get(self, batch_id: str, content_sha256: str) -> UploadRecord | None:
         """The record of this file in this batch, if any."""
@@ -53,10 +57,14 @@ class KvUploadLedger:
 
     async def create(self, record: UploadRecord) -> bool:
         """Store the record unless one exists; False when one already did."""
+        key = record_key(record.batch_id, record.content_sha256)
+        return await self._creates.store(
+            kv_entry(UPLOADS_BUCKET, key, encode_record(record), create=True)
+        )
+
+    async def _create_alone(self, record: Outgoing) -> bool:
         try:
-            await self._kv.create(
-                record_key(record.batch_id, record.content_sha256), encode_record(record)
-            )
+            await self._kv.create(kv_key_of(UPLOADS_BUCKET, record), record.payload)
         except KeyWrongLastSequenceError:
             return False
         return True

@@ -30,6 +30,8 @@ _SHOUTING_MIN_WORDS = 5
 
 def normalize_word(word: str) -> str:
     """The dictionary form of a written word: NFC, lower case, straight apostrophes."""
+    if word.isascii():  # most words: already NFC, and no curly apostrophe
+        return word.lower()
     return unicodedata.normalize("NFC", word).replace(CURLY_APOSTROPHE, "'").lower()
 
 
@@ -133,6 +135,8 @@ class EssayChecker:
     def _past_elision(self, part: WordPart, allowed: frozenset[str]) -> WordPart:
         """`l'ecole` -> `ecole`: after a known elided article or pronoun, check only the word."""
         word = part.text
+        if "'" not in word and CURLY_APOSTROPHE not in word:
+            return part  # most words
         cut = min((i for i in (word.find("'"), word.find(CURLY_APOSTROPHE)) if i > 0), default=0)
         if not 0 < cut <= ELISION_MAX_LENGTH or self._accepted(normalize_word(word), allowed):
             return part

@@ -27,6 +27,14 @@ def test_accented_and_non_latin_words_stay_whole() -> None:
     assert words("Я люблю школу") == ["Я", "люблю", "школу"]
 
 
+def test_a_combining_mark_is_found_among_typographic_punctuation() -> None:
+    # Texts with neither marks nor joiners take a faster pattern; curly quotes and dashes alone
+    # must not hide a mark from it.
+    text = "\u201ccafe\u0301\u201d \u2013 it\u2019s \u2026 nai\u0308ve"
+    assert words(text) == ["cafe\u0301", "it\u2019s", "nai\u0308ve"]
+    assert words("\u201cplain\u201d \u2013 it\u2019s") == ["plain", "it\u2019s"]
+
+
 def test_contractions_and_possessives_are_one_word() -> None:
     assert words("I don't know the teacher’s name, dont you?") == [
         "I",
