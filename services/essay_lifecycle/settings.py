@@ -4,7 +4,7 @@ ESSAY_LIFECYCLE_ADDR (127.0.0.1:50054)   gRPC address to bind
 NATS_URL and NATS_* (mesh)               where NATS is; ack wait and max deliveries of `els`
 ELS_DEFAULT_TIMEOUT_S (600)              readiness deadline when a registration names none
 ELS_DEFAULT_PARTIAL_THRESHOLD (1.0)      partial threshold when a registration names none
-ELS_CONSUMER_CONCURRENCY (16)            events handled at once per instance
+ELS_CONSUMER_CONCURRENCY (64)            events handled at once per instance
 ELS_SHUTDOWN_GRACE_S (5)                 how long in-flight gRPC calls may finish on SIGTERM
 LOG_LEVEL (INFO)                         log level of the JSON logs on stderr
 ESSAY_LIFECYCLE_METRICS_ADDR (127.0.0.1:9104), METRICS_ENABLED (true)   Prometheus /metrics
@@ -45,7 +45,7 @@ class EssayLifecycleSettings:
                     "ELS_DEFAULT_PARTIAL_THRESHOLD", 1.0, minimum=0.0, maximum=1.0
                 ),
             ),
-            consumer_concurrency=env_int("ELS_CONSUMER_CONCURRENCY", 16, minimum=1, maximum=512),
+            consumer_concurrency=env_int("ELS_CONSUMER_CONCURRENCY", 64, minimum=1, maximum=512),
             shutdown_grace_s=env_float("ELS_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0),
             log_level=env_str("LOG_LEVEL", "INFO"),
             metrics=MetricsSettings.from_env("ESSAY_LIFECYCLE_METRICS_ADDR"),

@@ -134,6 +134,9 @@ class EventConsumer:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._state_task: asyncio.Task[None] | None = None
+        self._keep_alive_task: asyncio.Task[None] | None = None
+        # The messages being handled, with since when: one task keeps the slow ones alive.
+        self._handling: dict[int, tuple[Msg, float]] = {}
         self._advisory_sub: Subscription | None = None
         self._pull_sub: JetStreamContext.PullSubscription | None = None
         self._stopping = asyncio.Event()
@@ -181,6 +184,7 @@ class EventConsumer:
         )
         self._loop_task = asyncio.create_task(self._fetch_loop(subscription))
         self._state_task = asyncio.create_task(self._report_state())
+        self._keep_alive_task = asyncio.create_task(self._keep_alive())
         log.info(
             "consumer started",
             extra={"durable": self._spec.durable, "concurrency": self._concurrency},
@@ -205,6 +209,8 @@ class EventConsumer:
                 log.exception("fetch loop failed", extra={"durable": self._spec.durable})
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+        if self._keep_alive_task is not None:
+            await cancel_and_wait(self._keep_alive_task)
         await self._hand_back_late_deliveries()
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await self._js._nc.flush()  # the acks of the last messages reach the server
@@ -382,13 +388,14 @@ class EventConsumer:
     async def _run_handler(
         self, handler: Handler, event: Message, msg: Msg, delivery: Delivery
     ) -> None:
-        keepalive = asyncio.create_task(self._keep_alive(msg))
+        key = id(msg)
+        self._handling[key] = (msg, time.monotonic())
         event_type = event.DESCRIPTOR.name
         started = time.perf_counter()
         try:
             await self._attempt_until_settled(handler, event, msg, delivery)
         finally:
-            keepalive.cancel()
+            self._handling.pop(key, None)
             HANDLER_SECONDS.labels(self._spec.durable, event_type).observe(
                 time.perf_counter() - started
             )
@@ -457,12 +464,21 @@ class EventConsumer:
             log.exception("handler raised; will retry", extra={"subject": msg.subject})
             await self._retry_or_dead_letter(msg, delivery, f"handler raised: {error!r}", 1.0)
 
-    async def _keep_alive(self, msg: Msg) -> None:
+    async def _keep_alive(self) -> None:
+        """Tell JetStream, for every message handled or last told about at least half an interval
+        (a third of ack_wait) ago, that its handler still works, resetting its ack timer; so each
+        hears within one interval. One task for all of them: a task per message cost more than
+        most handlers."""
         interval = max(self._spec.ack_wait_s / 3, 0.5)
         while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            await asyncio.sleep(interval / 2)
+            now = time.monotonic()
+            for key, (msg, touched) in list(self._handling.items()):
+                # (a handler may have finished while an earlier message was told about)
+                if now - touched >= interval / 2 and key in self._handling:
+                    self._handling[key] = (msg, now)
+                    with contextlib.suppress(Exception):
+                        await msg.in_progress()
 
     async def _retry_or_dead_letter(
         self, msg: Msg, delivery: Delivery, reason: str, delay_s: float

@@ -266,3 +266,33 @@ async def test_stop_finishes_in_flight_work(nats_js: JS) -> None:
     assert finished == ["b-slow"]
     info = await js.consumer_info(EVENTS_STREAM, consumer._spec.durable)
     assert info.num_ack_pending == 0
+
+
+async def test_a_handler_slower_than_ack_wait_keeps_its_message(nats_js: JS) -> None:
+    """While a handler works, the consumer tells JetStream so (in_progress, every third of
+    ack_wait): a handler running longer than ack_wait is not redelivered meanwhile."""
+    _, js = nats_js
+    subject = fresh_subject()
+    durable = unique("durable").replace("-", "_")
+    spec = ConsumerSpec(durable=durable, filter_subjects=[subject], max_deliver=3, ack_wait_s=1.0)
+    deliveries: list[int] = []
+
+    async def slow(event: events_pb2.BatchEssaysRegistered, delivery: Delivery) -> None:
+        deliveries.append(delivery.num_delivered)
+        await asyncio.sleep(3.0)  # the work itself: three times ack_wait
+
+    consumer = EventConsumer(js, spec, {events_pb2.BatchEssaysRegistered: slow}, service="test")
+    await consumer.start()
+    try:
+        await EventPublisher(js, "test").publish(registered("b-long"), subject=subject)
+
+        async def settled() -> bool:
+            info = await js.consumer_info(EVENTS_STREAM, durable)
+            return bool(deliveries) and info.num_ack_pending == 0
+
+        await wait_until(settled, message="the slow message acknowledged")
+        info = await js.consumer_info(EVENTS_STREAM, durable)
+    finally:
+        await consumer.stop()
+    assert deliveries == [1]
+    assert info.num_redelivered == 0

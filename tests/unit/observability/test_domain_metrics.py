@@ -17,19 +17,17 @@ from services.cli.trace_view import TimelineEvent, describe, format_timeline, ti
 from services.essay_lifecycle.adapters.metrics import essay_states, upload_outcome
 from services.mesh.kv_census import KvCensus
 
+REGISTRY = CollectorRegistry()
+GAUGE = Gauge("test_things", "test", ["state"], registry=REGISTRY)
 
-def _gauge() -> Gauge:
-    return Gauge("test_things", "test", ["state"], registry=CollectorRegistry())
 
-
-def _value(gauge: Gauge, state: str) -> float:
-    return float(gauge.labels(state)._value.get())
+def _scraped(state: str) -> float | None:
+    return REGISTRY.get_sample_value("test_things", {"state": state})
 
 
 def test_census_counts_each_key_once_and_forgets_deleted_keys() -> None:
-    gauge = _gauge()
     census = KvCensus(
-        cast(Any, None), lambda _k, v: Counter(v.decode().split(",")), gauge, ["A", "B"]
+        cast(Any, None), lambda _k, v: Counter(v.decode().split(",")), GAUGE, ["A", "B"]
     )
     assert census.totals() == {"A": 0, "B": 0}
     census.apply("k1", b"A,A,B")
@@ -38,7 +36,23 @@ def test_census_counts_each_key_once_and_forgets_deleted_keys() -> None:
     assert census.totals() == {"A": 1, "B": 3}
     census.apply("k2", None)
     assert census.totals() == {"A": 0, "B": 3}
-    assert _value(gauge, "A") == 0 and _value(gauge, "B") == 3
+    census.apply("k3", b"C")  # a state first seen now is scraped too
+    assert (_scraped("A"), _scraped("B"), _scraped("C")) == (0, 3, 1)
+
+
+def test_a_key_rewritten_between_scrapes_is_decoded_once() -> None:
+    decoded: list[bytes] = []
+
+    def classify(_key: str, value: bytes) -> Counter[str]:
+        decoded.append(value)
+        return Counter(value.decode().split(","))
+
+    census = KvCensus(cast(Any, None), classify, GAUGE, ["A", "B"])
+    for revision in range(12):
+        census.apply("batch", b"A" if revision < 11 else b"B")
+
+    assert (_scraped("A"), _scraped("B")) == (0, 1)
+    assert decoded == [b"B"]
 
 
 def test_essay_states_count_the_slots_of_a_tracker() -> None:
