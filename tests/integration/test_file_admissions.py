@@ -9,6 +9,7 @@ from google.protobuf import struct_pb2
 
 from services.file_service.adapters.file_admissions import KvFileAdmissions
 from services.file_service.adapters.kv_keys import batch_key
+from services.file_service.domain.uploads import Admission
 from services.mesh.connection import connect_nats
 from services.mesh.kv import read_document
 from services.mesh.settings import NatsSettings
@@ -28,7 +29,7 @@ async def test_two_instances_never_admit_more_than_the_limit(nats_settings: Nats
         files = [f"{n:064x}" for n in range(40)]
 
         async def upload(n: int) -> bool:
-            return await instances[n % 2].admit(batch_id, files[n], LIMIT)
+            return await instances[n % 2].admit(batch_id, files[n], LIMIT) != Admission.REFUSED
 
         for _ in range(3):  # later rounds: warm caches, stale on one instance at least
             answers = await asyncio.gather(*(upload(n) for n in range(len(files))))
@@ -40,8 +41,10 @@ async def test_two_instances_never_admit_more_than_the_limit(nats_settings: Nats
                 admitted
             )
         # A file admitted once stays admitted, on either instance.
-        assert all([await instance.admit(batch_id, admitted[0], LIMIT) for instance in instances])
-        assert not await instances[1].admit(batch_id, "f" * 64, LIMIT)
+        assert [await i.admit(batch_id, admitted[0], LIMIT) for i in instances] == [
+            Admission.KNOWN
+        ] * 2
+        assert await instances[1].admit(batch_id, "f" * 64, LIMIT) == Admission.REFUSED
     finally:
         for client, _ in connections:
             await client.drain()

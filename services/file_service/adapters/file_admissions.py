@@ -9,6 +9,7 @@ from google.protobuf import struct_pb2
 from nats.js.kv import KeyValue
 
 from services.file_service.adapters.kv_keys import batch_key
+from services.file_service.domain.uploads import Admission
 from services.mesh.kv import DocumentCache, GroupCommitter
 
 BATCH_FILES_BUCKET = "file_service_batch_files"
@@ -22,23 +23,23 @@ class KvFileAdmissions:
             kv, struct_pb2.ListValue, cache if cache is not None else DocumentCache()
         )
 
-    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> bool:
+    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> Admission:
         """Count the file among the batch's files unless `limit` are counted already."""
-        admitted = False
+        admission = Admission.REFUSED
 
         def add(doc: struct_pb2.ListValue | None) -> struct_pb2.ListValue | None:
             # The last run decides: it is the one applied to the stored list.
-            nonlocal admitted
+            nonlocal admission
             files = doc if doc is not None else struct_pb2.ListValue()
             if any(value.string_value == content_sha256 for value in files.values):
-                admitted = True
+                admission = Admission.KNOWN
                 return None
             if len(files.values) >= limit:
-                admitted = False
+                admission = Admission.REFUSED
                 return None
             files.values.add(string_value=content_sha256)
-            admitted = True
+            admission = Admission.NEW
             return files
 
         await self._committer.update(batch_key(batch_id), add)
-        return admitted
+        return admission

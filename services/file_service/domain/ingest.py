@@ -2,10 +2,12 @@
 
 Order of work, so that nothing acknowledged is ever lost and nothing is announced twice:
 1. the batch must be registered (wait briefly for a registration still in flight);
-2. a file already recorded for the batch is a duplicate (a record never published is
-   published now, with its original event id);
-   a new file must fit under the batch's limit of different files (2 per essay, at least
-   10 extra), so a flood of uploads to one batch costs nothing downstream;
+2. the file must fit under the batch's limit of different files (2 per essay, at least 10
+   extra), so a flood of uploads to one batch costs nothing downstream; a file counted before
+   may be recorded already: then it is a duplicate (a record never published is published now,
+   with its original event id). A file counted just now has no record to look up (records are
+   made after the count), which saves a read per new file; should one exist all the same (an
+   upload of an earlier version), step 5 finds it;
 3. extract and validate in the worker pool, store the raw bytes (and the text if accepted) in
    one call to the Content Service (a text that is the raw bytes themselves is not stored twice);
 4. publish the event (its id derives from batch and SHA-256) and wait for JetStream's ack;
@@ -46,6 +48,7 @@ from services.file_service.domain.ports import (
     UploadLedger,
 )
 from services.file_service.domain.uploads import (
+    Admission,
     Receipt,
     UploadRecord,
     display_file_name,
@@ -55,6 +58,7 @@ from services.file_service.domain.uploads import (
 )
 
 MAX_BATCH_ID_CHARS = 256
+HASH_INLINE_BYTES = 64 * 1024
 MIN_EXTRA_FILES = 10
 
 
@@ -148,30 +152,37 @@ class UploadIngestor:
                 f"batch {batch_id!r} is not registered: register it with RegisterBatch first "
                 "(or check the id)"
             )
-        # Hashing 10 MiB takes tens of milliseconds: off the event loop (hashlib drops the GIL).
-        sha256, md5 = await asyncio.to_thread(_digests, content)
+        # Hashing 10 MiB takes tens of milliseconds: off the event loop (hashlib drops the GIL);
+        # an essay's few kilobytes take microseconds, less than the hop to a thread.
+        if len(content) <= HASH_INLINE_BYTES:
+            sha256, md5 = _digests(content)
+        else:
+            sha256, md5 = await asyncio.to_thread(_digests, content)
         async with self._same_file.hold(f"{batch_id}\x1f{sha256}"):
-            existing = await self._ledger.get(batch_id, sha256)
-            if existing is not None:
-                return await self._settle(existing, file_name)
             limit = self._policy.file_limit(registration.expected_essay_count)
-            if not await self._admissions.admit(batch_id, sha256, limit):
+            admission = await self._admissions.admit(batch_id, sha256, limit)
+            if admission is Admission.REFUSED:
                 raise BatchFileLimitError(
                     f"batch {batch_id!r} already has {limit} different files for its "
                     f"{registration.expected_essay_count} essays, the most it takes "
                     f"(FILE_MAX_FILES_PER_ESSAY); {display_file_name(file_name)!r} was not "
                     "stored. Files uploaded before may be sent again (duplicates are detected)"
                 )
+            if admission is Admission.KNOWN:
+                existing = await self._ledger.get(batch_id, sha256)
+                if existing is not None:
+                    return await self._settle(existing, file_name)
             record = await self._process(
                 registration.correlation_id, batch_id, file_name, content, (sha256, md5)
             )
-            await self._announcer.announce(record)
+            stored_now = await self._announcer.announce(record)
             if await self._ledger.create(record.as_published()):
                 return receipt_for(record, file_name, duplicate=False)
             existing = await self._ledger.get(batch_id, sha256)
             if existing is None:  # created and deleted in between: nothing sane to do
                 raise RuntimeError(f"upload record of {sha256} vanished while being read")
-            return receipt_for(existing, file_name, duplicate=True)
+            # A record left unpublished by an earlier version was announced just now.
+            return receipt_for(existing, file_name, duplicate=existing.published or not stored_now)
 
     async def _settle(self, record: UploadRecord, file_name: str) -> Receipt:
         """A file the batch has a record of: a duplicate, unless the record was never published

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from services.file_service.domain.extraction import ExtractionOutcome
-from services.file_service.domain.uploads import UploadRecord
+from services.file_service.domain.uploads import Admission, UploadRecord
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,9 @@ class UploadLedger(Protocol):
 class FileAdmissions(Protocol):
     """The different files (by SHA-256) each batch has taken, up to the batch's limit."""
 
-    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> bool:
-        """Count the file among the batch's files unless `limit` are counted already; True when
-        it is (or already was) counted."""
+    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> Admission:
+        """Count the file among the batch's files unless `limit` are counted already: NEW when
+        counted now, KNOWN when it was counted before, REFUSED otherwise."""
         ...
 
 

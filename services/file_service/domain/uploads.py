@@ -39,6 +39,14 @@ def display_file_name(file_name: str) -> str:
     return cleaned[:MAX_FILE_NAME_CHARS]
 
 
+class Admission(StrEnum):
+    """What a batch's list of files said to one more file."""
+
+    NEW = "NEW"  # counted now: no upload of these bytes to the batch has been recorded
+    KNOWN = "KNOWN"  # counted before: its record may exist (or its upload is under way)
+    REFUSED = "REFUSED"  # the batch has as many different files as it takes
+
+
 @dataclass(frozen=True)
 class UploadRecord:
     """The durable outcome of one distinct file (by SHA-256) in one batch.

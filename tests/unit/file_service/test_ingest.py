@@ -22,7 +22,7 @@ from services.file_service.domain.extraction import (
 )
 from services.file_service.domain.ingest import IngestPolicy, UploadIngestor
 from services.file_service.domain.ports import BatchRegistration
-from services.file_service.domain.uploads import UploadRecord, UploadStatus
+from services.file_service.domain.uploads import Admission, UploadRecord, UploadStatus
 from tests.unit.file_service.catalogue import essay
 
 
@@ -69,8 +69,10 @@ class FakeLedger:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str], UploadRecord] = {}
         self.fail_next_create = False
+        self.lookups = 0
 
     async def get(self, batch_id: str, content_sha256: str) -> UploadRecord | None:
+        self.lookups += 1
         return self.records.get((batch_id, content_sha256))
 
     async def create(self, record: UploadRecord) -> bool:
@@ -105,14 +107,14 @@ class FakeAdmissions:
     def __init__(self) -> None:
         self.files: dict[str, list[str]] = {}
 
-    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> bool:
+    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> Admission:
         admitted = self.files.setdefault(batch_id, [])
         if content_sha256 in admitted:
-            return True
+            return Admission.KNOWN
         if len(admitted) >= limit:
-            return False
+            return Admission.REFUSED
         admitted.append(content_sha256)
-        return True
+        return Admission.NEW
 
 
 Parts = tuple[FakeRegistry, FakeExtractor, FakeContent, FakeLedger, FakeStream]
@@ -178,6 +180,19 @@ async def test_same_file_twice_is_a_duplicate_with_the_same_ids(parts: Parts) ->
     assert "'a.txt'" in second.detail
     assert len(stream.stored) == 1
     assert extractor.calls == 1
+
+
+async def test_only_a_file_counted_before_is_looked_up_in_the_ledger(parts: Parts) -> None:
+    """A file the batch's list counts for the first time cannot have a record yet: a new file
+    costs no read of the ledger; the second upload of it reads its record."""
+    ledger = parts[3]
+    ingestor = ingestor_of(parts)
+    await ingestor.ingest("b1", "a.txt", essay(1))
+    await ingestor.ingest("b1", "b.txt", essay(2))
+    assert ledger.lookups == 0
+
+    await ingestor.ingest("b1", "a again.txt", essay(1))
+    assert ledger.lookups == 1
 
 
 async def test_same_file_in_another_batch_is_a_new_upload(parts: Parts) -> None:
