@@ -30,6 +30,8 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
+from services.mesh.batching import CallBatcher
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -42,6 +44,7 @@ MIN_MESSAGES = 8
 # nats-server takes at most 1,000 messages per batch; smaller batches keep one refusal cheap.
 MAX_MESSAGES = 200
 COMMIT_TIMEOUT_S = 5.0
+_NO_LIMIT = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -196,39 +199,17 @@ class TurnBatcher(Generic[T]):
         self._nc = nc
         self._alone = alone
         self._together = together
-        self._queued: list[tuple[Outgoing, asyncio.Future[T]]] = []
-        self._storing: set[asyncio.Task[None]] = set()
+        # store_together cuts what it gets into batches of at most MAX_MESSAGES itself.
+        self._turns = CallBatcher(self._store_all, window_s=0.0, max_items=_NO_LIMIT)
 
     async def store(self, message: Outgoing) -> T:
         """Store `message` with the others of this turn; its own result or error."""
-        loop = asyncio.get_running_loop()
-        stored: asyncio.Future[T] = loop.create_future()
-        if not self._queued:
-            loop.call_soon(self._store_queued)
-        self._queued.append((message, stored))
-        return await stored
+        return await self._turns.call(message)
 
-    def _store_queued(self) -> None:
-        queued, self._queued = self._queued, []
-        task = asyncio.create_task(self._store(queued))
-        self._storing.add(task)
-        task.add_done_callback(self._storing.discard)
-
-    async def _store(self, queued: list[tuple[Outgoing, asyncio.Future[T]]]) -> None:
-        messages = [message for message, _ in queued]
-        try:
-            results = await store_together(
-                self._nc,
-                [[message] for message in messages],
-                alone=lambda index: self._alone(messages[index]),
-                together=lambda where, _index: self._together(where),
-            )
-        except BaseException as error:  # every caller hears of it: none waits forever
-            results = [error] * len(queued)
-        for (_, stored), result in zip(queued, results, strict=True):
-            if stored.done():  # its caller was cancelled meanwhile
-                continue
-            if isinstance(result, BaseException):
-                stored.set_exception(result)
-            else:
-                stored.set_result(result)
+    async def _store_all(self, messages: Sequence[Outgoing]) -> list[T | BaseException]:
+        return await store_together(
+            self._nc,
+            [[message] for message in messages],
+            alone=lambda index: self._alone(messages[index]),
+            together=lambda where, _index: self._together(where),
+        )

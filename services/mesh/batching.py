@@ -20,11 +20,13 @@ O = TypeVar("O")  # noqa: E741 - the answer type
 
 class CallBatcher(Generic[I, O]):
     """Gathers `call(item)`s made within `window_s` of the first (or until `max_items`) into
-    one `call_many(items)`, which answers in the items' order."""
+    one `call_many(items)`, which answers in the items' order (an exception in place of an
+    answer fails that item's call alone). With `window_s` 0 a group is what one turn of the
+    event loop brought."""
 
     def __init__(
         self,
-        call_many: Callable[[Sequence[I]], Awaitable[Sequence[O]]],
+        call_many: Callable[[Sequence[I]], Awaitable[Sequence[O | BaseException]]],
         *,
         window_s: float,
         max_items: int,

@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from huleedu.common.v1 import common_pb2
+from services.mesh.batching import CallBatcher
 from services.mesh.consumer import PermanentError
 from services.mesh.content_client import ContentNotFoundError
 from services.spell_checker.domain.model import CheckResult
@@ -42,56 +43,22 @@ class EssayJob:
     allowed_words: tuple[str, ...] = ()
 
 
-@dataclass
-class _Waiting:
-    job: EssayJob
-    done: asyncio.Future[tuple[CheckResult, str]] = field(repr=False)
-
-
 class EssayBatcher:
     """Checks essays in groups of at most `max_group` (see the module docstring)."""
 
     def __init__(self, content: ContentStore, checker: CheckerPool, *, max_group: int) -> None:
         self._content = content
         self._checker = checker
-        self._max_group = max_group
-        self._waiting: list[_Waiting] = []
-        self._groups: set[asyncio.Task[None]] = set()
+        self._groups = CallBatcher(self._outcomes, window_s=0.0, max_items=max_group)
 
     async def check(self, job: EssayJob) -> tuple[CheckResult, str]:
         """The essay's check result and the storage id of its corrected text; raises
         EssayFailedError for an essay that can never be checked, and whatever the Content
         Service or the pool raised otherwise."""
-        loop = asyncio.get_running_loop()
-        waiting = _Waiting(job, loop.create_future())
-        if not self._waiting:
-            loop.call_soon(self._start_groups)
-        self._waiting.append(waiting)
-        return await waiting.done
-
-    def _start_groups(self) -> None:
-        while self._waiting:
-            group = self._waiting[: self._max_group]
-            del self._waiting[: self._max_group]
-            task = asyncio.create_task(self._run(group))
-            self._groups.add(task)
-            task.add_done_callback(self._groups.discard)
-
-    async def _run(self, group: list[_Waiting]) -> None:
-        group = [w for w in group if not w.done.done()]  # drop handlers cancelled meanwhile
-        if not group:
-            return
-        outcomes = await self._outcomes([w.job for w in group])
-        for waiting, outcome in zip(group, outcomes, strict=True):
-            if waiting.done.done():
-                continue
-            if isinstance(outcome, BaseException):
-                waiting.done.set_exception(outcome)
-            else:
-                waiting.done.set_result(outcome)
+        return await self._groups.call(job)
 
     async def _outcomes(
-        self, jobs: list[EssayJob]
+        self, jobs: Sequence[EssayJob]
     ) -> Sequence[tuple[CheckResult, str] | BaseException]:
         if len(jobs) > 1:
             try:
@@ -104,7 +71,7 @@ class EssayBatcher:
             *(self.check_alone(job) for job in jobs), return_exceptions=True
         )
 
-    async def _together(self, jobs: list[EssayJob]) -> list[tuple[CheckResult, str]]:
+    async def _together(self, jobs: Sequence[EssayJob]) -> list[tuple[CheckResult, str]]:
         """The whole group in three steps; raises if any essay fails any step."""
         ids = list(dict.fromkeys(job.storage_id for job in jobs))
         texts = dict(zip(ids, await self._content.get_many(ids), strict=True))

@@ -14,7 +14,13 @@ from nats.js.errors import APIError, BucketNotFoundError, KeyWrongLastSequenceEr
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
-from services.mesh.atomic_batch import MIN_MESSAGES, Outgoing, publish_batch, store_together
+from services.mesh.atomic_batch import (
+    MIN_MESSAGES,
+    Outgoing,
+    kv_entry,
+    publish_batch,
+    store_together,
+)
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM, ensure_kv, ensure_object_store
@@ -22,7 +28,13 @@ from tests.integration.mesh.test_publish_consume import count_on, fresh_subject,
 from tests.support import unique
 
 JS = tuple[Client, JetStreamContext]
-CREATE_ONLY = {"Nats-Expected-Last-Subject-Sequence": "0"}
+
+
+@pytest.fixture
+async def atomic_bucket(nats_js: JS, nats_settings: NatsSettings) -> tuple[str, KeyValue]:
+    """A fresh KV bucket (name, bucket) that takes atomic batches."""
+    name = unique("atomic").replace("-", "_")
+    return name, await ensure_kv(nats_js[1], name, nats_settings)
 
 
 async def last_seq(js: JetStreamContext) -> int:
@@ -41,12 +53,13 @@ async def test_a_batch_is_stored_in_order_with_one_commit(nats_js: JS) -> None:
     assert [m.data for m in stored] == [str(n).encode() for n in range(10)]
 
 
-async def test_a_refused_batch_stores_nothing(nats_js: JS, nats_settings: NatsSettings) -> None:
-    client, js = nats_js
-    bucket = unique("atomic").replace("-", "_")
-    kv = await ensure_kv(js, bucket, nats_settings)
+async def test_a_refused_batch_stores_nothing(
+    nats_js: JS, atomic_bucket: tuple[str, KeyValue]
+) -> None:
+    client, _ = nats_js
+    bucket, kv = atomic_bucket
     await kv.create("k3", b"first")
-    creates = [Outgoing(f"$KV.{bucket}.k{n}", b"new", CREATE_ONLY) for n in range(10)]
+    creates = [kv_entry(bucket, f"k{n}", b"new", create=True) for n in range(10)]
 
     with pytest.raises(APIError):
         await publish_batch(client, creates)
@@ -56,17 +69,16 @@ async def test_a_refused_batch_stores_nothing(nats_js: JS, nats_settings: NatsSe
 
 
 async def test_refused_units_are_stored_one_by_one_each_with_its_outcome(
-    nats_js: JS, nats_settings: NatsSettings
+    nats_js: JS, atomic_bucket: tuple[str, KeyValue]
 ) -> None:
-    client, js = nats_js
-    bucket = unique("atomic").replace("-", "_")
-    kv = await ensure_kv(js, bucket, nats_settings)
+    client, _ = nats_js
+    bucket, kv = atomic_bucket
     await kv.create("k3", b"first")
     keys = [f"k{n}" for n in range(10)]
 
     outcomes = await store_together(
         client,
-        [[Outgoing(f"$KV.{bucket}.{key}", b"new", CREATE_ONLY)] for key in keys],
+        [[kv_entry(bucket, key, b"new", create=True)] for key in keys],
         alone=lambda index: kv.create(keys[index], b"alone"),
         together=lambda where, _index: where.seq,
     )
@@ -78,11 +90,10 @@ async def test_refused_units_are_stored_one_by_one_each_with_its_outcome(
 
 
 async def test_enough_units_go_together_and_few_go_alone(
-    nats_js: JS, nats_settings: NatsSettings
+    nats_js: JS, atomic_bucket: tuple[str, KeyValue]
 ) -> None:
-    client, js = nats_js
-    bucket = unique("atomic").replace("-", "_")
-    kv = await ensure_kv(js, bucket, nats_settings)
+    client, _ = nats_js
+    bucket, kv = atomic_bucket
     alone: list[int] = []
 
     async def one(index: int) -> str:
@@ -92,7 +103,7 @@ async def test_enough_units_go_together_and_few_go_alone(
 
     few = await store_together(
         client,
-        [[Outgoing(f"$KV.{bucket}.few{n}", b"v", CREATE_ONLY)] for n in range(MIN_MESSAGES - 1)],
+        [[kv_entry(bucket, f"few{n}", b"v", create=True)] for n in range(MIN_MESSAGES - 1)],
         alone=one,
         together=lambda _where, _index: "together",
     )
