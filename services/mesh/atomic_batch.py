@@ -27,7 +27,6 @@ from typing import Generic, TypeVar
 
 import nats.errors
 from nats.aio.client import Client as NATS
-from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
 from services.mesh.batching import CallBatcher
@@ -83,13 +82,6 @@ def kv_entry(bucket: str, key: str, value: bytes, *, create: bool = False) -> Ou
 def kv_key_of(bucket: str, entry: Outgoing) -> str:
     """The key a `kv_entry` of `bucket` writes."""
     return entry.subject.removeprefix(f"$KV.{bucket}.")
-
-
-def connection_of(js: JetStreamContext) -> NATS:
-    """The connection under a JetStream context (nats-py keeps it private, and offers no batch
-    publish of its own)."""
-    connection: NATS = js._nc
-    return connection
 
 
 async def publish_batch(

@@ -39,6 +39,7 @@ from services.mesh.metrics import (
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
+from services.mesh.nats_internals import connection_of, subscription_of
 from services.mesh.outage import DependencyWait, is_unavailable, wait_or_stop
 from services.mesh.publisher import HEADER_CORRELATION, HEADER_TYPE
 from services.mesh.streams import ConsumerSpec, ProvisioningError, ensure_consumer
@@ -175,7 +176,9 @@ class EventConsumer:
         advisory = MAX_DELIVERIES_ADVISORY.format(
             stream=self._spec.stream, durable=self._spec.durable
         )
-        self._advisory_sub = await self._js._nc.subscribe(advisory, cb=self._on_max_deliveries)
+        self._advisory_sub = await connection_of(self._js).subscribe(
+            advisory, cb=self._on_max_deliveries
+        )
         CONSUMER_STALLED.labels(self._spec.durable).set_function(
             lambda: 1.0 if self.stalled else 0.0
         )
@@ -213,7 +216,7 @@ class EventConsumer:
             await cancel_and_wait(self._keep_alive_task)
         await self._hand_back_late_deliveries()
         with contextlib.suppress(nats.errors.Error, TimeoutError):
-            await self._js._nc.flush()  # the acks of the last messages reach the server
+            await connection_of(self._js).flush()  # the acks of the last messages reach the server
         for subscription in (self._advisory_sub, self._pull_sub):
             if subscription is not None:
                 with contextlib.suppress(nats.errors.Error):
@@ -227,7 +230,7 @@ class EventConsumer:
             return
         while self._pull_sub.pending_msgs > 0:
             try:
-                msg = await self._pull_sub._sub.next_msg(timeout=0.1)
+                msg = await subscription_of(self._pull_sub).next_msg(timeout=0.1)
             except (TimeoutError, nats.errors.TimeoutError):
                 return
             if msg.reply and msg.reply.startswith("$JS.ACK."):
@@ -250,7 +253,7 @@ class EventConsumer:
                 messages = await subscription.fetch(batch=free, timeout=_FETCH_TIMEOUT_S)
             except (TimeoutError, nats.errors.TimeoutError) as error:
                 # No message within the timeout: an idle stream, unless the connection is down.
-                if self._js._nc.is_connected:
+                if connection_of(self._js).is_connected:
                     self._fetch_answered()
                 else:
                     await self._fetch_failed(error, free)

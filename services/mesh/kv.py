@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from services.mesh.nats_internals import bucket_context
 from services.mesh.storage_health import storage_health
 
 log = logging.getLogger(__name__)
@@ -300,10 +301,9 @@ def _copy(doc: M) -> M:
 
 
 def _watch_storage(kv: KeyValue) -> AbstractContextManager[None]:
-    """Reports a write to the bucket to the storage health of the service writing it. nats-py
-    keeps the bucket's JetStream context and stream (`KV_<bucket>`) private, with no public way
-    to either."""
-    return storage_health(kv._js).watch(kv._stream)
+    """Reports a write to the bucket to the storage health of the service writing it."""
+    js, stream = bucket_context(kv)
+    return storage_health(js).watch(stream)
 
 
 def conflict_pause(conflicts: int) -> float:

@@ -12,7 +12,8 @@ from nats.js import JetStreamContext
 
 from huleedu.common.v1 import common_pb2
 from services.mesh import subjects, tracing
-from services.mesh.atomic_batch import Outgoing, Stored, TurnBatcher, connection_of
+from services.mesh.atomic_batch import Outgoing, Stored, TurnBatcher
+from services.mesh.nats_internals import connection_of
 from services.mesh.storage_health import storage_health
 from services.mesh.streams import EVENTS_STREAM
 

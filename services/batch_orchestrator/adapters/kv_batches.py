@@ -69,6 +69,7 @@ from services.mesh.kv import (
     read_document,
     update_document,
 )
+from services.mesh.nats_internals import watch_consumer_name, watch_subscription
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +328,7 @@ async def _stop_quietly(watcher: KeyValue.KeyWatcher, js: JetStreamContext, stre
     WatchBatch's consumer would count against the stream's consumer limit (1,000 by default)
     for the inactive threshold, and a busy BOS would run into it. The connection may already be
     closing: then the threshold removes the consumer."""
-    consumer = getattr(watcher._sub, "_consumer", None)
+    consumer = watch_consumer_name(watcher)
     with contextlib.suppress(nats.errors.Error):
         await watcher.stop()  # type: ignore[no-untyped-call]
     if consumer:
@@ -344,11 +345,12 @@ async def _current_entry(kv: KeyValue, key: str) -> KeyValue.Entry | None:
 
 async def _messages_to_read(watcher: KeyValue.KeyWatcher) -> int:
     """How many messages the watch's consumer has delivered and has still to deliver."""
-    subscription = watcher._sub
+    subscription = watch_subscription(watcher)
     if subscription is None:
         return 0
     info = await subscription.consumer_info()
-    return (info.delivered.consumer_seq or 0) + (info.num_pending or 0)
+    delivered = info.delivered.consumer_seq if info.delivered is not None else 0
+    return (delivered or 0) + (info.num_pending or 0)
 
 
 async def _next_update(watcher: KeyValue.KeyWatcher, timeout_s: float | None) -> Any:

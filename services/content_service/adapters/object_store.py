@@ -44,7 +44,8 @@ from services.content_service.domain.content import (
     StoredContent,
     content_digest,
 )
-from services.mesh.atomic_batch import Outgoing, connection_of, store_together
+from services.mesh.atomic_batch import Outgoing, store_together
+from services.mesh.nats_internals import connection_of
 from services.mesh.storage_health import storage_health
 
 CONTENT_BUCKET = "content"

@@ -1,0 +1,48 @@
+"""The few nats-py internals the mesh needs and nats-py does not expose, in one place.
+
+Each says why it is needed. tests/integration/mesh/test_nats_internals.py checks every one
+against the installed nats-py, so an upgrade that moves one fails there, by name, instead of
+somewhere in a service at run time.
+"""
+
+from __future__ import annotations
+
+from nats.aio.client import Client as NATS
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+
+def connection_of(js: JetStreamContext) -> NATS:
+    """The connection under a JetStream context: core NATS calls (an advisory subscription,
+    flush, the publishes and commit of an atomic batch) on the context's own connection."""
+    connection: NATS = js._nc
+    return connection
+
+
+def subscription_of(pull: JetStreamContext.PullSubscription) -> Subscription:
+    """The core subscription under a pull subscription: messages a pull request delivered after
+    the last fetch wait there, and a stopping consumer hands them back."""
+    subscription: Subscription = pull._sub
+    return subscription
+
+
+def watch_subscription(watcher: KeyValue.KeyWatcher) -> JetStreamContext.PushSubscription | None:
+    """The ordered consumer's subscription under a KV watch: its consumer info tells how much of
+    the watch is left to read, and its name lets the watch's consumer be deleted at once."""
+    subscription: JetStreamContext.PushSubscription | None = watcher._sub
+    return subscription
+
+
+def watch_consumer_name(watcher: KeyValue.KeyWatcher) -> str | None:
+    """The name of a KV watch's ephemeral consumer (None before it is created)."""
+    name = getattr(watch_subscription(watcher), "_consumer", None)
+    return name if isinstance(name, str) else None
+
+
+def bucket_context(kv: KeyValue) -> tuple[JetStreamContext, str]:
+    """A bucket's JetStream context and stream (`KV_<bucket>`), to report its writes to the
+    service's storage health."""
+    stream: str = kv._stream
+    js: JetStreamContext = kv._js
+    return js, stream
