@@ -33,6 +33,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy services
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/buf lint
 
 format: install

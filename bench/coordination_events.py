@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.mesh.publisher import derived_event_id
+from services.mesh.event_ids import derived_event_id
 
 
 def metadata(

@@ -36,7 +36,8 @@ from services.devstack.nats_server import NatsServer, free_port
 from services.file_service.adapters.extraction_pool import ExtractionPool, PoolSettings
 from services.file_service.domain.extraction import ExtractionLimits, process_upload
 from services.mesh.connection import connect_nats
-from services.mesh.publisher import EventPublisher, new_metadata
+from services.mesh.event_ids import new_metadata
+from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_streams
 

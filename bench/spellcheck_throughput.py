@@ -33,7 +33,8 @@ from services.devstack.nats_server import NatsServer
 from services.mesh import subjects
 from services.mesh.connection import connect_nats
 from services.mesh.content_client import ContentClient
-from services.mesh.publisher import EventPublisher, new_metadata
+from services.mesh.event_ids import new_metadata
+from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_streams
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers

@@ -22,7 +22,8 @@ from services.batch_orchestrator.bootstrap import RunningBos, start
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.mesh.connection import connect_nats
-from services.mesh.publisher import HEADER_MSG_ID, EventPublisher, new_metadata
+from services.mesh.event_ids import new_metadata
+from services.mesh.publisher import HEADER_MSG_ID, EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM, ensure_streams
 from tests.support import unique, wait_until

@@ -12,7 +12,7 @@ from nats.js import JetStreamContext
 from huleedu.events.v1 import events_pb2
 from services.file_service.adapters import batch_registry
 from services.file_service.adapters.batch_registry import BATCHES_BUCKET, KvBatchRegistry
-from services.mesh.publisher import new_metadata
+from services.mesh.event_ids import new_metadata
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_kv
 from tests.support import unique, wait_until

@@ -28,7 +28,8 @@ from services.file_service.domain.extraction import ExtractionLimits
 from services.file_service.domain.ingest import IngestPolicy
 from services.file_service.settings import FileServiceSettings
 from services.mesh import subjects
-from services.mesh.publisher import EventPublisher, new_metadata
+from services.mesh.event_ids import new_metadata
+from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM
 from tests.support import REPO_ROOT, unique, wait_until

@@ -13,7 +13,8 @@ from google.protobuf.message import Message
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.mesh import subjects
-from services.mesh.publisher import HEADER_CORRELATION, HEADER_MSG_ID, HEADER_TYPE, new_metadata
+from services.mesh.event_ids import new_metadata
+from services.mesh.publisher import HEADER_CORRELATION, HEADER_MSG_ID, HEADER_TYPE
 from tests.support import unique
 
 E = events_pb2

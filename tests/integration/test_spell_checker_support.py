@@ -13,7 +13,8 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.content_service.settings import ContentServiceSettings
 from services.mesh.content_client import ContentClient
-from services.mesh.publisher import EventPublisher, new_metadata
+from services.mesh.event_ids import new_metadata
+from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine
 from services.spell_checker.config import SpellCheckerSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from huleedu.batch.v1.batch_service_pb2 import Batch
 from services.batch_orchestrator.domain import events
 from services.batch_orchestrator.domain.ports import EventPublisher
-from services.mesh.publisher import derived_event_id, new_metadata
+from services.mesh.event_ids import derived_event_id, new_metadata
 
 PRODUCER = "batch_orchestrator"
 

@@ -16,7 +16,7 @@ from services.essay_lifecycle.domain.tracker import (
     failed_slots,
     missing_count,
 )
-from services.mesh.publisher import derived_event_id
+from services.mesh.event_ids import derived_event_id
 
 PRODUCER = "essay_lifecycle"
 S = common_pb2.EssayStatus

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from services.file_service.domain.errors import RejectionCode
-from services.mesh.publisher import derived_event_id
+from services.mesh.event_ids import derived_event_id
 
 MAX_FILE_NAME_CHARS = 255
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")

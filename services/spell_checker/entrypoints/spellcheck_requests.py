@@ -27,8 +27,8 @@ from services.mesh.domain_metrics import (
     SPELLCHECK_ESSAYS,
     SPELLCHECK_SECONDS,
 )
+from services.mesh.event_ids import derived_event_id, new_metadata
 from services.mesh.outage import DependencyUnavailable, is_unavailable
-from services.mesh.publisher import derived_event_id, new_metadata
 from services.spell_checker.domain.languages import UnsupportedLanguageError, resolve_language
 from services.spell_checker.domain.model import CheckResult
 from services.spell_checker.domain.ports import CheckerPool, ContentStore, EventSink

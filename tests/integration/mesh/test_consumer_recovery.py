@@ -17,8 +17,9 @@ from prometheus_client import REGISTRY
 
 from huleedu.events.v1 import events_pb2
 from services.mesh.consumer import Delivery, EventConsumer
+from services.mesh.event_ids import new_metadata
 from services.mesh.grpc_server import start_grpc_server
-from services.mesh.publisher import EventPublisher, new_metadata
+from services.mesh.publisher import EventPublisher
 from services.mesh.streams import ConsumerSpec
 from tests.support import unique, wait_until
 

@@ -9,8 +9,9 @@ from nats.js import JetStreamContext
 
 from huleedu.events.v1 import events_pb2
 from services.mesh.consumer import Delivery, EventConsumer, TransientError
+from services.mesh.event_ids import new_metadata
 from services.mesh.metrics import MetricsSettings, start_metrics_server
-from services.mesh.publisher import EventPublisher, new_metadata
+from services.mesh.publisher import EventPublisher
 from services.mesh.streams import ConsumerSpec
 from tests.support import unique, wait_until
 

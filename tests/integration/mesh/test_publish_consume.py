@@ -18,13 +18,8 @@ from services.mesh.consumer import (
     PermanentError,
     TransientError,
 )
-from services.mesh.publisher import (
-    HEADER_MSG_ID,
-    HEADER_TYPE,
-    EventPublisher,
-    derived_event_id,
-    new_metadata,
-)
+from services.mesh.event_ids import derived_event_id, new_metadata
+from services.mesh.publisher import HEADER_MSG_ID, HEADER_TYPE, EventPublisher
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM, ConsumerSpec
 from tests.support import unique, wait_until
 

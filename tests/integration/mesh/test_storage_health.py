@@ -25,8 +25,9 @@ from nats.js.kv import KeyValue
 from huleedu.events.v1 import events_pb2
 from services.devstack.nats_server import NatsServer
 from services.mesh.connection import connect_nats
+from services.mesh.event_ids import new_metadata
 from services.mesh.kv import update_document
-from services.mesh.publisher import EventPublisher, new_metadata
+from services.mesh.publisher import EventPublisher
 from services.mesh.storage_health import LIMIT_FIX, RESTART_FIX, storage_health
 from services.mesh.streams import EVENTS_STREAM, ensure_kv, ensure_streams
 from tests.conftest import settings_for

@@ -16,9 +16,10 @@ from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from services.mesh import tracing
 from services.mesh.consumer import Delivery, EventConsumer
+from services.mesh.event_ids import new_metadata
 from services.mesh.grpc_channel import grpc_channel
 from services.mesh.grpc_server import start_grpc_server
-from services.mesh.publisher import EventPublisher, new_metadata
+from services.mesh.publisher import EventPublisher
 from services.mesh.streams import ConsumerSpec
 from tests.support import unique
 

@@ -13,8 +13,8 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.content_client import ContentNotFoundError, ContentRejectedError
+from services.mesh.event_ids import new_metadata
 from services.mesh.outage import DependencyUnavailable
-from services.mesh.publisher import new_metadata
 from services.spell_checker.domain.checker import EssayChecker
 from services.spell_checker.domain.languages import resolve_language
 from services.spell_checker.domain.model import CheckResult, apply_corrections
