@@ -47,6 +47,9 @@ _LEADER_WAIT_S = 15.0
 _PROBE_HEADERS = {"Nats-Expected-Stream": "huleedu-write-probe"}
 _STREAM_NOT_MATCH = 10060
 _STREAM_NAME_IN_USE = 10058  # "stream name already in use with a different configuration"
+# "no suitable peers for placement": nodes that were just unreachable count as offline for a
+# moment after they come back; the placement is asked again like an unanswered request.
+_NO_PEERS_YET = 10005
 _UNANSWERED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
 
 T = TypeVar("T")
@@ -108,13 +111,17 @@ async def _until_answered(what: str, attempt: Callable[[], Awaitable[T]], wait_s
     On a cluster, creating a replicated stream is answered only once its group has a leader, and a
     busy cluster can take longer than one request's timeout: the request may have gone through or
     not. Creating or updating with the same configuration changes nothing, so asking again is
-    safe. A server without JetStream never answers: ProvisioningError says so at the end."""
+    safe; so is asking again when the cluster has no peers to place a stream on yet (nodes that
+    were unreachable count as offline for a moment after they are back). A server without
+    JetStream never answers: ProvisioningError says so at the end."""
     deadline = time.monotonic() + wait_s
     pause = 0.2
     while True:
         try:
             return await attempt()
-        except _UNANSWERED as error:
+        except (*_UNANSWERED, BadRequestError) as error:
+            if isinstance(error, BadRequestError) and error.err_code != _NO_PEERS_YET:
+                raise
             if time.monotonic() + pause > deadline:
                 raise ProvisioningError(
                     f"JetStream did not answer provisioning of {what} for {wait_s:g} s "
