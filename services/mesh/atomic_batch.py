@@ -134,6 +134,14 @@ async def store_together(
     return results
 
 
+def every_result(results: Sequence[T | BaseException]) -> list[T]:
+    """The results of `store_together`, or the first failure among them, raised."""
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [result for result in results if not isinstance(result, BaseException)]
+
+
 def _parts(units: Sequence[Sequence[Outgoing]]) -> list[range]:
     """Consecutive ranges of units of at most MAX_MESSAGES messages each (a larger unit alone)."""
     parts: list[range] = []

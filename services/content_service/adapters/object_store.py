@@ -44,7 +44,7 @@ from services.content_service.domain.content import (
     StoredContent,
     content_digest,
 )
-from services.mesh.atomic_batch import Outgoing, store_together
+from services.mesh.atomic_batch import Outgoing, every_result, store_together
 from services.mesh.nats_internals import connection_of
 from services.mesh.storage_health import storage_health
 
@@ -142,7 +142,7 @@ class ObjectStoreRepository:
         of them. The others, and all of a batch the stream refused (an object another writer
         stored or left half-stored meanwhile), are put one by one as `put` does."""
         single = [i for i, (_, stored) in enumerate(objects) if len(stored.content) <= CHUNK_BYTES]
-        several = [i for i in range(len(objects)) if i not in set(single)]
+        several = sorted(set(range(len(objects))) - set(single))
         batched, each = await asyncio.gather(
             store_together(
                 connection_of(self._js),
@@ -153,11 +153,9 @@ class ObjectStoreRepository:
             asyncio.gather(*(self.put(*objects[i]) for i in several), return_exceptions=True),
         )
         outcome = dict(zip(single + several, batched + each, strict=True))
-        results = [outcome[i] for i in range(len(objects))]
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return [bool(result) for result in results]
+        return [
+            bool(written) for written in every_result([outcome[i] for i in range(len(objects))])
+        ]
 
     def _one_chunk_messages(self, storage_id: str, stored: StoredContent) -> list[Outgoing]:
         """An object of at most one chunk as `_write_object` writes it: its chunk on an empty

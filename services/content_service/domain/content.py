@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar, cast
 
+from services.mesh.hashing import hashed
+
 _STORAGE_ID = re.compile(r"^[0-9a-f]{64}$")
 _MEDIA_TYPE = re.compile(r"^[\x20-\x7e]{1,255}$")
 DEFAULT_MEDIA_TYPE = "application/octet-stream"
@@ -20,7 +22,6 @@ _T = TypeVar("_T")
 MAX_BATCH_ITEMS = 100
 # Contents up to this size (every essay text) are hashed on the event loop: a thread hop costs
 # more than hashing them, and the loop is held for a tenth of a millisecond at most.
-_HASH_INLINE_BYTES = 64 * 1024
 
 
 class ContentKind(StrEnum):
@@ -92,9 +93,7 @@ def storage_id_for(content: bytes) -> str:
 
 async def content_digest(content: bytes) -> bytes:
     """The SHA-256 of `content`; large contents are hashed off the event loop."""
-    if len(content) <= _HASH_INLINE_BYTES:
-        return hashlib.sha256(content).digest()
-    return await asyncio.to_thread(lambda: hashlib.sha256(content).digest())
+    return await hashed(content, lambda data: hashlib.sha256(data).digest())
 
 
 def check_storage_id(storage_id: str) -> None:

@@ -20,6 +20,7 @@ from services.essay_lifecycle.domain.tracker import is_valid_id
 from services.mesh.atomic_batch import (
     Outgoing,
     TurnBatcher,
+    every_result,
     kv_entry,
     kv_key_of,
     store_together,
@@ -82,15 +83,14 @@ class KvEssayIndex:
         creates = [
             [kv_entry(ESSAYS_BUCKET, essay_id, payload, create=True)] for essay_id in essay_ids
         ]
-        results = await store_together(
-            self._nc,
-            creates,
-            alone=lambda index: self._create(essay_ids[index], payload),
-            together=lambda _where, _index: None,
+        every_result(
+            await store_together(
+                self._nc,
+                creates,
+                alone=lambda index: self._create(essay_ids[index], payload),
+                together=lambda _where, _index: None,
+            )
         )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
 
     async def _create(self, essay_id: str, payload: bytes) -> None:
         # A record that exists came from an earlier delivery of the registration: keep it.

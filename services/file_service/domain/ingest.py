@@ -56,9 +56,9 @@ from services.file_service.domain.uploads import (
     outcome_event_id_for,
     receipt_for,
 )
+from services.mesh.hashing import hashed
 
 MAX_BATCH_ID_CHARS = 256
-HASH_INLINE_BYTES = 64 * 1024
 MIN_EXTRA_FILES = 10
 
 
@@ -152,12 +152,7 @@ class UploadIngestor:
                 f"batch {batch_id!r} is not registered: register it with RegisterBatch first "
                 "(or check the id)"
             )
-        # Hashing 10 MiB takes tens of milliseconds: off the event loop (hashlib drops the GIL);
-        # an essay's few kilobytes take microseconds, less than the hop to a thread.
-        if len(content) <= HASH_INLINE_BYTES:
-            sha256, md5 = _digests(content)
-        else:
-            sha256, md5 = await asyncio.to_thread(_digests, content)
+        sha256, md5 = await hashed(content, _digests)
         async with self._same_file.hold(f"{batch_id}\x1f{sha256}"):
             limit = self._policy.file_limit(registration.expected_essay_count)
             admission = await self._admissions.admit(batch_id, sha256, limit)
