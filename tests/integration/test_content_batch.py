@@ -108,6 +108,53 @@ async def test_a_repeated_batch_put_finds_everything_stored(
     assert [r.storage_id for r in second.responses] == [r.storage_id for r in first.responses]
 
 
+async def test_a_batch_put_tells_stored_from_new_objects(
+    stub: content_service_pb2_grpc.ContentServiceStub,
+) -> None:
+    """Which objects are stored is read for the whole batch at once (one batched direct get of
+    the meta messages and chunks); only the new ones are written."""
+    texts = _texts(6)
+    await _batch_put(stub, texts[:3])
+
+    put = await _batch_put(stub, [texts[4], texts[0], b"", texts[5], texts[2], texts[3]])
+    again = await _batch_put(stub, [b""])
+
+    assert [r.already_stored for r in put.responses] == [False, True, False, False, True, False]
+    assert again.responses[0].already_stored is True
+
+
+async def test_a_batch_get_reads_empty_one_chunk_and_several_chunk_objects(
+    stub: content_service_pb2_grpc.ContentServiceStub,
+) -> None:
+    texts = [b"", *_texts(2), unique("two").encode() + b"y" * (128 * 1024 + 5)]
+    put = await _batch_put(stub, texts)
+
+    got = await _batch_get(stub, [r.storage_id for r in reversed(put.responses)])
+
+    assert [r.content for r in got.responses] == list(reversed(texts))
+
+
+async def test_a_chunk_changed_under_a_batch_get_is_data_loss_naming_it(
+    stub: content_service_pb2_grpc.ContentServiceStub,
+    nats_js: tuple[Client, JetStreamContext],
+) -> None:
+    """The batched read checks each object against its digest; one that fails it is asked again
+    of the stream leader, and the leader's copy fails too."""
+    _, js = nats_js
+    texts = _texts(3)
+    put = await _batch_put(stub, texts)
+    changed = put.responses[1].storage_id
+    chunk_subject = f"$O.{CONTENT_BUCKET}.C.{changed}"
+    await js.purge_stream(f"OBJ_{CONTENT_BUCKET}", subject=chunk_subject)
+    await js.publish(chunk_subject, bytes(len(texts[1])))
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await _batch_get(stub, [r.storage_id for r in put.responses])
+
+    assert raised.value.code() == grpc.StatusCode.DATA_LOSS
+    assert changed in (raised.value.details() or "")
+
+
 async def test_a_batch_put_meeting_a_half_stored_object_completes_it(
     stub: content_service_pb2_grpc.ContentServiceStub,
     nats_js: tuple[Client, JetStreamContext],

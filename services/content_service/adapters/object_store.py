@@ -45,6 +45,7 @@ from services.content_service.domain.content import (
     content_digest,
 )
 from services.mesh.atomic_batch import Outgoing, every_result, store_together
+from services.mesh.direct_get import last_messages
 from services.mesh.nats_internals import connection_of
 from services.mesh.storage_health import storage_health
 
@@ -116,6 +117,72 @@ class ObjectStoreRepository:
         except ContentCorruptedError:
             return False  # an unreadable meta message: the put writes it again
         return info is not None and await self._has_all_chunks(info, direct=direct)
+
+    async def exists_many(self, storage_ids: Sequence[str]) -> list[bool]:
+        """`exists` for every id, from one batched direct get of their meta messages and chunks;
+        an id that answer does not settle (more than one chunk, or chunks under another nuid) is
+        asked alone, and so is every id when no replica answers it in time."""
+        found = await self._last_messages(storage_ids)
+        if found is None:
+            return list(await asyncio.gather(*(self.exists(i) for i in storage_ids)))
+
+        async def stored(storage_id: str) -> bool:
+            meta = found.get(self._meta_subject(storage_id))
+            try:
+                info = None if meta is None else self._info(storage_id, meta)
+            except ContentCorruptedError:
+                return False  # as in _stored: the put writes it again
+            if info is None:
+                return False
+            if info.nuid == storage_id and (info.chunks or 0) <= 1:
+                return not info.chunks or self._chunk_subject(storage_id) in found
+            return await self.exists(storage_id)
+
+        return list(await asyncio.gather(*(stored(i) for i in storage_ids)))
+
+    async def get_many(self, storage_ids: Sequence[str]) -> list[StoredContent | None]:
+        """`get` for every id. An object of at most one chunk comes from one batched direct get
+        of every meta message and chunk, checked against its digest; any other (not found in that
+        answer, of more chunks, failing its digest there) goes through `get`, which asks the
+        leader before it answers."""
+        found = await self._last_messages(storage_ids) or {}
+
+        async def read(storage_id: str) -> StoredContent | None:
+            with contextlib.suppress(ContentCorruptedError):
+                whole = self._whole_in(storage_id, found)
+                if whole is not None:
+                    return await self._checked(storage_id, *whole)
+            return await self.get(storage_id)
+
+        return list(await asyncio.gather(*(read(i) for i in storage_ids)))
+
+    async def _last_messages(self, storage_ids: Sequence[str]) -> dict[str, RawStreamMsg] | None:
+        """The meta message and the last chunk of every id, by subject, as one replica has them
+        (services.mesh.direct_get); None when no replica answers in time."""
+        subjects = [
+            subject
+            for storage_id in storage_ids
+            for subject in (self._meta_subject(storage_id), self._chunk_subject(storage_id))
+        ]
+        try:
+            async with asyncio.timeout(DIRECT_GET_WAIT_S):
+                return await last_messages(self._js, self._stream, subjects)
+        except (TimeoutError, NoRespondersError, APIError):
+            return None
+
+    def _whole_in(
+        self, storage_id: str, found: dict[str, RawStreamMsg]
+    ) -> tuple[ObjectInfo, list[bytes]] | None:
+        """The object's info and chunks when `found` holds all of it: its live meta message and,
+        unless it has no bytes, its one chunk on the subject named after its id."""
+        meta = found.get(self._meta_subject(storage_id))
+        info = None if meta is None else self._info(storage_id, meta)
+        if info is None or info.nuid != storage_id or (info.chunks or 0) > 1:
+            return None
+        if not info.chunks:
+            return info, []
+        chunk = found.get(self._chunk_subject(storage_id))
+        return None if chunk is None else (info, [chunk.data or b""])
 
     async def _has_all_chunks(self, info: ObjectInfo, *, direct: bool) -> bool:
         chunks = info.chunks or 0
@@ -258,7 +325,17 @@ class ObjectStoreRepository:
         info = await self._meta(storage_id, direct=direct)
         if info is None:
             return None
-        content = await self._read_chunks(storage_id, info, direct=direct)
+        return await self._checked(
+            storage_id, info, await self._read_chunks(storage_id, info, direct=direct)
+        )
+
+    async def _checked(
+        self, storage_id: str, info: ObjectInfo, parts: Sequence[bytes]
+    ) -> StoredContent:
+        """The object from its chunks, checked against the meta's digest."""
+        content = b"".join(parts)
+        if await content_digest(content) != _expected_digest(storage_id, info):
+            raise ContentCorruptedError(f"the chunks under {storage_id} fail its digest")
         kind = _header(info.headers, HEADER_KIND)
         return StoredContent(
             content=content,
@@ -269,8 +346,11 @@ class ObjectStoreRepository:
     async def _meta(self, storage_id: str, *, direct: bool) -> ObjectInfo | None:
         """The object's live meta message, or None."""
         message = await self._message(self._meta_subject(storage_id), direct=direct)
-        if message is None:
-            return None
+        return None if message is None else self._info(storage_id, message)
+
+    @staticmethod
+    def _info(storage_id: str, message: RawStreamMsg) -> ObjectInfo | None:
+        """A meta message read: the object's info, or None when it says the object is deleted."""
         try:
             info = ObjectInfo.from_response(json.loads(message.data or b""))
         except (ValueError, TypeError, AttributeError) as error:
@@ -279,8 +359,8 @@ class ObjectStoreRepository:
             ) from error
         return None if info.deleted else info
 
-    async def _read_chunks(self, storage_id: str, info: ObjectInfo, *, direct: bool) -> bytes:
-        """All the object's chunks, joined and checked against the meta's count and digest."""
+    async def _read_chunks(self, storage_id: str, info: ObjectInfo, *, direct: bool) -> list[bytes]:
+        """All the object's chunks, as many as the meta counts."""
         if not info.nuid:
             raise ContentCorruptedError(f"the meta message of {storage_id} names no chunks")
         subject = self._chunk_subject(info.nuid)
@@ -298,10 +378,7 @@ class ObjectStoreRepository:
                 raise _ChunksMissing
             parts.append(chunk.data or b"")
             after = chunk.seq or 0
-        content = b"".join(parts)
-        if await content_digest(content) != _expected_digest(storage_id, info):
-            raise ContentCorruptedError(f"the chunks under {storage_id} fail its digest")
-        return content
+        return parts
 
     async def _message(
         self, subject: str, *, direct: bool, after: int | None = None

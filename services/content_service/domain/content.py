@@ -73,6 +73,10 @@ class ContentRepository(Protocol):
         """True when an object is stored under the id."""
         ...
 
+    async def exists_many(self, storage_ids: Sequence[str]) -> list[bool]:
+        """`exists` for every id, in order."""
+        ...
+
     async def put(self, storage_id: str, stored: StoredContent) -> bool:
         """Store the object under the id; False when it turned out to be stored already."""
         ...
@@ -83,6 +87,10 @@ class ContentRepository(Protocol):
 
     async def get(self, storage_id: str) -> StoredContent | None:
         """The object stored under the id, or None."""
+        ...
+
+    async def get_many(self, storage_ids: Sequence[str]) -> list[StoredContent | None]:
+        """`get` for every id, in order."""
         ...
 
 
@@ -146,7 +154,7 @@ class ContentLibrary:
         async with contextlib.AsyncExitStack() as held:
             for storage_id in sorted(first):  # one order for every caller: no deadlock
                 await held.enter_async_context(self._lock(storage_id))
-            present = await _all_in_order([self._repository.exists(i) for i in first])
+            present = await self._repository.exists_many(list(first))
             missing = [(i, first[i]) for i, there in zip(first, present, strict=True) if not there]
             flags = await self._repository.put_many(missing)
         written = {storage_id for (storage_id, _), flag in zip(missing, flags, strict=True) if flag}
@@ -193,12 +201,7 @@ class ContentLibrary:
     async def get(self, storage_id: str) -> StoredContent:
         """The content stored under `storage_id`, checked against its hash."""
         check_storage_id(storage_id)
-        stored = await self._repository.get(storage_id)
-        if stored is None:
-            raise ContentNotFoundError(f"no content is stored under {storage_id}")
-        if (await content_digest(stored.content)).hex() != storage_id:
-            raise ContentCorruptedError(f"content under {storage_id} does not match its hash")
-        return stored
+        return await _checked(storage_id, await self._repository.get(storage_id))
 
     async def get_many(self, storage_ids: Sequence[str]) -> list[StoredContent]:
         """The content under every id, in the ids' order; one unknown id fails the whole call
@@ -210,7 +213,11 @@ class ContentLibrary:
             except InvalidContentRequestError as error:
                 raise InvalidContentRequestError(f"storage_ids[{index}]: {error}") from error
         unique = list(dict.fromkeys(storage_ids))
-        found = dict(zip(unique, await _all_in_order([self.get(i) for i in unique]), strict=True))
+        stored = await self._repository.get_many(unique)
+        checked = await _all_in_order(
+            [_checked(storage_id, item) for storage_id, item in zip(unique, stored, strict=True)]
+        )
+        found = dict(zip(unique, checked, strict=True))
         total = sum(len(found[storage_id].content) for storage_id in storage_ids)
         if total > self.max_batch_bytes:
             raise ContentTooLargeError(
@@ -234,6 +241,15 @@ class ContentLibrary:
                 del self._writing[storage_id]
             else:
                 self._writing[storage_id] = (lock, users - 1)
+
+
+async def _checked(storage_id: str, stored: StoredContent | None) -> StoredContent:
+    """What the repository returned for the id, refused when missing or not matching its hash."""
+    if stored is None:
+        raise ContentNotFoundError(f"no content is stored under {storage_id}")
+    if (await content_digest(stored.content)).hex() != storage_id:
+        raise ContentCorruptedError(f"content under {storage_id} does not match its hash")
+    return stored
 
 
 def _check_batch_size(count: int, field: str) -> None:

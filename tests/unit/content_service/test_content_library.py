@@ -29,6 +29,9 @@ class MemoryRepository:
         await asyncio.sleep(0)
         return storage_id in self.objects
 
+    async def exists_many(self, storage_ids: list[str]) -> list[bool]:
+        return [await self.exists(storage_id) for storage_id in storage_ids]
+
     async def put(self, storage_id: str, stored: StoredContent) -> bool:
         self.puts += 1
         await asyncio.sleep(0)
@@ -40,6 +43,9 @@ class MemoryRepository:
 
     async def get(self, storage_id: str) -> StoredContent | None:
         return self.objects.get(storage_id)
+
+    async def get_many(self, storage_ids: list[str]) -> list[StoredContent | None]:
+        return [self.objects.get(storage_id) for storage_id in storage_ids]
 
 
 @pytest.fixture
