@@ -35,6 +35,9 @@ UNAVAILABLE_CODES = frozenset(
 # JetStream API answers that mean the server could not serve the request right now: no leader,
 # storage unavailable or full, the JetStream subsystem not (yet) enabled after a restart.
 _UNAVAILABLE_HTTP_CODES = frozenset({500, 503})
+# One generator for every wait's jitter: seeding a new one per message (from os.urandom) cost
+# more than the rest of a wait's bookkeeping.
+_JITTER = random.Random()
 _NATS_UNAVAILABLE = (
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,
@@ -95,7 +98,7 @@ class DependencyWait:
     ) -> None:
         self._horizon_s = horizon_s
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._rng = rng or _JITTER
         self._since: float | None = None
         self._ceiling_s = RETRY_MIN_S
 

@@ -18,7 +18,7 @@ from services.file_service.domain.uploads import UploadRecord
 from services.mesh.atomic_batch import Outgoing, TurnBatcher, kv_entry, kv_key_of
 
 UPLOADS_BUCKET = "file_service_uploads"
-_FIELDS = {field.name for field in dataclasses.fields(UploadRecord)}
+_FIELDS = tuple(field.name for field in dataclasses.fields(UploadRecord))
 
 
 def record_key(batch_id: str, content_sha256: str) -> str:
@@ -28,7 +28,9 @@ def record_key(batch_id: str, content_sha256: str) -> str:
 
 def encode_record(record: UploadRecord) -> bytes:
     """The record as JSON bytes."""
-    return json.dumps(dataclasses.asdict(record), ensure_ascii=False, sort_keys=True).encode()
+    # Flat fields only, so no dataclasses.asdict (it deep-copies every value, field by field).
+    values = {name: getattr(record, name) for name in _FIELDS}
+    return json.dumps(values, ensure_ascii=False, sort_keys=True).encode()
 
 
 def decode_record(data: bytes) -> UploadRecord:
