@@ -5,15 +5,35 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find proto -name '*.proto' | sort)
 PYTEST_ARGS ?=
 
-.PHONY: install proto check-proto lint format test certs
+.PHONY: install lock check-lock proto check-proto lint format test certs
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Everything comes from the lock files (exact versions and their hashes); the project itself is
+# then installed without resolving anything.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# The lock files from pyproject.toml: requirements.lock (what the services need: the Docker image)
+# and requirements-dev.lock (that plus tests, lint, benchmarks). Versions already locked are kept;
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed.
+LOCK_ARGS ?=
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock"
+lock: install
+	$(LOCK) $(LOCK_ARGS) -o requirements.lock
+	$(LOCK) $(LOCK_ARGS) --extra dev -o requirements-dev.lock
+
+# The lock files still satisfy pyproject.toml: locking again from them changes nothing.
+check-lock: install
+	@tmp=$$(mktemp -d) && cp requirements.lock requirements-dev.lock $$tmp/ \
+	&& $(LOCK) -o $$tmp/requirements.lock && $(LOCK) --extra dev -o $$tmp/requirements-dev.lock \
+	&& diff -u requirements.lock $$tmp/requirements.lock && diff -u requirements-dev.lock $$tmp/requirements-dev.lock \
+	|| (echo "the lock files do not match pyproject.toml: run 'make lock' and commit them"; exit 1)
 
 proto: install
 	rm -rf gen
@@ -32,7 +52,7 @@ check-proto: proto
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy services
+	$(VENV)/bin/mypy services devstack
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/buf lint
 
@@ -41,20 +61,20 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 test: install
-	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not slow and not compose" $(PYTEST_ARGS)
 
 certs: install
-	$(PY) -m services.devstack.certs .certs
+	$(PY) -m devstack.certs .certs
 
 # ------------------------------------------------------------------------------------------------
 # The product end to end: the local stack, the sample class, docker compose (issue 6).
 # ------------------------------------------------------------------------------------------------
 RUN_DIR ?= .run
 COMPOSE ?= docker compose
-DEVSTACK = $(PY) -m services.devstack --run-dir $(RUN_DIR)
+DEVSTACK = $(PY) -m devstack --run-dir $(RUN_DIR)
 
 .PHONY: run up down status logs e2e sample-class compose-up compose-down compose-logs compose-e2e
-.PHONY: compose-cluster-up compose-cluster-down compose-cluster-e2e
+.PHONY: compose-cluster-up compose-cluster-down compose-cluster-e2e test-compose
 
 # Start nats-server and the five services, submit examples/essays, print the results, stop.
 run: install
@@ -112,7 +132,17 @@ compose-cluster-e2e: install compose-cluster-up
 	HULEEDU_E2E_STACK=external NATS_URL=$(COMPOSE_CLUSTER_NATS) NATS_MAX_DELIVER=30 \
 		CONTENT_SERVICE_ADDR=127.0.0.1:51051 FILE_SERVICE_ADDR=127.0.0.1:51052 \
 		BATCH_ORCHESTRATOR_ADDR=127.0.0.1:51053 ESSAY_LIFECYCLE_ADDR=127.0.0.1:51054 \
-		SPELL_CHECKER_ADDR=127.0.0.1:51055 $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+		SPELL_CHECKER_ADDR=127.0.0.1:51055 $(VENV)/bin/pytest tests/e2e -m "not compose" $(PYTEST_ARGS)
+
+# Build the image, bring the single-node stack up, run the E2E suite (and the `compose` tests of
+# the containers themselves) against it, and take it down again, volumes too, pass or fail.
+test-compose: install
+	$(COMPOSE) up --build --detach --wait; up=$$?; \
+	if [ $$up -eq 0 ]; then \
+		HULEEDU_E2E_STACK=external NATS_URL=nats://huleedu:$${NATS_PASSWORD:-huleedu-local-dev}@127.0.0.1:4222 \
+			$(VENV)/bin/pytest tests/e2e -m "not slow" $(PYTEST_ARGS); up=$$?; \
+	fi; \
+	$(COMPOSE) down --volumes; exit $$up
 
 # ------------------------------------------------------------------------------------------------
 # Benchmarks (issue 8): the whole stack on corpus essays → bench/results/latest.{json,md,png};
@@ -160,13 +190,13 @@ test-hostile: install
 .PHONY: cluster-up cluster-down cluster-status cluster-e2e test-cluster bench-scaling
 
 cluster-up: install
-	$(PY) -m services.devstack.cluster up
+	$(PY) -m devstack.cluster up
 
 cluster-down:
-	@if [ -x $(PY) ]; then $(PY) -m services.devstack.cluster down; fi
+	@if [ -x $(PY) ]; then $(PY) -m devstack.cluster down; fi
 
 cluster-status: install
-	$(PY) -m services.devstack.cluster status
+	$(PY) -m devstack.cluster status
 
 # The E2E suite against the running local cluster (make cluster-up), through instance 1 of each
 # service; its services run with NATS_MAX_DELIVER=30.

@@ -36,8 +36,8 @@ from bench.celery_tasks import (
     upload_key,
 )
 from bench.e2e_corpus import BenchFile
-from services.devstack.nats_server import free_port
-from services.devstack.processes import ManagedProcess, spawn, stop
+from devstack.nats_server import free_port
+from devstack.processes import ManagedProcess, spawn, stop
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _POLL_S = 0.05

@@ -32,11 +32,11 @@ import grpc
 
 from bench.coordination_events import provisioned
 from bench.coordination_harness import EventTap, StubSpellChecker, bos_process, els_process
+from devstack.nats_server import NatsServer, nats_server_binary
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.cli.results import TERMINAL
-from services.devstack.nats_server import NatsServer, nats_server_binary
 from services.mesh.connection import connect_nats
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings

@@ -24,8 +24,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bench.coordination_events import spellcheck_completed
+from devstack.nats_server import free_port
 from huleedu.events.v1 import events_pb2
-from services.devstack.nats_server import free_port
 from services.mesh import subjects
 from services.mesh.publisher import HEADER_TYPE, EventPublisher
 

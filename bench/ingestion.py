@@ -30,9 +30,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devstack.nats_server import NatsServer, free_port
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
-from services.devstack.nats_server import NatsServer, free_port
 from services.file_service.adapters.extraction_pool import ExtractionPool, PoolSettings
 from services.file_service.domain.extraction import ExtractionLimits, process_upload
 from services.mesh.connection import connect_nats

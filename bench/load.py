@@ -45,10 +45,10 @@ import psutil
 from bench.coordination import percentile
 from bench.e2e_report import ProcessSampler
 from bench.mesh_calls import MeshCalls, read_events
+from devstack.stack import NATS, LocalStack, RunDir, StackAddresses, running_processes
 from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.devstack.stack import NATS, LocalStack, RunDir, StackAddresses, running_processes
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
 
@@ -334,7 +334,7 @@ def main() -> None:
             "shared": "other engineers' tests and benchmarks ran on the machine meanwhile",
         },
         "config": {
-            "stack": "services.devstack LocalStack: nats-server (sync_interval: always) and one "
+            "stack": "devstack LocalStack: nats-server (sync_interval: always) and one "
             "process of each service, default settings, LOG_LEVEL " + args.log_level,
             "client": "all RegisterBatch at once, then one UploadFiles stream per batch, all at "
             "once; GetBatch polled once a second per unfinished batch",

@@ -42,10 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.scaling_load import B, Essay, MeshDriver, corpus_essays
-from services.devstack.cluster_layout import ClusterLayout, any_free_ports
-from services.devstack.cluster_stack import ClusterStack
-from services.devstack.nats_server import nats_server_binary
-from services.devstack.stack import RunDir
+from devstack.cluster_layout import ClusterLayout, any_free_ports
+from devstack.cluster_stack import ClusterStack
+from devstack.nats_server import nats_server_binary
+from devstack.stack import RunDir
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scaling.json"
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -24,13 +24,13 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import ServiceUnavailableError
 
+from devstack.cluster_layout import ClusterLayout
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.cli.results import TERMINAL
-from services.devstack.cluster_layout import ClusterLayout
 from services.mesh import subjects
 from services.mesh.streams import EVENTS_STREAM
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from bench.coordination_harness import EventTap, ServiceProcess
 from bench.spellcheck_common import machine, read_essays, write_result
+from devstack.nats_server import NatsServer
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.devstack.nats_server import NatsServer
 from services.mesh import subjects
 from services.mesh.connection import connect_nats
 from services.mesh.content_client import ContentClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from services.devstack.health import check_health
+from services.mesh.health_probe import check_health
 
 
 def main(argv: list[str]) -> int:

@@ -9,7 +9,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from services.devstack.nats_server import NatsServer
+from devstack.nats_server import NatsServer
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_streams

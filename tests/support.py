@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from services.devstack.cluster_layout import ClusterLayout, any_free_ports
-from services.devstack.nats_cluster import NatsNode, wait_healthy
+from devstack.cluster_layout import ClusterLayout, any_free_ports
+from devstack.nats_cluster import NatsNode, wait_healthy
 
 T = TypeVar("T")
 

@@ -1,5 +1,5 @@
 """The cluster suite: three nats-server nodes with routes (R3) and the services as processes,
-started by services.devstack.cluster_stack on free ports with a temporary run directory.
+started by devstack.cluster_stack on free ports with a temporary run directory.
 
 Tests marked `cluster` take minutes and most of a small machine, so they run only when asked for
 (`make test-cluster`, i.e. `pytest -m cluster`, or HULEEDU_CLUSTER_TESTS=1); `make test` skips
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack.cluster_layout import ClusterLayout, any_free_ports
-from services.devstack.cluster_stack import ClusterStack
-from services.devstack.stack import RunDir
+from devstack.cluster_layout import ClusterLayout, any_free_ports
+from devstack.cluster_stack import ClusterStack
+from devstack.stack import RunDir
 
 # Killed handlers' messages come back after the ack wait: short, so a run does not wait 30 s.
 CLUSTER_TEST_ENV = {"NATS_ACK_WAIT_S": "10", "LOG_LEVEL": "INFO"}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from services.devstack.cluster_layout import ClusterLayout, any_free_ports
-from services.devstack.nats_cluster import NatsNode
-from services.devstack.nats_server import nats_server_binary, server_config
-from services.devstack.stack import SERVICES
+from devstack.cluster_layout import ClusterLayout, any_free_ports
+from devstack.nats_cluster import NatsNode
+from devstack.nats_server import nats_server_binary, server_config
+from devstack.stack import SERVICES
 from services.mesh.settings import DEFAULT_ADDRS
 
 

@@ -26,15 +26,15 @@ from bench.scaling_load import (
     jetstream_call,
     stored_spellcheck_counts,
 )
-from huleedu.common.v1 import common_pb2
-from services.devstack.cluster_stack import ClusterStack
-from services.devstack.nats_cluster import (
+from devstack.cluster_stack import ClusterStack
+from devstack.nats_cluster import (
     StreamReplicas,
     node_health,
     stream_replicas,
     wait_streams_current,
 )
-from services.devstack.stack import SERVICES
+from devstack.stack import SERVICES
+from huleedu.common.v1 import common_pb2
 from services.mesh.dead_letters import HEADER_DLQ_REASON
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from tests.support import wait_until

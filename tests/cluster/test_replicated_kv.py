@@ -13,8 +13,8 @@ import pytest
 from google.protobuf import struct_pb2
 from nats.aio.client import Client
 
-from services.devstack.cluster_layout import NodeAddresses
-from services.devstack.nats_cluster import stream_replicas
+from devstack.cluster_layout import NodeAddresses
+from devstack.nats_cluster import stream_replicas
 from services.mesh.kv import read_document, update_document
 from services.mesh.streams import ensure_kv
 from tests.conftest import settings_for

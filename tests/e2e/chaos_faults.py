@@ -21,7 +21,7 @@ import nats.errors
 from nats.js import JetStreamContext
 
 from bench.coordination import percentile
-from services.devstack.chaos import ChaosStack, ServiceInstance
+from devstack.chaos import ChaosStack, ServiceInstance
 from services.mesh.streams import EVENTS_STREAM
 from tests.e2e.chaos_observer import AckObserver
 

@@ -15,7 +15,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from bench.mesh_calls import MeshCalls
-from services.devstack.chaos import ChaosStack
+from devstack.chaos import ChaosStack
 from services.mesh.connection import connect_nats
 from tests.conftest import settings_for
 from tests.e2e.chaos_faults import (

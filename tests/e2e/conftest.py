@@ -1,5 +1,5 @@
 """The running system for the E2E suite: one stack per session, started the way `make up` starts
-it (`python -m services.devstack up`, here on free ports with a temporary run directory), or, with
+it (`python -m devstack up`, here on free ports with a temporary run directory), or, with
 HULEEDU_E2E_STACK=external, the stack already running at NATS_URL and the *_ADDR variables (how
 `make compose-e2e` runs the suite against docker compose)."""
 
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bench.mesh_calls import MeshCalls
+from devstack.stack import StackAddresses
 from huleedu.batch.v1 import batch_service_pb2
-from services.devstack.stack import StackAddresses
 from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL
 from tests.e2e.chaos_faults import SEEDS_USED
 from tests.support import REPO_ROOT
@@ -57,9 +57,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def devstack(
     run_dir: Path, *command: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m services.devstack --run-dir RUN_DIR COMMAND...`, its output captured."""
+    """`python -m devstack --run-dir RUN_DIR COMMAND...`, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "services.devstack", "--run-dir", str(run_dir), *command],
+        [sys.executable, "-m", "devstack", "--run-dir", str(run_dir), *command],
         capture_output=True,
         text=True,
         timeout=180,

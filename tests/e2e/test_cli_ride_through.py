@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.chaos import ChaosStack
 from examples.sample_class import ESSAYS
-from services.devstack.chaos import ChaosStack
 from tests.e2e.chaos_rig import CHAOS_ENV
 from tests.e2e.conftest import SAMPLE_CLASS, huleedu_argv
 from tests.support import REPO_ROOT, wait_until

@@ -16,9 +16,9 @@ import nats
 import pytest
 
 from bench.scaling_load import CORPUS, BatchFlow, MeshDriver, corpus_essays, jetstream_call
+from devstack.cluster_layout import ClusterLayout
+from devstack.processes import read_pid_files
 from huleedu.common.v1 import common_pb2
-from services.devstack.cluster_layout import ClusterLayout
-from services.devstack.processes import read_pid_files
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from tests.support import REPO_ROOT, wait_until
 
@@ -34,9 +34,9 @@ ESSAYS = 5
 
 
 def cluster_cli(run_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m services.devstack.cluster --run-dir RUN_DIR ARGS...`."""
+    """`python -m devstack.cluster --run-dir RUN_DIR ARGS...`."""
     return subprocess.run(
-        [sys.executable, "-m", "services.devstack.cluster", "--run-dir", str(run_dir), *args],
+        [sys.executable, "-m", "devstack.cluster", "--run-dir", str(run_dir), *args],
         capture_output=True,
         text=True,
         timeout=180,

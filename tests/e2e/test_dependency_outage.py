@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from devstack.chaos import ServiceInstance
 from huleedu.common.v1 import common_pb2
-from services.devstack.chaos import ServiceInstance
 from services.mesh.streams import DLQ_STREAM
 from tests.e2e.chaos_faults import log_lines
 from tests.e2e.chaos_rig import chaos_rig

@@ -23,13 +23,13 @@ import grpc
 import pytest
 
 from bench.mesh_calls import MeshCalls
+from devstack.stack import NATS, SERVICES, StackAddresses
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
-from services.devstack.health import check_health
-from services.devstack.stack import NATS, SERVICES, StackAddresses
 from services.mesh.connection import connect_nats
 from services.mesh.grpc_channel import grpc_channel
+from services.mesh.health_probe import check_health
 from tests.conftest import settings_for
 from tests.e2e.conftest import devstack, register_essays
 from tests.small_disk import MIB, small_disk

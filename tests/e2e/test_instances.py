@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack.stack import SERVICES
+from devstack.stack import SERVICES
 from tests.e2e.chaos_rig import chaos_rig, chaos_run
 from tests.support import CORPUS
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.load import measure
-from services.devstack.stack import LocalStack, RunDir, StackAddresses
+from devstack.stack import LocalStack, RunDir, StackAddresses
 from tests.support import CORPUS
 
 pytestmark = pytest.mark.skipif(

@@ -23,9 +23,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from nats.js.errors import NotFoundError
 
-from services.devstack.certs import CertificateSet, write_certificates
-from services.devstack.nats_server import NatsSecurity, NatsServer, free_port
-from services.devstack.processes import ManagedProcess, spawn, stop
+from devstack.certs import CertificateSet, write_certificates
+from devstack.nats_server import NatsSecurity, NatsServer, free_port
+from devstack.processes import ManagedProcess, spawn, stop
 from services.mesh.settings import DEFAULT_ADDRS
 from services.mesh.tls import GrpcTls
 from tests.e2e.conftest import SAMPLE_CLASS, huleedu_argv

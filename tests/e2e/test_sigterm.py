@@ -18,8 +18,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from services.devstack.chaos import ServiceInstance
-from services.devstack.stack import SERVICES
+from devstack.chaos import ServiceInstance
+from devstack.stack import SERVICES
 from services.mesh.streams import EVENTS_STREAM
 from tests.e2e.chaos_faults import DURABLE_OF, chaos_seed, grpc_calls_served
 from tests.e2e.chaos_rig import ChaosRig, chaos_rig

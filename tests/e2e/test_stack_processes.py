@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.devstack.nats_server import free_port
-from services.devstack.stack import SERVICES
+from devstack.nats_server import free_port
+from devstack.stack import SERVICES
 from tests.e2e.conftest import E2EStack, huleedu
 from tests.support import REPO_ROOT
 
@@ -73,7 +73,7 @@ def test_the_stack_runs_the_commands_the_containers_run(stack: E2EStack) -> None
 def test_status_reports_every_process_serving(stack: E2EStack) -> None:
     run_dir = local_only(stack)
     result = subprocess.run(
-        [sys.executable, "-m", "services.devstack", "--run-dir", str(run_dir), "status"],
+        [sys.executable, "-m", "devstack", "--run-dir", str(run_dir), "status"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -87,7 +87,7 @@ def test_status_reports_every_process_serving(stack: E2EStack) -> None:
 def test_a_second_up_on_the_same_run_directory_is_refused(stack: E2EStack) -> None:
     run_dir = local_only(stack)
     result = subprocess.run(
-        [sys.executable, "-m", "services.devstack", "--run-dir", str(run_dir), "up"],
+        [sys.executable, "-m", "devstack", "--run-dir", str(run_dir), "up"],
         capture_output=True,
         text=True,
         timeout=60,

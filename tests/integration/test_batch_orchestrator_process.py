@@ -12,12 +12,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devstack.nats_server import NatsServer, free_port
 from huleedu.batch.v1 import batch_service_pb2 as pb
 from huleedu.batch.v1 import batch_service_pb2_grpc as pb_grpc
 from services.batch_orchestrator.bootstrap import start
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
-from services.devstack.nats_server import NatsServer, free_port
 from services.mesh.settings import NatsSettings
 from tests.support import REPO_ROOT, wait_until
 

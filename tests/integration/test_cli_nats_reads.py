@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from devstack.nats_server import NatsServer
 from services.cli.errors import EXIT_UNREACHABLE, CliError
 from services.cli.retry import RetryHorizon
 from services.cli.stream_view import EVENTS, close_quietly, connect
-from services.devstack.nats_server import NatsServer
 from services.mesh.connection import close_nats, connect_nats
 from services.mesh.streams import ensure_streams
 from tests.conftest import settings_for

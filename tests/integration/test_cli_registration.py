@@ -11,6 +11,7 @@ import uuid
 import grpc
 import pytest
 
+from devstack.nats_server import free_port
 from huleedu.batch.v1 import batch_service_pb2 as pb
 from services.batch_orchestrator.bootstrap import start
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
@@ -18,7 +19,6 @@ from services.batch_orchestrator.settings import BosSettings
 from services.cli.endpoints import resolve_endpoints
 from services.cli.errors import EXIT_UNREACHABLE, CliError
 from services.cli.mesh_client import MeshClient
-from services.devstack.nats_server import free_port
 from services.mesh.settings import NatsSettings
 from tests.support import unique, wait_until
 

@@ -19,10 +19,10 @@ import nats.errors
 import pytest
 import yaml
 
-from services.devstack.nats_cluster import wait_streams_current
-from services.devstack.nats_server import free_port, nats_server_binary
-from services.devstack.processes import ManagedProcess, spawn, stop
-from services.devstack.stack import port_in_use
+from devstack.nats_cluster import wait_streams_current
+from devstack.nats_server import free_port, nats_server_binary
+from devstack.processes import ManagedProcess, spawn, stop
+from devstack.stack import port_in_use
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_kv, ensure_object_store, ensure_streams

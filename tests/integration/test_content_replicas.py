@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.nats_cluster import NatsNode
 from services.content_service.adapters.object_store import CONTENT_BUCKET, ObjectStoreRepository
 from services.content_service.domain.content import ContentKind, ContentLibrary
-from services.devstack.nats_cluster import NatsNode
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_object_store

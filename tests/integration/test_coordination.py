@@ -21,11 +21,11 @@ from bench.coordination_harness import (
     bos_process,
     els_process,
 )
+from devstack.nats_server import NatsServer
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.cli.results import TERMINAL
-from services.devstack.nats_server import NatsServer
 from services.mesh.publisher import EventPublisher
 from tests.support import wait_until
 

@@ -15,9 +15,9 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from devstack.nats_server import free_port
 from huleedu.file.v1 import file_service_pb2
 from services.content_service.bootstrap import ContentService
-from services.devstack.nats_server import free_port
 from services.mesh.settings import NatsSettings
 from tests.integration.test_file_service_support import (
     file_stub,

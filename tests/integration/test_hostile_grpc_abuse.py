@@ -17,14 +17,14 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devstack.nats_server import free_port
+from devstack.processes import ManagedProcess, spawn, stop
 from huleedu.batch.v1 import batch_service_pb2 as batch_pb
 from huleedu.content.v1 import content_service_pb2 as content_pb
 from huleedu.essay.v1 import essay_service_pb2 as essay_pb
 from huleedu.file.v1 import file_service_pb2 as file_pb
 from huleedu.file.v1 import file_service_pb2_grpc as file_grpc
 from services.content_service.bootstrap import ContentService
-from services.devstack.nats_server import free_port
-from services.devstack.processes import ManagedProcess, spawn, stop
 from services.file_service.domain.ingest import IngestPolicy
 from services.mesh.settings import NatsSettings
 from tests.integration.test_file_service_support import (

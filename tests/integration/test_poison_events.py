@@ -23,6 +23,7 @@ from google.protobuf.message import DecodeError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from devstack.nats_server import NatsServer
 from huleedu.batch.v1 import batch_service_pb2 as batch_pb
 from huleedu.batch.v1 import batch_service_pb2_grpc as batch_grpc
 from huleedu.common.v1 import common_pb2
@@ -35,7 +36,6 @@ from services.batch_orchestrator.bootstrap import start as start_bos
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.content_service.bootstrap import ContentService
-from services.devstack.nats_server import NatsServer
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET as ELS_BATCHES
 from services.essay_lifecycle.bootstrap import EssayLifecycleApp
 from services.essay_lifecycle.bootstrap import start as start_els

@@ -20,9 +20,9 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from services.devstack.nats_cluster import NatsNode, stream_replicas
-from services.devstack.nats_server import free_port, nats_server_binary
-from services.devstack.processes import spawn, stop
+from devstack.nats_cluster import NatsNode, stream_replicas
+from devstack.nats_server import free_port, nats_server_binary
+from devstack.processes import spawn, stop
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import (

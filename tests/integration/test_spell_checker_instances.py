@@ -14,10 +14,10 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from bench.coordination_harness import EventTap, ServiceProcess
+from devstack.nats_server import NatsServer
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.content_service.bootstrap import ContentService, start_content_service
-from services.devstack.nats_server import NatsServer
 from services.mesh import subjects
 from services.mesh.content_client import ContentClient
 from services.mesh.publisher import EventPublisher

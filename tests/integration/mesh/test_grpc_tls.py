@@ -8,8 +8,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devstack.certs import CertificateSet, write_certificates
 from huleedu.content.v1 import content_service_pb2_grpc
-from services.devstack.certs import CertificateSet, write_certificates
 from services.mesh.grpc_channel import grpc_channel
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.settings import SettingsError

@@ -16,7 +16,7 @@ import nats
 import pytest
 from google.protobuf import struct_pb2
 
-from services.devstack.nats_cluster import NatsNode
+from devstack.nats_cluster import NatsNode
 from services.mesh.kv import conflict_pause, read_document, update_document
 from services.mesh.streams import ensure_kv
 from tests.conftest import settings_for

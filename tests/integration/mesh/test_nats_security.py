@@ -12,8 +12,8 @@ import nats
 import nats.errors
 import pytest
 
-from services.devstack.certs import write_certificates
-from services.devstack.nats_server import NatsSecurity, NatsServer
+from devstack.certs import write_certificates
+from devstack.nats_server import NatsSecurity, NatsServer
 from services.mesh.connection import connect_nats
 from services.mesh.logging import JsonFormatter
 from services.mesh.streams import ensure_streams

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from services.devstack.nats_server import NatsServer
+from devstack.nats_server import NatsServer
 from services.mesh.connection import Reconnects, close_nats, connect_nats
 from tests.conftest import settings_for
 from tests.support import wait_until

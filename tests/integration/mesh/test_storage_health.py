@@ -22,8 +22,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError
 from nats.js.kv import KeyValue
 
+from devstack.nats_server import NatsServer
 from huleedu.events.v1 import events_pb2
-from services.devstack.nats_server import NatsServer
 from services.mesh.connection import connect_nats
 from services.mesh.event_ids import new_metadata
 from services.mesh.kv import update_document

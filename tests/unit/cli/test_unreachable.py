@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from devstack.nats_server import free_port
 from services.cli.app import run
 from services.cli.endpoints import resolve_endpoints
 from services.cli.errors import EXIT_UNREACHABLE, EXIT_USAGE, CliError
-from services.devstack.nats_server import free_port
 from tests.support import REPO_ROOT
 
 BATCH_ID = "0b8e7c1e-4f6a-4d3b-9a52-3c2f1d0e9b8a"

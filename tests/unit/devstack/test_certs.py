@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from services.devstack.certs import write_certificates
+from devstack.certs import write_certificates
 
 
 def test_a_service_certificate_serves_and_dials_under_every_name(tmp_path: Path) -> None:

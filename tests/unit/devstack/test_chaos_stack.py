@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.devstack.chaos import ChaosStack, metrics_variable
-from services.devstack.stack import SERVICES
+from devstack.chaos import ChaosStack, metrics_variable
+from devstack.stack import SERVICES
 
 
 def test_metrics_variable_names_follow_the_addr_variables() -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.devstack.nats_server import nats_server_binary
-from services.devstack.stack import SERVICES
+from devstack.nats_server import nats_server_binary
+from devstack.stack import SERVICES
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS
 from tests.support import REPO_ROOT
@@ -47,13 +47,13 @@ def services_of(compose: dict[str, Any], profile: str | None) -> set[str]:
 def test_the_compose_file_has_nats_nats_box_and_the_five_services(
     compose: dict[str, Any],
 ) -> None:
-    observability = {"prometheus", "grafana"}
     assert services_of(compose, None) == {
         "nats",
         "nats-box",
         *COMPOSE_NAMES.values(),
-        *observability,
+        "prometheus",
     }
+    assert services_of(compose, "grafana") == {"grafana"}  # no image for it where none is pulled
     assert "nats-data" in compose["volumes"]
 
 
@@ -62,7 +62,8 @@ def test_the_cluster_profile_has_three_nats_nodes_and_two_instances_of_each_serv
 ) -> None:
     instances = {f"{name}-{suffix}" for name in COMPOSE_NAMES.values() for suffix in "ab"}
     assert services_of(compose, "cluster") == {*CLUSTER_NODES, *instances}
-    assert set(compose["services"]) == services_of(compose, None) | services_of(compose, "cluster")
+    profiles = [services_of(compose, profile) for profile in (None, "cluster", "grafana")]
+    assert set(compose["services"]) == set().union(*profiles)
     published = [
         port for service in compose["services"].values() for port in service.get("ports", [])
     ]
@@ -221,18 +222,25 @@ def test_each_service_runs_from_the_one_image_with_health_and_ordering(
     assert "nats" in service["depends_on"] and conditions == {"service_healthy"}
 
 
-def test_the_dockerfile_copies_only_what_exists_and_installs_the_package() -> None:
+def test_the_dockerfile_copies_only_what_exists_and_installs_from_the_lock() -> None:
+    """Two stages: the locked dependencies (hash-checked) and the package into a virtualenv, then
+    a clean base with that virtualenv; nothing of the tooling, tests or benchmarks is copied."""
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     sources = []
     for line in dockerfile.splitlines():
-        if line.startswith("COPY "):
+        if line.startswith("COPY ") and "--from=" not in line:
             sources += line.split()[1:-1]
-    assert {"pyproject.toml", "gen", "services", "docker/healthcheck.py"} <= set(sources)
+    assert {"requirements.lock", "pyproject.toml", "gen", "services"} <= set(sources)
+    assert "docker/healthcheck.py" in sources
     for source in sources:
         assert (REPO_ROOT / source).exists(), f"Dockerfile copies missing {source}"
+    assert not {"devstack", "bench", "tests", "."} & set(sources)
     ignored = (REPO_ROOT / ".dockerignore").read_text().split()
     assert not set(sources) & set(ignored)
-    assert "RUN pip install ." in dockerfile
+    assert "RUN pip install --require-hashes -r requirements.lock" in dockerfile
+    assert "RUN pip install --no-deps ." in dockerfile
+    assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) == 2
+    assert "COPY --from=build /opt/venv /opt/venv" in dockerfile
     assert re.search(r'^CMD \["python", "-m", "services\.\w+"\]$', dockerfile, re.MULTILINE)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from services.devstack.nats_server import free_port
+from devstack.nats_server import free_port
 
 
 def test_free_ports_are_distinct_listenable_and_below_the_ephemeral_range() -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack.processes import (
+from devstack.processes import (
     ManagedProcess,
     read_pid_files,
     spawn,
     stop,
     write_pid_file,
 )
-from services.devstack.stack import StackAddresses, StackError, port_in_use
+from devstack.stack import StackAddresses, StackError, port_in_use
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack.nats_server import (
+from devstack.nats_server import (
     STORE_SHARE,
     bytes_on_disk,
     max_file_store,

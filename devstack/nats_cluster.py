@@ -19,15 +19,15 @@ import nats
 import nats.errors
 from nats.js import JetStreamContext
 
-from services.devstack.cluster_layout import CLUSTER_NAME, NodeAddresses
-from services.devstack.nats_server import (
+from devstack.cluster_layout import CLUSTER_NAME, NodeAddresses
+from devstack.nats_server import (
     ClusterRoutes,
     max_file_store,
     nats_server_binary,
     server_config,
 )
-from services.devstack.processes import ManagedProcess, spawn, stop
-from services.devstack.stack import REPO_ROOT
+from devstack.processes import ManagedProcess, spawn, stop
+from devstack.stack import REPO_ROOT
 
 
 class ClusterError(RuntimeError):

@@ -1,4 +1,4 @@
-"""`python -m services.devstack up|down|status|run`: the local stack behind `make up`, `make down`
+"""`python -m devstack up|down|status|run`: the local stack behind `make up`, `make down`
 and `make run`."""
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.devstack.commands import run_command, say
-from services.devstack.health import check_health
-from services.devstack.processes import read_pid_files
-from services.devstack.stack import (
+from devstack.commands import run_command, say
+from devstack.processes import read_pid_files
+from devstack.stack import (
     NATS,
     REPO_ROOT,
     SERVICES,
@@ -23,6 +22,7 @@ from services.devstack.stack import (
     running_processes,
     stop_recorded,
 )
+from services.mesh.health_probe import check_health
 from services.mesh.settings import SettingsError
 
 SAMPLE_CLASS = REPO_ROOT / "examples" / "essays"
@@ -113,7 +113,7 @@ def _shown(path: Path) -> str:
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    top = argparse.ArgumentParser(prog="python -m services.devstack", description=__doc__)
+    top = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
     top.add_argument(
         "--run-dir",
         type=Path,

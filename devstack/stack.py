@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from services.devstack.health import check_health
-from services.devstack.nats_server import (
+from devstack.nats_server import (
     free_port,
     max_file_store,
     nats_server_binary,
     server_config,
 )
-from services.devstack.processes import (
+from devstack.processes import (
     ManagedProcess,
     read_pid_files,
     remove_pid_file,
@@ -31,6 +30,7 @@ from services.devstack.processes import (
     stop,
     write_pid_file,
 )
+from services.mesh.health_probe import check_health
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL, env_addr, env_int, env_str
 
@@ -127,7 +127,7 @@ class StackAddresses:
     def write(self, path: Path) -> None:
         """Write the addresses as a shell-sourceable env file."""
         lines = [
-            "# The local stack's addresses, written by `python -m services.devstack up`.",
+            "# The local stack's addresses, written by `python -m devstack up`.",
             "# Point the CLI at it with: set -a; . .run/stack.env; set +a",
             *(f"{name}={value}" for name, value in self.env().items()),
         ]

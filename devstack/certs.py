@@ -151,7 +151,7 @@ def write_certificates(folder: Path) -> CertificateSet:
 
 
 def main() -> None:
-    """`python -m services.devstack.certs [FOLDER]`: write development certificates."""
+    """`python -m devstack.certs [FOLDER]`: write development certificates."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("folder", nargs="?", default=".certs", type=Path)
     made = write_certificates(parser.parse_args().folder)

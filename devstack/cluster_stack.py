@@ -12,15 +12,15 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
-from services.devstack.cluster_layout import INSTANCE_DEFAULTS, ClusterLayout, InstanceAddresses
-from services.devstack.nats_cluster import (
+from devstack.cluster_layout import INSTANCE_DEFAULTS, ClusterLayout, InstanceAddresses
+from devstack.nats_cluster import (
     ClusterError,
     NatsNode,
     kill_now,
     wait_healthy,
     wait_streams_current,
 )
-from services.devstack.processes import (
+from devstack.processes import (
     ManagedProcess,
     read_pid_files,
     remove_pid_file,
@@ -28,7 +28,7 @@ from services.devstack.processes import (
     stop,
     write_pid_file,
 )
-from services.devstack.stack import REPO_ROOT, RunDir, Starting, port_in_use, wait_serving
+from devstack.stack import REPO_ROOT, RunDir, Starting, port_in_use, wait_serving
 
 Report = Callable[[str], None]
 DEFAULT_RUN_DIR = REPO_ROOT / ".run" / "cluster"

@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.devstack.health import check_health
-from services.devstack.nats_server import NatsServer, free_port
-from services.devstack.processes import ManagedProcess, spawn
-from services.devstack.stack import REPO_ROOT, SERVICES, ServiceSpec
+from devstack.nats_server import NatsServer, free_port
+from devstack.processes import ManagedProcess, spawn
+from devstack.stack import REPO_ROOT, SERVICES, ServiceSpec
+from services.mesh.health_probe import check_health
 
 Report = Callable[[str], None]
 

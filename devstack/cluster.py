@@ -1,4 +1,4 @@
-"""`python -m services.devstack.cluster up|down|status|kill NAME|restart NAME`: the local cluster
+"""`python -m devstack.cluster up|down|status|kill NAME|restart NAME`: the local cluster
 behind `make cluster-up` and `make cluster-down` — three nats-server nodes on loopback with routes
 and JetStream (streams, KV buckets and the Object Store at replicas 3), and two instances of every
 service spread over the nodes' client URLs. `kill` and `restart` take a node (`n2`) or an
@@ -17,18 +17,18 @@ from pathlib import Path
 import nats
 import nats.errors
 
-from services.devstack.cluster_layout import ClusterLayout, any_free_ports, fixed_ports
-from services.devstack.cluster_stack import (
+from devstack.cluster_layout import ClusterLayout, any_free_ports, fixed_ports
+from devstack.cluster_stack import (
     DEFAULT_RUN_DIR,
     ClusterStack,
     layout_path,
     stop_recorded,
 )
-from services.devstack.commands import run_command, say
-from services.devstack.health import check_health
-from services.devstack.nats_cluster import ClusterError, node_health, stream_replicas
-from services.devstack.processes import read_pid_files
-from services.devstack.stack import SERVICES, RunDir
+from devstack.commands import run_command, say
+from devstack.nats_cluster import ClusterError, node_health, stream_replicas
+from devstack.processes import read_pid_files
+from devstack.stack import SERVICES, RunDir
+from services.mesh.health_probe import check_health
 from services.mesh.settings import SettingsError
 
 
@@ -150,7 +150,7 @@ async def _print_replicas(layout: ClusterLayout) -> bool:
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    top = argparse.ArgumentParser(prog="python -m services.devstack.cluster", description=__doc__)
+    top = argparse.ArgumentParser(prog="python -m devstack.cluster", description=__doc__)
     top.add_argument(
         "--run-dir",
         type=Path,

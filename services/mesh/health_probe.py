@@ -1,4 +1,5 @@
-"""The gRPC health probe: what `grpc.health.v1.Health/Check` says about a server right now."""
+"""The gRPC health probe: what `grpc.health.v1.Health/Check` says about a server right now (the
+containers' health check, docker/healthcheck.py, and the local stack's status)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from services.devstack.nats_server import free_port
-from services.devstack.stack import SERVICES, ServiceSpec
+from devstack.nats_server import free_port
+from devstack.stack import SERVICES, ServiceSpec
 
 CLUSTER_NAME = "huleedu"
 NODE_COUNT = 3
@@ -237,7 +237,7 @@ class ClusterLayout:
     def write_env(self, path: Path) -> None:
         """Write `client_env()` as a shell-sourceable file (`stack.env`)."""
         lines = [
-            "# The local cluster's addresses, written by `python -m services.devstack.cluster up`.",
+            "# The local cluster's addresses, written by `python -m devstack.cluster up`.",
             "# Point the CLI at it with: set -a; . .run/cluster/stack.env; set +a",
             *(f"{name}={value}" for name, value in self.client_env().items()),
         ]
