@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find proto -name '*.proto' | sort)
 PYTEST_ARGS ?=
 
-.PHONY: install lock check-lock proto check-proto lint format test certs
+.PHONY: install lock check-lock proto check-proto lint format test test-unit test-integration test-e2e certs
 
 install: $(STAMP)
 
@@ -60,8 +60,23 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# `make test` is every tier in one run; each tier also runs alone. Per-test timeouts by tier are
+# set in tests/conftest.py.
+TIERED = $(VENV)/bin/pytest -m "not slow and not compose"
 test: install
-	$(VENV)/bin/pytest -m "not slow and not compose" $(PYTEST_ARGS)
+	$(TIERED) $(PYTEST_ARGS)
+
+# Pure logic: no processes, no network, seconds.
+test-unit: install
+	$(TIERED) tests/unit $(PYTEST_ARGS)
+
+# Real nats-server, real gRPC servers on port 0, service processes, the corpus.
+test-integration: install
+	$(TIERED) tests/integration $(PYTEST_ARGS)
+
+# Whole stacks of processes: the local stack, the local cluster.
+test-e2e: install
+	$(TIERED) tests/e2e tests/cluster $(PYTEST_ARGS)
 
 certs: install
 	$(PY) -m devstack.certs .certs
