@@ -1,4 +1,4 @@
-"""The gRPC server bootstrap every service uses: health, reflection, graceful stop."""
+"""The gRPC server bootstrap every service uses: health, reflection (v1, v1alpha), graceful stop."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 # The asyncio servicer: the threaded one blocks an executor thread per Watch and hangs exit.
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
-from grpc_reflection.v1alpha import reflection
 
 from services.mesh.grpc_channel import DEFAULT_MAX_MESSAGE_BYTES, message_options
 from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.metrics import GrpcMetricsInterceptor
+from services.mesh.reflection import enable_reflection
 from services.mesh.tls import GrpcTls
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,7 @@ async def start_grpc_server(
     register(server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]
-    reflection.enable_server_reflection(names, server)
+    enable_reflection(server, [*service_names, health.SERVICE_NAME])
     if tls.serves_tls:
         port = server.add_secure_port(addr, tls.server_credentials())
     else:

@@ -12,7 +12,11 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 from tests.e2e.conftest import E2EStack
 
-BASE = {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}
+BASE = {
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+}
 # service → (address variable, {method: (client streaming, server streaming)})
 SERVICES = {
     "huleedu.content.v1.ContentService": (

@@ -65,6 +65,7 @@ def test_the_readme_grpcurl_commands_work_as_written(stack: E2EStack) -> None:
     out = result.stdout
     assert "huleedu.batch.v1.BatchOrchestratorService\n" in out  # list
     assert "grpc.reflection.v1alpha.ServerReflection" in out
+    assert "grpc.reflection.v1.ServerReflection" in out
     assert (
         "rpc WatchBatch ( .huleedu.batch.v1.WatchBatchRequest ) returns "
         "( stream .huleedu.batch.v1.WatchBatchResponse );" in out
