@@ -24,8 +24,9 @@ from bench.coordination_events import (
 )
 from bench.coordination_harness import EventTap, StubSpellChecker
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc, essay_state_pb2
+from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET, KvTrackerRepository
 from services.essay_lifecycle.bootstrap import CONSUMER_DURABLE, EssayLifecycleApp, start
 from services.essay_lifecycle.domain.ports import Mutation

@@ -27,10 +27,10 @@ from devstack.nats_server import NatsServer
 from huleedu.batch.v1 import batch_service_pb2 as batch_pb
 from huleedu.batch.v1 import batch_service_pb2_grpc as batch_grpc
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1.essay_state_pb2 import BatchTracker
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2 as file_pb
 from huleedu.file.v1 import file_service_pb2_grpc as file_grpc
+from huleedu.internal.els.v1.essay_state_pb2 import BatchTracker
 from services.batch_orchestrator.bootstrap import RunningBos
 from services.batch_orchestrator.bootstrap import start as start_bos
 from services.batch_orchestrator.domain.registration import RegistrationPolicy

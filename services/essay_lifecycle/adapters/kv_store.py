@@ -13,7 +13,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_state_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
 from services.essay_lifecycle.domain.ports import BatchTracker, EssayRecord, Mutation
 from services.essay_lifecycle.domain.tracker import is_valid_id

@@ -7,7 +7,7 @@ from collections import Counter
 from nats.js.kv import KeyValue
 
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_state_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.ports import BatchTracker
 from services.mesh.domain_metrics import ESSAYS_BY_STATE, SLOT_ASSIGNMENTS
 from services.mesh.kv_census import KvCensus

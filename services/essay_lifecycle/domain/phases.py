@@ -6,8 +6,8 @@ from __future__ import annotations
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_state_pb2
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.errors import InvalidEventError
 from services.essay_lifecycle.domain.tracker import (
     BatchTracker,

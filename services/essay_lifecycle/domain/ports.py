@@ -10,8 +10,8 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_state_pb2
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 
 BatchTracker = essay_state_pb2.BatchTracker
 EssayRecord = essay_state_pb2.EssayRecord

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_state_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.errors import InvalidEventError
 from services.essay_lifecycle.domain.transitions import RefusedTransition
 

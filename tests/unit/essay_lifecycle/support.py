@@ -9,8 +9,8 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_state_pb2
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.ports import Mutation
 from services.essay_lifecycle.domain.slots import (
     ReadinessRules,

@@ -11,8 +11,9 @@ from bench.coordination_events import (
     spellcheck_completed,
 )
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_service_pb2, essay_state_pb2
+from huleedu.essay.v1 import essay_service_pb2
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain import derived, phases, readiness
 from services.essay_lifecycle.domain.tracker import BatchTracker
 from services.essay_lifecycle.domain.transitions import TRANSITIONS, is_allowed, transition

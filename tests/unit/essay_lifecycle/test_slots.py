@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bench.coordination_events import new_batch, provisioned, registered, validation_failed
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_state_pb2
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain import derived, readiness
 from services.essay_lifecycle.domain.slots import apply_registration, apply_upload, upload_of
 from services.essay_lifecycle.domain.tracker import BatchTracker

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from huleedu.batch.v1.batch_service_pb2 import Batch
 from huleedu.common.v1 import common_pb2
-from huleedu.essay.v1 import essay_state_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.batch_orchestrator.adapters.metrics import batch_state
 from services.cli.trace_view import TimelineEvent, describe, format_timeline, timeline
 from services.essay_lifecycle.adapters.metrics import essay_states, upload_outcome
