@@ -55,6 +55,7 @@ lint: install
 	$(VENV)/bin/mypy services devstack
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/buf lint
+	$(VENV)/bin/buf breaking --against '.git#branch=main'
 
 format: install
 	$(VENV)/bin/ruff format .
