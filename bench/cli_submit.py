@@ -33,7 +33,7 @@ from typing import Any
 from bench.e2e import running_stack
 from bench.e2e_corpus import BenchFile
 from bench.e2e_peer import plain_text_batches
-from bench.spellcheck_common import machine
+from tests.harness.spellcheck_common import machine
 
 RESULTS = Path(__file__).parent / "results" / "cli_submit.json"
 # Printed by `huleedu submit` on stderr once RegisterBatch has answered.

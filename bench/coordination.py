@@ -30,8 +30,6 @@ from typing import Any
 
 import grpc
 
-from bench.coordination_events import provisioned
-from bench.coordination_harness import EventTap, StubSpellChecker, bos_process, els_process
 from devstack.nats_server import NatsServer, nats_server_binary
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
@@ -41,25 +39,12 @@ from services.mesh.connection import connect_nats
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_streams
+from tests.harness.coordination_events import provisioned
+from tests.harness.coordination_harness import EventTap, StubSpellChecker, bos_process, els_process
+from tests.harness.figures import summary_ms
 
 ESSAYS_PER_BATCH = 25
 RESULTS = Path(__file__).resolve().parent / "results" / "coordination.json"
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(share * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def summary_ms(values: Sequence[float]) -> dict[str, float]:
-    """p50, p99 and max of durations given in seconds, in milliseconds."""
-    return {
-        "p50_ms": round(percentile(values, 0.50) * 1000, 1),
-        "p99_ms": round(percentile(values, 0.99) * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-    }
 
 
 async def register_batches(

@@ -45,12 +45,12 @@ from bench.e2e_corpus import BenchFile, bench_batches
 from bench.e2e_peer import SideRound, alternate, measure, peer_round, plain_text_batches
 from bench.e2e_peer_report import OURS, PEER, summarise_comparison, write_comparison
 from bench.e2e_report import ProcessSampler, StreamEvent, summarise, write_reports
-from bench.spellcheck_common import machine
 from devstack.stack import LocalStack, RunDir, StackAddresses, running_processes
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.mesh.publisher import HEADER_TYPE
 from services.mesh.subjects import BATCH_PHASE_OUTCOME, EVENTS_SUBJECTS, message_type_for
+from tests.harness.spellcheck_common import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

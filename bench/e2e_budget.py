@@ -39,8 +39,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.e2e import RESULTS, drive, running_stack
 from bench.e2e_corpus import BenchFile
 from bench.e2e_peer import CLIENT, measure, plain_text_batches
-from bench.spellcheck_common import machine
 from services.mesh.subjects import BATCH_PHASE_OUTCOME
+from tests.harness.spellcheck_common import machine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NATS_SERVER = "nats-server"

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.spellcheck_common import read_essays
+from tests.harness.spellcheck_common import read_essays
 
 # Of every 25 files: 19 .txt, 2 .html, 2 .rtf, 2 .docx.
 _FORMAT_OF_POSITION = {3: "html", 9: "rtf", 14: "docx", 17: "html", 20: "rtf", 23: "docx"}

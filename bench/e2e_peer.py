@@ -22,7 +22,7 @@ from bench.celery_peer import CeleryPeer
 from bench.e2e_corpus import BenchFile
 from bench.e2e_report import ProcessSampler
 from bench.scaling import machine_cpu_s
-from bench.spellcheck_common import read_essays
+from tests.harness.spellcheck_common import read_essays
 
 CLIENT = "client"
 REDIS = "redis-server"

@@ -42,15 +42,15 @@ from typing import Any
 
 import psutil
 
-from bench.coordination import percentile
 from bench.e2e_report import ProcessSampler
-from bench.mesh_calls import MeshCalls, read_events
 from devstack.stack import NATS, LocalStack, RunDir, StackAddresses, running_processes
 from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
+from tests.harness.figures import summary_ms
+from tests.harness.mesh_calls import MeshCalls, read_events
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
@@ -140,15 +140,6 @@ async def run_load(calls: MeshCalls, plans: list[LoadBatch], timeout_s: float) -
         plan.status = batch.status
         plan.completed = batch.completed_at.ToDatetime(tzinfo=UTC).timestamp()
     return began
-
-
-def summary_ms(values: list[float]) -> dict[str, float]:
-    """p50, p99 and max of durations in seconds, in milliseconds."""
-    return {
-        "p50_ms": round(percentile(values, 0.50) * 1000, 1),
-        "p99_ms": round(percentile(values, 0.99) * 1000, 1),
-        "max_ms": round(max(values) * 1000, 1),
-    }
 
 
 async def measure(addresses: StackAddresses, batches: int, words: int) -> dict[str, Any]:

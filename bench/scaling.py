@@ -5,7 +5,7 @@ Essay Lifecycle Service and of the Spell Checker.
 nats-server nodes with routes, every stream, bucket and the Object Store at R3, `sync_interval:
 always`) on free ports, with one Content Service, File Service and Batch Orchestrator and the
 configuration's number of ELS and Spell Checker instances (one worker process each). It
-uploads the same batches of real corpus essays as a client would (bench.scaling_load:
+uploads the same batches of real corpus essays as a client would (tests.harness.scaling_load:
 RegisterBatch, UploadFile per essay) while ELS and the Spell Checkers are held back, so their
 work waits on the stream; then starts the Spell Checkers, then every ELS instance at once, and
 measures:
@@ -41,11 +41,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.scaling_load import B, Essay, MeshDriver, corpus_essays
 from devstack.cluster_layout import ClusterLayout, any_free_ports
 from devstack.cluster_stack import ClusterStack
 from devstack.nats_server import nats_server_binary
 from devstack.stack import RunDir
+from tests.harness.scaling_load import B, Essay, MeshDriver, corpus_essays
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scaling.json"
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -15,7 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.spellcheck_common import (
+from services.spell_checker.adapters.dictionaries import load_spellchecker
+from services.spell_checker.adapters.index_cache import IndexCache
+from services.spell_checker.domain.corrector import SymmetricDeleteCorrector
+from services.spell_checker.domain.lexicon import Lexicon
+from tests.harness.spellcheck_common import (
     corpus_unknown_words,
     disagreement_reason,
     machine,
@@ -23,10 +27,6 @@ from bench.spellcheck_common import (
     reference_corrections,
     write_result,
 )
-from services.spell_checker.adapters.dictionaries import load_spellchecker
-from services.spell_checker.adapters.index_cache import IndexCache
-from services.spell_checker.domain.corrector import SymmetricDeleteCorrector
-from services.spell_checker.domain.lexicon import Lexicon
 
 
 def measure(sample: int | None, seed: int, cache_dir: Path) -> dict[str, object]:

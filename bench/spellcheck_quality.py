@@ -28,8 +28,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.spellcheck_common import MISSPELLINGS, machine, reference_corrections, write_result
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
+from tests.harness.spellcheck_common import (
+    MISSPELLINGS,
+    machine,
+    reference_corrections,
+    write_result,
+)
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:

@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.coordination_harness import EventTap, ServiceProcess
-from bench.spellcheck_common import machine, read_essays, write_result
 from devstack.nats_server import NatsServer
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
@@ -44,6 +42,8 @@ from services.spell_checker.adapters.process_stats import process_memory
 from services.spell_checker.domain.corrector import SymmetricDeleteCorrector
 from services.spell_checker.domain.index import SymmetricDeleteIndex
 from services.spell_checker.domain.lexicon import Lexicon
+from tests.harness.coordination_harness import EventTap, ServiceProcess
+from tests.harness.spellcheck_common import machine, read_essays, write_result
 
 _MIB = 1024 * 1024
 

@@ -30,6 +30,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give each test its tier's timeout; refuse a unit test that asks for a server."""
     tests_dir = Path(__file__).parent
     for item in items:
+        if not item.path.is_relative_to(tests_dir):
+            continue  # bench/tests: the benchmarks' own tests keep the default timeout
         tier = item.path.relative_to(tests_dir).parts[0]
         if tier == "unit" and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             raise pytest.UsageError(

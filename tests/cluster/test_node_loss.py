@@ -18,14 +18,6 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.scaling_load import (
-    CORPUS,
-    BatchFlow,
-    MeshDriver,
-    corpus_essays,
-    jetstream_call,
-    stored_spellcheck_counts,
-)
 from devstack.cluster_stack import ClusterStack
 from devstack.nats_cluster import (
     StreamReplicas,
@@ -37,6 +29,14 @@ from devstack.stack import SERVICES
 from huleedu.common.v1 import common_pb2
 from services.mesh.dead_letters import HEADER_DLQ_REASON
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
+from tests.harness.scaling_load import (
+    CORPUS,
+    BatchFlow,
+    MeshDriver,
+    corpus_essays,
+    jetstream_call,
+    stored_spellcheck_counts,
+)
 from tests.support import wait_until
 
 pytestmark = [

@@ -20,10 +20,10 @@ import nats
 import nats.errors
 from nats.js import JetStreamContext
 
-from bench.coordination import percentile
 from devstack.chaos import ChaosStack, ServiceInstance
 from services.mesh.streams import EVENTS_STREAM
 from tests.e2e.chaos_observer import AckObserver
+from tests.harness.figures import percentile
 
 NATS = "nats-server"
 # The durable consumer each service binds (the Content Service consumes none).

@@ -14,7 +14,6 @@ from pathlib import Path
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.mesh_calls import MeshCalls
 from devstack.chaos import ChaosStack
 from services.mesh.connection import connect_nats
 from tests.conftest import settings_for
@@ -26,6 +25,7 @@ from tests.e2e.chaos_faults import (
 )
 from tests.e2e.chaos_observer import AckObserver
 from tests.e2e.chaos_workload import plan_batches, run_workload, verify
+from tests.harness.mesh_calls import MeshCalls
 from tests.support import unique
 
 # Short ack waits bring back a message whose handler was killed within seconds (the default, 30 s,

@@ -17,13 +17,13 @@ from functools import cache
 import nats.errors
 from nats.js import JetStreamContext
 
-from bench.mesh_calls import MeshCalls, read_events
 from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
+from tests.harness.mesh_calls import MeshCalls, read_events
 from tests.support import CORPUS, wait_until
 from tests.unit.file_service.corpus_expectations import EXPECTED_OUTCOMES
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from bench.mesh_calls import MeshCalls
 from devstack.stack import StackAddresses
 from huleedu.batch.v1 import batch_service_pb2
 from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL
 from tests.e2e.chaos_faults import SEEDS_USED
+from tests.harness.mesh_calls import MeshCalls
 from tests.support import REPO_ROOT
 
 SAMPLE_CLASS = REPO_ROOT / "examples" / "essays"

@@ -15,11 +15,11 @@ from pathlib import Path
 import nats
 import pytest
 
-from bench.scaling_load import CORPUS, BatchFlow, MeshDriver, corpus_essays, jetstream_call
 from devstack.cluster_layout import ClusterLayout
 from devstack.processes import read_pid_files
 from huleedu.common.v1 import common_pb2
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
+from tests.harness.scaling_load import CORPUS, BatchFlow, MeshDriver, corpus_essays, jetstream_call
 from tests.support import REPO_ROOT, wait_until
 
 pytestmark = [

@@ -22,7 +22,6 @@ from pathlib import Path
 import grpc
 import pytest
 
-from bench.mesh_calls import MeshCalls
 from devstack.stack import NATS, SERVICES, StackAddresses
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
@@ -32,6 +31,7 @@ from services.mesh.grpc_channel import grpc_channel
 from services.mesh.health_probe import check_health
 from tests.conftest import settings_for
 from tests.e2e.conftest import devstack, register_essays
+from tests.harness.mesh_calls import MeshCalls
 from tests.small_disk import MIB, small_disk
 from tests.support import CORPUS, unique, wait_until
 

@@ -13,20 +13,20 @@ from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.coordination_events import provisioned, validation_failed
-from bench.coordination_harness import (
-    EventTap,
-    ServiceProcess,
-    StubSpellChecker,
-    bos_process,
-    els_process,
-)
 from devstack.nats_server import NatsServer
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.cli.results import TERMINAL
 from services.mesh.publisher import EventPublisher
+from tests.harness.coordination_events import provisioned, validation_failed
+from tests.harness.coordination_harness import (
+    EventTap,
+    ServiceProcess,
+    StubSpellChecker,
+    bos_process,
+    els_process,
+)
 from tests.support import wait_until
 
 B = common_pb2.BatchStatus

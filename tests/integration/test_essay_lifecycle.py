@@ -15,14 +15,6 @@ from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.coordination_events import (
-    new_batch,
-    provisioned,
-    registered,
-    spellcheck_command,
-    validation_failed,
-)
-from bench.coordination_harness import EventTap, StubSpellChecker
 from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
@@ -37,6 +29,14 @@ from services.mesh.kv import read_document
 from services.mesh.publisher import HEADER_MSG_ID, EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM, ensure_kv
+from tests.harness.coordination_events import (
+    new_batch,
+    provisioned,
+    registered,
+    spellcheck_command,
+    validation_failed,
+)
+from tests.harness.coordination_harness import EventTap, StubSpellChecker
 from tests.support import unique, wait_until
 
 S = common_pb2.EssayStatus

@@ -11,14 +11,14 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.coordination_events import new_batch, provisioned, registered
-from bench.coordination_harness import EventTap, els_process
 from devstack.nats_server import NatsServer
 from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from services.mesh import subjects
 from services.mesh.publisher import EventPublisher
+from tests.harness.coordination_events import new_batch, provisioned, registered
+from tests.harness.coordination_harness import EventTap, els_process
 from tests.support import wait_until
 
 NatsJs = tuple[Client, JetStreamContext]

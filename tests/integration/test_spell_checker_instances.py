@@ -13,7 +13,6 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.coordination_harness import EventTap, ServiceProcess
 from devstack.nats_server import NatsServer
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
@@ -22,6 +21,7 @@ from services.mesh import subjects
 from services.mesh.content_client import ContentClient
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
+from tests.harness.coordination_harness import EventTap, ServiceProcess
 from tests.integration.test_spell_checker_support import (
     MAX_DELIVER,
     completions,

@@ -10,7 +10,6 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.coordination_harness import EventTap
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.content_service.bootstrap import ContentService, start_content_service
@@ -23,6 +22,7 @@ from services.mesh.streams import DLQ_STREAM
 from services.spell_checker.bootstrap import SpellCheckerService, start_service
 from services.spell_checker.domain.model import Correction, apply_corrections
 from services.spell_checker.entrypoints.spellcheck_requests import completion_event_id
+from tests.harness.coordination_harness import EventTap
 from tests.integration.test_spell_checker_support import (
     completions,
     content_settings,

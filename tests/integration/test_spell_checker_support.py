@@ -7,8 +7,6 @@ import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench.coordination_harness import EventTap
-from bench.spellcheck_common import read_essays
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.content_service.settings import ContentServiceSettings
@@ -18,6 +16,8 @@ from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine
 from services.spell_checker.config import SpellCheckerSettings
+from tests.harness.coordination_harness import EventTap
+from tests.harness.spellcheck_common import read_essays
 from tests.support import unique
 
 MAX_DELIVER = 3  # every Spell Checker of the session binds the durable with the same config

@@ -13,14 +13,14 @@ import random
 
 import pytest
 
-from bench.spellcheck_common import (
+from services.spell_checker.adapters.checkers import LanguageCheckers
+from services.spell_checker.adapters.dictionaries import load_spellchecker
+from tests.harness.spellcheck_common import (
     corpus_unknown_words,
     disagreement_reason,
     read_essays,
     reference_corrections,
 )
-from services.spell_checker.adapters.checkers import LanguageCheckers
-from services.spell_checker.adapters.dictionaries import load_spellchecker
 
 SAMPLE = 150  # with this seed: 1 frequency tie, 99.33 %, the rate of the full run
 SEED = 1

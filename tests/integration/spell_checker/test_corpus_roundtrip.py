@@ -9,10 +9,10 @@ import os
 import re
 from pathlib import Path
 
-from bench.spellcheck_common import read_essays
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine
 from services.spell_checker.adapters.pool import ProcessPoolChecker
 from services.spell_checker.domain.model import CheckResult
+from tests.harness.spellcheck_common import read_essays
 
 _WORD = re.compile(r"^[^\W\d_](?:[\w'\u2019\u0300-\u036f]*[^\W\d_])?$")
 

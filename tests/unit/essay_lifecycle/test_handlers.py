@@ -6,16 +6,16 @@ import logging
 
 import pytest
 
-from bench.coordination_events import (
+from huleedu.events.v1 import events_pb2
+from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
+from services.mesh.consumer import PermanentError
+from tests.harness.coordination_events import (
     new_batch,
     provisioned,
     registered,
     spellcheck_command,
     spellcheck_completed,
 )
-from huleedu.events.v1 import events_pb2
-from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
-from services.mesh.consumer import PermanentError
 from tests.unit.essay_lifecycle.support import (
     RULES,
     FakeDeadlines,

@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-from bench.coordination_events import (
-    metadata,
-    new_batch,
-    provisioned,
-    registered,
-    spellcheck_command,
-    spellcheck_completed,
-)
 from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2
 from huleedu.events.v1 import events_pb2
@@ -17,6 +9,14 @@ from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain import derived, phases, readiness
 from services.essay_lifecycle.domain.tracker import BatchTracker
 from services.essay_lifecycle.domain.transitions import TRANSITIONS, is_allowed, transition
+from tests.harness.coordination_events import (
+    metadata,
+    new_batch,
+    provisioned,
+    registered,
+    spellcheck_command,
+    spellcheck_completed,
+)
 from tests.unit.essay_lifecycle.support import now, register, upload
 
 S = common_pb2.EssayStatus

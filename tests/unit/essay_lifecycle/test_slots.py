@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bench.coordination_events import new_batch, provisioned, registered, validation_failed
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain import derived, readiness
 from services.essay_lifecycle.domain.slots import apply_registration, apply_upload, upload_of
 from services.essay_lifecycle.domain.tracker import BatchTracker
+from tests.harness.coordination_events import new_batch, provisioned, registered, validation_failed
 from tests.unit.essay_lifecycle.support import RULES, now, register, upload
 
 S = common_pb2.EssayStatus

@@ -17,8 +17,8 @@ from pathlib import Path
 from rapidfuzz.distance import DamerauLevenshtein
 from spellchecker import SpellChecker
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
+from tests.support import CORPUS, REPO_ROOT
+
 ESSAYS = CORPUS / "essays"
 MISSPELLINGS = CORPUS / "misspellings"
 RESULTS = REPO_ROOT / "bench" / "results"

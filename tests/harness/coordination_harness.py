@@ -23,13 +23,13 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from bench.coordination_events import spellcheck_completed
 from devstack.nats_server import free_port
 from huleedu.events.v1 import events_pb2
 from services.mesh import subjects
 from services.mesh.publisher import HEADER_TYPE, EventPublisher
+from tests.harness.coordination_events import spellcheck_completed
+from tests.support import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 M = TypeVar("M", bound=Message)
 
 

@@ -14,7 +14,6 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import grpc
@@ -33,8 +32,9 @@ from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.cli.results import TERMINAL
 from services.mesh import subjects
 from services.mesh.streams import EVENTS_STREAM
+from tests.support import CORPUS as SHARED_CORPUS
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "essays"
+CORPUS = SHARED_CORPUS / "essays"
 B = common_pb2.BatchStatus
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 _MIB = 1024 * 1024
