@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find proto -name '*.proto' | sort)
 PYTEST_ARGS ?=
 
-.PHONY: install lock check-lock proto check-proto lint format test test-unit test-integration test-e2e certs
+.PHONY: install lock check-lock proto check-proto lint docs format test test-unit test-integration test-e2e certs
 
 install: $(STAMP)
 
@@ -56,6 +56,11 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/buf lint
 	$(VENV)/bin/buf breaking --against '.git#branch=main'
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
+
+# The documentation site (docs/, mkdocs.yml) into site/.
+docs: install
+	$(VENV)/bin/mkdocs build --strict
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -59,7 +59,7 @@ def summarise_comparison(
 
 
 def markdown(result: Mapping[str, Any]) -> str:
-    """The comparison as the README shows it."""
+    """The comparison as docs/benchmarks.md shows it."""
     ours, peer = result["sides"][OURS], result["sides"][PEER]
     ratio = result["ours_vs_peer"]
     lines = [

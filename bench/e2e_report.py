@@ -213,7 +213,7 @@ def summarise(
 
 
 def markdown(result: Mapping[str, Any]) -> str:
-    """The result as the README shows it."""
+    """The result as docs/benchmarks.md shows it."""
     m = result["machine"]
     plain = result["plain_pyspellchecker"]
     lines = [

