@@ -22,7 +22,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from services.spell_checker.adapters.checkers import LanguageCheckers
-from services.spell_checker.config import SpellCheckerSettings
+from services.spell_checker.settings import SpellCheckerSettings
 
 CHECK_ESSAY = "peer.check_essay"
 MARK_BATCH_DONE = "peer.mark_batch_done"

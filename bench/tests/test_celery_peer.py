@@ -11,7 +11,7 @@ import pytest
 from bench.celery_peer import CeleryPeer, essay_id, redis_server_binary
 from bench.e2e_peer import plain_text_batches
 from services.spell_checker.adapters.checkers import LanguageCheckers
-from services.spell_checker.config import SpellCheckerSettings
+from services.spell_checker.settings import SpellCheckerSettings
 
 pytestmark = pytest.mark.skipif(
     redis_server_binary() is None,

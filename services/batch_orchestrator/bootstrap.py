@@ -34,6 +34,7 @@ from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.kv_census import KvCensus
 from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.publisher import EventPublisher
+from services.mesh.runtime import ServiceProgram, undone_on_failure
 from services.mesh.storage_health import storage_health
 from services.mesh.streams import ensure_kv, ensure_streams
 
@@ -78,8 +79,9 @@ class RunningBos:
 async def start(settings: BosSettings) -> RunningBos:
     """Provision streams, bucket and consumer; serve gRPC; return once ready (health SERVING)."""
     reconnects = Reconnects()
-    client, js = await connect_nats(settings.nats, PRODUCER, reconnects)
-    try:
+    async with undone_on_failure() as undo:
+        client, js = await connect_nats(settings.nats, PRODUCER, reconnects)
+        undo.push_async_callback(client.close)
         await ensure_streams(js, settings.nats)
         batches_kv = await ensure_kv(js, BUCKET, settings.nats)
         repository = KvBatchRepository(js, batches_kv)
@@ -105,22 +107,16 @@ async def start(settings: BosSettings) -> RunningBos:
             dependency_horizon_s=settings.nats.dependency_horizon_s,
         )
         await consumer.start()
+        undo.push_async_callback(consumer.stop)
         servicer = BatchOrchestratorServicer(registrar, BatchQueries(repository))
         reconnects.add(servicer.end_watches)
-        try:
-            server = await start_grpc_server(
-                settings.addr,
-                lambda s: batch_service_pb2_grpc.add_BatchOrchestratorServiceServicer_to_server(
-                    servicer, s
-                ),
-                [SERVICE_NAME],
-            )
-        except BaseException:
-            await consumer.stop()
-            raise
-    except BaseException:
-        await client.close()
-        raise
+        server = await start_grpc_server(
+            settings.addr,
+            lambda s: batch_service_pb2_grpc.add_BatchOrchestratorServiceServicer_to_server(
+                servicer, s
+            ),
+            [SERVICE_NAME],
+        )
     server.follow([consumer, storage_health(js)])
     announcer = asyncio.create_task(registrar.run_announcer(settings.announce_retry_s))
     census = batch_census(batches_kv)
@@ -138,3 +134,12 @@ async def start(settings: BosSettings) -> RunningBos:
         shutdown_grace_s=settings.shutdown_grace_s,
         census=census,
     )
+
+
+PROGRAM = ServiceProgram(
+    name="batch_orchestrator",
+    read_settings=BosSettings.from_env,
+    start=start,
+    log_level=lambda settings: settings.log_level,
+    metrics=lambda settings: settings.metrics,
+)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
-from services.mesh.metrics import MetricsSettings
+from services.mesh.metrics import METRICS_OFF, MetricsSettings
 from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
 
 SEVEN_DAYS_S = 7 * 24 * 3600
-METRICS_OFF = MetricsSettings(enabled=False, addr="127.0.0.1:0")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,9 @@ from services.content_service.entrypoints.grpc_servicer import SERVICE_NAME, Con
 from services.content_service.settings import ContentServiceSettings
 from services.mesh.connection import close_nats, connect_nats
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
-from services.mesh.lifecycle import wait_for_shutdown_signal
-from services.mesh.metrics import start_metrics_server
+from services.mesh.runtime import ServiceProgram, undone_on_failure
 from services.mesh.storage_health import storage_health
 from services.mesh.streams import ensure_object_store
-from services.mesh.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -29,46 +27,50 @@ class ContentService:
 
     grpc: GrpcServer
     nats: Client
+    shutdown_grace_s: float
 
     @property
     def port(self) -> int:
         """The bound gRPC port."""
         return self.grpc.port
 
-    async def stop(self, grace_s: float = 5.0) -> None:
-        """NOT_SERVING, finish calls in flight, then close NATS."""
-        await self.grpc.stop(grace_s)
+    async def stop(self) -> None:
+        """NOT_SERVING, finish calls in flight (within the shutdown grace), then close NATS."""
+        await self.grpc.stop(self.shutdown_grace_s)
         await close_nats(self.nats)
         log.info("content service stopped")
 
 
 async def start_content_service(settings: ContentServiceSettings) -> ContentService:
     """Connect, provision the bucket and serve."""
-    client, js = await connect_nats(settings.nats, "content_service")
-    await ensure_object_store(js, CONTENT_BUCKET, settings.nats)
-    library = ContentLibrary(ObjectStoreRepository(js), max_object_bytes=settings.max_object_bytes)
-    servicer = ContentServicer(library)
-    server = await start_grpc_server(
-        settings.addr,
-        lambda grpc_server: content_service_pb2_grpc.add_ContentServiceServicer_to_server(
-            servicer, grpc_server
-        ),
-        [SERVICE_NAME],
-        max_message_bytes=settings.grpc_max_message_bytes,
-    )
+    async with undone_on_failure() as undo:
+        client, js = await connect_nats(settings.nats, "content_service")
+        undo.push_async_callback(close_nats, client)
+        await ensure_object_store(js, CONTENT_BUCKET, settings.nats)
+        library = ContentLibrary(
+            ObjectStoreRepository(js), max_object_bytes=settings.max_object_bytes
+        )
+        servicer = ContentServicer(library)
+        server = await start_grpc_server(
+            settings.addr,
+            lambda grpc_server: content_service_pb2_grpc.add_ContentServiceServicer_to_server(
+                servicer, grpc_server
+            ),
+            [SERVICE_NAME],
+            max_message_bytes=settings.grpc_max_message_bytes,
+        )
     server.follow([storage_health(js)])
     log.info(
         "content service ready",
         extra={"port": server.port, "max_object_bytes": settings.max_object_bytes},
     )
-    return ContentService(grpc=server, nats=client)
+    return ContentService(grpc=server, nats=client, shutdown_grace_s=settings.shutdown_grace_s)
 
 
-async def run(settings: ContentServiceSettings) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully; metrics and tracing as
-    configured."""
-    configure_tracing("content_service")
-    start_metrics_server(settings.metrics)
-    service = await start_content_service(settings)
-    await wait_for_shutdown_signal()
-    await service.stop()
+PROGRAM = ServiceProgram(
+    name="content_service",
+    read_settings=ContentServiceSettings.from_env,
+    start=start_content_service,
+    log_level=lambda settings: settings.log_level,
+    metrics=lambda settings: settings.metrics,
+)

@@ -5,6 +5,7 @@
 | `CONTENT_SERVICE_ADDR` | `127.0.0.1:50051` | host:port the gRPC server binds |
 | `CONTENT_MAX_OBJECT_BYTES` | `10485760` | largest object (bytes) PutContent stores; more: |
 |   |   | RESOURCE_EXHAUSTED. gRPC message limits are set from it |
+| `CONTENT_SHUTDOWN_GRACE_S` | `5` | time in-flight gRPC calls get on SIGTERM |
 | `LOG_LEVEL` | `INFO` | log level of the JSON logs on stderr |
 | `CONTENT_SERVICE_METRICS_ADDR` | `127.0.0.1:9101` | where /metrics is served; |
 |   |   | `METRICS_ENABLED=false` serves none |
@@ -15,13 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.mesh.metrics import MetricsSettings
-from services.mesh.settings import NatsSettings, env_addr, env_int, env_str
+from services.mesh.metrics import METRICS_OFF, MetricsSettings
+from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
 
 DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024
 _ENVELOPE_BYTES = 1024 * 1024
-
-METRICS_OFF = MetricsSettings(enabled=False, addr="127.0.0.1:0")
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,7 @@ class ContentServiceSettings:
     log_level: str
     nats: NatsSettings
     metrics: MetricsSettings = METRICS_OFF  # from_env() turns it on; in-process tests do not
+    shutdown_grace_s: float = 5.0
 
     @property
     def grpc_max_message_bytes(self) -> int:
@@ -51,4 +51,5 @@ class ContentServiceSettings:
             log_level=env_str("LOG_LEVEL", "INFO"),
             nats=NatsSettings.from_env(),
             metrics=MetricsSettings.from_env("CONTENT_SERVICE_METRICS_ADDR"),
+            shutdown_grace_s=env_float("CONTENT_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -33,12 +32,10 @@ from services.mesh.connection import close_nats, connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
 from services.mesh.kv_census import KvCensus
-from services.mesh.lifecycle import wait_for_shutdown_signal
-from services.mesh.metrics import start_metrics_server
 from services.mesh.publisher import EventPublisher
+from services.mesh.runtime import ServiceProgram, undone_on_failure
 from services.mesh.storage_health import storage_health
 from services.mesh.streams import ConsumerSpec, ensure_kv, ensure_streams
-from services.mesh.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +89,9 @@ class EssayLifecycleApp:
 
 async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
     """Provision what ELS needs, start consuming and serving."""
-    client, js = await connect_nats(settings.nats, "essay_lifecycle")
-    try:
+    async with undone_on_failure() as undo:
+        client, js = await connect_nats(settings.nats, "essay_lifecycle")
+        undo.push_async_callback(close_nats, client)
         await ensure_streams(js, settings.nats)
         batches_kv = await ensure_kv(js, BATCHES_BUCKET, settings.nats)
         trackers = KvTrackerRepository(batches_kv)
@@ -118,11 +116,8 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
             dependency_horizon_s=settings.nats.dependency_horizon_s,
         )
         await consumer.start()
-    except BaseException:
-        await client.close()
-        raise
-    servicer = EssayLifecycleServicer(trackers, essays)
-    try:
+        undo.push_async_callback(consumer.stop)
+        servicer = EssayLifecycleServicer(trackers, essays)
         server = await start_grpc_server(
             settings.addr,
             lambda grpc_server: essay_service_pb2_grpc.add_EssayLifecycleServiceServicer_to_server(
@@ -130,11 +125,6 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
             ),
             [SERVICE_NAME],
         )
-    except BaseException:
-        await consumer.stop()
-        with contextlib.suppress(Exception):
-            await client.drain()
-        raise
     server.follow([consumer, storage_health(js)])
     census = essay_census(batches_kv)
     census.start()
@@ -142,10 +132,10 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
     return EssayLifecycleApp(settings, client, consumer, server, census)
 
 
-async def run(settings: EssayLifecycleSettings) -> None:
-    """Run until SIGTERM or SIGINT, then stop gracefully; metrics and tracing as configured."""
-    configure_tracing(PRODUCER)
-    start_metrics_server(settings.metrics)
-    app = await start(settings)
-    await wait_for_shutdown_signal()
-    await app.stop()
+PROGRAM = ServiceProgram(
+    name=PRODUCER,
+    read_settings=EssayLifecycleSettings.from_env,
+    start=start,
+    log_level=lambda settings: settings.log_level,
+    metrics=lambda settings: settings.metrics,
+)

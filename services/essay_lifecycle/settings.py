@@ -15,10 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.essay_lifecycle.domain.slots import ReadinessRules
-from services.mesh.metrics import MetricsSettings
+from services.mesh.metrics import METRICS_OFF, MetricsSettings
 from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
-
-METRICS_OFF = MetricsSettings(enabled=False, addr="127.0.0.1:0")
 
 
 @dataclass(frozen=True)

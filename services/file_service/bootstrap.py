@@ -25,12 +25,10 @@ from services.mesh.connection import close_nats, connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.content_client import ContentClient
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
-from services.mesh.lifecycle import wait_for_shutdown_signal
-from services.mesh.metrics import start_metrics_server
 from services.mesh.publisher import EventPublisher
+from services.mesh.runtime import ServiceProgram, undone_on_failure
 from services.mesh.storage_health import storage_health
 from services.mesh.streams import ConsumerSpec, ensure_kv, ensure_streams
-from services.mesh.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 DURABLE = "file_service"
@@ -45,15 +43,17 @@ class FileService:
     pool: ExtractionPool
     content: ContentClient
     nats: Client
+    shutdown_grace_s: float
 
     @property
     def port(self) -> int:
         """The bound gRPC port."""
         return self.grpc.port
 
-    async def stop(self, grace_s: float = 10.0) -> None:
-        """NOT_SERVING, finish uploads in flight, stop consuming, stop workers, close NATS."""
-        await self.grpc.stop(grace_s)
+    async def stop(self) -> None:
+        """NOT_SERVING, finish uploads in flight (within the shutdown grace), stop consuming,
+        stop workers, close NATS."""
+        await self.grpc.stop(self.shutdown_grace_s)
         await self.consumer.stop()
         await self.pool.stop()
         await self.content.close()
@@ -74,56 +74,67 @@ def consumer_spec(settings: FileServiceSettings) -> ConsumerSpec:
 
 async def start_file_service(settings: FileServiceSettings) -> FileService:
     """Connect, provision, start the workers, the consumer and the gRPC server."""
-    client, js = await connect_nats(settings.nats, "file_service")
-    await ensure_streams(js, settings.nats)
-    registry = KvBatchRegistry(await ensure_kv(js, BATCHES_BUCKET, settings.nats))
-    ledger = KvUploadLedger(await ensure_kv(js, UPLOADS_BUCKET, settings.nats), client)
-    admissions = KvFileAdmissions(await ensure_kv(js, BATCH_FILES_BUCKET, settings.nats))
-    pool = ExtractionPool(settings.pool, settings.limits)
-    await pool.start()
-    content = ContentClient(
-        settings.content_service_addr, max_message_bytes=settings.grpc_max_message_bytes
-    )
-    ingestor = UploadIngestor(
-        registry=registry,
-        extractor=pool,
-        content=GrpcContentStore(content),
-        ledger=ledger,
-        admissions=admissions,
-        announcer=JetStreamAnnouncer(EventPublisher(js, PRODUCER)),
-        policy=settings.ingest,
-    )
-    consumer = EventConsumer(
-        js,
-        consumer_spec(settings),
-        {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
-        service=PRODUCER,
-        stall_after_s=settings.nats.consumer_stall_s,
-        dependency_horizon_s=settings.nats.dependency_horizon_s,
-    )
-    await consumer.start()
-    servicer = FileServicer(ingestor, upload_concurrency=settings.upload_concurrency)
-    server = await start_grpc_server(
-        settings.addr,
-        lambda grpc_server: file_service_pb2_grpc.add_FileServiceServicer_to_server(
-            servicer, grpc_server
-        ),
-        [SERVICE_NAME],
-        max_message_bytes=settings.grpc_max_message_bytes,
-    )
+    async with undone_on_failure() as undo:
+        client, js = await connect_nats(settings.nats, "file_service")
+        undo.push_async_callback(close_nats, client)
+        await ensure_streams(js, settings.nats)
+        registry = KvBatchRegistry(await ensure_kv(js, BATCHES_BUCKET, settings.nats))
+        ledger = KvUploadLedger(await ensure_kv(js, UPLOADS_BUCKET, settings.nats), client)
+        admissions = KvFileAdmissions(await ensure_kv(js, BATCH_FILES_BUCKET, settings.nats))
+        pool = ExtractionPool(settings.pool, settings.limits)
+        await pool.start()
+        undo.push_async_callback(pool.stop)
+        content = ContentClient(
+            settings.content_service_addr, max_message_bytes=settings.grpc_max_message_bytes
+        )
+        undo.push_async_callback(content.close)
+        ingestor = UploadIngestor(
+            registry=registry,
+            extractor=pool,
+            content=GrpcContentStore(content),
+            ledger=ledger,
+            admissions=admissions,
+            announcer=JetStreamAnnouncer(EventPublisher(js, PRODUCER)),
+            policy=settings.ingest,
+        )
+        consumer = EventConsumer(
+            js,
+            consumer_spec(settings),
+            {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
+            service=PRODUCER,
+            stall_after_s=settings.nats.consumer_stall_s,
+            dependency_horizon_s=settings.nats.dependency_horizon_s,
+        )
+        await consumer.start()
+        undo.push_async_callback(consumer.stop)
+        servicer = FileServicer(ingestor, upload_concurrency=settings.upload_concurrency)
+        server = await start_grpc_server(
+            settings.addr,
+            lambda grpc_server: file_service_pb2_grpc.add_FileServiceServicer_to_server(
+                servicer, grpc_server
+            ),
+            [SERVICE_NAME],
+            max_message_bytes=settings.grpc_max_message_bytes,
+        )
     server.follow([consumer, storage_health(js)])
     log.info(
         "file service ready",
         extra={"port": server.port, "content_service": settings.content_service_addr},
     )
-    return FileService(grpc=server, consumer=consumer, pool=pool, content=content, nats=client)
+    return FileService(
+        grpc=server,
+        consumer=consumer,
+        pool=pool,
+        content=content,
+        nats=client,
+        shutdown_grace_s=settings.shutdown_grace_s,
+    )
 
 
-async def run(settings: FileServiceSettings) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully; metrics and tracing as
-    configured."""
-    configure_tracing("file_service")
-    start_metrics_server(settings.metrics)
-    service = await start_file_service(settings)
-    await wait_for_shutdown_signal()
-    await service.stop()
+PROGRAM = ServiceProgram(
+    name="file_service",
+    read_settings=FileServiceSettings.from_env,
+    start=start_file_service,
+    log_level=lambda settings: settings.log_level,
+    metrics=lambda settings: settings.metrics,
+)

@@ -15,6 +15,7 @@
 | `FILE_MAX_FILES_PER_ESSAY` | `2` | different files a batch takes per expected essay (at |
 |   |   | least 10 more than its essays); more: RESOURCE_EXHAUSTED |
 | `FILE_UPLOAD_CONCURRENCY` | `8` | files of one UploadFiles stream processed at once |
+| `FILE_SHUTDOWN_GRACE_S` | `10` | time uploads in flight get on SIGTERM |
 | `LOG_LEVEL` | `INFO` | log level of the JSON logs on stderr |
 | `FILE_SERVICE_METRICS_ADDR` | `127.0.0.1:9102` | where /metrics is served; |
 |   |   | `METRICS_ENABLED=false` serves none |
@@ -29,7 +30,7 @@ from services.file_service.adapters.extraction_pool import PoolSettings
 from services.file_service.domain.extract_docx import DocxLimits
 from services.file_service.domain.extraction import ExtractionLimits
 from services.file_service.domain.ingest import IngestPolicy
-from services.mesh.metrics import MetricsSettings
+from services.mesh.metrics import METRICS_OFF, MetricsSettings
 from services.mesh.settings import (
     NatsSettings,
     SettingsError,
@@ -41,8 +42,6 @@ from services.mesh.settings import (
 )
 
 _MIB = 1024 * 1024
-
-METRICS_OFF = MetricsSettings(enabled=False, addr="127.0.0.1:0")
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,7 @@ class FileServiceSettings:
     log_level: str
     nats: NatsSettings
     metrics: MetricsSettings = METRICS_OFF  # from_env() turns it on; in-process tests do not
+    shutdown_grace_s: float = 10.0
 
     @property
     def grpc_max_message_bytes(self) -> int:
@@ -102,4 +102,5 @@ class FileServiceSettings:
             log_level=env_str("LOG_LEVEL", "INFO"),
             nats=NatsSettings.from_env(),
             metrics=MetricsSettings.from_env("FILE_SERVICE_METRICS_ADDR"),
+            shutdown_grace_s=env_float("FILE_SHUTDOWN_GRACE_S", 10.0, minimum=0.0, maximum=300.0),
         )

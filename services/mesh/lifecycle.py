@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import AsyncIterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -13,8 +15,10 @@ log = logging.getLogger(__name__)
 _RECANCEL_S = 1.0
 
 
-async def wait_for_shutdown_signal() -> None:
-    """Return when the process receives SIGTERM or SIGINT."""
+@contextlib.asynccontextmanager
+async def shutdown_signals() -> AsyncIterator[asyncio.Event]:
+    """An event set when the process receives SIGTERM or SIGINT, for the duration of the block;
+    entered before the service starts, so a signal during start-up stops it once started."""
     loop = asyncio.get_running_loop()
     received = asyncio.Event()
 
@@ -25,7 +29,7 @@ async def wait_for_shutdown_signal() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        await received.wait()
+        yield received
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

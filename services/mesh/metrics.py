@@ -112,6 +112,10 @@ class MetricsSettings:
         )
 
 
+# No /metrics: what settings built in-process (tests) carry; from_env() turns it on.
+METRICS_OFF = MetricsSettings(enabled=False, addr="127.0.0.1:0")
+
+
 def start_metrics_server(settings: MetricsSettings) -> int | None:
     """Serve /metrics over HTTP on the configured address; returns the bound port."""
     if not settings.enabled:

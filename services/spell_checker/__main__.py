@@ -1,25 +1,8 @@
-"""`python -m services.spell_checker`: read the settings and run the Spell Checker."""
+"""`python -m services.spell_checker`: the Spell Checker's lifecycle (services.mesh.runtime)."""
 
-from __future__ import annotations
+from services.mesh.runtime import run_program
+from services.spell_checker.bootstrap import PROGRAM
 
-import asyncio
-import sys
-
-from services.mesh.logging import configure_logging
-from services.mesh.settings import SettingsError
-from services.spell_checker.bootstrap import run
-from services.spell_checker.config import SERVICE_NAME, SpellCheckerSettings
-
-
-def main() -> None:
-    """Run the Spell Checker until SIGTERM or SIGINT."""
-    try:
-        settings = SpellCheckerSettings.from_env()
-    except SettingsError as error:
-        sys.exit(f"{SERVICE_NAME}: {error}")
-    configure_logging(SERVICE_NAME, settings.log_level)
-    asyncio.run(run(settings))
-
-
+# The guard matters: the checking workers (spawned) re-import this module as __mp_main__.
 if __name__ == "__main__":
-    main()
+    run_program(PROGRAM)

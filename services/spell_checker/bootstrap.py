@@ -14,21 +14,18 @@ from services.mesh.connection import close_nats, connect_nats
 from services.mesh.consumer import EventConsumer
 from services.mesh.content_client import ContentClient
 from services.mesh.grpc_server import GrpcServer, start_grpc_server
-from services.mesh.lifecycle import wait_for_shutdown_signal
-from services.mesh.metrics import MetricsSettings, start_metrics_server
 from services.mesh.publisher import EventPublisher
+from services.mesh.runtime import ServiceProgram, undone_on_failure
 from services.mesh.storage_health import storage_health
 from services.mesh.streams import ConsumerSpec, ensure_streams
-from services.mesh.tracing import configure_tracing
 from services.spell_checker.adapters.pool import ProcessPoolChecker
 from services.spell_checker.adapters.process_stats import process_age_s, process_memory
-from services.spell_checker.config import SERVICE_NAME, SpellCheckerSettings
 from services.spell_checker.entrypoints.spellcheck_requests import SpellcheckRequestHandler
+from services.spell_checker.settings import SERVICE_NAME, SpellCheckerSettings
 
 log = logging.getLogger(__name__)
 
 DURABLE = "spell_checker"
-_STOP_GRACE_S = 5.0
 _MIB = 1024 * 1024
 
 
@@ -53,13 +50,14 @@ class SpellCheckerService:
     content: ContentClient
     grpc: GrpcServer
     start_up_s: float
+    shutdown_grace_s: float
 
     async def stop(self) -> None:
         """Health NOT_SERVING, stop taking requests, finish those in hand, close connections."""
         await self.grpc.enter_graceful_shutdown()
         await self.consumer.stop()
         await self.pool.close()
-        await self.grpc.stop(_STOP_GRACE_S)
+        await self.grpc.stop(self.shutdown_grace_s)
         await self.content.close()
         await close_nats(self.nats)
         log.info("spell checker stopped")
@@ -75,32 +73,37 @@ async def start_service(
     """
     started_at = time.monotonic()
     before_call_s = process_age_s() if from_process_start else 0.0
-    pool = ProcessPoolChecker(
-        settings.checker, settings.workers, logging_as=(SERVICE_NAME, settings.log_level)
-    )
-    workers = await pool.start()
-    nats_client, js = await connect_nats(settings.nats, SERVICE_NAME)
-    await ensure_streams(js, settings.nats)
-    content = ContentClient(settings.content_addr)
-    handler = SpellcheckRequestHandler(
-        content=content,
-        checker=pool,
-        events=EventPublisher(js, SERVICE_NAME),
-        default_language=settings.default_language,
-        retry_delay_s=settings.retry_delay_s,
-        max_group=settings.max_group,
-    )
-    consumer = EventConsumer(
-        js,
-        consumer_spec(settings),
-        {events_pb2.EssayLifecycleSpellcheckRequest: handler},
-        service=SERVICE_NAME,
-        concurrency=settings.in_flight,
-        stall_after_s=settings.nats.consumer_stall_s,
-        dependency_horizon_s=settings.nats.dependency_horizon_s,
-    )
-    await consumer.start()
-    grpc = await start_grpc_server(settings.addr, lambda server: None, [])
+    async with undone_on_failure() as undo:
+        pool = ProcessPoolChecker(
+            settings.checker, settings.workers, logging_as=(SERVICE_NAME, settings.log_level)
+        )
+        workers = await pool.start()
+        undo.push_async_callback(pool.close)
+        nats_client, js = await connect_nats(settings.nats, SERVICE_NAME)
+        undo.push_async_callback(close_nats, nats_client)
+        await ensure_streams(js, settings.nats)
+        content = ContentClient(settings.content_addr)
+        undo.push_async_callback(content.close)
+        handler = SpellcheckRequestHandler(
+            content=content,
+            checker=pool,
+            events=EventPublisher(js, SERVICE_NAME),
+            default_language=settings.default_language,
+            retry_delay_s=settings.retry_delay_s,
+            max_group=settings.max_group,
+        )
+        consumer = EventConsumer(
+            js,
+            consumer_spec(settings),
+            {events_pb2.EssayLifecycleSpellcheckRequest: handler},
+            service=SERVICE_NAME,
+            concurrency=settings.in_flight,
+            stall_after_s=settings.nats.consumer_stall_s,
+            dependency_horizon_s=settings.nats.dependency_horizon_s,
+        )
+        await consumer.start()
+        undo.push_async_callback(consumer.stop)
+        grpc = await start_grpc_server(settings.addr, lambda server: None, [])
     grpc.follow([consumer, storage_health(js)])
     start_up_s = before_call_s + time.monotonic() - started_at
     main = process_memory()
@@ -121,15 +124,21 @@ async def start_service(
             ),
         },
     )
-    return SpellCheckerService(pool, nats_client, consumer, content, grpc, start_up_s)
+    return SpellCheckerService(
+        pool, nats_client, consumer, content, grpc, start_up_s, settings.shutdown_grace_s
+    )
 
 
-async def run(settings: SpellCheckerSettings) -> None:
-    """Run until SIGTERM or SIGINT (as the process's main program)."""
-    configure_tracing("spell_checker")
-    start_metrics_server(MetricsSettings.from_env("SPELL_CHECKER_METRICS_ADDR"))
-    service = await start_service(settings, from_process_start=True)
-    try:
-        await wait_for_shutdown_signal()
-    finally:
-        await service.stop()
+async def start_process(settings: SpellCheckerSettings) -> SpellCheckerService:
+    """`start_service` as the process's main program: start-up counted from the process's
+    start."""
+    return await start_service(settings, from_process_start=True)
+
+
+PROGRAM = ServiceProgram(
+    name=SERVICE_NAME,
+    read_settings=SpellCheckerSettings.from_env,
+    start=start_process,
+    log_level=lambda settings: settings.log_level,
+    metrics=lambda settings: settings.metrics,
+)

@@ -62,6 +62,7 @@ def file_settings(
         upload_concurrency=8,
         log_level="INFO",
         nats=nats,
+        shutdown_grace_s=1.0,
     )
     return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
 
@@ -75,7 +76,7 @@ async def running_content_service(
     try:
         yield service
     finally:
-        await service.stop(grace_s=1.0)
+        await service.stop()
 
 
 @asynccontextmanager
@@ -97,7 +98,7 @@ async def running_file_service(
     try:
         yield service
     finally:
-        await service.stop(grace_s=1.0)
+        await service.stop()
 
 
 @asynccontextmanager

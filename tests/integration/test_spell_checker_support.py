@@ -15,7 +15,7 @@ from services.mesh.event_ids import new_metadata
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine
-from services.spell_checker.config import SpellCheckerSettings
+from services.spell_checker.settings import SpellCheckerSettings
 from tests.harness.coordination_harness import EventTap
 from tests.harness.spellcheck_common import read_essays
 from tests.support import unique

@@ -10,12 +10,12 @@ from spellchecker import SpellChecker
 
 from services.mesh.settings import SettingsError
 from services.spell_checker.adapters.checkers import Engine
-from services.spell_checker.config import SpellCheckerSettings
 from services.spell_checker.domain.languages import (
     SUPPORTED_LANGUAGES,
     UnsupportedLanguageError,
     resolve_language,
 )
+from services.spell_checker.settings import SpellCheckerSettings
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,9 @@
 * `SPELL_CHECKER_MEMO_SIZE` (`50000`): corrections remembered per worker and language.
 * `SPELL_CHECKER_RETRY_DELAY_S` (`2.0`): delay before redelivering a request whose content
   could not be read or stored.
+* `SPELL_CHECKER_SHUTDOWN_GRACE_S` (`5`): time the health server's calls get on SIGTERM (the
+  essays in hand are finished first).
+* `SPELL_CHECKER_METRICS_ADDR` (`127.0.0.1:9105`): where /metrics is served.
 * `LOG_LEVEL` (`INFO`): level of the JSON log lines on stderr.
 """
 
@@ -28,6 +31,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.mesh.metrics import METRICS_OFF, MetricsSettings
 from services.mesh.settings import (
     NatsSettings,
     SettingsError,
@@ -94,6 +98,8 @@ class SpellCheckerSettings:
     retry_delay_s: float
     log_level: str
     checker: CheckerConfig
+    metrics: MetricsSettings = METRICS_OFF  # from_env() turns it on; in-process tests do not
+    shutdown_grace_s: float = 5.0
 
     @classmethod
     def from_env(cls) -> SpellCheckerSettings:
@@ -119,5 +125,9 @@ class SpellCheckerSettings:
                 allowed_words=env_list("SPELL_CHECKER_ALLOW_WORDS"),
                 memo_size=env_int("SPELL_CHECKER_MEMO_SIZE", 50_000, minimum=0),
                 preload_languages=_languages("SPELL_CHECKER_PRELOAD_LANGUAGES", ("en",)),
+            ),
+            metrics=MetricsSettings.from_env("SPELL_CHECKER_METRICS_ADDR"),
+            shutdown_grace_s=env_float(
+                "SPELL_CHECKER_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0
             ),
         )
