@@ -136,10 +136,4 @@ async def start(settings: BosSettings) -> RunningBos:
     )
 
 
-PROGRAM = ServiceProgram(
-    name="batch_orchestrator",
-    read_settings=BosSettings.from_env,
-    start=start,
-    log_level=lambda settings: settings.log_level,
-    metrics=lambda settings: settings.metrics,
-)
+PROGRAM = ServiceProgram("batch_orchestrator", BosSettings.from_env, start)

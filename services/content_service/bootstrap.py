@@ -67,10 +67,4 @@ async def start_content_service(settings: ContentServiceSettings) -> ContentServ
     return ContentService(grpc=server, nats=client, shutdown_grace_s=settings.shutdown_grace_s)
 
 
-PROGRAM = ServiceProgram(
-    name="content_service",
-    read_settings=ContentServiceSettings.from_env,
-    start=start_content_service,
-    log_level=lambda settings: settings.log_level,
-    metrics=lambda settings: settings.metrics,
-)
+PROGRAM = ServiceProgram("content_service", ContentServiceSettings.from_env, start_content_service)

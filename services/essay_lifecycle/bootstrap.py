@@ -132,10 +132,4 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
     return EssayLifecycleApp(settings, client, consumer, server, census)
 
 
-PROGRAM = ServiceProgram(
-    name=PRODUCER,
-    read_settings=EssayLifecycleSettings.from_env,
-    start=start,
-    log_level=lambda settings: settings.log_level,
-    metrics=lambda settings: settings.metrics,
-)
+PROGRAM = ServiceProgram(PRODUCER, EssayLifecycleSettings.from_env, start)

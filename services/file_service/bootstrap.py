@@ -131,10 +131,4 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
     )
 
 
-PROGRAM = ServiceProgram(
-    name="file_service",
-    read_settings=FileServiceSettings.from_env,
-    start=start_file_service,
-    log_level=lambda settings: settings.log_level,
-    metrics=lambda settings: settings.metrics,
-)
+PROGRAM = ServiceProgram("file_service", FileServiceSettings.from_env, start_file_service)

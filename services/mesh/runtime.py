@@ -36,7 +36,20 @@ log = logging.getLogger(__name__)
 EXIT_START_FAILED = 1
 EXIT_BAD_SETTINGS = 2
 
-S = TypeVar("S")
+
+class ServiceSettings(Protocol):
+    """What the runtime reads of any service's settings."""
+
+    @property
+    def log_level(self) -> str:
+        """The level of the JSON log lines."""
+
+    @property
+    def metrics(self) -> MetricsSettings:
+        """Where /metrics is served, if at all."""
+
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 class RunningService(Protocol):
@@ -48,14 +61,12 @@ class RunningService(Protocol):
 
 @dataclass(frozen=True)
 class ServiceProgram(Generic[S]):
-    """What a service supplies: its name (logs, metrics, tracing), how to read its settings, how
-    to start it, and where its log level and metrics settings are."""
+    """What a service supplies: its name (logs, metrics, tracing), how to read its settings and
+    how to start it."""
 
     name: str
     read_settings: Callable[[], S]
     start: Callable[[S], Awaitable[RunningService]]
-    log_level: Callable[[S], str]
-    metrics: Callable[[S], MetricsSettings]
 
 
 class _StartFailed(Exception):
@@ -69,7 +80,7 @@ def run_program(program: ServiceProgram[S]) -> NoReturn:
     except SettingsError as error:
         print(f"{program.name}: {error}", file=sys.stderr)
         sys.exit(EXIT_BAD_SETTINGS)
-    configure_logging(program.name, program.log_level(settings))
+    configure_logging(program.name, settings.log_level)
     try:
         asyncio.run(serve(program, settings))
     except _StartFailed:
@@ -80,7 +91,7 @@ def run_program(program: ServiceProgram[S]) -> NoReturn:
 async def serve(program: ServiceProgram[S], settings: S) -> None:
     """Start, serve until SIGTERM or SIGINT, stop."""
     configure_tracing(program.name)
-    start_metrics_server(program.metrics(settings))
+    start_metrics_server(settings.metrics)
     async with shutdown_signals() as stopping:
         try:
             service = await program.start(settings)

@@ -135,10 +135,4 @@ async def start_process(settings: SpellCheckerSettings) -> SpellCheckerService:
     return await start_service(settings, from_process_start=True)
 
 
-PROGRAM = ServiceProgram(
-    name=SERVICE_NAME,
-    read_settings=SpellCheckerSettings.from_env,
-    start=start_process,
-    log_level=lambda settings: settings.log_level,
-    metrics=lambda settings: settings.metrics,
-)
+PROGRAM = ServiceProgram(SERVICE_NAME, SpellCheckerSettings.from_env, start_process)
