@@ -23,6 +23,7 @@ from services.batch_orchestrator.domain.ports import BatchWatch
 from services.batch_orchestrator.domain.registration import BatchRequest
 from services.batch_orchestrator.service_layer.queries import BatchQueries
 from services.batch_orchestrator.service_layer.registration import BatchRegistrar
+from services.mesh.grpc_errors import Violation, abort
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,12 @@ _CODES: dict[type[BatchError], grpc.StatusCode] = {
     RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,
     BackendUnavailable: grpc.StatusCode.UNAVAILABLE,
 }
+_REASONS: dict[type[BatchError], str] = {
+    InvalidRequest: "INVALID_REQUEST",
+    BatchNotFound: "BATCH_NOT_FOUND",
+    RequestIdReused: "REQUEST_ID_REUSED",
+    BackendUnavailable: "STORE_UNAVAILABLE",
+}
 _SHUTTING_DOWN = "the Batch Orchestrator is shutting down; call WatchBatch again"
 _WATCH_AGAIN = "the Batch Orchestrator lost its NATS connection; call WatchBatch again"
 
@@ -41,7 +48,16 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: BatchError)
     code = _CODES.get(type(error), grpc.StatusCode.INTERNAL)
     if code == grpc.StatusCode.INTERNAL:
         log.error("unexpected batch error", exc_info=error)
-    await context.abort(code, str(error))
+    violations = [Violation(v.field, v.problem) for v in getattr(error, "violations", ())]
+    batch_id = getattr(error, "batch_id", None)
+    await abort(
+        context,
+        code,
+        str(error),
+        reason=_REASONS.get(type(error), "INTERNAL"),
+        violations=violations,
+        metadata={"batch_id": batch_id} if batch_id else None,
+    )
 
 
 def batch_request(request: pb.RegisterBatchRequest) -> BatchRequest:
@@ -130,7 +146,9 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
     ) -> AsyncIterator[pb.WatchBatchResponse]:
         """The batch now and after every change, until it is terminal."""
         if self._closing:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, _SHUTTING_DOWN)
+            await abort(
+                context, grpc.StatusCode.UNAVAILABLE, _SHUTTING_DOWN, reason="SHUTTING_DOWN"
+            )
         try:
             watch = await self._queries.watch(request.batch_id)
         except BatchError as error:
@@ -146,6 +164,9 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
         finally:
             self._watches.discard(watch)
             await watch.stop()
-        await context.abort(
-            grpc.StatusCode.UNAVAILABLE, _SHUTTING_DOWN if self._closing else _WATCH_AGAIN
+        await abort(
+            context,
+            grpc.StatusCode.UNAVAILABLE,
+            _SHUTTING_DOWN if self._closing else _WATCH_AGAIN,
+            reason="SHUTTING_DOWN" if self._closing else "WATCH_INTERRUPTED",
         )

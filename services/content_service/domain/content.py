@@ -33,7 +33,12 @@ class ContentKind(StrEnum):
 
 
 class InvalidContentRequestError(ValueError):
-    """The request is malformed (bad storage id, no kind, bad media type)."""
+    """The request is malformed (bad storage id, no kind, bad media type); `field` is the path
+    of the bad field (`requests[3].kind`)."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ContentTooLargeError(ValueError):
@@ -109,7 +114,8 @@ def check_storage_id(storage_id: str) -> None:
     if not _STORAGE_ID.match(storage_id):
         raise InvalidContentRequestError(
             f"storage_id {storage_id[:80]!r} is not a storage id: expected 64 lowercase hex "
-            "characters (the SHA-256 of the content)"
+            "characters (the SHA-256 of the content)",
+            field="storage_id",
         )
 
 
@@ -145,8 +151,12 @@ class ContentLibrary:
                         content, kind, self._checked_media_type(content, kind, media_type)
                     )
                 )
-            except (InvalidContentRequestError, ContentTooLargeError) as error:
-                raise type(error)(f"requests[{index}]: {error}") from error
+            except InvalidContentRequestError as error:
+                raise InvalidContentRequestError(
+                    f"requests[{index}]: {error}", field=f"requests[{index}].{error.field}"
+                ) from error
+            except ContentTooLargeError as error:
+                raise ContentTooLargeError(f"requests[{index}]: {error}") from error
         ids = [(await content_digest(stored.content)).hex() for stored in objects]
         first: dict[str, StoredContent] = {}  # each id with the first item that has it
         for storage_id, stored in zip(ids, objects, strict=True):
@@ -179,12 +189,13 @@ class ContentLibrary:
             )
         if kind is None:
             raise InvalidContentRequestError(
-                "kind is not set: say RAW_UPLOAD, EXTRACTED_TEXT or CORRECTED_TEXT"
+                "kind is not set: say RAW_UPLOAD, EXTRACTED_TEXT or CORRECTED_TEXT", field="kind"
             )
         media_type = media_type.strip() or DEFAULT_MEDIA_TYPE
         if not _MEDIA_TYPE.match(media_type):
             raise InvalidContentRequestError(
-                "media_type must be 1-255 printable ASCII characters, e.g. text/plain"
+                "media_type must be 1-255 printable ASCII characters, e.g. text/plain",
+                field="media_type",
             )
         return media_type
 
@@ -211,7 +222,9 @@ class ContentLibrary:
             try:
                 check_storage_id(storage_id)
             except InvalidContentRequestError as error:
-                raise InvalidContentRequestError(f"storage_ids[{index}]: {error}") from error
+                raise InvalidContentRequestError(
+                    f"storage_ids[{index}]: {error}", field=f"storage_ids[{index}]"
+                ) from error
         unique = list(dict.fromkeys(storage_ids))
         stored = await self._repository.get_many(unique)
         checked = await _all_in_order(
@@ -255,7 +268,7 @@ async def _checked(storage_id: str, stored: StoredContent | None) -> StoredConte
 def _check_batch_size(count: int, field: str) -> None:
     if count > MAX_BATCH_ITEMS:
         raise InvalidContentRequestError(
-            f"{field} has {count} items; a batch holds at most {MAX_BATCH_ITEMS}"
+            f"{field} has {count} items; a batch holds at most {MAX_BATCH_ITEMS}", field=field
         )
 
 

@@ -22,6 +22,7 @@ from services.content_service.domain.content import (
     PutResult,
     StoredContent,
 )
+from services.mesh.grpc_errors import Violation, abort
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -70,18 +71,29 @@ async def _answered(
     try:
         return await call
     except ContentTooLargeError as error:
-        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        await abort(
+            context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(error), reason="CONTENT_TOO_LARGE"
+        )
     except InvalidContentRequestError as error:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        await abort(
+            context,
+            grpc.StatusCode.INVALID_ARGUMENT,
+            str(error),
+            reason="INVALID_REQUEST",
+            violations=[Violation(error.field, str(error))],
+        )
     except ContentNotFoundError as error:
-        await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        await abort(context, grpc.StatusCode.NOT_FOUND, str(error), reason="CONTENT_NOT_FOUND")
     except ContentCorruptedError as error:
         log.error("stored content does not match its id", extra={"error": str(error)})
-        await context.abort(grpc.StatusCode.DATA_LOSS, str(error))
+        await abort(context, grpc.StatusCode.DATA_LOSS, str(error), reason="CONTENT_CORRUPTED")
     except (nats.errors.Error, TimeoutError) as error:
         log.warning("object store unavailable on %s: %s", action, error)
-        await context.abort(
-            grpc.StatusCode.UNAVAILABLE, f"content storage unavailable, retry: {error}"
+        await abort(
+            context,
+            grpc.StatusCode.UNAVAILABLE,
+            f"content storage unavailable, retry: {error}",
+            reason="STORAGE_UNAVAILABLE",
         )
 
 

@@ -29,7 +29,12 @@ class FileRejectedError(Exception):
 
 
 class InvalidUploadError(ValueError):
-    """The request itself is malformed (no batch id, no file name): nothing was stored."""
+    """The request itself is malformed (no batch id, no file name): nothing was stored; `field`
+    names the bad field."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class BatchNotRegisteredError(LookupError):

@@ -105,11 +105,17 @@ class KeyedLock:
 def check_request(batch_id: str, file_name: str) -> None:
     """Refuse a request that names no batch or no file."""
     if not batch_id.strip():
-        raise InvalidUploadError("batch_id is empty: give the id RegisterBatch returned")
+        raise InvalidUploadError(
+            "batch_id is empty: give the id RegisterBatch returned", field="batch_id"
+        )
     if len(batch_id) > MAX_BATCH_ID_CHARS:
-        raise InvalidUploadError(f"batch_id is longer than {MAX_BATCH_ID_CHARS} characters")
+        raise InvalidUploadError(
+            f"batch_id is longer than {MAX_BATCH_ID_CHARS} characters", field="batch_id"
+        )
     if not display_file_name(file_name).strip("\ufffd "):
-        raise InvalidUploadError("file_name is empty: give the name of the uploaded file")
+        raise InvalidUploadError(
+            "file_name is empty: give the name of the uploaded file", field="file_name"
+        )
 
 
 class UploadIngestor:

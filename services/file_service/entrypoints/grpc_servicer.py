@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any, NoReturn
 
 import grpc
 import nats.errors
@@ -22,6 +23,7 @@ from services.file_service.domain.ingest import UploadIngestor
 from services.file_service.domain.uploads import Receipt, UploadStatus, display_file_name
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.domain_metrics import EXTRACTION_FAILURES
+from services.mesh.grpc_errors import Violation, abort
 from services.mesh.logging import log_context
 from services.mesh.outage import DependencyUnavailable
 
@@ -40,10 +42,27 @@ class UploadFailure(Exception):
 
     # Not a frozen dataclass: asyncio sets __traceback__ on an exception a task raised, which a
     # frozen one refuses (UploadFiles then answered UNKNOWN instead of the file's status).
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(
+        self, code: grpc.StatusCode, message: str, *, reason: str, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.reason = reason
+        self.field = field
+
+    async def abort(
+        self, context: grpc.aio.ServicerContext[Any, Any], message: str, **metadata: str
+    ) -> NoReturn:
+        """End the call with this failure's status, `message` and details."""
+        await abort(
+            context,
+            self.code,
+            message,
+            reason=self.reason,
+            violations=[Violation(self.field, self.message)] if self.field else (),
+            metadata=metadata,
+        )
 
 
 def receipt_to_proto(receipt: Receipt) -> file_service_pb2.FileReceipt:
@@ -74,11 +93,24 @@ async def ingest_or_fail(
     try:
         receipt = await ingestor.ingest(batch_id, file_name, content)
     except InvalidUploadError as error:
-        raise UploadFailure(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
-    except (UploadTooLargeError, BatchFileLimitError) as error:
-        raise UploadFailure(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error)) from error
+        raise UploadFailure(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            str(error),
+            reason="INVALID_UPLOAD",
+            field=error.field,
+        ) from error
+    except UploadTooLargeError as error:
+        raise UploadFailure(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, str(error), reason="UPLOAD_TOO_LARGE"
+        ) from error
+    except BatchFileLimitError as error:
+        raise UploadFailure(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, str(error), reason="BATCH_FILE_LIMIT"
+        ) from error
     except BatchNotRegisteredError as error:
-        raise UploadFailure(grpc.StatusCode.NOT_FOUND, str(error)) from error
+        raise UploadFailure(
+            grpc.StatusCode.NOT_FOUND, str(error), reason="BATCH_NOT_REGISTERED"
+        ) from error
     except (
         DependencyUnavailable,
         TransientError,
@@ -88,15 +120,19 @@ async def ingest_or_fail(
     ) as error:
         log.warning("upload failed on a dependency: %s", error)
         raise UploadFailure(
-            grpc.StatusCode.UNAVAILABLE, f"storage or event stream unavailable ({error}); {_RETRY}"
+            grpc.StatusCode.UNAVAILABLE,
+            f"storage or event stream unavailable ({error}); {_RETRY}",
+            reason="DEPENDENCY_UNAVAILABLE",
         ) from error
     except PermanentError as error:
         log.error("content service refused an upload: %s", error)
-        raise UploadFailure(grpc.StatusCode.INTERNAL, f"{error}; {_RETRY}") from error
+        raise UploadFailure(
+            grpc.StatusCode.INTERNAL, f"{error}; {_RETRY}", reason="CONTENT_REFUSED"
+        ) from error
     except Exception as error:  # the edge: log it whole, answer with a status, keep serving
         log.exception("upload failed unexpectedly")
         raise UploadFailure(
-            grpc.StatusCode.INTERNAL, f"internal error ({error}); {_RETRY}"
+            grpc.StatusCode.INTERNAL, f"internal error ({error}); {_RETRY}", reason="INTERNAL"
         ) from error
     if receipt.status is UploadStatus.REJECTED and receipt.rejection is not None:
         EXTRACTION_FAILURES.labels(receipt.rejection.value).inc()
@@ -124,7 +160,7 @@ class FileServicer(file_service_pb2_grpc.FileServiceServicer):
                     self._ingestor, request.batch_id, request.file_name, request.content
                 )
             except UploadFailure as failure:
-                await context.abort(failure.code, failure.message)
+                await failure.abort(context, failure.message)
         return file_service_pb2.UploadFileResponse(receipt=receipt_to_proto(receipt))
 
     async def UploadFiles(
@@ -165,10 +201,12 @@ class FileServicer(file_service_pb2_grpc.FileServiceServicer):
         for index, result in enumerate(results):
             if isinstance(result, UploadFailure):
                 name = display_file_name(started[index][0])
-                await context.abort(
-                    result.code,
+                await result.abort(
+                    context,
                     f"file #{index + 1} ({name!r}): {result.message}. Files sent before it may "
                     "already be stored; sending them again is safe (duplicates are detected).",
+                    file_index=str(index),
+                    file_name=name,
                 )
             if isinstance(result, BaseException):
                 raise result
