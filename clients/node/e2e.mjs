@@ -1,12 +1,13 @@
 // The public gRPC API walked from Node.js, as a user of @grpc/grpc-js and @grpc/proto-loader would,
-// straight from proto/ (tests/e2e/test_node_client.py runs it against a running stack):
-// RegisterBatch, client-streaming UploadFiles, server-streaming WatchBatch to the end, GetBatch,
-// the corrected text through GetContent, and one bad RegisterBatch whose structured details
-// (google.rpc.Status in grpc-status-details-bin: ErrorInfo, BadRequest) are checked.
+// straight from proto/ (tests/e2e/test_node_client.py runs it against a running stack): health on
+// all five services, RegisterBatch, client-streaming UploadFiles, server-streaming WatchBatch to
+// the end, GetBatch, the corrected text through GetContent, and one bad RegisterBatch whose
+// structured details (google.rpc.Status in grpc-status-details-bin: ErrorInfo, BadRequest) are
+// checked.
 //
 // Environment: PROTO_DIR (our proto/), GOOGLE_PROTO_DIR (a directory holding google/rpc/*.proto,
 // e.g. googleapis-common-protos), ESSAYS_DIR (.txt essays to upload), and the services'
-// BATCH_ORCHESTRATOR_ADDR, FILE_SERVICE_ADDR, CONTENT_SERVICE_ADDR. Prints one JSON line with
+// *_ADDR of all five. Prints one JSON line with
 // what it saw; exits non-zero on the first thing that is not as documented.
 
 import assert from "node:assert/strict";
@@ -45,6 +46,51 @@ const insecure = grpc.credentials.createInsecure();
 const bos = new api.batch.v1.BatchOrchestratorService(env("BATCH_ORCHESTRATOR_ADDR"), insecure);
 const files = new api.file.v1.FileService(env("FILE_SERVICE_ADDR"), insecure);
 const content = new api.content.v1.ContentService(env("CONTENT_SERVICE_ADDR"), insecure);
+
+// grpc.health.v1, the standard health protocol, declared here: no npm package ships its .proto
+// alone.
+const health = grpc.loadPackageDefinition(
+  protoLoader.fromJSON(
+    {
+      nested: {
+        grpc: {
+          nested: {
+            health: {
+              nested: {
+                v1: {
+                  nested: {
+                    HealthCheckRequest: { fields: { service: { type: "string", id: 1 } } },
+                    HealthCheckResponse: {
+                      fields: { status: { type: "ServingStatus", id: 1 } },
+                      nested: {
+                        ServingStatus: {
+                          values: { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 },
+                        },
+                      },
+                    },
+                    Health: {
+                      methods: {
+                        Check: { requestType: "HealthCheckRequest", responseType: "HealthCheckResponse" },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    { enums: String },
+  ),
+).grpc.health.v1;
+const SERVICES = [
+  "CONTENT_SERVICE_ADDR",
+  "FILE_SERVICE_ADDR",
+  "BATCH_ORCHESTRATOR_ADDR",
+  "ESSAY_LIFECYCLE_ADDR",
+  "SPELL_CHECKER_ADDR",
+];
 
 const deadline = () => new Date(Date.now() + DEADLINE_MS);
 const unary = (client, method, request) =>
@@ -104,6 +150,14 @@ function statusDetails(error) {
 }
 
 async function main() {
+  const serving = {};
+  for (const variable of SERVICES) {
+    const client = new health.Health(env(variable), insecure);
+    serving[variable] = (await unary(client, "Check", { service: "" })).status;
+    client.close();
+  }
+  assert.ok(Object.values(serving).every((status) => status === "SERVING"), JSON.stringify(serving));
+
   const essays = readdirSync(env("ESSAYS_DIR"))
     .filter((name) => name.endsWith(".txt"))
     .sort()
@@ -156,6 +210,7 @@ async function main() {
   console.log(
     JSON.stringify({
       batch_id: registered.batch_id,
+      serving,
       statuses,
       essays: essays.length,
       corrected_bytes: corrected.content.length,

@@ -364,7 +364,11 @@ class EssayRef(_message.Message):
     essay_id: _builtins.str
     """The essay id (a slot made by the Batch Orchestrator)."""
     text_storage_id: _builtins.str
-    """Content Service storage id of the essay's text for the phase."""
+    """Content Service storage id of a text of the essay: in BatchEssaysReady, a Batch's ready
+    essays and the commands that start a phase, the extracted text the phase reads; in a phase's
+    outcome (a Batch's phase_states[].processed_essays), the text the phase produced (for
+    spell checking, the corrected text).
+    """
     original_file_name: _builtins.str
     """Name of the file the text came from."""
     def __init__(

@@ -114,7 +114,9 @@ class GetContentResponse(_message.Message):
     content: _builtins.bytes
     """The stored bytes."""
     kind: _common_pb2.ContentKind.ValueType
-    """What the bytes are, as given when they were first stored."""
+    """What the bytes are, as given when they were first stored: the same bytes stored again under
+    another kind keep the first one (content is addressed by its SHA-256).
+    """
     media_type: _builtins.str
     """Media type given when the bytes were first stored."""
     storage_id: _builtins.str

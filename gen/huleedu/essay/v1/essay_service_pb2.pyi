@@ -88,11 +88,17 @@ class Essay(_message.Message):
     text_storage_id: _builtins.str
     """Content Service storage id of the extracted text."""
     corrected_text_storage_id: _builtins.str
-    """Content Service storage id of the corrected text."""
+    """Content Service storage id of the corrected text. An essay with no corrections has the same id
+    as its text (content is addressed by its SHA-256), and reading it answers the kind the bytes
+    were first stored as: CONTENT_KIND_EXTRACTED_TEXT.
+    """
     content_sha256: _builtins.str
     """Lowercase hex SHA-256 of the raw upload."""
     word_count: _builtins.int
-    """Number of words in the essay."""
+    """Number of words in the essay: the File Service's count of the extracted text until the essay
+    is spell-checked, then the Spell Checker's count of the text it checked (the two can differ by
+    a few words: hyphens, numbers).
+    """
     correction_count: _builtins.int
     """Number of spelling corrections."""
     failure_reason: _builtins.str

@@ -84,7 +84,9 @@ class FileReceipt(_message.Message):
     content_sha256: _builtins.str
     """Lowercase hex SHA-256 of the raw bytes."""
     word_count: _builtins.int
-    """Number of words in the extracted text (0 when rejected)."""
+    """Number of words in the extracted text, as the File Service counts them (0 when rejected); the
+    essay's word_count later becomes the Spell Checker's count.
+    """
     detected_format: _builtins.str
     """Format detected from the bytes, e.g. "pdf", "docx", "txt"."""
     def __init__(

@@ -61,7 +61,8 @@ class FileServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UploadFiles(self, request_iterator, context):
-        """UploadFiles uploads many files to registered batches, one stream message per file.
+        """UploadFiles uploads many files to registered batches, one stream message per file; one receipt
+        per file, in order. An empty stream answers OK with no receipts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

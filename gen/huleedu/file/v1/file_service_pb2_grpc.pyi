@@ -38,7 +38,9 @@ class FileServiceStub:
     UploadFile: _grpc.UnaryUnaryMultiCallable[_file_service_pb2.UploadFileRequest, _file_service_pb2.UploadFileResponse]
     """UploadFile uploads one file to a registered batch."""
     UploadFiles: _grpc.StreamUnaryMultiCallable[_file_service_pb2.UploadFilesRequest, _file_service_pb2.UploadFilesResponse]
-    """UploadFiles uploads many files to registered batches, one stream message per file."""
+    """UploadFiles uploads many files to registered batches, one stream message per file; one receipt
+    per file, in order. An empty stream answers OK with no receipts.
+    """
 
 @_typing.type_check_only
 class FileServiceAsyncStub(FileServiceStub):
@@ -50,7 +52,9 @@ class FileServiceAsyncStub(FileServiceStub):
     UploadFile: _aio.UnaryUnaryMultiCallable[_file_service_pb2.UploadFileRequest, _file_service_pb2.UploadFileResponse]  # type: ignore[assignment]
     """UploadFile uploads one file to a registered batch."""
     UploadFiles: _aio.StreamUnaryMultiCallable[_file_service_pb2.UploadFilesRequest, _file_service_pb2.UploadFilesResponse]  # type: ignore[assignment]
-    """UploadFiles uploads many files to registered batches, one stream message per file."""
+    """UploadFiles uploads many files to registered batches, one stream message per file; one receipt
+    per file, in order. An empty stream answers OK with no receipts.
+    """
 
 class FileServiceServicer(metaclass=_abc_1.ABCMeta):
     """FileService takes a batch's uploaded files, extracts and validates their text, and announces
@@ -71,6 +75,8 @@ class FileServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_file_service_pb2.UploadFilesRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_file_service_pb2.UploadFilesResponse, _abc.Awaitable[_file_service_pb2.UploadFilesResponse]]:
-        """UploadFiles uploads many files to registered batches, one stream message per file."""
+        """UploadFiles uploads many files to registered batches, one stream message per file; one receipt
+        per file, in order. An empty stream answers OK with no receipts.
+        """
 
 def add_FileServiceServicer_to_server(servicer: FileServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
