@@ -58,8 +58,10 @@ lint: install
 	$(VENV)/bin/buf breaking --against '.git#branch=main'
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 
-# The documentation site (docs/, mkdocs.yml) into site/.
+# The documentation site (docs/, mkdocs.yml) into site/, its settings tables written first from
+# the settings modules.
 docs: install
+	$(PY) -m devstack.settings_docs
 	$(VENV)/bin/mkdocs build --strict
 
 format: install

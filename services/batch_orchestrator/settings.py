@@ -1,4 +1,5 @@
-"""BOS settings, read from the environment once at start."""
+"""BOS settings, read from the environment once at start: DOCUMENTED (below) lists each one, and
+docs/services.md shows that list (python -m devstack.settings_docs)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
-from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
+from services.mesh.settings import Documented, NatsSettings, env_addr, env_float, env_int, env_str
 
 SEVEN_DAYS_S = 7 * 24 * 3600
 
@@ -55,3 +56,62 @@ class BosSettings:
             log_level=env_str("LOG_LEVEL", "INFO"),
             metrics=MetricsSettings.from_env("BATCH_ORCHESTRATOR_METRICS_ADDR"),
         )
+
+
+# The variables this service reads beyond SHARED_SETTINGS (services.mesh.settings), as
+# docs/services.md lists them (written from here by `python -m devstack.settings_docs`).
+DOCUMENTED: tuple[Documented, ...] = (
+    Documented(
+        "BOS_MAX_ESSAYS",
+        "`500`",
+        "largest `expected_essay_count` (1–10000)",
+    ),
+    Documented(
+        "BOS_DEFAULT_READINESS_TIMEOUT_S",
+        "`600`",
+        "readiness timeout when the request leaves it at 0",
+    ),
+    Documented(
+        "BOS_MAX_READINESS_TIMEOUT_S",
+        "`604800`",
+        "largest readiness timeout (the event log's retention)",
+    ),
+    Documented(
+        "BOS_DEFAULT_PARTIAL_THRESHOLD",
+        "`1.0`",
+        (
+            "threshold when the request leaves it at 0 (only a complete batch is processed at the "
+            "deadline)"
+        ),
+    ),
+    Documented(
+        "BOS_ANNOUNCE_RETRY_S",
+        "`10`",
+        "how often the announcer looks for unannounced batches",
+    ),
+    Documented(
+        "BOS_ANNOUNCE_GRACE_S",
+        "`5`",
+        "age a mark must reach before the announcer takes over from its RPC",
+    ),
+    Documented(
+        "BOS_UNKNOWN_BATCH_RETRY_S",
+        "`2`",
+        "retry delay for events about an unknown batch",
+    ),
+    Documented(
+        "BOS_CONSUMER_CONCURRENCY",
+        "`16`",
+        "events handled at once",
+    ),
+    Documented(
+        "BOS_SHUTDOWN_GRACE_S",
+        "`5`",
+        "time calls in flight get at shutdown",
+    ),
+    Documented(
+        "BATCH_ORCHESTRATOR_METRICS_ADDR",
+        "`127.0.0.1:9103`",
+        "where Prometheus `/metrics` is served",
+    ),
+)

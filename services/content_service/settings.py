@@ -1,23 +1,12 @@
-"""Content Service settings, read from environment variables.
-
-| variable | default | meaning |
-|---|---|---|
-| `CONTENT_SERVICE_ADDR` | `127.0.0.1:50051` | host:port the gRPC server binds |
-| `CONTENT_MAX_OBJECT_BYTES` | `10485760` | largest object (bytes) PutContent stores; more: |
-|   |   | RESOURCE_EXHAUSTED. gRPC message limits are set from it |
-| `CONTENT_SHUTDOWN_GRACE_S` | `5` | time in-flight gRPC calls get on SIGTERM |
-| `LOG_LEVEL` | `INFO` | log level of the JSON logs on stderr |
-| `CONTENT_SERVICE_METRICS_ADDR` | `127.0.0.1:9101` | where /metrics is served; |
-|   |   | `METRICS_ENABLED=false` serves none |
-| `NATS_URL` and `NATS_*` | see services/mesh/settings.py | where JetStream is |
-"""
+"""Content Service settings, read from environment variables: DOCUMENTED (below) lists each one,
+and docs/services.md shows that list (python -m devstack.settings_docs)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
-from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
+from services.mesh.settings import Documented, NatsSettings, env_addr, env_float, env_int, env_str
 
 DEFAULT_MAX_OBJECT_BYTES = 10 * 1024 * 1024
 _ENVELOPE_BYTES = 1024 * 1024
@@ -53,3 +42,22 @@ class ContentServiceSettings:
             metrics=MetricsSettings.from_env("CONTENT_SERVICE_METRICS_ADDR"),
             shutdown_grace_s=env_float("CONTENT_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0),
         )
+
+
+# The variables this service reads beyond SHARED_SETTINGS (services.mesh.settings), as
+# docs/services.md lists them (written from here by `python -m devstack.settings_docs`).
+DOCUMENTED: tuple[Documented, ...] = (
+    Documented(
+        "CONTENT_MAX_OBJECT_BYTES",
+        "`10485760`",
+        "largest object stored; gRPC message limits are set from it (2× + 1 MiB)",
+    ),
+    Documented(
+        "CONTENT_SHUTDOWN_GRACE_S",
+        "`5`",
+        "time calls in flight get on SIGTERM",
+    ),
+    Documented(
+        "CONTENT_SERVICE_METRICS_ADDR", "`127.0.0.1:9101`", "where Prometheus `/metrics` is served"
+    ),
+)

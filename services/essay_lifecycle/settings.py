@@ -1,14 +1,5 @@
-"""Settings of the Essay Lifecycle Service, read from the environment.
-
-ESSAY_LIFECYCLE_ADDR (127.0.0.1:50054)   gRPC address to bind
-NATS_URL and NATS_* (mesh)               where NATS is; ack wait and max deliveries of `els`
-ELS_DEFAULT_TIMEOUT_S (600)              readiness deadline when a registration names none
-ELS_DEFAULT_PARTIAL_THRESHOLD (1.0)      partial threshold when a registration names none
-ELS_CONSUMER_CONCURRENCY (64)            events handled at once per instance
-ELS_SHUTDOWN_GRACE_S (5)                 how long in-flight gRPC calls may finish on SIGTERM
-LOG_LEVEL (INFO)                         log level of the JSON logs on stderr
-ESSAY_LIFECYCLE_METRICS_ADDR (127.0.0.1:9104), METRICS_ENABLED (true)   Prometheus /metrics
-"""
+"""Settings of the Essay Lifecycle Service, read from the environment: DOCUMENTED (below) lists
+each one, and docs/services.md shows that list (python -m devstack.settings_docs)."""
 
 from __future__ import annotations
 
@@ -16,7 +7,7 @@ from dataclasses import dataclass
 
 from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
-from services.mesh.settings import NatsSettings, env_addr, env_float, env_int, env_str
+from services.mesh.settings import Documented, NatsSettings, env_addr, env_float, env_int, env_str
 
 
 @dataclass(frozen=True)
@@ -48,3 +39,35 @@ class EssayLifecycleSettings:
             log_level=env_str("LOG_LEVEL", "INFO"),
             metrics=MetricsSettings.from_env("ESSAY_LIFECYCLE_METRICS_ADDR"),
         )
+
+
+# The variables this service reads beyond SHARED_SETTINGS (services.mesh.settings), as
+# docs/services.md lists them (written from here by `python -m devstack.settings_docs`).
+DOCUMENTED: tuple[Documented, ...] = (
+    Documented(
+        "ELS_DEFAULT_TIMEOUT_S",
+        "`600`",
+        "readiness deadline when a registration carries no timeout",
+    ),
+    Documented(
+        "ELS_DEFAULT_PARTIAL_THRESHOLD",
+        "`1.0`",
+        "partial threshold when a registration carries no readiness config",
+    ),
+    Documented(
+        "ELS_CONSUMER_CONCURRENCY",
+        "`64`",
+        (
+            "events handled at once per instance (the more at once, the more updates of one batch "
+            "share a write)"
+        ),
+    ),
+    Documented(
+        "ELS_SHUTDOWN_GRACE_S",
+        "`5`",
+        "time in-flight gRPC calls get on SIGTERM",
+    ),
+    Documented(
+        "ESSAY_LIFECYCLE_METRICS_ADDR", "`127.0.0.1:9104`", "where Prometheus `/metrics` is served"
+    ),
+)

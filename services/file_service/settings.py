@@ -1,26 +1,5 @@
-"""File Service settings, read from environment variables.
-
-| variable | default | meaning |
-|---|---|---|
-| `FILE_SERVICE_ADDR` | `127.0.0.1:50052` | host:port the gRPC server binds |
-| `CONTENT_SERVICE_ADDR` | `127.0.0.1:50051` | the Content Service (or a list of instances) |
-| `FILE_MAX_UPLOAD_BYTES` | `10485760` | largest file accepted (bytes); more: RESOURCE_EXHAUSTED |
-| `FILE_MIN_WORDS` | `25` | fewer words: rejected CONTENT_TOO_SHORT |
-| `FILE_MAX_WORDS` | `10000` | more words: rejected CONTENT_TOO_LONG |
-| `FILE_EXTRACTION_TIMEOUT_S` | `20` | per-file extraction limit; the worker is killed after it |
-| `FILE_EXTRACTION_WORKERS` | `2` | extraction worker processes |
-| `FILE_EXTRACTION_MEMORY_MB` | `1024` | address-space limit per worker (0: none) |
-| `FILE_DOCX_MAX_UNZIPPED_BYTES` | `209715200` | a .docx expanding beyond this is refused |
-| `FILE_REGISTRATION_WAIT_S` | `5` | how long an upload waits for its batch's registration |
-| `FILE_MAX_FILES_PER_ESSAY` | `2` | different files a batch takes per expected essay (at |
-|   |   | least 10 more than its essays); more: RESOURCE_EXHAUSTED |
-| `FILE_UPLOAD_CONCURRENCY` | `8` | files of one UploadFiles stream processed at once |
-| `FILE_SHUTDOWN_GRACE_S` | `10` | time uploads in flight get on SIGTERM |
-| `LOG_LEVEL` | `INFO` | log level of the JSON logs on stderr |
-| `FILE_SERVICE_METRICS_ADDR` | `127.0.0.1:9102` | where /metrics is served; |
-|   |   | `METRICS_ENABLED=false` serves none |
-| `NATS_URL` and `NATS_*` | see services/mesh/settings.py | where JetStream is |
-"""
+"""File Service settings, read from environment variables: DOCUMENTED (below) lists each one,
+and docs/services.md shows that list (python -m devstack.settings_docs)."""
 
 from __future__ import annotations
 
@@ -32,6 +11,7 @@ from services.file_service.domain.extraction import ExtractionLimits
 from services.file_service.domain.ingest import IngestPolicy
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
 from services.mesh.settings import (
+    Documented,
     NatsSettings,
     SettingsError,
     env_addr,
@@ -104,3 +84,70 @@ class FileServiceSettings:
             metrics=MetricsSettings.from_env("FILE_SERVICE_METRICS_ADDR"),
             shutdown_grace_s=env_float("FILE_SHUTDOWN_GRACE_S", 10.0, minimum=0.0, maximum=300.0),
         )
+
+
+# The variables this service reads beyond SHARED_SETTINGS (services.mesh.settings), as
+# docs/services.md lists them (written from here by `python -m devstack.settings_docs`).
+DOCUMENTED: tuple[Documented, ...] = (
+    Documented(
+        "FILE_MAX_UPLOAD_BYTES",
+        "`10485760`",
+        "largest file accepted (keep ≤ `CONTENT_MAX_OBJECT_BYTES`)",
+    ),
+    Documented(
+        "FILE_MIN_WORDS",
+        "`25`",
+        "fewer words: `CONTENT_TOO_SHORT`",
+    ),
+    Documented(
+        "FILE_MAX_WORDS",
+        "`10000`",
+        "more words: `CONTENT_TOO_LONG`",
+    ),
+    Documented(
+        "FILE_EXTRACTION_TIMEOUT_S",
+        "`20`",
+        "per-file extraction limit; the worker is killed and replaced after it",
+    ),
+    Documented(
+        "FILE_EXTRACTION_WORKERS",
+        "`2`",
+        "extraction worker processes",
+    ),
+    Documented(
+        "FILE_EXTRACTION_MEMORY_MB",
+        "`1024`",
+        "address-space limit per worker (0: none)",
+    ),
+    Documented(
+        "FILE_DOCX_MAX_UNZIPPED_BYTES",
+        "`209715200`",
+        "a .docx expanding beyond this (or >100× its size past 10 MiB) is refused",
+    ),
+    Documented(
+        "FILE_REGISTRATION_WAIT_S",
+        "`5`",
+        "how long an upload waits for its batch's registration",
+    ),
+    Documented(
+        "FILE_UPLOAD_CONCURRENCY",
+        "`8`",
+        "files of one `UploadFiles` stream processed at once",
+    ),
+    Documented(
+        "FILE_MAX_FILES_PER_ESSAY",
+        "`2`",
+        (
+            "different files a batch takes per essay (at least 10 more than its essays); more: "
+            "`RESOURCE_EXHAUSTED`"
+        ),
+    ),
+    Documented(
+        "FILE_SHUTDOWN_GRACE_S",
+        "`10`",
+        "time uploads in flight get on SIGTERM",
+    ),
+    Documented(
+        "FILE_SERVICE_METRICS_ADDR", "`127.0.0.1:9102`", "where Prometheus `/metrics` is served"
+    ),
+)

@@ -198,3 +198,118 @@ class NatsSettings:
                 "DEPENDENCY_RETRY_HORIZON_S", 300.0, minimum=0.0, maximum=86400.0
             ),
         )
+
+
+@dataclass(frozen=True)
+class Documented:
+    """One environment variable as the docs list it: the settings modules are the one source of
+    the settings tables (`python -m devstack.settings_docs` writes them into docs/, and a test
+    fails when a variable is read but not documented, or documented but not read)."""
+
+    variable: str
+    default: str
+    meaning: str
+
+
+# Read by every service (NatsSettings, and the addresses the services dial).
+SHARED_SETTINGS: tuple[Documented, ...] = (
+    Documented("LOG_LEVEL", "`INFO`", "level of the JSON log lines on stderr"),
+    Documented(
+        "METRICS_ENABLED",
+        "`true`",
+        "`false`: no `/metrics` (each service's address is its `*_METRICS_ADDR`)",
+    ),
+    Documented(
+        "NATS_URL",
+        "`nats://127.0.0.1:4222`",
+        "NATS server(s); a comma-separated list for a cluster",
+    ),
+    Documented(
+        "NATS_MAX_DELIVER",
+        "`5`",
+        "deliveries of one message before it goes to the DLQ",
+    ),
+    Documented(
+        "NATS_ACK_WAIT_S",
+        "`30`",
+        "seconds a delivery may stay unanswered (handlers send `in_progress` while working)",
+    ),
+    Documented(
+        "NATS_REPLICAS",
+        "`1`",
+        "replicas of streams, KV buckets and the Object Store (3 on a cluster)",
+    ),
+    Documented(
+        "NATS_EVENT_RETENTION_S",
+        "`604800`",
+        "age limit of `HULEEDU_EVENTS` (the DLQ keeps 4×)",
+    ),
+    Documented(
+        "NATS_DUPLICATE_WINDOW_S",
+        "`120`",
+        "JetStream duplicate window for `Nats-Msg-Id`",
+    ),
+    Documented(
+        "NATS_REQUEST_TIMEOUT_S",
+        "`5`",
+        (
+            "how long a JetStream request or publish waits for its answer (a call in flight when "
+            "its node dies is retried after this)"
+        ),
+    ),
+    Documented(
+        "NATS_CONSUMER_STALL_S",
+        "`30`",
+        (
+            "seconds of failing pull requests before a consumer counts as stalled and health "
+            "answers `NOT_SERVING`"
+        ),
+    ),
+    Documented(
+        "DEPENDENCY_RETRY_HORIZON_S",
+        "`300`",
+        (
+            "how long a consumed message waits (jittered backoff, no delivery counted) for NATS or "
+            "a service that does not answer before such failures count against `NATS_MAX_DELIVER`; "
+            "0 counts every one"
+        ),
+    ),
+    Documented(
+        "NATS_PROVISION_WAIT_S",
+        "`60`",
+        (
+            "how long a service starting up goes on asking a JetStream that does not answer (an "
+            "election, a slow disk, no quorum yet, JetStream not enabled) before it exits with a "
+            "message saying what to check"
+        ),
+    ),
+    Documented(
+        "CONTENT_SERVICE_ADDR",
+        "`127.0.0.1:50051`",
+        (
+            "Content Service gRPC address (bind and dial); to dial several instances, a "
+            "comma-separated list of IPv4 `address:port` (calls go round-robin and skip an instance"
+            " that is down) or one host name that resolves to all of them"
+        ),
+    ),
+    Documented(
+        "FILE_SERVICE_ADDR",
+        "`127.0.0.1:50052`",
+        "File Service gRPC address",
+    ),
+    Documented(
+        "BATCH_ORCHESTRATOR_ADDR",
+        "`127.0.0.1:50053`",
+        "Batch Orchestrator gRPC address",
+    ),
+    Documented(
+        "ESSAY_LIFECYCLE_ADDR",
+        "`127.0.0.1:50054`",
+        "Essay Lifecycle gRPC address",
+    ),
+    Documented(
+        "SPELL_CHECKER_ADDR",
+        "`127.0.0.1:50055`",
+        "Spell Checker gRPC (health) address",
+    ),
+)

@@ -1,29 +1,5 @@
-"""Spell Checker settings, read once at start from the environment (docs/services.md has the table).
-
-* `SPELL_CHECKER_ADDR` (`127.0.0.1:50055`): address of the health and reflection gRPC server.
-* `CONTENT_SERVICE_ADDR` (`127.0.0.1:50051`): where essays are read and corrections stored (one
-  address, or a comma-separated list of instances).
-* `NATS_URL` and the other `NATS_*` settings of services.mesh.settings; `NATS_MAX_DELIVER` and
-  `NATS_ACK_WAIT_S` also configure the `spell_checker` durable consumer.
-* `SPELL_CHECKER_WORKERS` (number of cores): worker processes that check essays.
-* `SPELL_CHECKER_IN_FLIGHT` (= workers): essays taken from the consumer at once.
-* `SPELL_CHECKER_ENGINE` (`symspell`): `symspell` (the symmetric-delete index) or
-  `pyspellchecker` (its own `correction()`, about a thousand times slower; for comparison).
-* `SPELL_CHECKER_ALLOW_WORDS` (empty): comma-separated words never corrected, added to each
-  request's `allowed_words`.
-* `SPELL_CHECKER_PRELOAD_LANGUAGES` (`en`): languages every worker loads at start; others load
-  on their first essay.
-* `SPELL_CHECKER_DEFAULT_LANGUAGE` (`en`): language of a request whose `language` is empty.
-* `SPELL_CHECKER_INDEX_CACHE_DIR` (`$XDG_CACHE_HOME/huleedu-mesh/spell-index`, else
-  `~/.cache/...`): where the index files are kept.
-* `SPELL_CHECKER_MEMO_SIZE` (`50000`): corrections remembered per worker and language.
-* `SPELL_CHECKER_RETRY_DELAY_S` (`2.0`): delay before redelivering a request whose content
-  could not be read or stored.
-* `SPELL_CHECKER_SHUTDOWN_GRACE_S` (`5`): time the health server's calls get on SIGTERM (the
-  essays in hand are finished first).
-* `SPELL_CHECKER_METRICS_ADDR` (`127.0.0.1:9105`): where /metrics is served.
-* `LOG_LEVEL` (`INFO`): level of the JSON log lines on stderr.
-"""
+"""Spell Checker settings, read once at start from the environment: DOCUMENTED (below) lists
+each one, and docs/services.md shows that list (python -m devstack.settings_docs)."""
 
 from __future__ import annotations
 
@@ -33,6 +9,7 @@ from pathlib import Path
 
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
 from services.mesh.settings import (
+    Documented,
     NatsSettings,
     SettingsError,
     env_addr,
@@ -131,3 +108,87 @@ class SpellCheckerSettings:
                 "SPELL_CHECKER_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0
             ),
         )
+
+
+# The variables this service reads beyond SHARED_SETTINGS (services.mesh.settings), as
+# docs/services.md lists them (written from here by `python -m devstack.settings_docs`).
+DOCUMENTED: tuple[Documented, ...] = (
+    Documented(
+        "SPELL_CHECKER_ADDR",
+        "`127.0.0.1:50055`",
+        "gRPC health/reflection server address (port 0: any free port)",
+    ),
+    Documented(
+        "CONTENT_SERVICE_ADDR",
+        "`127.0.0.1:50051`",
+        "where essays are read and corrected texts stored",
+    ),
+    Documented(
+        "SPELL_CHECKER_WORKERS",
+        "number of cores",
+        "worker processes that check essays",
+    ),
+    Documented(
+        "SPELL_CHECKER_IN_FLIGHT",
+        "16 × `SPELL_CHECKER_WORKERS`",
+        "essays taken from the consumer at once (long ones get `in_progress`)",
+    ),
+    Documented(
+        "SPELL_CHECKER_MAX_GROUP",
+        "16",
+        "most essays read, checked and stored as one group (1: one by one)",
+    ),
+    Documented(
+        "SPELL_CHECKER_ENGINE",
+        "`symspell`",
+        "`symspell` (the index) or `pyspellchecker` (`correction()` itself, ~600× slower)",
+    ),
+    Documented(
+        "SPELL_CHECKER_ALLOW_WORDS",
+        "empty",
+        "comma-separated words never corrected, added to each request's `allowed_words`",
+    ),
+    Documented(
+        "SPELL_CHECKER_PRELOAD_LANGUAGES",
+        "`en`",
+        "languages every worker loads at start",
+    ),
+    Documented(
+        "SPELL_CHECKER_DEFAULT_LANGUAGE",
+        "`en`",
+        "language of a request whose `language` is empty",
+    ),
+    Documented(
+        "SPELL_CHECKER_INDEX_CACHE_DIR",
+        "`$XDG_CACHE_HOME/huleedu-mesh/spell-index` (else `~/.cache/…`)",
+        "where index files are kept",
+    ),
+    Documented(
+        "SPELL_CHECKER_MEMO_SIZE",
+        "`50000`",
+        "corrections remembered per worker and language",
+    ),
+    Documented(
+        "SPELL_CHECKER_RETRY_DELAY_S",
+        "`2.0`",
+        (
+            "delay before a request whose content was not found is redelivered (a Content Service "
+            "that does not answer is waited for instead: `DEPENDENCY_RETRY_HORIZON_S`)"
+        ),
+    ),
+    Documented(
+        "LOG_LEVEL",
+        "`INFO`",
+        "JSON log level (one `essay checked` line per essay at INFO)",
+    ),
+    Documented(
+        "SPELL_CHECKER_METRICS_ADDR",
+        "`127.0.0.1:9105`",
+        "Prometheus `/metrics`",
+    ),
+    Documented(
+        "SPELL_CHECKER_SHUTDOWN_GRACE_S",
+        "`5`",
+        "time the health server's calls get on SIGTERM (the essays in hand are finished first)",
+    ),
+)
