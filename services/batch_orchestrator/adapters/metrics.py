@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections import Counter
 
 from nats.js.kv import KeyValue
+from prometheus_client import Gauge
 
 from huleedu.batch.v1.batch_service_pb2 import Batch
 from huleedu.common.v1 import common_pb2
-from services.mesh.domain_metrics import BATCHES_BY_STATE
 from services.mesh.kv_census import KvCensus
+
+# A census kept by a watch of the bucket: every instance reports the whole-system count, so
+# aggregate with `max`, not `sum`. Labels: states only, never ids.
+BATCHES_BY_STATE = Gauge(
+    "huleedu_batches",
+    "Batches by status (BOS, from a watch of bos_batches).",
+    ["state"],
+)
 
 _BATCH_STATES = [
     name.removeprefix("BATCH_STATUS_")

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections import Counter
 
+import prometheus_client
 from nats.js.kv import KeyValue
+from prometheus_client import Gauge
 
 from huleedu.common.v1 import common_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.ports import BatchTracker
-from services.mesh.domain_metrics import ESSAYS_BY_STATE, SLOT_ASSIGNMENTS
 from services.mesh.kv_census import KvCensus
+
+# A census kept by a watch of the bucket: every instance reports the whole-system count, so
+# aggregate with `max`, not `sum`. Labels: states and outcomes only, never ids.
+ESSAYS_BY_STATE = Gauge(
+    "huleedu_essays",
+    "Essays of registered batches by state (ELS, from a watch of els_batches).",
+    ["state"],
+)
+SLOT_ASSIGNMENTS = prometheus_client.Counter(
+    "huleedu_slot_assignments_total",
+    "Uploads ELS resolved: assigned to a slot, failed a slot (validation), held until the "
+    "registration, or reported as excess (no_free_slot, duplicate_content, batch_closed).",
+    ["outcome"],
+)
 
 _ESSAY_STATES = [
     name.removeprefix("ESSAY_STATUS_")

@@ -13,6 +13,7 @@ import nats.errors
 
 from huleedu.common.v1 import common_pb2
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
+from services.file_service.adapters.metrics import EXTRACTION_FAILURES
 from services.file_service.domain.errors import (
     BatchFileLimitError,
     BatchNotRegisteredError,
@@ -22,7 +23,6 @@ from services.file_service.domain.errors import (
 from services.file_service.domain.ingest import UploadIngestor
 from services.file_service.domain.uploads import Receipt, UploadStatus, display_file_name
 from services.mesh.consumer import PermanentError, TransientError
-from services.mesh.domain_metrics import EXTRACTION_FAILURES
 from services.mesh.grpc_errors import Violation, abort
 from services.mesh.logging import log_context
 from services.mesh.outage import DependencyUnavailable

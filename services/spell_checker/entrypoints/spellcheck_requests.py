@@ -22,13 +22,13 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.mesh.consumer import Delivery, PermanentError, TransientError
 from services.mesh.content_client import ContentNotFoundError
-from services.mesh.domain_metrics import (
+from services.mesh.event_ids import derived_event_id, new_metadata
+from services.mesh.outage import DependencyUnavailable, is_unavailable
+from services.spell_checker.adapters.metrics import (
     SPELLCHECK_CORRECTIONS,
     SPELLCHECK_ESSAYS,
     SPELLCHECK_SECONDS,
 )
-from services.mesh.event_ids import derived_event_id, new_metadata
-from services.mesh.outage import DependencyUnavailable, is_unavailable
 from services.spell_checker.domain.languages import UnsupportedLanguageError, resolve_language
 from services.spell_checker.domain.model import CheckResult
 from services.spell_checker.domain.ports import CheckerPool, ContentStore, EventSink
