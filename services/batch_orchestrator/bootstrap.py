@@ -23,7 +23,7 @@ from services.batch_orchestrator.entrypoints.grpc_api import (
     SERVICE_NAME,
     BatchOrchestratorServicer,
 )
-from services.batch_orchestrator.service_layer.handlers import BatchEventHandlers
+from services.batch_orchestrator.service_layer.handlers import BatchProgress
 from services.batch_orchestrator.service_layer.publishing import PRODUCER
 from services.batch_orchestrator.service_layer.queries import BatchQueries
 from services.batch_orchestrator.service_layer.registration import BatchRegistrar
@@ -94,7 +94,7 @@ async def start(settings: BosSettings) -> RunningBos:
             announce_grace_s=settings.announce_grace_s,
         )
         entrypoints = BosEventHandlers(
-            BatchEventHandlers(repository, publisher, utc_now),
+            BatchProgress(repository, publisher, utc_now),
             unknown_batch_retry_s=settings.unknown_batch_retry_s,
         )
         consumer = EventConsumer(

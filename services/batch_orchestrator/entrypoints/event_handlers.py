@@ -19,7 +19,7 @@ from services.batch_orchestrator.domain.errors import (
     PhaseNotStarted,
 )
 from services.batch_orchestrator.domain.registration import parse_batch_id
-from services.batch_orchestrator.service_layer.handlers import BatchEventHandlers
+from services.batch_orchestrator.service_layer.handlers import BatchProgress
 from services.mesh import subjects
 from services.mesh.consumer import Delivery, Handler, PermanentError, TransientError
 from services.mesh.outage import DependencyUnavailable
@@ -57,7 +57,7 @@ class BosEventHandlers:
     before anyone can hear of it, so this covers only a lagging KV replica, not a lost batch.
     """
 
-    def __init__(self, use_cases: BatchEventHandlers, *, unknown_batch_retry_s: float) -> None:
+    def __init__(self, use_cases: BatchProgress, *, unknown_batch_retry_s: float) -> None:
         self._use_cases = use_cases
         self._retry_s = unknown_batch_retry_s
 

@@ -26,8 +26,9 @@ from services.batch_orchestrator.service_layer.publishing import publish_spellch
 log = logging.getLogger(__name__)
 
 
-class BatchEventHandlers:
-    """The use cases behind the `bos` consumer."""
+class BatchProgress:
+    """The use cases that move a batch on as events arrive (behind the `bos` consumer, whose
+    entrypoint is BosEventHandlers)."""
 
     def __init__(
         self, repository: BatchRepository, publisher: EventPublisher, clock: Clock

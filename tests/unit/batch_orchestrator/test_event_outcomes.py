@@ -14,7 +14,7 @@ from services.batch_orchestrator.domain.errors import (
     ContractViolation,
 )
 from services.batch_orchestrator.entrypoints.event_handlers import BosEventHandlers
-from services.batch_orchestrator.service_layer.handlers import BatchEventHandlers
+from services.batch_orchestrator.service_layer.handlers import BatchProgress
 from services.mesh.consumer import Delivery, PermanentError, TransientError
 from services.mesh.outage import DependencyUnavailable, is_unavailable
 
@@ -43,7 +43,7 @@ def delivery() -> Delivery:
 
 
 async def outcome_of(error: Exception) -> Exception:
-    use_cases = cast(BatchEventHandlers, Failing(error))
+    use_cases = cast(BatchProgress, Failing(error))
     handler = BosEventHandlers(use_cases, unknown_batch_retry_s=0.5).handlers()[
         events_pb2.BatchEssaysReady
     ]

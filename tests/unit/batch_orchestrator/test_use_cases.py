@@ -19,7 +19,7 @@ from services.batch_orchestrator.domain.errors import (
     RequestIdReused,
 )
 from services.batch_orchestrator.domain.registration import BatchRequest, RegistrationPolicy
-from services.batch_orchestrator.service_layer.handlers import BatchEventHandlers
+from services.batch_orchestrator.service_layer.handlers import BatchProgress
 from services.batch_orchestrator.service_layer.publishing import (
     registered_event_id,
     spellcheck_command_id,
@@ -39,7 +39,7 @@ class World:
         self.registrar = BatchRegistrar(
             self.repository, self.publisher, RegistrationPolicy(), clock=self.clock
         )
-        self.handlers = BatchEventHandlers(self.repository, self.publisher, self.clock)
+        self.handlers = BatchProgress(self.repository, self.publisher, self.clock)
         self.queries = BatchQueries(self.repository)
 
     async def register(self, count: int = 3) -> str:
