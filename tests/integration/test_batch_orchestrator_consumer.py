@@ -6,7 +6,6 @@ unknown batch go to the DLQ."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.batch_orchestrator.service_layer.publishing import spellcheck_command_id
 from services.mesh import subjects
-from services.mesh.settings import NatsSettings
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from tests.integration.test_batch_orchestrator_support import (
     Bos,
@@ -24,16 +22,9 @@ from tests.integration.test_batch_orchestrator_support import (
     meta,
     outcome_event,
     ready_event,
-    running_bos,
     stored,
 )
 from tests.support import wait_until
-
-
-@pytest.fixture(scope="module")
-async def bos(nats_settings: NatsSettings) -> AsyncIterator[Bos]:
-    async with running_bos(nats_settings) as running:
-        yield running
 
 
 async def commands_for(bos: Bos, batch_id: str) -> list[events_pb2.BatchSpellcheckInitiateCommand]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -33,17 +32,9 @@ from tests.integration.test_batch_orchestrator_support import (
     Status,
     outcome_event,
     ready_event,
-    running_bos,
     stored,
 )
 from tests.support import wait_until
-
-
-@pytest.fixture(scope="module")
-async def bos(nats_settings: NatsSettings) -> AsyncIterator[Bos]:
-    async with running_bos(nats_settings) as running:
-        yield running
-
 
 # --- RegisterBatch, GetBatch -------------------------------------------------------------
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -33,14 +32,8 @@ from services.mesh import subjects
 from services.mesh.publisher import HEADER_MSG_ID, EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM, ensure_kv
-from tests.integration.test_batch_orchestrator_support import POLICY, Bos, running_bos, stored
+from tests.integration.test_batch_orchestrator_support import POLICY, Bos, stored
 from tests.support import unique
-
-
-@pytest.fixture(scope="module")
-async def bos(nats_settings: NatsSettings) -> AsyncIterator[Bos]:
-    async with running_bos(nats_settings) as running:
-        yield running
 
 
 def keyed(count: int = 3, **fields: Any) -> pb.RegisterBatchRequest:

@@ -19,21 +19,13 @@ from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
 from services.content_service.adapters import object_store
 from services.content_service.adapters.object_store import CHUNK_BYTES, CONTENT_BUCKET
 from services.content_service.bootstrap import ContentService
-from services.mesh.settings import NatsSettings
 from tests.integration.test_file_service_support import (
     content_stub,
-    running_content_service,
 )
 from tests.support import unique
 
 STREAM = f"OBJ_{CONTENT_BUCKET}"
 SHORT_READ_TIMEOUT_S = 1.0
-
-
-@pytest.fixture(scope="module")
-async def content(nats_settings: NatsSettings) -> AsyncIterator[ContentService]:
-    async with running_content_service(nats_settings) as service:
-        yield service
 
 
 @pytest.fixture

@@ -56,14 +56,6 @@ async def mesh(
 
 
 @pytest.fixture
-async def tap(nats_js: NatsJs) -> AsyncIterator[EventTap]:
-    events = EventTap(nats_js[1])
-    await events.start()
-    yield events
-    await events.stop()
-
-
-@pytest.fixture
 async def spell_checker(mesh: Mesh, nats_js: NatsJs) -> AsyncIterator[StubSpellChecker]:
     mesh.failing_text_ids.clear()
     stub = StubSpellChecker(

@@ -73,14 +73,6 @@ async def second_els(
 
 
 @pytest.fixture
-async def tap(nats_js: NatsJs) -> AsyncIterator[EventTap]:
-    events = EventTap(nats_js[1])
-    await events.start()
-    yield events
-    await events.stop()
-
-
-@pytest.fixture
 def publisher(nats_js: NatsJs) -> EventPublisher:
     return EventPublisher(nats_js[1], "test")
 

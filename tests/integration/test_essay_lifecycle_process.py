@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
-import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -22,14 +20,6 @@ from tests.harness.coordination_harness import EventTap, els_process
 from tests.support import wait_until
 
 NatsJs = tuple[Client, JetStreamContext]
-
-
-@pytest.fixture
-async def tap(nats_js: NatsJs) -> AsyncIterator[EventTap]:
-    events = EventTap(nats_js[1])
-    await events.start()
-    yield events
-    await events.stop()
 
 
 async def slot_statuses(addr: str, batch_id: str) -> list[int]:

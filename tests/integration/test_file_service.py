@@ -33,7 +33,6 @@ from tests.integration.test_file_service_support import (
     file_stub,
     outcome_events,
     register_batch,
-    running_content_service,
     running_file_service,
 )
 from tests.support import unique
@@ -42,12 +41,6 @@ from tests.unit.file_service.catalogue import ACCEPTED, bad_inputs, corpus_bytes
 Stub = file_service_pb2_grpc.FileServiceStub
 JS = tuple[Client, JetStreamContext]
 STATUS = file_service_pb2.UploadStatus
-
-
-@pytest.fixture(scope="module")
-async def content(nats_settings: NatsSettings) -> AsyncIterator[ContentService]:
-    async with running_content_service(nats_settings) as service:
-        yield service
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,9 @@ import asyncio
 import collections
 import hashlib
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
-import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -23,7 +21,6 @@ from tests.integration.test_file_service_support import (
     file_stub,
     outcome_events,
     register_batch,
-    running_content_service,
     service_subprocess,
     wait_serving,
 )
@@ -32,12 +29,6 @@ from tests.unit.file_service.catalogue import essay
 
 FILES = 60
 SERVICE = "huleedu.file.v1.FileService"
-
-
-@pytest.fixture(scope="module")
-async def content(nats_settings: NatsSettings) -> AsyncIterator[ContentService]:
-    async with running_content_service(nats_settings) as service:
-        yield service
 
 
 def _processes_with(marker: str) -> list[int]:

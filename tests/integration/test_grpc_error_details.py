@@ -5,7 +5,7 @@ messages stay as they were; the details are what a client in another language br
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 
 import grpc
 import pytest
@@ -17,16 +17,9 @@ from huleedu.content.v1 import content_service_pb2
 from huleedu.essay.v1 import essay_service_pb2
 from huleedu.file.v1 import file_service_pb2
 from services.mesh.grpc_errors import DETAILS_TRAILER, ERROR_DOMAIN
-from services.mesh.settings import NatsSettings
-from tests.integration.test_hostile_grpc_support import Mesh, running_mesh
+from tests.integration.test_hostile_grpc_support import Mesh
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
-
-
-@pytest.fixture(scope="module")
-async def mesh(nats_settings: NatsSettings) -> AsyncIterator[Mesh]:
-    async with running_mesh(nats_settings) as running:
-        yield running
 
 
 async def details_of(call: Awaitable[object]) -> tuple[grpc.StatusCode, status_pb2.Status]:

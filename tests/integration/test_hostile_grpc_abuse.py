@@ -39,19 +39,12 @@ from tests.integration.test_hostile_grpc_support import (
     MIB,
     Code,
     Mesh,
-    running_mesh,
     status_of,
 )
 from tests.support import REPO_ROOT
 from tests.unit.file_service.catalogue import essay
 
 HUGE_ID = "y" * (17 * MIB)  # over every server's gRPC message limit (16 MiB by default)
-
-
-@pytest.fixture(scope="module")
-async def mesh(nats_settings: NatsSettings) -> AsyncIterator[Mesh]:
-    async with running_mesh(nats_settings) as running:
-        yield running
 
 
 async def test_oversized_and_undecodable_requests_to_every_service(mesh: Mesh) -> None:

@@ -19,7 +19,6 @@ from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2 as content_pb
 from huleedu.essay.v1 import essay_service_pb2 as essay_pb
 from huleedu.file.v1 import file_service_pb2 as file_pb
-from services.mesh.settings import NatsSettings
 from tests.integration.test_file_service_support import outcome_events, register_batch
 from tests.integration.test_hostile_grpc_support import (
     JS,
@@ -28,17 +27,10 @@ from tests.integration.test_hostile_grpc_support import (
     Code,
     Mesh,
     assert_actionable,
-    running_mesh,
     status_of,
 )
 from tests.support import wait_until
 from tests.unit.file_service.catalogue import essay
-
-
-@pytest.fixture(scope="module")
-async def mesh(nats_settings: NatsSettings) -> AsyncIterator[Mesh]:
-    async with running_mesh(nats_settings) as running:
-        yield running
 
 
 async def watch_status(stub: batch_grpc.BatchOrchestratorServiceStub, batch_id: str) -> Code:

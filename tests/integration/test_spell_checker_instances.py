@@ -17,7 +17,6 @@ from devstack.nats_server import NatsServer
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.content_service.bootstrap import ContentService, start_content_service
-from services.mesh import subjects
 from services.mesh.content_client import ContentClient
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
@@ -39,14 +38,6 @@ async def content_service(nats_settings: NatsSettings) -> AsyncIterator[ContentS
     service = await start_content_service(content_settings(nats_settings))
     yield service
     await service.stop()
-
-
-@pytest.fixture
-async def tap(nats_js: NatsJs) -> AsyncIterator[EventTap]:
-    events = EventTap(nats_js[1], subjects.ESSAY_SPELLCHECK_COMPLETED)
-    await events.start()
-    yield events
-    await events.stop()
 
 
 def spell_checker_process(
@@ -79,7 +70,7 @@ async def test_two_processes_answer_every_request_exactly_once(
     nats_server: NatsServer,
     nats_js: NatsJs,
     content_service: ContentService,
-    tap: EventTap,
+    completions_tap: EventTap,
     tmp_path: Path,
 ) -> None:
     instances = [
@@ -96,14 +87,14 @@ async def test_two_processes_answer_every_request_exactly_once(
         first_batch, second_batch = unique("batch"), unique("batch")
         first = await request_all(publisher, first_batch, essays[:50])
         await wait_until(
-            lambda: len(completions(tap, first_batch)) >= len(first),
+            lambda: len(completions(completions_tap, first_batch)) >= len(first),
             timeout_s=60,
             message="the first batch answered",
         )
         second = await request_all(publisher, second_batch, essays[50:])
         assert await instances[0].stop() == 0  # SIGTERM mid-batch: it finishes what it holds
         await wait_until(
-            lambda: len(completions(tap, second_batch)) >= len(second),
+            lambda: len(completions(completions_tap, second_batch)) >= len(second),
             timeout_s=60,
             message="the second batch answered by the instance still running",
         )
@@ -112,10 +103,12 @@ async def test_two_processes_answer_every_request_exactly_once(
         await content.close()
 
     for batch_id, requested in ((first_batch, first), (second_batch, second)):
-        done = completions(tap, batch_id)
+        done = completions(completions_tap, batch_id)
         assert Counter(c.essay_id for c in done) == Counter(list(requested))  # each once
         assert {c.status for c in done} == {common_pb2.SPELLCHECK_STATUS_SUCCESS}
-        assert set(tap.id_counts(events_pb2.EssaySpellcheckCompleted, {batch_id}).values()) == {1}
+        assert set(
+            completions_tap.id_counts(events_pb2.EssaySpellcheckCompleted, {batch_id}).values()
+        ) == {1}
 
     logs = [log_messages(instance) for instance in instances]
     checked = [sum(1 for entry in log if entry["message"] == "essay checked") for log in logs]

@@ -62,22 +62,17 @@ async def running(
     await content_service.stop()
 
 
-@pytest.fixture
-async def tap(nats_js: NatsJs) -> AsyncIterator[EventTap]:
-    events = EventTap(nats_js[1], subjects.ESSAY_SPELLCHECK_COMPLETED)
-    await events.start()
-    yield events
-    await events.stop()
-
-
 async def test_every_request_is_answered_and_its_corrected_text_stored(
-    running: Running, nats_js: NatsJs, tap: EventTap
+    running: Running, nats_js: NatsJs, completions_tap: EventTap
 ) -> None:
     essays = await store_essays(running.content, 40)
     batch_id = unique("batch")
     by_essay = await request_all(EventPublisher(nats_js[1], "test"), batch_id, essays)
     done = await wait_until(
-        lambda: len(completions(tap, batch_id)) >= len(by_essay) and completions(tap, batch_id),
+        lambda: (
+            len(completions(completions_tap, batch_id)) >= len(by_essay)
+            and completions(completions_tap, batch_id)
+        ),
         timeout_s=60,
         message="a completion for every request",
     )
@@ -96,7 +91,7 @@ async def test_every_request_is_answered_and_its_corrected_text_stored(
 
 
 async def test_unsupported_language_and_missing_content_fail_with_a_reason(
-    running: Running, nats_js: NatsJs, tap: EventTap
+    running: Running, nats_js: NatsJs, completions_tap: EventTap
 ) -> None:
     (essay,) = await store_essays(running.content, 1)
     batch_id = unique("batch")
@@ -106,7 +101,10 @@ async def test_unsupported_language_and_missing_content_fail_with_a_reason(
     await publisher.publish(swedish)
     await publisher.publish(missing)
     done = await wait_until(
-        lambda: len(completions(tap, batch_id)) == 2 and completions(tap, batch_id),
+        lambda: (
+            len(completions(completions_tap, batch_id)) == 2
+            and completions(completions_tap, batch_id)
+        ),
         timeout_s=30,
         message="both requests answered",
     )
@@ -118,7 +116,7 @@ async def test_unsupported_language_and_missing_content_fail_with_a_reason(
 
 
 async def test_a_redelivered_request_is_answered_once(
-    running: Running, nats_js: NatsJs, tap: EventTap, caplog: pytest.LogCaptureFixture
+    running: Running, nats_js: NatsJs, completions_tap: EventTap, caplog: pytest.LogCaptureFixture
 ) -> None:
     (essay,) = await store_essays(running.content, 1, skip=50)
     batch_id = unique("batch")
@@ -138,14 +136,16 @@ async def test_a_redelivered_request_is_answered_once(
     # second copy once the first is answered. (Signals of these two messages only: the durable is
     # shared with the session's other tests, whose leftover requests may still be in retries.)
     await publisher.publish(request, headers={HEADER_MSG_ID: unique("first")})
-    await wait_until(lambda: completions(tap, batch_id), timeout_s=60, message="first answered")
+    await wait_until(
+        lambda: completions(completions_tap, batch_id), timeout_s=60, message="first answered"
+    )
     await publisher.publish(request, headers={HEADER_MSG_ID: unique("again")})
     await wait_until(
         answer_dropped_as_duplicate, timeout_s=60, message="the second answer dropped as a copy"
     )
-    (completed,) = completions(tap, batch_id)
+    (completed,) = completions(completions_tap, batch_id)
     assert completed.metadata.event_id == completion_event_id(request)
-    assert tap.id_counts(events_pb2.EssaySpellcheckCompleted, {batch_id}) == {
+    assert completions_tap.id_counts(events_pb2.EssaySpellcheckCompleted, {batch_id}) == {
         completed.metadata.event_id: 1
     }
 
