@@ -1,6 +1,6 @@
 // The public gRPC API walked from Node.js, as a user of @grpc/grpc-js and @grpc/proto-loader would,
 // straight from proto/ (tests/e2e/test_node_client.py runs it against a running stack): health on
-// all five services, RegisterBatch, client-streaming UploadFiles, server-streaming WatchBatch to
+// all five services, the services BOS lists through reflection v1, RegisterBatch, client-streaming UploadFiles, server-streaming WatchBatch to
 // the end, GetBatch, the corrected text through GetContent, and one bad RegisterBatch whose
 // structured details (google.rpc.Status in grpc-status-details-bin: ErrorInfo, BadRequest) are
 // checked.
@@ -84,6 +84,64 @@ const health = grpc.loadPackageDefinition(
     { enums: String },
   ),
 ).grpc.health.v1;
+// grpc.reflection.v1's listing, declared here (the subset of its messages this walk reads):
+// what a tool that speaks only the stable reflection asks first.
+const reflection = grpc.loadPackageDefinition(
+  protoLoader.fromJSON(
+    {
+      nested: {
+        grpc: {
+          nested: {
+            reflection: {
+              nested: {
+                v1: {
+                  nested: {
+                    ServerReflectionRequest: {
+                      fields: { host: { type: "string", id: 1 }, list_services: { type: "string", id: 7 } },
+                    },
+                    ServiceResponse: { fields: { name: { type: "string", id: 1 } } },
+                    ListServiceResponse: {
+                      fields: { service: { rule: "repeated", type: "ServiceResponse", id: 1 } },
+                    },
+                    ServerReflectionResponse: {
+                      fields: { list_services_response: { type: "ListServiceResponse", id: 6 } },
+                    },
+                    ServerReflection: {
+                      methods: {
+                        ServerReflectionInfo: {
+                          requestType: "ServerReflectionRequest",
+                          requestStream: true,
+                          responseType: "ServerReflectionResponse",
+                          responseStream: true,
+                        },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    { keepCase: true },
+  ),
+).grpc.reflection.v1;
+
+function listServices(addr) {
+  return new Promise((resolve, reject) => {
+    const client = new reflection.ServerReflection(addr, insecure);
+    const call = client.ServerReflectionInfo({ deadline: deadline() });
+    call.on("data", (reply) => {
+      resolve(reply.list_services_response.service.map((service) => service.name).sort());
+      call.end();
+      client.close();
+    });
+    call.on("error", reject);
+    call.write({ list_services: "" });
+  });
+}
+
 const SERVICES = [
   "CONTENT_SERVICE_ADDR",
   "FILE_SERVICE_ADDR",
@@ -157,6 +215,9 @@ async function main() {
     client.close();
   }
   assert.ok(Object.values(serving).every((status) => status === "SERVING"), JSON.stringify(serving));
+  const listed = await listServices(env("BATCH_ORCHESTRATOR_ADDR"));
+  assert.ok(listed.includes("huleedu.batch.v1.BatchOrchestratorService"), listed.join(" "));
+  assert.ok(listed.includes("grpc.reflection.v1.ServerReflection"), listed.join(" "));
 
   const essays = readdirSync(env("ESSAYS_DIR"))
     .filter((name) => name.endsWith(".txt"))
@@ -211,6 +272,7 @@ async function main() {
     JSON.stringify({
       batch_id: registered.batch_id,
       serving,
+      listed,
       statuses,
       essays: essays.length,
       corrected_bytes: corrected.content.length,

@@ -1,7 +1,7 @@
 """The public gRPC API from another language: clients/node/e2e.mjs (Node.js, @grpc/grpc-js and
 @grpc/proto-loader, versions locked in clients/node/package-lock.json) walks the stack straight
-from proto/: health on all five, RegisterBatch, UploadFiles, WatchBatch, GetBatch, GetContent,
-and one bad request whose structured details (AIP-193) it decodes and checks."""
+from proto/: health on all five, reflection v1, RegisterBatch, UploadFiles, WatchBatch, GetBatch,
+GetContent, and one bad request whose structured details (AIP-193) it decodes and checks."""
 
 from __future__ import annotations
 
@@ -78,6 +78,7 @@ def test_the_node_client_walks_the_api_and_reads_structured_errors(
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(seen["serving"].values()) == {"SERVING"} and len(seen["serving"]) == 5
+    assert "huleedu.batch.v1.BatchOrchestratorService" in seen["listed"]
     assert seen["statuses"][-1] == "BATCH_STATUS_COMPLETED"
     assert seen["corrected_bytes"] > 0
     assert seen["bad_request"] == {
