@@ -15,9 +15,21 @@ from services.mesh.grpc_errors import Violation, abort
 SERVICE_NAME = essay_service_pb2.DESCRIPTOR.services_by_name["EssayLifecycleService"].full_name
 
 
-async def _invalid(
-    context: grpc.aio.ServicerContext[Any, Any], field: str, problem: str
-) -> NoReturn:
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+async def _check_id(context: Context, field: str, value: str) -> None:
+    """Answer INVALID_ARGUMENT, naming the field, unless `value` is an id."""
+    if not value:
+        problem = f"{field} is required"
+    elif not is_valid_id(value):
+        # The value is not echoed: it may be megabytes long, or a control sequence.
+        problem = (
+            f"{field} is not an id: ids are 1-255 letters, digits, '-', '_', '=' and inner '.', "
+            "as RegisterBatch returned them"
+        )
+    else:
+        return
     await abort(
         context,
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -27,12 +39,18 @@ async def _invalid(
     )
 
 
-def _not_an_id(field: str) -> str:
-    # The value is not echoed: it may be megabytes long, or a control sequence.
-    return (
-        f"{field} is not an id: ids are 1-255 letters, digits, '-', '_', '=' and inner '.', "
-        "as RegisterBatch returned them"
+async def _unavailable(context: Context, error: StoreUnavailableError) -> NoReturn:
+    await abort(
+        context,
+        grpc.StatusCode.UNAVAILABLE,
+        f"essay state unavailable: {error}",
+        reason="STORE_UNAVAILABLE",
     )
+
+
+async def _not_found(context: Context, field: str, value: str, message: str) -> NoReturn:
+    reason = f"{field.removesuffix('_id').upper()}_NOT_FOUND"
+    await abort(context, grpc.StatusCode.NOT_FOUND, message, reason=reason, metadata={field: value})
 
 
 class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceServicer):
@@ -50,28 +68,19 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
         ],
     ) -> essay_service_pb2.GetEssayResponse:
         """One essay with its state, storage ids, corrections and timeline."""
-        if not request.essay_id:
-            await _invalid(context, "essay_id", "essay_id is required")
-        if not is_valid_id(request.essay_id):
-            await _invalid(context, "essay_id", _not_an_id("essay_id"))
+        await _check_id(context, "essay_id", request.essay_id)
         try:
             record = await self._essays.get(request.essay_id)
             tracker = None if record is None else await self._trackers.get(record.batch_id)
         except StoreUnavailableError as error:
-            await abort(
-                context,
-                grpc.StatusCode.UNAVAILABLE,
-                f"essay state unavailable: {error}",
-                reason="STORE_UNAVAILABLE",
-            )
+            await _unavailable(context, error)
         slot = None if tracker is None else find_slot(tracker, request.essay_id)
         if record is None or slot is None:
-            await abort(
+            await _not_found(
                 context,
-                grpc.StatusCode.NOT_FOUND,
+                "essay_id",
+                request.essay_id,
                 f"no essay {request.essay_id!r} is known to ELS",
-                reason="ESSAY_NOT_FOUND",
-                metadata={"essay_id": request.essay_id},
             )
         essay = essay_service_pb2.Essay()
         essay.CopyFrom(slot.essay)
@@ -86,26 +95,17 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
         ],
     ) -> essay_service_pb2.ListBatchEssaysResponse:
         """Every essay slot of the batch, in slot order (corrections only via GetEssay)."""
-        if not request.batch_id:
-            await _invalid(context, "batch_id", "batch_id is required")
-        if not is_valid_id(request.batch_id):
-            await _invalid(context, "batch_id", _not_an_id("batch_id"))
+        await _check_id(context, "batch_id", request.batch_id)
         try:
             tracker: BatchTracker | None = await self._trackers.get(request.batch_id)
         except StoreUnavailableError as error:
-            await abort(
-                context,
-                grpc.StatusCode.UNAVAILABLE,
-                f"essay state unavailable: {error}",
-                reason="STORE_UNAVAILABLE",
-            )
+            await _unavailable(context, error)
         if tracker is None or not tracker.registered:
-            await abort(
+            await _not_found(
                 context,
-                grpc.StatusCode.NOT_FOUND,
+                "batch_id",
+                request.batch_id,
                 f"no batch {request.batch_id!r} is registered with ELS",
-                reason="BATCH_NOT_FOUND",
-                metadata={"batch_id": request.batch_id},
             )
         return essay_service_pb2.ListBatchEssaysResponse(
             essays=[slot.essay for slot in tracker.slots]
