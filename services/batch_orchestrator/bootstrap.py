@@ -97,14 +97,13 @@ async def start(settings: BosSettings) -> RunningBos:
             BatchProgress(repository, publisher, utc_now),
             unknown_batch_retry_s=settings.unknown_batch_retry_s,
         )
-        consumer = EventConsumer(
+        consumer = EventConsumer.configured(
             js,
             consumer_spec(settings.nats),
             entrypoints.handlers(),
             service=PRODUCER,
+            nats=settings.nats,
             concurrency=settings.consumer_concurrency,
-            stall_after_s=settings.nats.consumer_stall_s,
-            dependency_horizon_s=settings.nats.dependency_horizon_s,
         )
         await consumer.start()
         undo.push_async_callback(consumer.stop)

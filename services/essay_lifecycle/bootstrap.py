@@ -106,14 +106,13 @@ async def start(settings: EssayLifecycleSettings) -> EssayLifecycleApp:
             on_upload=count_upload,
             on_registered=count_registration,
         )
-        consumer = EventConsumer(
+        consumer = EventConsumer.configured(
             js,
             consumer_spec(settings),
             handlers.handlers(),
             service=PRODUCER,
+            nats=settings.nats,
             concurrency=settings.consumer_concurrency,
-            stall_after_s=settings.nats.consumer_stall_s,
-            dependency_horizon_s=settings.nats.dependency_horizon_s,
         )
         await consumer.start()
         undo.push_async_callback(consumer.stop)

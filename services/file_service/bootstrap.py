@@ -97,13 +97,12 @@ async def start_file_service(settings: FileServiceSettings) -> FileService:
             announcer=JetStreamAnnouncer(EventPublisher(js, PRODUCER)),
             policy=settings.ingest,
         )
-        consumer = EventConsumer(
+        consumer = EventConsumer.configured(
             js,
             consumer_spec(settings),
             {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
             service=PRODUCER,
-            stall_after_s=settings.nats.consumer_stall_s,
-            dependency_horizon_s=settings.nats.dependency_horizon_s,
+            nats=settings.nats,
         )
         await consumer.start()
         undo.push_async_callback(consumer.stop)

@@ -42,6 +42,7 @@ from services.mesh.metrics import (
 from services.mesh.nats_internals import connection_of, subscription_of
 from services.mesh.outage import DependencyWait, is_unavailable, wait_or_stop
 from services.mesh.publisher import HEADER_CORRELATION, HEADER_TYPE
+from services.mesh.settings import NatsSettings
 from services.mesh.streams import ConsumerSpec, ProvisioningError, ensure_consumer
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,28 @@ class EventConsumer:
         self._dependency_horizon_s = dependency_horizon_s
         # Since when each message now waiting for a dependency has waited (monotonic time).
         self._waiting_since: dict[int, float] = {}
+
+    @classmethod
+    def configured(
+        cls,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        handlers: Mapping[type[Message], Handler],
+        *,
+        service: str,
+        nats: NatsSettings,
+        concurrency: int = 8,
+    ) -> EventConsumer:
+        """A service's consumer, its stall and dependency horizons from the NATS settings."""
+        return cls(
+            js,
+            spec,
+            handlers,
+            service=service,
+            concurrency=concurrency,
+            stall_after_s=nats.consumer_stall_s,
+            dependency_horizon_s=nats.dependency_horizon_s,
+        )
 
     @property
     def in_flight(self) -> int:

@@ -92,14 +92,13 @@ async def start_service(
             retry_delay_s=settings.retry_delay_s,
             max_group=settings.max_group,
         )
-        consumer = EventConsumer(
+        consumer = EventConsumer.configured(
             js,
             consumer_spec(settings),
             {events_pb2.EssayLifecycleSpellcheckRequest: handler},
             service=SERVICE_NAME,
+            nats=settings.nats,
             concurrency=settings.in_flight,
-            stall_after_s=settings.nats.consumer_stall_s,
-            dependency_horizon_s=settings.nats.dependency_horizon_s,
         )
         await consumer.start()
         undo.push_async_callback(consumer.stop)
