@@ -127,15 +127,14 @@ class ObjectStoreRepository:
             return list(await asyncio.gather(*(self.exists(i) for i in storage_ids)))
 
         async def stored(storage_id: str) -> bool:
-            meta = found.get(self._meta_subject(storage_id))
             try:
-                info = None if meta is None else self._info(storage_id, meta)
+                info = self._meta_in(storage_id, found)
             except ContentCorruptedError:
                 return False  # as in _stored: the put writes it again
             if info is None:
                 return False
-            if info.nuid == storage_id and (info.chunks or 0) <= 1:
-                return not info.chunks or self._chunk_subject(storage_id) in found
+            if self._chunks_in(storage_id, info, found) is not None:
+                return True
             return await self.exists(storage_id)
 
         return list(await asyncio.gather(*(stored(i) for i in storage_ids)))
@@ -149,9 +148,10 @@ class ObjectStoreRepository:
 
         async def read(storage_id: str) -> StoredContent | None:
             with contextlib.suppress(ContentCorruptedError):
-                whole = self._whole_in(storage_id, found)
-                if whole is not None:
-                    return await self._checked(storage_id, *whole)
+                info = self._meta_in(storage_id, found)
+                parts = None if info is None else self._chunks_in(storage_id, info, found)
+                if info is not None and parts is not None:
+                    return await self._checked(storage_id, info, parts)
             return await self.get(storage_id)
 
         return list(await asyncio.gather(*(read(i) for i in storage_ids)))
@@ -170,19 +170,22 @@ class ObjectStoreRepository:
         except (TimeoutError, NoRespondersError, APIError):
             return None
 
-    def _whole_in(
-        self, storage_id: str, found: dict[str, RawStreamMsg]
-    ) -> tuple[ObjectInfo, list[bytes]] | None:
-        """The object's info and chunks when `found` holds all of it: its live meta message and,
-        unless it has no bytes, its one chunk on the subject named after its id."""
+    def _meta_in(self, storage_id: str, found: dict[str, RawStreamMsg]) -> ObjectInfo | None:
+        """The object's live info from its meta message in `found`, or None."""
         meta = found.get(self._meta_subject(storage_id))
-        info = None if meta is None else self._info(storage_id, meta)
-        if info is None or info.nuid != storage_id or (info.chunks or 0) > 1:
+        return None if meta is None else self._info(storage_id, meta)
+
+    def _chunks_in(
+        self, storage_id: str, info: ObjectInfo, found: dict[str, RawStreamMsg]
+    ) -> list[bytes] | None:
+        """The object's chunks when `found` holds all of them (none for no bytes, else its one
+        chunk on the subject named after its id), or None."""
+        if info.nuid != storage_id or (info.chunks or 0) > 1:
             return None
         if not info.chunks:
-            return info, []
+            return []
         chunk = found.get(self._chunk_subject(storage_id))
-        return None if chunk is None else (info, [chunk.data or b""])
+        return None if chunk is None else [chunk.data or b""]
 
     async def _has_all_chunks(self, info: ObjectInfo, *, direct: bool) -> bool:
         chunks = info.chunks or 0
