@@ -17,8 +17,6 @@ import json
 import logging
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -28,9 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from devstack.nats_server import NatsServer, free_port
+from devstack.nats_server import NatsServer
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.file_service.adapters.extraction_pool import ExtractionPool, PoolSettings
@@ -40,6 +37,7 @@ from services.mesh.event_ids import new_metadata
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_streams
+from tests.harness.coordination_harness import ServiceProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
@@ -118,35 +116,6 @@ async def run_pool(uploads: list[Upload], pool: ExtractionPool) -> Run:
     return Run(len(uploads), _megabytes(uploads), seconds, dict(outcomes))
 
 
-def _start(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", module],
-            cwd=REPO_ROOT,
-            env={**os.environ, **env},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def _wait_serving(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"service exited; see {log}")
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"port {port} not serving; see {log}")
-            await asyncio.sleep(0.1)
-
-
 async def _register(nats: NatsSettings, batch_id: str, expected: int) -> None:
     client, js = await connect_nats(nats, "bench")
     try:
@@ -175,26 +144,34 @@ async def running_mesh(workers: int, scratch: Path) -> AsyncIterator[Mesh]:
     """nats-server, the Content Service and the File Service as processes, for the block."""
     server = NatsServer(scratch / "nats")
     server.start()
-    content_port, file_port = free_port(), free_port()
-    env = {
-        "NATS_URL": server.url,
-        "CONTENT_SERVICE_ADDR": f"127.0.0.1:{content_port}",
-        "FILE_SERVICE_ADDR": f"127.0.0.1:{file_port}",
-        "FILE_EXTRACTION_WORKERS": str(workers),
-        "FILE_EXTRACTION_TIMEOUT_S": "60",
-        "LOG_LEVEL": "WARNING",
-        "METRICS_ENABLED": "false",
-    }
-    content = _start("services.content_service", env, scratch / "content_service.log")
-    files = _start("services.file_service", env, scratch / "file_service.log")
+    quiet = {"LOG_LEVEL": "WARNING", "METRICS_ENABLED": "false"}
+    content = ServiceProcess(
+        "services.content_service",
+        addr_variable="CONTENT_SERVICE_ADDR",
+        nats_url=server.url,
+        log_path=scratch / "content_service.log",
+        extra_env=quiet,
+    )
+    files = ServiceProcess(
+        "services.file_service",
+        addr_variable="FILE_SERVICE_ADDR",
+        nats_url=server.url,
+        log_path=scratch / "file_service.log",
+        extra_env={
+            **quiet,
+            "CONTENT_SERVICE_ADDR": content.addr,
+            "FILE_EXTRACTION_WORKERS": str(workers),
+            "FILE_EXTRACTION_TIMEOUT_S": "60",
+        },
+    )
     try:
-        await _wait_serving(content_port, content, scratch / "content_service.log")
-        await _wait_serving(file_port, files, scratch / "file_service.log")
+        await content.start(timeout_s=60)
+        await files.start(timeout_s=60)
+        file_port = int(files.addr.rsplit(":", 1)[1])
         yield Mesh(NatsSettings((server.url,), 5, 30.0, 1, 3600.0, 120.0), file_port)
     finally:
         for process in (files, content):
-            process.terminate()
-            process.wait(timeout=30)
+            await process.stop()
         server.stop()
 
 
