@@ -1,5 +1,6 @@
-"""Fixtures: one real nats-server with JetStream for the test session; one spell-index cache and
-one set of spell checkers per session (unit and integration tests share them)."""
+"""Fixtures: a real nats-server with JetStream for each test module, so no module's streams,
+durables or leftover redeliveries reach another's; one spell-index cache and one set of spell
+checkers per session (unit and integration tests share them)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(TIER_TIMEOUT_S[tier]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    """A real nats-server -js on a free port with a temporary store."""
+    """A real nats-server -js on a free port with a temporary store, for one test module."""
     server = NatsServer(Path(tmp_path_factory.mktemp("nats")))
     server.start()
     yield server
@@ -64,9 +65,9 @@ def settings_for(*urls: str, **overrides: object) -> NatsSettings:
     return NatsSettings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nats_settings(nats_server: NatsServer) -> NatsSettings:
-    """Settings that point at the session's nats-server."""
+    """Settings that point at the module's nats-server."""
     return settings_for(nats_server.url)
 
 

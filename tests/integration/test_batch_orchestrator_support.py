@@ -1,5 +1,5 @@
 """Helpers for the Batch Orchestrator integration tests (no tests here): BOS in-process on a free
-port against the session's nats-server, the events ELS would publish, reading events back."""
+port against the module's nats-server, the events ELS would publish, reading events back."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Helpers for the Content and File Service integration tests (no tests here): services on free
-ports against the session's nats-server, batch registration, reading events back."""
+ports against the module's nats-server, batch registration, reading events back."""
 
 from __future__ import annotations
 

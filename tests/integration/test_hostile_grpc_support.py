@@ -1,5 +1,5 @@
 """Helpers for the hostile gRPC tests (no tests here): every service in-process against the
-session's nats-server with small size limits, and the checks that a call ends with a status a
+module's nats-server with small size limits, and the checks that a call ends with a status a
 client can act on."""
 
 from __future__ import annotations
