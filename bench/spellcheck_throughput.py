@@ -32,13 +32,13 @@ from services.mesh import subjects
 from services.mesh.connection import connect_nats
 from services.mesh.content_client import ContentClient
 from services.mesh.event_ids import new_metadata
+from services.mesh.process_stats import process_memory
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_streams
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
 from services.spell_checker.adapters.dictionaries import load_spellchecker
 from services.spell_checker.adapters.index_cache import IndexCache
-from services.spell_checker.adapters.process_stats import process_memory
 from services.spell_checker.domain.corrector import SymmetricDeleteCorrector
 from services.spell_checker.domain.index import SymmetricDeleteIndex
 from services.spell_checker.domain.lexicon import Lexicon

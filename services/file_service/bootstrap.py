@@ -1,12 +1,7 @@
-"""Wires the File Service: NATS (streams, KV buckets, its durable consumer), the extraction
-pool, the Content Service client and the gRPC server."""
+"""Wires the File Service: its KV buckets, the extraction pool, the Content Service client, the
+ingestor behind the gRPC API and the `file_service` consumer of batch registrations."""
 
 from __future__ import annotations
-
-import logging
-from dataclasses import dataclass
-
-from nats.aio.client import Client
 
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2_grpc
@@ -21,44 +16,13 @@ from services.file_service.entrypoints.event_handlers import registration_handle
 from services.file_service.entrypoints.grpc_servicer import SERVICE_NAME, FileServicer
 from services.file_service.settings import FileServiceSettings
 from services.mesh import subjects
-from services.mesh.connection import close_nats, connect_nats
-from services.mesh.consumer import EventConsumer
 from services.mesh.content_client import ContentClient
-from services.mesh.grpc_server import GrpcServer, start_grpc_server
-from services.mesh.publisher import EventPublisher
-from services.mesh.runtime import ServiceProgram, undone_on_failure
-from services.mesh.storage_health import storage_health
-from services.mesh.streams import ConsumerSpec, ensure_kv, ensure_streams
+from services.mesh.runtime import RunningService, ServiceProgram, Wiring
+from services.mesh.streams import ConsumerSpec
 
-log = logging.getLogger(__name__)
 DURABLE = "file_service"
 
-
-@dataclass
-class FileService:
-    """A running File Service."""
-
-    grpc: GrpcServer
-    consumer: EventConsumer
-    pool: ExtractionPool
-    content: ContentClient
-    nats: Client
-    shutdown_grace_s: float
-
-    @property
-    def port(self) -> int:
-        """The bound gRPC port."""
-        return self.grpc.port
-
-    async def stop(self) -> None:
-        """NOT_SERVING, finish uploads in flight (within the shutdown grace), stop consuming,
-        stop workers, close NATS."""
-        await self.grpc.stop(self.shutdown_grace_s)
-        await self.consumer.stop()
-        await self.pool.stop()
-        await self.content.close()
-        await close_nats(self.nats)
-        log.info("file service stopped")
+FileService = RunningService[ExtractionPool]
 
 
 def consumer_spec(settings: FileServiceSettings) -> ConsumerSpec:
@@ -72,62 +36,40 @@ def consumer_spec(settings: FileServiceSettings) -> ConsumerSpec:
     )
 
 
-async def start_file_service(settings: FileServiceSettings) -> FileService:
-    """Connect, provision, start the workers, the consumer and the gRPC server."""
-    async with undone_on_failure() as undo:
-        client, js = await connect_nats(settings.nats, "file_service")
-        undo.push_async_callback(close_nats, client)
-        await ensure_streams(js, settings.nats)
-        registry = KvBatchRegistry(await ensure_kv(js, BATCHES_BUCKET, settings.nats))
-        ledger = KvUploadLedger(await ensure_kv(js, UPLOADS_BUCKET, settings.nats), client)
-        admissions = KvFileAdmissions(await ensure_kv(js, BATCH_FILES_BUCKET, settings.nats))
-        pool = ExtractionPool(settings.pool, settings.limits)
-        await pool.start()
-        undo.push_async_callback(pool.stop)
-        content = ContentClient(
-            settings.content_service_addr, max_message_bytes=settings.grpc_max_message_bytes
-        )
-        undo.push_async_callback(content.close)
-        ingestor = UploadIngestor(
-            registry=registry,
-            extractor=pool,
-            content=GrpcContentStore(content),
-            ledger=ledger,
-            admissions=admissions,
-            announcer=JetStreamAnnouncer(EventPublisher(js, PRODUCER)),
-            policy=settings.ingest,
-        )
-        consumer = EventConsumer.configured(
-            js,
-            consumer_spec(settings),
-            {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
-            service=PRODUCER,
-            nats=settings.nats,
-        )
-        await consumer.start()
-        undo.push_async_callback(consumer.stop)
-        servicer = FileServicer(ingestor, upload_concurrency=settings.upload_concurrency)
-        server = await start_grpc_server(
-            settings.addr,
-            lambda grpc_server: file_service_pb2_grpc.add_FileServiceServicer_to_server(
-                servicer, grpc_server
-            ),
-            [SERVICE_NAME],
-            max_message_bytes=settings.grpc_max_message_bytes,
-        )
-    server.follow([consumer, storage_health(js)])
-    log.info(
-        "file service ready",
-        extra={"port": server.port, "content_service": settings.content_service_addr},
+async def wire(mesh: Wiring, settings: FileServiceSettings) -> ExtractionPool:
+    """The buckets, the workers and the content client behind the ingestor; the registrations
+    consumer."""
+    registry = KvBatchRegistry(await mesh.kv(BATCHES_BUCKET))
+    ledger = KvUploadLedger(await mesh.kv(UPLOADS_BUCKET), mesh.nats)
+    admissions = KvFileAdmissions(await mesh.kv(BATCH_FILES_BUCKET))
+    pool = ExtractionPool(settings.pool, settings.limits)
+    await pool.start()
+    mesh.closing(pool.stop)
+    content = ContentClient(
+        settings.content_service_addr, max_message_bytes=settings.grpc_max_message_bytes
     )
-    return FileService(
-        grpc=server,
-        consumer=consumer,
-        pool=pool,
-        content=content,
-        nats=client,
-        shutdown_grace_s=settings.shutdown_grace_s,
+    mesh.closing(content.close)
+    ingestor = UploadIngestor(
+        registry=registry,
+        extractor=pool,
+        content=GrpcContentStore(content),
+        ledger=ledger,
+        admissions=admissions,
+        announcer=JetStreamAnnouncer(await mesh.events()),
+        policy=settings.ingest,
     )
+    await mesh.consume(
+        consumer_spec(settings),
+        {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
+    )
+    servicer = FileServicer(ingestor, upload_concurrency=settings.upload_concurrency)
+    mesh.serve(
+        SERVICE_NAME,
+        lambda server: file_service_pb2_grpc.add_FileServiceServicer_to_server(servicer, server),
+        max_message_bytes=settings.grpc_max_message_bytes,
+    )
+    mesh.ready_fields["content_service"] = settings.content_service_addr
+    return pool
 
 
-PROGRAM = ServiceProgram("file_service", FileServiceSettings.from_env, start_file_service)
+PROGRAM = ServiceProgram(PRODUCER, FileServiceSettings.from_env, wire)

@@ -19,8 +19,6 @@ import nats.errors
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 from prometheus_client import Gauge
 
-from services.mesh.lifecycle import cancel_and_wait
-
 log = logging.getLogger(__name__)
 
 Classify = Callable[[str, bytes], Counter[str] | None]
@@ -42,7 +40,6 @@ class KvCensus:
         self._totals: Counter[str] = Counter({state: 0 for state in states})
         self._pending: dict[str, bytes | None] = {}
         self._exported: set[str] = set()
-        self._task: asyncio.Task[None] | None = None
         for state in self._totals:
             self._export(state)
 
@@ -50,15 +47,6 @@ class KvCensus:
         """The current count of each state."""
         self._settle()
         return dict(self._totals)
-
-    def start(self) -> None:
-        """Follow the bucket in the background until `stop()`."""
-        self._task = asyncio.create_task(self._follow())
-
-    async def stop(self) -> None:
-        """Stop following."""
-        if self._task is not None:
-            await cancel_and_wait(self._task)
 
     def apply(self, key: str, value: bytes | None) -> None:
         """Count `value` for `key` instead of what it counted before (None: deleted), from the
@@ -89,7 +77,8 @@ class KvCensus:
         self._settle()
         return float(self._totals[state])
 
-    async def _follow(self) -> None:
+    async def follow(self) -> None:
+        """Follow the bucket until cancelled."""
         while True:  # a watch that dies (NATS gone) is reopened from scratch
             try:
                 await self._watch_once()

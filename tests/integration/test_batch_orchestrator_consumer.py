@@ -13,7 +13,7 @@ import pytest
 from huleedu.batch.v1 import batch_service_pb2 as pb
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.batch_orchestrator.service_layer.publishing import spellcheck_command_id
+from services.batch_orchestrator.domain.publishing import spellcheck_command_id
 from services.mesh import subjects
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from tests.integration.test_batch_orchestrator_support import (

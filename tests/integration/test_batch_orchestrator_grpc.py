@@ -16,13 +16,13 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.batch_orchestrator.adapters.kv_batches import BUCKET, KvBatchRepository
 from services.batch_orchestrator.bootstrap import utc_now
+from services.batch_orchestrator.domain.publishing import registered_event_id
 from services.batch_orchestrator.domain.registration import (
     BatchRequest,
     RegistrationPolicy,
     new_batch,
     validate_registration,
 )
-from services.batch_orchestrator.service_layer.publishing import registered_event_id
 from services.mesh import subjects
 from services.mesh.publisher import HEADER_MSG_ID
 from services.mesh.settings import NatsSettings
@@ -180,7 +180,7 @@ async def test_watch_batch_errors_and_cancellation(bos: Bos) -> None:
     reg = await bos.register(1)
     call = bos.stub.WatchBatch(pb.WatchBatchRequest(batch_id=reg.batch_id))
     await call.read()
-    watches = bos.running.servicer._watches
+    watches = bos.running.wired._watches
     assert len(watches) == 1
     call.cancel()
     await wait_until(lambda: not watches, timeout_s=5, message="watch released")
@@ -192,7 +192,7 @@ async def test_open_watches_end_unavailable_when_nats_comes_back(bos: Bos) -> No
     reg = await bos.register(1)
     call = bos.stub.WatchBatch(pb.WatchBatchRequest(batch_id=reg.batch_id))
     await call.read()
-    await bos.running.servicer.end_watches()
+    await bos.running.wired.end_watches()
     with pytest.raises(grpc.aio.AioRpcError) as ended:
         await call.read()
     again = bos.stub.WatchBatch(pb.WatchBatchRequest(batch_id=reg.batch_id))

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from devstack.nats_server import NatsServer, free_port
 from huleedu.batch.v1 import batch_service_pb2 as pb
 from huleedu.batch.v1 import batch_service_pb2_grpc as pb_grpc
-from services.batch_orchestrator.bootstrap import start
+from services.batch_orchestrator.bootstrap import PROGRAM
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.mesh.settings import NatsSettings
@@ -86,7 +86,7 @@ async def test_a_bad_setting_stops_start_up_naming_it(nats_server: NatsServer) -
 
 async def test_stop_order(nats_settings: NatsSettings) -> None:
     """NOT_SERVING before the consumer stops; open watches end UNAVAILABLE; NATS drained."""
-    running = await start(
+    running = await PROGRAM.start(
         BosSettings(addr="127.0.0.1:0", nats=nats_settings, policy=RegistrationPolicy())
     )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
@@ -98,14 +98,14 @@ async def test_stop_order(nats_settings: NatsSettings) -> None:
     await watch.read()
 
     health_when_consumer_stopped: list[int] = []
-    consumer_stop = running.consumer.stop
+    consumer_stop = running.consumers[0].stop
 
     async def stop_consumer() -> None:
         check = health_pb2.HealthCheckRequest(service=SERVICE)
         health_when_consumer_stopped.append((await running.grpc.health.Check(check, None)).status)
         await consumer_stop()
 
-    running.consumer.stop = stop_consumer  # type: ignore[method-assign]
+    running.consumers[0].stop = stop_consumer  # type: ignore[method-assign]
     try:
         await running.stop()
         assert health_when_consumer_stopped == [health_pb2.HealthCheckResponse.NOT_SERVING]

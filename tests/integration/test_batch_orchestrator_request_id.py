@@ -17,17 +17,17 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.batch_orchestrator.adapters.kv_batches import BUCKET, UNANNOUNCED_PREFIX, index_key
 from services.batch_orchestrator.bootstrap import utc_now
+from services.batch_orchestrator.domain.publishing import (
+    PRODUCER,
+    publish_registered,
+    registered_event_id,
+)
 from services.batch_orchestrator.domain.registration import (
     ids_for_request,
     new_batch,
     validate_registration,
 )
-from services.batch_orchestrator.entrypoints.grpc_api import batch_request
-from services.batch_orchestrator.service_layer.publishing import (
-    PRODUCER,
-    publish_registered,
-    registered_event_id,
-)
+from services.batch_orchestrator.entrypoints.grpc_servicer import batch_request
 from services.mesh import subjects
 from services.mesh.publisher import HEADER_MSG_ID, EventPublisher
 from services.mesh.settings import NatsSettings

@@ -18,7 +18,7 @@ from huleedu.batch.v1 import batch_service_pb2 as pb
 from huleedu.batch.v1 import batch_service_pb2_grpc as pb_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.batch_orchestrator.bootstrap import RunningBos, start
+from services.batch_orchestrator.bootstrap import PROGRAM, RunningBos
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.mesh.connection import connect_nats
@@ -86,7 +86,7 @@ async def running_bos(nats_settings: NatsSettings) -> AsyncIterator[Bos]:
         announce_grace_s=0.5,
         unknown_batch_retry_s=0.1,
     )
-    running = await start(settings)
+    running = await PROGRAM.start(settings)
     nc, js = await connect_nats(nats_settings, "bos-test")
     await ensure_streams(js, nats_settings)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")

@@ -13,7 +13,7 @@ import pytest
 
 from devstack.nats_server import free_port
 from huleedu.batch.v1 import batch_service_pb2 as pb
-from services.batch_orchestrator.bootstrap import start
+from services.batch_orchestrator.bootstrap import PROGRAM
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.cli.endpoints import resolve_endpoints
@@ -41,7 +41,7 @@ async def test_register_batch_is_asked_again_until_bos_is_back_and_registers_onc
     settings = BosSettings(addr=addr, nats=nats_settings, policy=RegistrationPolicy())
     sent = request(str(uuid.uuid4()))
     async with client_for(addr, monkeypatch) as client:
-        bos = await start(settings)
+        bos = await PROGRAM.start(settings)
         await client.list_batches(1)  # BOS has answered this command once
         await bos.stop()
         registering = asyncio.create_task(client.register_batch(sent))
@@ -51,7 +51,7 @@ async def test_register_batch_is_asked_again_until_bos_is_back_and_registers_onc
             lambda: channel.get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE,
             message="the first attempt to fail",
         )
-        bos = await start(settings)
+        bos = await PROGRAM.start(settings)
         try:
             registered = await asyncio.wait_for(registering, timeout=30)
             again = await client.register_batch(sent)

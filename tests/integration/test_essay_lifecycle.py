@@ -20,7 +20,7 @@ from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET, KvTrackerRepository
-from services.essay_lifecycle.bootstrap import CONSUMER_DURABLE, EssayLifecycleApp, start
+from services.essay_lifecycle.bootstrap import CONSUMER_DURABLE, PROGRAM, EssayLifecycleApp
 from services.essay_lifecycle.domain.ports import Mutation
 from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.essay_lifecycle.settings import EssayLifecycleSettings
@@ -57,7 +57,7 @@ def els_settings(nats_settings: NatsSettings) -> EssayLifecycleSettings:
 
 @pytest.fixture
 async def els(nats_settings: NatsSettings) -> AsyncIterator[EssayLifecycleApp]:
-    app = await start(els_settings(nats_settings))
+    app = await PROGRAM.start(els_settings(nats_settings))
     yield app
     await app.stop()
 
@@ -67,7 +67,7 @@ async def second_els(
     els: EssayLifecycleApp, nats_settings: NatsSettings
 ) -> AsyncIterator[EssayLifecycleApp]:
     """A second instance on the same durable consumer (the first is `els`)."""
-    app = await start(els_settings(nats_settings))
+    app = await PROGRAM.start(els_settings(nats_settings))
     yield app
     await app.stop()
 

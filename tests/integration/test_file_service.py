@@ -245,7 +245,7 @@ async def test_bad_input_catalogue(
             # the service is still up, its killed workers replaced, and it takes a good file
             good = await _upload(stub, batch_id, f"good-{len(catalogue)}.txt", essay(15))
             assert good.status in (STATUS.UPLOAD_STATUS_ACCEPTED, STATUS.UPLOAD_STATUS_DUPLICATE)
-            assert len(files.pool.worker_pids) == 2
+            assert len(files.wired.worker_pids) == 2
     for bad, receipt in zip(catalogue, receipts, strict=True):
         if bad.expected == ACCEPTED:
             assert receipt.status == STATUS.UPLOAD_STATUS_ACCEPTED, bad.label
@@ -274,10 +274,10 @@ async def test_a_stuck_extraction_times_out_and_the_service_goes_on(
         running_file_service(nats_settings, content.port, pool=pool) as slow,
         file_stub(slow.port) as slow_stub,
     ):
-        [worker] = slow.pool.worker_pids
+        [worker] = slow.wired.worker_pids
         receipt = await _upload(slow_stub, batch_id, "lecture.pdf", big_pdf)
         after = await _upload(slow_stub, batch_id, "essay.txt", essay(16))
-        [replacement] = slow.pool.worker_pids
+        [replacement] = slow.wired.worker_pids
 
     assert receipt.status == STATUS.UPLOAD_STATUS_REJECTED
     assert receipt.error_code == common_pb2.VALIDATION_ERROR_CODE_EXTRACTION_TIMEOUT

@@ -20,10 +20,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from huleedu.content.v1 import content_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2_grpc
-from services.content_service.bootstrap import ContentService, start_content_service
+from services.content_service.bootstrap import PROGRAM as CONTENT
+from services.content_service.bootstrap import ContentService
 from services.content_service.settings import ContentServiceSettings
 from services.file_service.adapters.extraction_pool import PoolSettings
-from services.file_service.bootstrap import FileService, start_file_service
+from services.file_service.bootstrap import PROGRAM as FILE
+from services.file_service.bootstrap import FileService
 from services.file_service.domain.extraction import ExtractionLimits
 from services.file_service.domain.ingest import IngestPolicy
 from services.file_service.settings import FileServiceSettings
@@ -72,7 +74,7 @@ async def running_content_service(
     nats: NatsSettings, **overrides: object
 ) -> AsyncIterator[ContentService]:
     """A Content Service in this process for the duration of the block."""
-    service = await start_content_service(content_settings(nats, **overrides))
+    service = await CONTENT.start(content_settings(nats, **overrides))
     try:
         yield service
     finally:
@@ -94,7 +96,7 @@ async def running_file_service(
     nats: NatsSettings, content_port: int, **overrides: object
 ) -> AsyncIterator[FileService]:
     """A File Service in this process for the duration of the block."""
-    service = await start_file_service(file_settings(nats, content_port, **overrides))
+    service = await FILE.start(file_settings(nats, content_port, **overrides))
     try:
         yield service
     finally:

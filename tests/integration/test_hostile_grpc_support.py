@@ -16,13 +16,13 @@ from huleedu.batch.v1 import batch_service_pb2_grpc as batch_grpc
 from huleedu.content.v1 import content_service_pb2_grpc as content_grpc
 from huleedu.essay.v1 import essay_service_pb2_grpc as essay_grpc
 from huleedu.file.v1 import file_service_pb2_grpc as file_grpc
+from services.batch_orchestrator.bootstrap import PROGRAM as BOS
 from services.batch_orchestrator.bootstrap import RunningBos
-from services.batch_orchestrator.bootstrap import start as start_bos
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.content_service.bootstrap import ContentService
+from services.essay_lifecycle.bootstrap import PROGRAM as ELS
 from services.essay_lifecycle.bootstrap import EssayLifecycleApp
-from services.essay_lifecycle.bootstrap import start as start_els
 from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.essay_lifecycle.settings import EssayLifecycleSettings
 from services.file_service.bootstrap import FileService
@@ -80,10 +80,10 @@ class Mesh:
 @asynccontextmanager
 async def running_mesh(nats_settings: NatsSettings) -> AsyncIterator[Mesh]:
     """BOS, ELS, the Content and the File Service in this process, for the block."""
-    bos = await start_bos(
+    bos = await BOS.start(
         BosSettings(addr="127.0.0.1:0", nats=nats_settings, policy=RegistrationPolicy())
     )
-    els = await start_els(
+    els = await ELS.start(
         EssayLifecycleSettings(
             addr="127.0.0.1:0",
             nats=nats_settings,

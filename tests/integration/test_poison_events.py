@@ -31,14 +31,14 @@ from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2 as file_pb
 from huleedu.file.v1 import file_service_pb2_grpc as file_grpc
 from huleedu.internal.els.v1.essay_state_pb2 import BatchTracker
+from services.batch_orchestrator.bootstrap import PROGRAM as BOS
 from services.batch_orchestrator.bootstrap import RunningBos
-from services.batch_orchestrator.bootstrap import start as start_bos
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.content_service.bootstrap import ContentService
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET as ELS_BATCHES
+from services.essay_lifecycle.bootstrap import PROGRAM as ELS
 from services.essay_lifecycle.bootstrap import EssayLifecycleApp
-from services.essay_lifecycle.bootstrap import start as start_els
 from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.essay_lifecycle.settings import EssayLifecycleSettings
 from services.file_service.adapters.batch_registry import BATCHES_BUCKET
@@ -58,7 +58,8 @@ from services.mesh.logging import JsonFormatter
 from services.mesh.publisher import HEADER_TYPE
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
-from services.spell_checker.bootstrap import SpellCheckerService, start_service
+from services.spell_checker.bootstrap import PROGRAM as SPELL_CHECKER
+from services.spell_checker.bootstrap import SpellCheckerService
 from tests.conftest import settings_for
 from tests.integration.test_file_service_support import (
     running_content_service,
@@ -106,7 +107,7 @@ def nats_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsSett
 async def mesh(
     nats_settings: NatsSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
-    bos = await start_bos(
+    bos = await BOS.start(
         BosSettings(
             addr="127.0.0.1:0",
             nats=nats_settings,
@@ -114,7 +115,7 @@ async def mesh(
             unknown_batch_retry_s=0.1,
         )
     )
-    els = await start_els(
+    els = await ELS.start(
         EssayLifecycleSettings(
             addr="127.0.0.1:0",
             nats=nats_settings,
@@ -129,7 +130,9 @@ async def mesh(
         running_file_service(nats_settings, content.port) as files,
     ):
         cache = Path(tmp_path_factory.mktemp("spell-index"))
-        spell = await start_service(spell_checker_settings(nats_settings, content.port, cache))
+        spell = await SPELL_CHECKER.start(
+            spell_checker_settings(nats_settings, content.port, cache)
+        )
         client = ContentClient(f"127.0.0.1:{content.port}")
         text_id = await client.put(
             essay(30), common_pb2.CONTENT_KIND_EXTRACTED_TEXT, "text/plain; charset=utf-8"

@@ -16,7 +16,8 @@ from nats.js import JetStreamContext
 from devstack.nats_server import NatsServer
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.content_service.bootstrap import ContentService, start_content_service
+from services.content_service.bootstrap import PROGRAM as CONTENT
+from services.content_service.bootstrap import ContentService
 from services.mesh.content_client import ContentClient
 from services.mesh.publisher import EventPublisher
 from services.mesh.settings import NatsSettings
@@ -35,7 +36,7 @@ NatsJs = tuple[Client, JetStreamContext]
 
 @pytest.fixture(scope="module")
 async def content_service(nats_settings: NatsSettings) -> AsyncIterator[ContentService]:
-    service = await start_content_service(content_settings(nats_settings))
+    service = await CONTENT.start(content_settings(nats_settings))
     yield service
     await service.stop()
 

@@ -12,16 +12,18 @@ from nats.js import JetStreamContext
 
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.content_service.bootstrap import ContentService, start_content_service
+from services.content_service.bootstrap import PROGRAM as CONTENT
+from services.content_service.bootstrap import ContentService
 from services.mesh import subjects
 from services.mesh.content_client import ContentClient
 from services.mesh.dead_letters import HEADER_DLQ_REASON
 from services.mesh.publisher import HEADER_MSG_ID, HEADER_TYPE, EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import DLQ_STREAM
-from services.spell_checker.bootstrap import SpellCheckerService, start_service
+from services.spell_checker.bootstrap import PROGRAM as SPELL_CHECKER
+from services.spell_checker.bootstrap import SpellCheckerService
 from services.spell_checker.domain.model import Correction, apply_corrections
-from services.spell_checker.entrypoints.spellcheck_requests import completion_event_id
+from services.spell_checker.entrypoints.event_handlers import completion_event_id
 from tests.harness.coordination_harness import EventTap
 from tests.integration.test_spell_checker_support import (
     completions,
@@ -49,8 +51,8 @@ class Running:
 async def running(
     nats_settings: NatsSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Running]:
-    content_service = await start_content_service(content_settings(nats_settings))
-    spell_checker = await start_service(
+    content_service = await CONTENT.start(content_settings(nats_settings))
+    spell_checker = await SPELL_CHECKER.start(
         spell_checker_settings(
             nats_settings, content_service.port, tmp_path_factory.mktemp("spell-index")
         )

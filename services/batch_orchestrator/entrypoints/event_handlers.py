@@ -18,8 +18,8 @@ from services.batch_orchestrator.domain.errors import (
     InvalidRequest,
     PhaseNotStarted,
 )
+from services.batch_orchestrator.domain.progress import BatchProgress
 from services.batch_orchestrator.domain.registration import parse_batch_id
-from services.batch_orchestrator.service_layer.handlers import BatchProgress
 from services.mesh import subjects
 from services.mesh.consumer import Delivery, Handler, PermanentError, TransientError
 from services.mesh.outage import DependencyUnavailable

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.mesh.logging import configure_logging
+from services.mesh.process_stats import ProcessMemory, process_memory
 from services.spell_checker.adapters.checkers import CheckerConfig, LanguageCheckers
-from services.spell_checker.adapters.process_stats import ProcessMemory, process_memory
 from services.spell_checker.domain.model import CheckResult
 
 

@@ -13,8 +13,8 @@ from services.batch_orchestrator.domain.errors import (
     BatchNotFound,
     ContractViolation,
 )
+from services.batch_orchestrator.domain.progress import BatchProgress
 from services.batch_orchestrator.entrypoints.event_handlers import BosEventHandlers
-from services.batch_orchestrator.service_layer.handlers import BatchProgress
 from services.mesh.consumer import Delivery, PermanentError, TransientError
 from services.mesh.outage import DependencyUnavailable, is_unavailable
 

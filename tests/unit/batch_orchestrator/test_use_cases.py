@@ -18,14 +18,14 @@ from services.batch_orchestrator.domain.errors import (
     PhaseNotStarted,
     RequestIdReused,
 )
-from services.batch_orchestrator.domain.registration import BatchRequest, RegistrationPolicy
-from services.batch_orchestrator.service_layer.handlers import BatchProgress
-from services.batch_orchestrator.service_layer.publishing import (
+from services.batch_orchestrator.domain.progress import BatchProgress
+from services.batch_orchestrator.domain.publishing import (
     registered_event_id,
     spellcheck_command_id,
 )
-from services.batch_orchestrator.service_layer.queries import BatchQueries
-from services.batch_orchestrator.service_layer.registration import BatchRegistrar
+from services.batch_orchestrator.domain.queries import BatchQueries
+from services.batch_orchestrator.domain.registrar import BatchRegistrar
+from services.batch_orchestrator.domain.registration import BatchRequest, RegistrationPolicy
 from tests.unit.batch_orchestrator.fakes import FakeClock, FakePublisher, FakeRepository
 
 SPELLCHECK = common_pb2.PHASE_SPELLCHECK

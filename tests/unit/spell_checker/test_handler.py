@@ -18,7 +18,7 @@ from services.mesh.outage import DependencyUnavailable
 from services.spell_checker.domain.checker import EssayChecker
 from services.spell_checker.domain.languages import resolve_language
 from services.spell_checker.domain.model import CheckResult, apply_corrections
-from services.spell_checker.entrypoints.spellcheck_requests import (
+from services.spell_checker.entrypoints.event_handlers import (
     SpellcheckRequestHandler,
     completion_event_id,
 )

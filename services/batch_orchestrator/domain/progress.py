@@ -21,7 +21,7 @@ from services.batch_orchestrator.domain.ports import (
     EventPublisher,
     Stored,
 )
-from services.batch_orchestrator.service_layer.publishing import publish_spellcheck_command
+from services.batch_orchestrator.domain.publishing import publish_spellcheck_command
 
 log = logging.getLogger(__name__)
 

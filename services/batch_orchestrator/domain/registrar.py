@@ -20,6 +20,7 @@ from collections.abc import Callable
 from huleedu.batch.v1.batch_service_pb2 import Batch
 from services.batch_orchestrator.domain.errors import BackendUnavailable, RequestIdReused
 from services.batch_orchestrator.domain.ports import BatchRepository, Clock, EventPublisher
+from services.batch_orchestrator.domain.publishing import publish_registered
 from services.batch_orchestrator.domain.registration import (
     BatchIds,
     BatchRequest,
@@ -30,7 +31,6 @@ from services.batch_orchestrator.domain.registration import (
     registration_differences,
     validate_registration,
 )
-from services.batch_orchestrator.service_layer.publishing import publish_registered
 
 log = logging.getLogger(__name__)
 

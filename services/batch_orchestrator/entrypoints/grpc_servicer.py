@@ -20,9 +20,9 @@ from services.batch_orchestrator.domain.errors import (
     RequestIdReused,
 )
 from services.batch_orchestrator.domain.ports import BatchWatch
+from services.batch_orchestrator.domain.queries import BatchQueries
+from services.batch_orchestrator.domain.registrar import BatchRegistrar
 from services.batch_orchestrator.domain.registration import BatchRequest
-from services.batch_orchestrator.service_layer.queries import BatchQueries
-from services.batch_orchestrator.service_layer.registration import BatchRegistrar
 from services.mesh.grpc_errors import Violation, abort
 
 log = logging.getLogger(__name__)

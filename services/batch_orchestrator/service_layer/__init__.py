@@ -1,1 +1,0 @@
-"""BOS use cases: registration, event handling and queries, over the domain ports."""
