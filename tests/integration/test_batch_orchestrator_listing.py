@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.adapters.kv_batches import KvBatchRepository
 from services.batch_orchestrator.domain.registration import (
     BatchRequest,
@@ -33,7 +33,7 @@ ROUNDS = 100
 AT_ONCE = 10
 
 
-async def stored(repository: KvBatchRepository, now: datetime) -> Batch:
+async def stored(repository: KvBatchRepository, now: datetime) -> BatchRecord:
     """A new one-essay batch, added to the repository."""
     batch = new_batch(
         REGISTRATION,

@@ -2,10 +2,10 @@
 
 Keys of the bucket:
 
-* `<batch_id>` — the batch document (`huleedu.batch.v1.Batch`, protobuf), created only while the
-  key is free and changed only by compare-and-set (services.mesh.kv.update_document); updates of
-  one batch that arrive while one is being written are applied together by the next write
-  (services.mesh.kv.GroupCommitter).
+* `<batch_id>` — the batch document (`huleedu.internal.bos.v1.BatchRecord`, protobuf), created
+  only while the key is free and changed only by compare-and-set
+  (services.mesh.kv.update_document); updates of one batch that arrive while one is being written
+  are applied together by the next write (services.mesh.kv.GroupCommitter).
 * `index.<inverted created-at µs, 16 digits>.<batch_id>` — one empty key per batch, created once
   from the stored document's `created_at` (so a repeated add finds the same key).
   Listing the keys under `index.>` (headers only, no values) and sorting them gives every batch
@@ -53,7 +53,7 @@ from nats.js.errors import (
 )
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.errors import BackendUnavailable, BatchNotFound
 from services.batch_orchestrator.domain.ports import (
     Added,
@@ -92,7 +92,7 @@ def _backend(action: str) -> Iterator[None]:
         raise BackendUnavailable(f"{action}: {type(error).__name__}: {error}") from error
 
 
-def index_key(batch: Batch) -> str:
+def index_key(batch: BatchRecord) -> str:
     """The listing key of a batch: newer batches sort first."""
     inverted = _US_CEILING - batch.created_at.ToMicroseconds()
     return f"{INDEX_PREFIX}{inverted:016d}.{batch.batch_id}"
@@ -116,23 +116,23 @@ class KvBatchRepository:
         self._kv = kv
         self._bucket = bucket
         self._cache = cache if cache is not None else DocumentCache()
-        self._committer = GroupCommitter(kv, Batch, self._cache)
+        self._committer = GroupCommitter(kv, BatchRecord, self._cache)
 
-    async def add(self, batch: Batch) -> Added:
+    async def add(self, batch: BatchRecord) -> Added:
         """Mark unannounced, create the document, then its index key; if a batch with this id
         is stored already, it is returned unchanged (with its index key made if missing)."""
 
-        def create_only(stored: Batch | None) -> Batch | None:
+        def create_only(stored: BatchRecord | None) -> BatchRecord | None:
             return batch if stored is None else None
 
         with _backend(f"storing batch {batch.batch_id}"):
-            found = await read_document(self._kv, batch.batch_id, Batch)
+            found = await read_document(self._kv, batch.batch_id, BatchRecord)
             if found is None:
                 await self._kv.put(f"{UNANNOUNCED_PREFIX}{batch.batch_id}", b"")
                 # A create that loses to a twin (the same request_id) re-reads the winner's
                 # document, also on a replicated bucket where the loss surfaces as "not found".
                 result = await update_document(
-                    self._kv, batch.batch_id, Batch, create_only, self._cache
+                    self._kv, batch.batch_id, BatchRecord, create_only, self._cache
                 )
                 assert result.doc is not None  # created when absent, returned when present
                 stored, created = result.doc, result.changed
@@ -142,7 +142,7 @@ class KvBatchRepository:
             unannounced = created or await self._is_marked(stored.batch_id)
         return Added(batch=stored, created=created, unannounced=unannounced)
 
-    async def _create_index_key(self, batch: Batch) -> None:
+    async def _create_index_key(self, batch: BatchRecord) -> None:
         try:
             await self._kv.create(index_key(batch), b"")
         except (KeyWrongLastSequenceError, KeyNotFoundError):
@@ -158,16 +158,16 @@ class KvBatchRepository:
             return False
         return True
 
-    async def get(self, batch_id: str) -> Batch | None:
+    async def get(self, batch_id: str) -> BatchRecord | None:
         """The batch document, or None."""
         with _backend(f"reading batch {batch_id}"):
-            found = await read_document(self._kv, batch_id, Batch)
+            found = await read_document(self._kv, batch_id, BatchRecord)
         return None if found is None else found[0]
 
     async def update(self, batch_id: str, change: Change) -> Stored | None:
         """Compare-and-set `change` onto the document; None if there is no such batch."""
 
-        def mutate(doc: Batch | None) -> Batch | None:
+        def mutate(doc: BatchRecord | None) -> BatchRecord | None:
             return None if doc is None else change(doc)
 
         with _backend(f"updating batch {batch_id}"):
@@ -181,7 +181,7 @@ class KvBatchRepository:
         with _backend("listing batches"):
             keys = sorted(entry.key for entry in await self._entries(f"{INDEX_PREFIX}>"))
             position = bisect.bisect_right(keys, after) if after else 0
-            batches: list[Batch] = []
+            batches: list[BatchRecord] = []
             last = ""
             while position < len(keys) and len(batches) < limit:
                 chunk = keys[position : position + limit - len(batches)]
@@ -278,12 +278,12 @@ class KvBatchWatch:
             raise BatchNotFound(key)
         return cls(watcher, first, js, stream)
 
-    def __aiter__(self) -> AsyncIterator[Batch]:
+    def __aiter__(self) -> AsyncIterator[BatchRecord]:
         return self._states()
 
-    async def _states(self) -> AsyncIterator[Batch]:
+    async def _states(self) -> AsyncIterator[BatchRecord]:
         assert self._first.value is not None and self._first.revision is not None
-        yield Batch.FromString(self._first.value)
+        yield BatchRecord.FromString(self._first.value)
         last = self._first.revision
         while True:
             entry = await self._next_entry()
@@ -296,7 +296,7 @@ class KvBatchWatch:
             if entry.revision is not None and entry.revision <= last:
                 continue
             last = entry.revision or last
-            yield Batch.FromString(entry.value)
+            yield BatchRecord.FromString(entry.value)
 
     async def _next_entry(self) -> object:
         update = asyncio.ensure_future(_next_update(self._watcher, None))

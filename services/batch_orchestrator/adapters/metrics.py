@@ -7,8 +7,8 @@ from collections import Counter
 from nats.js.kv import KeyValue
 from prometheus_client import Gauge
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
 from huleedu.common.v1 import common_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.mesh.kv_census import KvCensus
 
 # A census kept by a watch of the bucket: every instance reports the whole-system count, so
@@ -30,7 +30,7 @@ def batch_state(key: str, value: bytes) -> Counter[str] | None:
     """One batch document counts once, under its status; index and marker keys count nothing."""
     if "." in key:
         return None
-    batch = Batch.FromString(value)
+    batch = BatchRecord.FromString(value)
     return Counter({common_pb2.BatchStatus.Name(batch.status).removeprefix("BATCH_STATUS_"): 1})
 
 

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TypeAlias
 
-from huleedu.batch.v1.batch_service_pb2 import Batch, PhaseState
+from huleedu.batch.v1.batch_service_pb2 import PhaseState
 from huleedu.common.v1 import common_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 
 Status: TypeAlias = common_pb2.BatchStatus.ValueType
 PhaseValue: TypeAlias = common_pb2.Phase.ValueType
@@ -41,7 +42,7 @@ class IllegalTransition(RuntimeError):
     """A change not in TRANSITIONS was attempted: a bug in BOS, never an event's fault."""
 
 
-def is_terminal(batch: Batch) -> bool:
+def is_terminal(batch: BatchRecord) -> bool:
     """True when the batch has reached its end state."""
     return batch.status in TERMINAL
 
@@ -51,14 +52,14 @@ def status_name(status: Status) -> str:
     return common_pb2.BatchStatus.Name(status).removeprefix("BATCH_STATUS_")
 
 
-def _changed(batch: Batch, now: datetime) -> Batch:
-    copy = Batch()
+def _changed(batch: BatchRecord, now: datetime) -> BatchRecord:
+    copy = BatchRecord()
     copy.CopyFrom(batch)
     copy.updated_at.FromDatetime(now)
     return copy
 
 
-def _move(batch: Batch, to: Status, now: datetime) -> None:
+def _move(batch: BatchRecord, to: Status, now: datetime) -> None:
     if to not in TRANSITIONS.get(batch.status, frozenset()):
         raise IllegalTransition(f"{status_name(batch.status)} → {status_name(to)}")
     batch.status = to
@@ -66,37 +67,37 @@ def _move(batch: Batch, to: Status, now: datetime) -> None:
         batch.completed_at.FromDatetime(now)
 
 
-def _fail(batch: Batch, reason: str, now: datetime) -> None:
+def _fail(batch: BatchRecord, reason: str, now: datetime) -> None:
     _move(batch, FAILED, now)
     batch.failure_reason = reason
 
 
-def phase_state(batch: Batch, phase: PhaseValue) -> PhaseState | None:
+def phase_state(batch: BatchRecord, phase: PhaseValue) -> PhaseState | None:
     """The batch's state of `phase`, or None if the batch does not run it."""
     return next((state for state in batch.phase_states if state.phase == phase), None)
 
 
-def next_phase(batch: Batch) -> PhaseValue | None:
+def next_phase(batch: BatchRecord) -> PhaseValue | None:
     """The first phase of the pipeline that has not started."""
     pending = (s.phase for s in batch.phase_states if s.status == common_pb2.PHASE_STATUS_PENDING)
     return next(pending, None)
 
 
-def foreign_essay_ids(batch: Batch, essay_ids: Iterable[str]) -> list[str]:
+def foreign_essay_ids(batch: BatchRecord, essay_ids: Iterable[str]) -> list[str]:
     """The ids that are not slots of this batch (a contract violation worth a log line)."""
     slots = set(batch.essay_ids)
     return [essay_id for essay_id in essay_ids if essay_id not in slots]
 
 
 def record_ready(
-    batch: Batch,
+    batch: BatchRecord,
     *,
     ready_essays: Sequence[common_pb2.EssayRef],
     validation_failures: Sequence[common_pb2.ValidationFailure],
     missing_count: int,
     partial: bool,
     now: datetime,
-) -> Batch | None:
+) -> BatchRecord | None:
     """BatchEssaysReady: READY with the ready essays, or FAILED when not one essay is ready.
 
     Essays that are not slots of the batch, and repeats, are left out.
@@ -128,7 +129,7 @@ def record_ready(
     return updated
 
 
-def start_phase(batch: Batch, phase: PhaseValue, now: datetime) -> Batch | None:
+def start_phase(batch: BatchRecord, phase: PhaseValue, now: datetime) -> BatchRecord | None:
     """The phase was initiated: READY → its running status, the phase IN_PROGRESS."""
     if batch.status != READY or phase not in RUNNING_STATUS:
         return None
@@ -145,14 +146,14 @@ def start_phase(batch: Batch, phase: PhaseValue, now: datetime) -> Batch | None:
 
 
 def fail_timed_out(
-    batch: Batch,
+    batch: BatchRecord,
     *,
     assigned: int,
     failed: int,
     expected: int,
     reason: str,
     now: datetime,
-) -> Batch | None:
+) -> BatchRecord | None:
     """BatchReadinessTimedOut: FAILED, saying how far the batch got and what it needed."""
     if batch.status != AWAITING_CONTENT:
         return None
@@ -174,7 +175,9 @@ def _excess_key(item: common_pb2.ExcessContent) -> tuple[str, int]:
     return (item.file_upload_id or item.text_storage_id, item.reason)
 
 
-def record_excess(batch: Batch, item: common_pb2.ExcessContent, now: datetime) -> Batch | None:
+def record_excess(
+    batch: BatchRecord, item: common_pb2.ExcessContent, now: datetime
+) -> BatchRecord | None:
     """ExcessContentProvisioned: recorded once per upload and reason, in any state.
 
     Excess content never held a slot, so it is reported but does not change the status.
@@ -189,12 +192,12 @@ def record_excess(batch: Batch, item: common_pb2.ExcessContent, now: datetime) -
 
 
 def record_phase_outcome(
-    batch: Batch,
+    batch: BatchRecord,
     *,
     phase: PhaseValue,
     processed_essays: Sequence[common_pb2.EssayRef],
     now: datetime,
-) -> Batch | None:
+) -> BatchRecord | None:
     """ELSBatchPhaseOutcome: the phase's results, then the batch's end state.
 
     Every ready essay ends either processed or failed: one the outcome does not list as processed

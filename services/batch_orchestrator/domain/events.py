@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 
 
-def essays_registered(batch: Batch) -> events_pb2.BatchEssaysRegistered:
+def essays_registered(batch: BatchRecord) -> events_pb2.BatchEssaysRegistered:
     """BatchEssaysRegistered: the slots and the resolved readiness configuration."""
     event = events_pb2.BatchEssaysRegistered(
         batch_id=batch.batch_id,
@@ -21,7 +21,7 @@ def essays_registered(batch: Batch) -> events_pb2.BatchEssaysRegistered:
     return event
 
 
-def spellcheck_initiate(batch: Batch) -> events_pb2.BatchSpellcheckInitiateCommand:
+def spellcheck_initiate(batch: BatchRecord) -> events_pb2.BatchSpellcheckInitiateCommand:
     """BatchSpellcheckInitiateCommand for the batch's ready essays."""
     return events_pb2.BatchSpellcheckInitiateCommand(
         batch_id=batch.batch_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.errors import InvalidRequest
 
 DEFAULT_PAGE_SIZE = 20
@@ -46,10 +46,10 @@ def decode_page_token(token: str) -> str:
     return text[len(_TOKEN_PREFIX) :]
 
 
-def summary(batch: Batch) -> Batch:
+def summary(batch: BatchRecord) -> BatchRecord:
     """The batch without its per-essay and per-file lists (counts stay), as ListBatches returns
     it: a page of 100 batches of 500 essays would otherwise run to megabytes."""
-    brief = Batch()
+    brief = BatchRecord()
     brief.CopyFrom(batch)
     for field in (
         "essay_ids",

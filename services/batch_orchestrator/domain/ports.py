@@ -9,9 +9,9 @@ from typing import Protocol
 
 from google.protobuf.message import Message
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 
-Change = Callable[[Batch], Batch | None]
+Change = Callable[[BatchRecord], BatchRecord | None]
 Clock = Callable[[], datetime]
 
 
@@ -19,7 +19,7 @@ Clock = Callable[[], datetime]
 class Stored:
     """A batch after an update, and whether the update changed it."""
 
-    batch: Batch
+    batch: BatchRecord
     changed: bool
 
 
@@ -28,7 +28,7 @@ class Added:
     """The outcome of storing a new batch: the batch as stored (an earlier one, if its id was
     taken), whether this call stored it, and whether it still awaits its announcement."""
 
-    batch: Batch
+    batch: BatchRecord
     created: bool
     unannounced: bool
 
@@ -37,7 +37,7 @@ class Added:
 class BatchPage:
     """One page of batches, newest first, and the cursor after it (empty on the last page)."""
 
-    batches: list[Batch]
+    batches: list[BatchRecord]
     next_cursor: str
 
 
@@ -52,7 +52,7 @@ class Unannounced:
 class BatchWatch(Protocol):
     """The successive states of one batch; iteration ends when the watch is stopped."""
 
-    def __aiter__(self) -> AsyncIterator[Batch]: ...
+    def __aiter__(self) -> AsyncIterator[BatchRecord]: ...
 
     async def stop(self) -> None:
         """End the iteration and release the watch; safe to call twice."""
@@ -61,12 +61,12 @@ class BatchWatch(Protocol):
 class BatchRepository(Protocol):
     """The batch documents (KV `bos_batches`), each updated by compare-and-set."""
 
-    async def add(self, batch: Batch) -> Added:
+    async def add(self, batch: BatchRecord) -> Added:
         """Store a new batch, marked as not yet announced. If a batch with its id is stored
         already, leave it as it is (finishing what an interrupted add left undone) and return
         it with `created` False."""
 
-    async def get(self, batch_id: str) -> Batch | None:
+    async def get(self, batch_id: str) -> BatchRecord | None:
         """The batch, or None."""
 
     async def update(self, batch_id: str, change: Change) -> Stored | None:

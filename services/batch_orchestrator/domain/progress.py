@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
 from huleedu.common.v1 import common_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain import batch as lifecycle
 from services.batch_orchestrator.domain.errors import (
     BatchNotFound,
@@ -43,7 +43,7 @@ class BatchProgress:
             raise BatchNotFound(batch_id)
         return stored
 
-    def _log_unchanged(self, event: str, batch: Batch) -> None:
+    def _log_unchanged(self, event: str, batch: BatchRecord) -> None:
         log.info(
             "%s changed nothing: batch is %s",
             event,
@@ -60,7 +60,7 @@ class BatchProgress:
         validation_failures: Sequence[common_pb2.ValidationFailure],
         missing_count: int,
         partial: bool,
-    ) -> Batch:
+    ) -> BatchRecord:
         """READY, then BatchSpellcheckInitiateCommand and SPELLCHECKING; FAILED if none ready."""
         now = self._clock()
         stored = await self._update(
@@ -99,7 +99,7 @@ class BatchProgress:
 
     async def readiness_timed_out(
         self, batch_id: str, *, assigned: int, failed: int, expected: int, reason: str
-    ) -> Batch:
+    ) -> BatchRecord:
         """FAILED with the reason, unless the batch was already ready."""
         now = self._clock()
         stored = await self._update(
@@ -116,7 +116,7 @@ class BatchProgress:
             self._log_unchanged("BatchReadinessTimedOut", stored.batch)
         return stored.batch
 
-    async def excess_content(self, batch_id: str, item: common_pb2.ExcessContent) -> Batch:
+    async def excess_content(self, batch_id: str, item: common_pb2.ExcessContent) -> BatchRecord:
         """Record content that found no slot (once per upload and reason)."""
         now = self._clock()
         stored = await self._update(
@@ -130,7 +130,7 @@ class BatchProgress:
         *,
         phase: common_pb2.Phase.ValueType,
         processed_essays: Sequence[common_pb2.EssayRef],
-    ) -> Batch:
+    ) -> BatchRecord:
         """The phase's results and the batch's end state."""
         current = await self._repository.get(batch_id)
         if current is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain import events
 from services.batch_orchestrator.domain.ports import EventPublisher
 from services.mesh.event_ids import derived_event_id, new_metadata
@@ -20,7 +20,7 @@ def spellcheck_command_id(batch_id: str) -> str:
     return derived_event_id(batch_id, "spellcheck_initiate")
 
 
-async def publish_registered(publisher: EventPublisher, batch: Batch) -> None:
+async def publish_registered(publisher: EventPublisher, batch: BatchRecord) -> None:
     """Announce the batch and its slots."""
     event = events.essays_registered(batch)
     event.metadata.CopyFrom(
@@ -34,7 +34,7 @@ async def publish_registered(publisher: EventPublisher, batch: Batch) -> None:
 
 
 async def publish_spellcheck_command(
-    publisher: EventPublisher, batch: Batch, *, causation_id: str
+    publisher: EventPublisher, batch: BatchRecord, *, causation_id: str
 ) -> None:
     """Order ELS to spell-check the batch's ready essays."""
     command = events.spellcheck_initiate(batch)

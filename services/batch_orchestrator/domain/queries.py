@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.errors import BatchNotFound
 from services.batch_orchestrator.domain.listing import (
     decode_page_token,
@@ -20,7 +20,7 @@ class BatchQueries:
     def __init__(self, repository: BatchRepository) -> None:
         self._repository = repository
 
-    async def get(self, batch_id: str) -> Batch:
+    async def get(self, batch_id: str) -> BatchRecord:
         """The batch with this id."""
         canonical = parse_batch_id(batch_id)
         batch = await self._repository.get(canonical)
@@ -28,7 +28,9 @@ class BatchQueries:
             raise BatchNotFound(canonical)
         return batch
 
-    async def list(self, *, requested_page_size: int, page_token: str) -> tuple[list[Batch], str]:
+    async def list(
+        self, *, requested_page_size: int, page_token: str
+    ) -> tuple[list[BatchRecord], str]:
         """A page of batch summaries, newest first, and the next page's token ("" on the last)."""
         size = page_size(requested_page_size)
         cursor = decode_page_token(page_token)

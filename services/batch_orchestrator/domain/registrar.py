@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.errors import BackendUnavailable, RequestIdReused
 from services.batch_orchestrator.domain.ports import BatchRepository, Clock, EventPublisher
 from services.batch_orchestrator.domain.publishing import publish_registered
@@ -63,7 +63,7 @@ class BatchRegistrar:
         # A registration younger than this is probably still publishing; leave it to its RPC.
         self._announce_grace_s = announce_grace_s
 
-    async def register(self, request: BatchRequest) -> Batch:
+    async def register(self, request: BatchRequest) -> BatchRecord:
         """Validate, store, then announce a new batch, or return the batch an earlier call with
         the same request_id registered; InvalidRequest, RequestIdReused or BackendUnavailable."""
         registration = validate_registration(request, self._policy)
@@ -110,7 +110,7 @@ class BatchRegistrar:
             correlation_id=self._new_id(),
         )
 
-    async def _announce(self, batch: Batch) -> None:
+    async def _announce(self, batch: BatchRecord) -> None:
         await publish_registered(self._publisher, batch)
         await self._repository.mark_announced(batch.batch_id)
 

@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from huleedu.batch.v1.batch_service_pb2 import Batch, BatchCounts, PhaseState
+from huleedu.batch.v1.batch_service_pb2 import BatchCounts, PhaseState
 from huleedu.common.v1 import common_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.errors import FieldViolation, InvalidRequest
 
 MAX_COURSE_CODE_CHARS = 64
@@ -154,7 +155,7 @@ def ids_for_request(request_id: str, essay_count: int) -> BatchIds:
     )
 
 
-def registration_differences(registration: Registration, batch: Batch) -> list[str]:
+def registration_differences(registration: Registration, batch: BatchRecord) -> list[str]:
     """How `registration` differs from the one that made the stored `batch`, one entry per
     request field (empty: the same registration). Defaults are resolved on both sides."""
     pairs: list[tuple[str, object, object]] = [
@@ -240,11 +241,11 @@ def new_batch(
     essay_ids: Sequence[str],
     correlation_id: str,
     now: datetime,
-) -> Batch:
+) -> BatchRecord:
     """The document of a newly registered batch, awaiting content."""
     if len(essay_ids) != registration.expected_essay_count:
         raise ValueError("one essay id per expected essay")
-    batch = Batch(
+    batch = BatchRecord(
         batch_id=batch_id,
         status=common_pb2.BATCH_STATUS_AWAITING_CONTENT,
         course_code=registration.course_code,

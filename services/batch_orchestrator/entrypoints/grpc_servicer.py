@@ -11,6 +11,7 @@ import grpc
 
 from huleedu.batch.v1 import batch_service_pb2 as pb
 from huleedu.batch.v1 import batch_service_pb2_grpc as pb_grpc
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.batch import is_terminal
 from services.batch_orchestrator.domain.errors import (
     BackendUnavailable,
@@ -42,6 +43,14 @@ _REASONS: dict[type[BatchError], str] = {
 }
 _SHUTTING_DOWN = "the Batch Orchestrator is shutting down; call WatchBatch again"
 _WATCH_AGAIN = "the Batch Orchestrator lost its NATS connection; call WatchBatch again"
+
+
+def as_api(record: BatchRecord) -> pb.Batch:
+    """The public Batch of a stored record: the same bytes for the fields they share (their
+    numbers and types are kept equal), the record's own fields left out."""
+    batch = pb.Batch.FromString(record.SerializeToString())
+    batch.DiscardUnknownFields()
+    return batch
 
 
 async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: BatchError) -> NoReturn:
@@ -123,7 +132,7 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
             batch = await self._queries.get(request.batch_id)
         except BatchError as error:
             await _abort(context, error)
-        return pb.GetBatchResponse(batch=batch)
+        return pb.GetBatchResponse(batch=as_api(batch))
 
     async def ListBatches(
         self,
@@ -137,7 +146,9 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
             )
         except BatchError as error:
             await _abort(context, error)
-        return pb.ListBatchesResponse(batches=batches, next_page_token=token)
+        return pb.ListBatchesResponse(
+            batches=[as_api(batch) for batch in batches], next_page_token=token
+        )
 
     async def WatchBatch(
         self,
@@ -156,7 +167,7 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
         self._watches.add(watch)
         try:
             async for batch in watch:
-                yield pb.WatchBatchResponse(batch=batch)
+                yield pb.WatchBatchResponse(batch=as_api(batch))
                 if is_terminal(batch):
                     return
         except BatchError as error:

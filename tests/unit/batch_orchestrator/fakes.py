@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.errors import BackendUnavailable, BatchNotFound
 from services.batch_orchestrator.domain.ports import (
     Added,
@@ -31,13 +31,13 @@ class FakeClock:
 class FakeWatch:
     """The states of a batch known when the watch began."""
 
-    def __init__(self, states: list[Batch]) -> None:
+    def __init__(self, states: list[BatchRecord]) -> None:
         self._states = states
 
-    def __aiter__(self) -> AsyncIterator[Batch]:
+    def __aiter__(self) -> AsyncIterator[BatchRecord]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[Batch]:
+    async def _iterate(self) -> AsyncIterator[BatchRecord]:
         for state in self._states:
             yield state
 
@@ -49,10 +49,10 @@ class FakeRepository:
     """Batches in a dict; `unannounced_ages` stands in for the marks and their age."""
 
     def __init__(self) -> None:
-        self.batches: dict[str, Batch] = {}
+        self.batches: dict[str, BatchRecord] = {}
         self.unannounced_ages: dict[str, float] = {}
 
-    async def add(self, batch: Batch) -> Added:
+    async def add(self, batch: BatchRecord) -> Added:
         stored = self.batches.get(batch.batch_id)
         if stored is not None:
             unannounced = batch.batch_id in self.unannounced_ages
@@ -61,7 +61,7 @@ class FakeRepository:
         self.batches[batch.batch_id] = _copy(batch)
         return Added(batch=_copy(batch), created=True, unannounced=True)
 
-    async def get(self, batch_id: str) -> Batch | None:
+    async def get(self, batch_id: str) -> BatchRecord | None:
         found = self.batches.get(batch_id)
         return None if found is None else _copy(found)
 
@@ -119,7 +119,7 @@ class FakePublisher:
         return [e for e in self.events if isinstance(e, message_type)]
 
 
-def _copy(batch: Batch) -> Batch:
-    copy = Batch()
+def _copy(batch: BatchRecord) -> BatchRecord:
+    copy = BatchRecord()
     copy.CopyFrom(batch)
     return copy

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
 from huleedu.common.v1 import common_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain import batch as lifecycle
 from services.batch_orchestrator.domain.registration import (
     BatchRequest,
@@ -21,7 +21,7 @@ LATER = datetime(2026, 3, 1, 12, 5, tzinfo=UTC)
 SPELLCHECK = common_pb2.PHASE_SPELLCHECK
 
 
-def registered(count: int = 3, threshold: float = 1.0) -> Batch:
+def registered(count: int = 3, threshold: float = 1.0) -> BatchRecord:
     registration = validate_registration(
         BatchRequest(
             expected_essay_count=count,
@@ -47,7 +47,9 @@ def failure(name: str) -> common_pb2.ValidationFailure:
     )
 
 
-def ready(batch: Batch, ids: list[str], *, failures: int = 0, missing: int = 0) -> Batch:
+def ready(
+    batch: BatchRecord, ids: list[str], *, failures: int = 0, missing: int = 0
+) -> BatchRecord:
     result = lifecycle.record_ready(
         batch,
         ready_essays=[ref(i) for i in ids],
@@ -60,13 +62,13 @@ def ready(batch: Batch, ids: list[str], *, failures: int = 0, missing: int = 0) 
     return result
 
 
-def spellchecking(batch: Batch) -> Batch:
+def spellchecking(batch: BatchRecord) -> BatchRecord:
     started = lifecycle.start_phase(batch, SPELLCHECK, LATER)
     assert started is not None
     return started
 
 
-def outcome(batch: Batch, processed: list[str]) -> Batch | None:
+def outcome(batch: BatchRecord, processed: list[str]) -> BatchRecord | None:
     return lifecycle.record_phase_outcome(
         batch, phase=SPELLCHECK, processed_essays=[ref(i) for i in processed], now=LATER
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from huleedu.batch.v1.batch_service_pb2 import Batch, BatchCounts, PhaseState
+from huleedu.batch.v1.batch_service_pb2 import BatchCounts, PhaseState
 from huleedu.common.v1 import common_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.errors import InvalidRequest
 from services.batch_orchestrator.domain.listing import (
     decode_page_token,
@@ -38,7 +39,7 @@ def test_foreign_tokens_are_refused(token: str) -> None:
 
 
 def test_summaries_keep_counts_and_drop_per_essay_lists() -> None:
-    batch = Batch(
+    batch = BatchRecord(
         batch_id="b",
         essay_ids=["e1", "e2"],
         ready_essays=[common_pb2.EssayRef(essay_id="e1")],

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from huleedu.batch.v1.batch_service_pb2 import Batch
 from huleedu.common.v1 import common_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.batch_orchestrator.adapters.metrics import batch_state
 from services.cli.trace_view import TimelineEvent, describe, format_timeline, timeline
@@ -84,7 +84,7 @@ def test_upload_outcomes_name_the_slot_or_the_excess_reason() -> None:
 
 
 def test_batch_state_counts_documents_not_index_keys() -> None:
-    batch = Batch(batch_id="b", status=common_pb2.BATCH_STATUS_SPELLCHECKING)
+    batch = BatchRecord(batch_id="b", status=common_pb2.BATCH_STATUS_SPELLCHECKING)
     assert batch_state("b", batch.SerializeToString()) == Counter({"SPELLCHECKING": 1})
     assert batch_state("index.0000000000000001.b", b"") is None
     assert batch_state("unannounced.b", b"") is None
