@@ -78,7 +78,7 @@ class FileServiceSettings:
                 timeout_s=env_float("FILE_EXTRACTION_TIMEOUT_S", 20.0, minimum=0.1),
                 memory_limit_bytes=env_int("FILE_EXTRACTION_MEMORY_MB", 1024, minimum=0) * _MIB,
             ),
-            upload_concurrency=env_int("FILE_UPLOAD_CONCURRENCY", 8, minimum=1, maximum=256),
+            upload_concurrency=env_int("FILE_UPLOAD_CONCURRENCY", 32, minimum=1, maximum=256),
             log_level=env_str("LOG_LEVEL", "INFO"),
             nats=NatsSettings.from_env(),
             metrics=MetricsSettings.from_env("FILE_SERVICE_METRICS_ADDR"),
@@ -131,8 +131,9 @@ DOCUMENTED: tuple[Documented, ...] = (
     ),
     Documented(
         "FILE_UPLOAD_CONCURRENCY",
-        "`8`",
-        "files of one `UploadFiles` stream processed at once",
+        "`32`",
+        "files of one `UploadFiles` stream processed at once; a file counts once per started MiB, "
+        "so about this many MiB of one stream's uploads are held at once",
     ),
     Documented(
         "FILE_MAX_FILES_PER_ESSAY",

@@ -27,7 +27,7 @@ SERVICE_NAME = "spell_checker"
 # Requests taken at once per worker process, and the most essays checked as one group: requests
 # fetched together are read, checked and stored together (one call per step instead of one per
 # essay), while the workers always have the next group waiting.
-IN_FLIGHT_PER_WORKER = 16
+IN_FLIGHT_PER_WORKER = 64
 MAX_GROUP = 16
 
 
@@ -130,8 +130,9 @@ DOCUMENTED: tuple[Documented, ...] = (
     ),
     Documented(
         "SPELL_CHECKER_IN_FLIGHT",
-        "16 × `SPELL_CHECKER_WORKERS`",
-        "essays taken from the consumer at once (long ones get `in_progress`)",
+        "64 × `SPELL_CHECKER_WORKERS`",
+        "essays taken from the consumer at once (long ones get `in_progress`): enough that "
+        "the workers always have a group queued while others are read and stored",
     ),
     Documented(
         "SPELL_CHECKER_MAX_GROUP",

@@ -139,6 +139,9 @@ async def ingest_or_fail(
     return receipt
 
 
+_SLOT_BYTES = 1024 * 1024  # an UploadFiles slot per started MiB of a file
+
+
 class FileServicer(file_service_pb2_grpc.FileServiceServicer):
     """UploadFile and UploadFiles."""
 
@@ -170,13 +173,19 @@ class FileServicer(file_service_pb2_grpc.FileServiceServicer):
             file_service_pb2.UploadFilesRequest, file_service_pb2.UploadFilesResponse
         ],
     ) -> file_service_pb2.UploadFilesResponse:
-        """Many files, processed a few at a time; receipts in the order the files came. The
-        first file that cannot be answered stops the stream (files before it are durable)."""
+        """Many files, processed several at a time; receipts in the order the files came. The
+        first file that cannot be answered stops the stream (files before it are durable).
+
+        A file takes one of the stream's `upload_concurrency` slots per started MiB (at least
+        one, at most all), so many small essays are processed together while large files, whose
+        bytes are held until they are stored, take turns: about `upload_concurrency` MiB of
+        uploads at once. Only this loop acquires slots, one file at a time, so a file's several
+        slots cannot deadlock with another's."""
         slots = asyncio.Semaphore(self._concurrency)
         started: list[tuple[str, asyncio.Task[Receipt]]] = []
         failed = asyncio.Event()
 
-        async def one(request: file_service_pb2.UploadFilesRequest) -> Receipt:
+        async def one(request: file_service_pb2.UploadFilesRequest, weight: int) -> Receipt:
             try:
                 with log_context(batch_id=request.batch_id or None):
                     return await ingest_or_fail(
@@ -186,15 +195,19 @@ class FileServicer(file_service_pb2_grpc.FileServiceServicer):
                 failed.set()
                 raise
             finally:
-                slots.release()
+                for _ in range(weight):
+                    slots.release()
 
         try:
             async for request in request_iterator:
-                await slots.acquire()
+                weight = min(self._concurrency, max(1, -(-len(request.content) // _SLOT_BYTES)))
+                for _ in range(weight):
+                    await slots.acquire()
                 if failed.is_set():
-                    slots.release()
+                    for _ in range(weight):
+                        slots.release()
                     break
-                started.append((request.file_name, asyncio.create_task(one(request))))
+                started.append((request.file_name, asyncio.create_task(one(request, weight))))
         finally:
             # Files already started finish either way: their outcome is durable.
             results = await asyncio.gather(*(task for _, task in started), return_exceptions=True)

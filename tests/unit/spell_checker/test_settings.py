@@ -30,7 +30,7 @@ def test_defaults() -> None:
     assert settings.addr == "127.0.0.1:50055"
     assert settings.content_addr == "127.0.0.1:50051"
     assert settings.workers == (os.cpu_count() or 1)
-    assert settings.in_flight == 16 * settings.workers
+    assert settings.in_flight == 64 * settings.workers
     assert settings.max_group == 16
     assert settings.checker.engine is Engine.SYMSPELL
     assert settings.checker.allowed_words == ()
