@@ -248,7 +248,12 @@ class EventConsumer:
 
     async def _hand_back_late_deliveries(self) -> None:
         """Nak what a pull request that outlived the last fetch delivered, so that it is
-        redelivered now (to another instance) instead of after ack_wait."""
+        redelivered soon (to another instance) instead of after ack_wait.
+
+        The nak asks for the redelivery after _FETCH_TIMEOUT_S: by then every pull request this
+        instance sent has expired. A nak without a delay was redelivered at once into that same
+        open request, after this loop had ended and just before the subscription closed, and so
+        waited out ack_wait unanswered (seen in the SIGTERM suite under load)."""
         if self._pull_sub is None:
             return
         while self._pull_sub.pending_msgs > 0:
@@ -258,7 +263,7 @@ class EventConsumer:
                 return
             if msg.reply and msg.reply.startswith("$JS.ACK."):
                 with contextlib.suppress(nats.errors.Error):
-                    await msg.nak()
+                    await msg.nak(delay=_FETCH_TIMEOUT_S)
 
     async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
