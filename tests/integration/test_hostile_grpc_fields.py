@@ -70,7 +70,14 @@ REGISTER_CASES: dict[str, batch_pb.RegisterBatchRequest] = {
     "threshold 2": register(readiness=readiness(threshold=2.0)),
     "threshold infinity": register(readiness=readiness(threshold=math.inf)),
     "title of 10,000 characters": register(title=LONG),
+    "title of 150 characters and 300 bytes": register(title="ö" * 150),
+    "title with a NUL": register(title="Class 9B\x00"),
+    "title with a line break": register(title="Class 9B\nDROP"),
     "teacher reference of 10,000 characters": register(teacher_reference=LONG),
+    "teacher reference with a right-to-left override": register(
+        teacher_reference="teacher\u202etxt.exe"
+    ),
+    "course code of 64 characters and 256 bytes": register(course_code="\U0001f600" * 64),
     "request id of 10,000 characters": register(request_id=LONG),
     "request id with NATS wildcards": register(request_id="*.>"),
     "request id with a space": register(request_id="order 17"),
@@ -180,6 +187,30 @@ async def test_content_service_answers_bad_puts_and_gets(mesh: Mesh) -> None:
         assert_actionable(code, details, expected, f"GetContent {case}")
 
 
+async def test_a_file_name_is_refused_with_its_problem_or_kept_as_written(
+    mesh: Mesh, nats_js: JS
+) -> None:
+    stub = mesh.file_stub
+    batch_id, _ = await register_batch(nats_js[1], expected=5)
+
+    def upload(name: str, number: int) -> Awaitable[file_pb.UploadFileResponse]:
+        request = file_pb.UploadFileRequest(
+            batch_id=batch_id, file_name=name, content=essay(number)
+        )
+        return stub.UploadFile(request, timeout=30)
+
+    code, details = await status_of(upload("e" * 4996 + ".txt", 31))
+    assert code == Code.INVALID_ARGUMENT
+    assert "file_name is 5000 bytes long in UTF-8; at most 255 are allowed" in details
+    code, details = await status_of(upload("essay\x00.txt", 32))
+    assert code == Code.INVALID_ARGUMENT
+    assert "file_name holds U+0000" in details and "at character 6" in details
+    swedish = "Åsa Öberg – uppsats om ängar " + "ö" * 108 + "e.txt"  # 255 bytes in UTF-8
+    assert len(swedish.encode()) == 255
+    reply = await upload(swedish, 33)
+    assert reply.receipt.file_name == swedish
+
+
 async def test_file_service_answers_bad_uploads(mesh: Mesh, nats_js: JS) -> None:
     stub = mesh.file_stub
     batch_id, _ = await register_batch(nats_js[1], expected=5)
@@ -200,6 +231,14 @@ async def test_file_service_answers_bad_uploads(mesh: Mesh, nats_js: JS) -> None
             upload(name="\x00\x1b\r\n"),
             Code.INVALID_ARGUMENT,
         ),
+        "file name of 5,000 characters": (upload(name="e" * 4996 + ".txt"), Code.INVALID_ARGUMENT),
+        "file name of 256 bytes": (upload(name="é" * 126 + ".txt"), Code.INVALID_ARGUMENT),
+        "file name holding a NUL": (upload(name="essay\x00.txt"), Code.INVALID_ARGUMENT),
+        "file name with a right-to-left override": (
+            upload(name="essay\u202etxt.exe"),
+            Code.INVALID_ARGUMENT,
+        ),
+        "batch id holding an escape": (upload(batch="\x1b[31m"), Code.INVALID_ARGUMENT),
         "over FILE_MAX_UPLOAD_BYTES": (
             upload(data=b"y" * (MAX_OBJECT + 1)),
             Code.RESOURCE_EXHAUSTED,

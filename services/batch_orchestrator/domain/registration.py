@@ -14,6 +14,7 @@ from huleedu.batch.v1.batch_service_pb2 import BatchCounts, PhaseState
 from huleedu.common.v1 import common_pb2
 from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.errors import FieldViolation, InvalidRequest
+from services.mesh.free_text import text_problem
 
 MAX_COURSE_CODE_CHARS = 64
 MAX_TITLE_CHARS = 200
@@ -92,6 +93,8 @@ def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> 
     course_code = request.course_code.strip()
     if not course_code:
         bad("course_code", "is required, e.g. ENG5")
+    elif (problem := text_problem(course_code)) is not None:
+        bad("course_code", problem)
     elif len(course_code) > MAX_COURSE_CODE_CHARS or not course_code.isprintable():
         bad("course_code", f"must be at most {MAX_COURSE_CODE_CHARS} printable characters")
     language = request.language.strip().lower()
@@ -118,10 +121,14 @@ def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> 
             f"got {request.partial_batch_threshold}",
         )
     title = request.title.strip()
-    if len(title) > MAX_TITLE_CHARS:
+    if (problem := text_problem(title)) is not None:
+        bad("title", problem)
+    elif len(title) > MAX_TITLE_CHARS:
         bad("title", f"must be at most {MAX_TITLE_CHARS} characters")
     teacher_reference = request.teacher_reference.strip()
-    if len(teacher_reference) > MAX_TEACHER_REFERENCE_CHARS:
+    if (problem := text_problem(teacher_reference)) is not None:
+        bad("teacher_reference", problem)
+    elif len(teacher_reference) > MAX_TEACHER_REFERENCE_CHARS:
         bad("teacher_reference", f"must be at most {MAX_TEACHER_REFERENCE_CHARS} characters")
     if request.request_id and not _REQUEST_ID_RE.fullmatch(request.request_id):
         bad(

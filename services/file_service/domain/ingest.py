@@ -56,9 +56,9 @@ from services.file_service.domain.uploads import (
     outcome_event_id_for,
     receipt_for,
 )
+from services.mesh.free_text import text_problem
 from services.mesh.hashing import hashed
 
-MAX_BATCH_ID_CHARS = 256
 MIN_EXTRA_FILES = 10
 
 
@@ -103,15 +103,20 @@ class KeyedLock:
 
 
 def check_request(batch_id: str, file_name: str) -> None:
-    """Refuse a request that names no batch or no file."""
+    """Refuse a request that names no batch or no file, or names them with text that is too
+    long or holds control characters (services.mesh.free_text)."""
     if not batch_id.strip():
         raise InvalidUploadError(
             "batch_id is empty: give the id RegisterBatch returned", field="batch_id"
         )
-    if len(batch_id) > MAX_BATCH_ID_CHARS:
+    problem = text_problem(batch_id)
+    if problem is not None:
         raise InvalidUploadError(
-            f"batch_id is longer than {MAX_BATCH_ID_CHARS} characters", field="batch_id"
+            f"batch_id {problem}: give the id RegisterBatch returned", field="batch_id"
         )
+    problem = text_problem(file_name)
+    if problem is not None:
+        raise InvalidUploadError(f"file_name {problem}", field="file_name")
     if not display_file_name(file_name).strip("\ufffd "):
         raise InvalidUploadError(
             "file_name is empty: give the name of the uploaded file", field="file_name"
