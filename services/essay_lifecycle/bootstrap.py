@@ -54,8 +54,8 @@ def consumer_spec(settings: EssayLifecycleSettings) -> ConsumerSpec:
 
 async def wire(mesh: Wiring, settings: EssayLifecycleSettings) -> EssayLifecycleHandlers:
     """Trackers and essay records in KV, the handlers, the queries over both."""
-    batches_kv = await mesh.kv(BATCHES_BUCKET)
-    trackers = KvTrackerRepository(batches_kv)
+    batches_kv = await mesh.kv(BATCHES_BUCKET, message_ttls=True)
+    trackers = KvTrackerRepository(batches_kv, unregistered_hold_s=settings.unregistered_hold_s)
     essays = KvEssayIndex(await mesh.kv(ESSAYS_BUCKET), mesh.nats)
     publisher = await mesh.events()
     handlers = EssayLifecycleHandlers(

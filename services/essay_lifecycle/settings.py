@@ -21,6 +21,8 @@ class EssayLifecycleSettings:
     shutdown_grace_s: float
     log_level: str
     metrics: MetricsSettings = METRICS_OFF  # run() serves /metrics; tests in-process do not
+    # How long uploads are held for a batch ELS has not seen registered, after the last one.
+    unregistered_hold_s: float = 3600.0
 
     @classmethod
     def from_env(cls) -> EssayLifecycleSettings:
@@ -38,6 +40,9 @@ class EssayLifecycleSettings:
             shutdown_grace_s=env_float("ELS_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0),
             log_level=env_str("LOG_LEVEL", "INFO"),
             metrics=MetricsSettings.from_env("ESSAY_LIFECYCLE_METRICS_ADDR"),
+            unregistered_hold_s=env_float(
+                "ELS_UNREGISTERED_HOLD_S", 3600.0, minimum=1.0, maximum=30 * 86400.0
+            ),
         )
 
 
@@ -60,6 +65,14 @@ DOCUMENTED: tuple[Documented, ...] = (
         (
             "events handled at once per instance (the more at once, the more updates of one batch "
             "share a write)"
+        ),
+    ),
+    Documented(
+        "ELS_UNREGISTERED_HOLD_S",
+        "`3600`",
+        (
+            "how long uploads for a batch ELS has not seen registered are held after the last "
+            "one; then the batch's tracker and the held uploads expire (JetStream per-message TTL)"
         ),
     ),
     Documented(

@@ -16,12 +16,14 @@ from google.protobuf.message import Message
 from nats.js.errors import KeyDeletedError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from services.mesh.nats_internals import bucket_context
+from services.mesh.nats_internals import bucket_context, update_with_ttl
 from services.mesh.storage_health import storage_health
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Message)
+# Seconds after which a written revision expires, or None to keep it (see update_document).
+TtlOf = Callable[[M], float | None]
 _MAX_ATTEMPTS = 200
 _FIRST_PAUSE_S = 0.002
 _LONGEST_PAUSE_S = 0.25
@@ -108,6 +110,8 @@ async def update_document(
     message_type: type[M],
     mutate: Callable[[M | None], M | None],
     cache: DocumentCache | None = None,
+    *,
+    ttl_of: TtlOf[M] | None = None,
 ) -> UpdateResult[M]:
     """Apply `mutate` to the current document and store it only if nobody wrote in between.
 
@@ -115,11 +119,12 @@ async def update_document(
     change. It may run several times, so it must not have side effects beyond its return value.
     With a `cache`, the first attempt applies `mutate` to the cached document and writes against
     its revision without reading; anything but a successful write is then judged again on a
-    fresh read.
+    fresh read. With `ttl_of`, a written revision the function gives seconds for expires after
+    them (JetStream's per-message TTL: the bucket must allow it); None keeps it.
     """
     conflicts_so_far = 0
     if cache is not None:
-        cached = await _update_cached(kv, key, message_type, mutate, cache)
+        cached = await _update_cached(kv, key, message_type, mutate, cache, ttl_of=ttl_of)
         if isinstance(cached, UpdateResult):
             return cached
         conflicts_so_far = int(cached)
@@ -137,12 +142,13 @@ async def update_document(
         if updated is None:
             return UpdateResult(doc=doc, revision=revision, changed=False)
         payload = updated.SerializeToString(deterministic=True)
+        ttl = ttl_of(updated) if ttl_of is not None else None
         try:
             with _watch_storage(kv):
                 if current is None:
-                    new_revision = await kv.create(key, payload)
+                    new_revision = await kv.create(key, payload, msg_ttl=ttl)
                 else:
-                    new_revision = await kv.update(key, payload, last=revision)
+                    new_revision = await _update(kv, key, payload, revision, ttl)
         except KeyWrongLastSequenceError:
             pass
         except KeyNotFoundError:
@@ -160,12 +166,21 @@ async def update_document(
     raise UpdateConflictError(f"{key}: gave up after {_MAX_ATTEMPTS} compare-and-set conflicts")
 
 
+async def _update(kv: KeyValue, key: str, payload: bytes, last: int, ttl: float | None) -> int:
+    """Compare-and-set `payload` over revision `last`, expiring after `ttl` seconds if given."""
+    if ttl is None:
+        return await kv.update(key, payload, last=last)
+    return await update_with_ttl(kv, key, payload, last=last, msg_ttl=ttl)
+
+
 async def _update_cached(
     kv: KeyValue,
     key: str,
     message_type: type[M],
     mutate: Callable[[M | None], M | None],
     cache: DocumentCache,
+    *,
+    ttl_of: TtlOf[M] | None,
 ) -> UpdateResult[M] | bool:
     """The update written against the cached revision, or whether trying it met a conflict.
 
@@ -185,9 +200,10 @@ async def _update_cached(
     if updated is None:
         return False
     new_payload = updated.SerializeToString(deterministic=True)
+    ttl = ttl_of(updated) if ttl_of is not None else None
     try:
         with _watch_storage(kv):
-            new_revision = await kv.update(key, new_payload, last=revision)
+            new_revision = await _update(kv, key, new_payload, revision, ttl)
     except KeyWrongLastSequenceError:
         cache.forget(key, revision)
         log.debug("compare-and-set conflict on a cached revision; reading", extra={"key": key})
@@ -219,11 +235,16 @@ class GroupCommitter(Generic[M]):
     """
 
     def __init__(
-        self, kv: KeyValue, message_type: type[M], cache: DocumentCache | None = None
+        self,
+        kv: KeyValue,
+        message_type: type[M],
+        cache: DocumentCache | None = None,
+        ttl_of: TtlOf[M] | None = None,
     ) -> None:
         self._kv = kv
         self._message_type = message_type
         self._cache = cache
+        self._ttl_of = ttl_of
         self._queues: dict[str, list[_Pending[M]]] = {}
         self._writers: set[asyncio.Task[None]] = set()
 
@@ -271,7 +292,9 @@ class GroupCommitter(Generic[M]):
             return current if changed else None
 
         try:
-            result = await update_document(self._kv, key, self._message_type, combined, self._cache)
+            result = await update_document(
+                self._kv, key, self._message_type, combined, self._cache, ttl_of=self._ttl_of
+            )
         except asyncio.CancelledError:
             for item in group:
                 item.done.cancel()

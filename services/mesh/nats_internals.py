@@ -46,3 +46,13 @@ def bucket_context(kv: KeyValue) -> tuple[JetStreamContext, str]:
     stream: str = kv._stream
     js: JetStreamContext = kv._js
     return js, stream
+
+
+async def update_with_ttl(
+    kv: KeyValue, key: str, value: bytes, *, last: int, msg_ttl: float
+) -> int:
+    """A compare-and-set update whose revision expires after `msg_ttl` seconds. nats-py's
+    public `KeyValue.update` takes no TTL (only `create` does); its `_update` does, with the same
+    wrong-last-sequence error as `update`. Returns the new revision."""
+    revision: int = await kv._update(key, value, last=last, msg_ttl=msg_ttl)
+    return revision

@@ -117,9 +117,13 @@ class Wiring:
         self._draining: list[Callable[[], Awaitable[None]]] = []
         self._closing: list[Callable[[], Awaitable[None]]] = []
 
-    async def kv(self, bucket: str, *, ttl_s: float | None = None) -> KeyValue:
-        """The KV bucket, created if it does not exist."""
-        return await ensure_kv(self.js, bucket, self.nats_settings, ttl_s=ttl_s)
+    async def kv(
+        self, bucket: str, *, ttl_s: float | None = None, message_ttls: bool = False
+    ) -> KeyValue:
+        """The KV bucket, created if it does not exist (see streams.ensure_kv)."""
+        return await ensure_kv(
+            self.js, bucket, self.nats_settings, ttl_s=ttl_s, message_ttls=message_ttls
+        )
 
     async def object_store(self, bucket: str) -> ObjectStore:
         """The Object Store bucket, created if it does not exist."""

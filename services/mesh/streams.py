@@ -234,9 +234,15 @@ async def ensure_consumer(
 
 
 async def ensure_kv(
-    js: JetStreamContext, bucket: str, settings: NatsSettings, *, ttl_s: float | None = None
+    js: JetStreamContext,
+    bucket: str,
+    settings: NatsSettings,
+    *,
+    ttl_s: float | None = None,
+    message_ttls: bool = False,
 ) -> KeyValue:
-    """Bind the KV bucket, creating it if it does not exist (entries expire after `ttl_s`)."""
+    """Bind the KV bucket, creating it if it does not exist (entries expire after `ttl_s`);
+    with `message_ttls`, a write may also carry its own TTL (services.mesh.kv's `ttl_of`)."""
 
     async def attempt() -> KeyValue:
         try:
@@ -253,7 +259,7 @@ async def ensure_kv(
         # Also when bound: another node may have created it a moment ago, and its interest may
         # not have reached the node this connection talks to yet.
         await wait_until_writable(js, f"KV_{bucket}", f"$KV.{bucket}._probe", settings.replicas)
-        await _allow_atomic(js, f"KV_{bucket}")
+        await _allow_atomic(js, f"KV_{bucket}", message_ttls=message_ttls)
         return kv
 
     return await _until_answered(f"KV bucket {bucket}", attempt, settings.provision_wait_s)
@@ -298,9 +304,12 @@ async def _created_or_bound(create: Awaitable[T], bind: Callable[[], Awaitable[T
     return await bind()
 
 
-async def _allow_atomic(js: JetStreamContext, stream: str) -> None:
-    """Let the bucket's stream take atomic batches (services.mesh.atomic_batch); nats-py creates
-    buckets without them."""
-    info = await js.stream_info(stream)
-    if not info.config.allow_atomic:
-        await js.update_stream(dataclasses.replace(info.config, allow_atomic=True))
+async def _allow_atomic(js: JetStreamContext, stream: str, *, message_ttls: bool = False) -> None:
+    """Let the bucket's stream take atomic batches (services.mesh.atomic_batch), and messages
+    with a TTL of their own when asked; nats-py creates buckets with neither."""
+    config = (await js.stream_info(stream)).config
+    allow_msg_ttl = True if message_ttls else config.allow_msg_ttl
+    if not config.allow_atomic or allow_msg_ttl != config.allow_msg_ttl:
+        await js.update_stream(
+            dataclasses.replace(config, allow_atomic=True, allow_msg_ttl=allow_msg_ttl)
+        )

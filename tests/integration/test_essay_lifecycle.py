@@ -7,6 +7,7 @@ the File Service, BOS and the Spell Checker would publish, and watch what the st
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
@@ -249,8 +250,10 @@ async def test_uploads_before_registration_wait_and_are_assigned_in_arrival_orde
         return found is not None and len(found[0].held_uploads) == 3
 
     await wait_until(three_held, message="three uploads held")
+    assert await _ttl_header(nats_js[1], batch_id) == "3600"  # held uploads expire (1 h)
     await publisher.publish(registered(batch_id, essay_ids))
     await wait_until(lambda: _registered(essays, batch_id), message="registration applied")
+    assert await _ttl_header(nats_js[1], batch_id) is None  # a registered batch is kept
     listed = await essays.ListBatchEssays(
         essay_service_pb2.ListBatchEssaysRequest(batch_id=batch_id)
     )
@@ -274,6 +277,39 @@ async def test_uploads_before_registration_wait_and_are_assigned_in_arrival_orde
         "fourth.txt",
     ]
     assert [f.original_file_name for f in ready.validation_failures] == ["second.txt"]
+
+
+async def _ttl_header(js: JetStreamContext, batch_id: str) -> str | None:
+    """The Nats-TTL header of the tracker's stored revision (None: it never expires)."""
+    stored = await js.get_last_msg(f"KV_{BATCHES_BUCKET}", f"$KV.{BATCHES_BUCKET}.{batch_id}")
+    return (stored.headers or {}).get("Nats-TTL")
+
+
+async def test_uploads_for_a_batch_never_registered_expire_with_its_tracker(
+    nats_settings: NatsSettings, publisher: EventPublisher, nats_js: NatsJs
+) -> None:
+    settings = dataclasses.replace(els_settings(nats_settings), unregistered_hold_s=1.0)
+    app = await PROGRAM.start(settings)
+    try:
+        batch_id, _ = new_batch(2)
+        await publisher.publish(provisioned(batch_id, "orphan.txt"))
+        kv = await nats_js[1].key_value(BATCHES_BUCKET)
+
+        async def tracker() -> essay_state_pb2.BatchTracker | None:
+            found = await read_document(kv, batch_id, essay_state_pb2.BatchTracker)
+            return None if found is None else found[0]
+
+        async def held() -> bool:
+            found = await tracker()
+            return found is not None and len(found.held_uploads) == 1
+
+        async def gone() -> bool:
+            return await tracker() is None
+
+        await wait_until(held, message="the upload held")
+        await wait_until(gone, timeout_s=30, message="the held upload expired")
+    finally:
+        await app.stop()
 
 
 async def test_deadline_above_threshold_is_partial_ready_fires_once_on_two_instances_then_closed(

@@ -41,18 +41,36 @@ async def _read(kv: KeyValue, key: str, message_type: type[M]) -> M | None:
 
 
 class KvTrackerRepository:
-    """BatchTracker documents in `els_batches`, one per batch id, updated by compare-and-set.
+    """BatchTracker documents in `els_batches`, one per batch id, updated by compare-and-set;
+    with `unregistered_hold_s`, a tracker of a batch not yet registered expires (the bucket must
+    allow per-message TTLs: ensure_kv's `message_ttls`).
 
     Compare-and-set keeps instances correct. Inside one instance, updates of the same batch that
     arrive while one is being written are applied together by the next write (group commit): the
     events of one batch come in bursts, and one write for a burst beats a queue of CAS races.
     """
 
-    def __init__(self, kv: KeyValue, cache: DocumentCache | None = None) -> None:
+    def __init__(
+        self,
+        kv: KeyValue,
+        cache: DocumentCache | None = None,
+        *,
+        unregistered_hold_s: float | None = None,
+    ) -> None:
         self._kv = kv
+        self._unregistered_hold_s = unregistered_hold_s
         self._committer = GroupCommitter(
-            kv, essay_state_pb2.BatchTracker, cache if cache is not None else DocumentCache()
+            kv,
+            essay_state_pb2.BatchTracker,
+            cache if cache is not None else DocumentCache(),
+            ttl_of=self._ttl_of,
         )
+
+    def _ttl_of(self, tracker: BatchTracker) -> float | None:
+        """A tracker that only holds uploads (its batch not registered here) expires
+        `unregistered_hold_s` after its last write, held uploads and all: nothing holds them
+        forever for a batch that never registers. A registered tracker is kept."""
+        return None if tracker.registered else self._unregistered_hold_s
 
     async def update(self, batch_id: str, mutate: Mutation) -> BatchTracker | None:
         """Apply `mutate` by compare-and-set and return the tracker as it left it."""

@@ -3,14 +3,17 @@ installed nats-py with a real server: an upgrade that moves one fails here, by n
 
 from __future__ import annotations
 
+import pytest
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.errors import KeyWrongLastSequenceError
 
 from services.mesh.nats_internals import (
     bucket_context,
     connection_of,
     subscription_of,
+    update_with_ttl,
     watch_consumer_name,
     watch_subscription,
 )
@@ -69,3 +72,18 @@ async def test_a_bucket_names_its_context_and_stream(
     assert stream == f"KV_{bucket}"
     assert (await context.stream_info(stream)).config.name == stream
     assert connection_of(context) is nats_js[0]
+
+
+async def test_an_update_with_a_ttl_writes_it_and_keeps_compare_and_set(
+    nats_js: JS, nats_settings: NatsSettings
+) -> None:
+    _, js = nats_js
+    bucket = unique("ttl").replace("-", "_")
+    kv = await ensure_kv(js, bucket, nats_settings, message_ttls=True)
+    first = await kv.create("doc", b"one")
+    second = await update_with_ttl(kv, "doc", b"two", last=first, msg_ttl=60)
+    stored = await js.get_last_msg(f"KV_{bucket}", f"$KV.{bucket}.doc")
+    assert stored.seq == second and stored.data == b"two"
+    assert (stored.headers or {}).get("Nats-TTL") == "60"
+    with pytest.raises(KeyWrongLastSequenceError):
+        await update_with_ttl(kv, "doc", b"three", last=first, msg_ttl=60)
