@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,9 +10,11 @@ from dataclasses import dataclass
 from services.spell_checker.domain.corrector import WordCorrector
 from services.spell_checker.domain.lexicon import Lexicon, remove_diacritics
 from services.spell_checker.domain.model import CheckResult, Correction
-from services.spell_checker.domain.tokenizer import WordPart, tokenize
+from services.spell_checker.domain.tokenizer import APOSTROPHES, WordPart, tokenize
 
 CURLY_APOSTROPHE = "\u2019"
+# Every apostrophe a writer may type (the tokenizer's), as the dictionary's straight one.
+_STRAIGHTENED = str.maketrans({mark: "'" for mark in APOSTROPHES})
 # Languages that capitalise common nouns: a capital letter says nothing about a proper noun.
 CAPITALISED_NOUN_LANGUAGES = frozenset({"de"})
 ACRONYM_MAX_LENGTH = 5
@@ -30,9 +33,18 @@ _SHOUTING_MIN_WORDS = 5
 
 def normalize_word(word: str) -> str:
     """The dictionary form of a written word: NFC, lower case, straight apostrophes."""
-    if word.isascii():  # most words: already NFC, and no curly apostrophe
-        return word.lower()
-    return unicodedata.normalize("NFC", word).replace(CURLY_APOSTROPHE, "'").lower()
+    if word.isascii():  # most words: already NFC
+        return (word.replace("`", "'") if "`" in word else word).lower()
+    return unicodedata.normalize("NFC", word).translate(_STRAIGHTENED).lower()
+
+
+_FIRST_APOSTROPHE = re.compile(f"[{re.escape(APOSTROPHES)}]").search
+
+
+def _apostrophe_in(word: str) -> str | None:
+    """The apostrophe `word` is written with (its first), if any."""
+    found = _FIRST_APOSTROPHE(word)
+    return None if found is None else found.group()
 
 
 @dataclass(frozen=True)
@@ -135,9 +147,11 @@ class EssayChecker:
     def _past_elision(self, part: WordPart, allowed: frozenset[str]) -> WordPart:
         """`l'ecole` -> `ecole`: after a known elided article or pronoun, check only the word."""
         word = part.text
-        if "'" not in word and CURLY_APOSTROPHE not in word:
+        found = _FIRST_APOSTROPHE(word)
+        if found is None:
             return part  # most words
-        cut = min((i for i in (word.find("'"), word.find(CURLY_APOSTROPHE)) if i > 0), default=0)
+        mark = found.group()
+        cut = word.find(mark)
         if not 0 < cut <= ELISION_MAX_LENGTH or self._accepted(normalize_word(word), allowed):
             return part
         if not self._lexicon.knows(normalize_word(word[: cut + 1])):
@@ -180,16 +194,29 @@ class EssayChecker:
             elif not part.sentence_start and word[:1].isupper():
                 names.add(normalize_word(word))
         shouting = cased >= _SHOUTING_MIN_WORDS and capitals > cased * _SHOUTING_SHARE
-        curly = text.count(CURLY_APOSTROPHE) > text.count("'")
-        return _TextTraits(shouting, CURLY_APOSTROPHE if curly else "'", frozenset(names))
+        return _TextTraits(shouting, _usual_apostrophe(text, parts), frozenset(names))
+
+
+def _usual_apostrophe(text: str, parts: Iterable[WordPart]) -> str:
+    """The apostrophe this writer uses most inside words (´ in `I´ve`, ` in `didn`t`); a text
+    with none inside a word uses the curly one if it has more of those than straight ones."""
+    if not any(mark in text for mark in APOSTROPHES[1:]):
+        return "'"  # most texts: straight apostrophes only, if any
+    counts = dict.fromkeys(APOSTROPHES, 0)
+    for part in parts:
+        mark = _apostrophe_in(part.text)
+        if mark is not None:
+            counts[mark] += 1
+    usual = max(counts, key=counts.__getitem__)
+    if counts[usual]:
+        return usual
+    return CURLY_APOSTROPHE if text.count(CURLY_APOSTROPHE) > text.count("'") else "'"
 
 
 def _written_like(original: str, corrected: str, apostrophe: str) -> str:
-    """`corrected` with the case and apostrophe style of the word it replaces."""
-    if CURLY_APOSTROPHE in original:
-        apostrophe = CURLY_APOSTROPHE
-    elif "'" in original:
-        apostrophe = "'"
+    """`corrected` with the case and apostrophe style of the word it replaces: its own
+    apostrophe if it has one, else the one the writer uses most."""
+    apostrophe = _apostrophe_in(original) or apostrophe
     if apostrophe != "'":
         corrected = corrected.replace("'", apostrophe)
     if len(original) > 1 and original.isupper():

@@ -2,7 +2,9 @@
 
 Words are runs of letters and combining marks (so `café`, `naïve` in either normal form,
 `Straße`, `Åsa` and Persian words with a zero-width non-joiner stay whole), with internal
-apostrophes (`don't`, `teacher’s`) and hyphens; a hyphenated word is checked part by part.
+apostrophes and hyphens; a hyphenated word is checked part by part. An apostrophe is any of the
+characters writers type for one: ' ’ ʼ, and ´ and ` from Spanish and Scandinavian keyboards
+(`don't`, `teacher’s`, `I´ve`, `didn`t`); inside a word each joins it, at its edges none does.
 URLs, e-mail addresses and runs with digits or underscores (`2nd`, `mp3`, `Generic_Name`) are
 skipped. Everything between tokens is never looked at, so it cannot change.
 """
@@ -15,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
-APOSTROPHES = "'\u2019"
+APOSTROPHES = "'\u2019\u02bc\u00b4`"
 HYPHENS = "-\u2010\u2011"
 _JOINERS = "\u200c\u200d"  # ZWNJ / ZWJ sit inside Persian and Indic words
 _SENTENCE_ENDS = frozenset(".!?\u2026\u3002\uff01\uff1f")

@@ -72,6 +72,31 @@ def test_contractions_possessives_and_apostrophe_style(english: EssayChecker) ->
     assert fixed(english, "The goverment's plan") == "The government's plan"
 
 
+@pytest.mark.parametrize("mark", ["\u00b4", "`", "\u02bc", "\u2019", "'"])
+def test_contractions_with_any_typed_apostrophe_are_words(english: EssayChecker, mark: str) -> None:
+    text = f"I{mark}ve seen it, but I didn{mark}t and wouldn{mark}t say we{mark}re done."
+    result = english.check(text)
+    assert result.corrected_text == text
+    assert result.unknown_words == ()
+
+
+def test_a_fix_keeps_the_writers_apostrophe(english: EssayChecker) -> None:
+    assert fixed(english, "They havn\u00b4t and could\u00b4nt go.") == (
+        "They haven\u00b4t and couldn\u00b4t go."
+    )
+    assert fixed(english, "They shoudn`t go, my teachr`s son said.") == (
+        "They shouldn`t go, my teacher`s son said."
+    )
+
+
+def test_a_missing_apostrophe_is_added_in_the_essays_own_style(english: EssayChecker) -> None:
+    assert fixed(english, "I\u00b4ve tried, but I dont know.") == (
+        "I\u00b4ve tried, but I don\u00b4t know."
+    )
+    assert fixed(english, "Iʼm sure I dont know.") == "Iʼm sure I donʼt know."
+    assert fixed(english, "I dont know.") == "I don't know."
+
+
 def test_hyphenated_words_per_part(english: EssayChecker) -> None:
     assert fixed(english, "A well-knwon, self-driven car.") == "A well-known, self-driven car."
 

@@ -98,3 +98,21 @@ def test_sentence_starts() -> None:
     }
     assert is_sentence_start("a. b", 3)
     assert not is_sentence_start("a, b", 3)
+
+
+def test_every_typed_apostrophe_joins_a_word_and_none_at_its_edges() -> None:
+    text = (
+        "I\u00b4ve, didn`t, wouldn\u00b4t and I\u02bcm; `quoted` and \u00b4this\u00b4 stay apart."
+    )
+    assert words(text) == [
+        "I\u00b4ve",
+        "didn`t",
+        "wouldn\u00b4t",
+        "and",
+        "I\u02bcm",
+        "quoted",
+        "and",
+        "this",
+        "stay",
+        "apart",
+    ]
