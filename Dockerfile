@@ -3,8 +3,8 @@
 #
 # Two stages: the first installs the locked dependencies (requirements.lock: exact versions, checked
 # against their hashes) and the project into a virtualenv; the second is a clean base with that
-# virtualenv and nothing else (no build tools, no sources beyond the installed package, no tests,
-# benchmarks or local-stack tooling).
+# virtualenv, the British word list, and nothing else (no build tools, no sources beyond the
+# installed package, no tests, benchmarks or local-stack tooling).
 FROM python:3.11-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -26,6 +26,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH
 
+# Debian's British word list: the Spell Checker leaves British spellings as written.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends wbritish \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY docker/healthcheck.py ./docker/healthcheck.py

@@ -19,7 +19,7 @@ from services.mesh.settings import (
     env_list,
     env_str,
 )
-from services.spell_checker.adapters.checkers import CheckerConfig, Engine
+from services.spell_checker.adapters.checkers import BRITISH_WORDS, CheckerConfig, Engine
 from services.spell_checker.domain.languages import SUPPORTED_LANGUAGES, UnsupportedLanguageError
 from services.spell_checker.domain.languages import resolve_language as _resolve
 
@@ -55,6 +55,14 @@ def _checked_language(name: str, value: str) -> str:
 
 def _language(name: str, default: str) -> str:
     return _checked_language(name, env_str(name, default))
+
+
+def _optional_path(name: str, default: Path) -> Path | None:
+    """`default` when unset, None when set empty, else the path given."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return Path(value.strip()) if value.strip() else None
 
 
 def _languages(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -102,6 +110,7 @@ class SpellCheckerSettings:
                 allowed_words=env_list("SPELL_CHECKER_ALLOW_WORDS"),
                 memo_size=env_int("SPELL_CHECKER_MEMO_SIZE", 50_000, minimum=0),
                 preload_languages=_languages("SPELL_CHECKER_PRELOAD_LANGUAGES", ("en",)),
+                british_words=_optional_path("SPELL_CHECKER_BRITISH_WORDS", BRITISH_WORDS),
             ),
             metrics=MetricsSettings.from_env("SPELL_CHECKER_METRICS_ADDR"),
             shutdown_grace_s=env_float(
@@ -148,6 +157,12 @@ DOCUMENTED: tuple[Documented, ...] = (
         "SPELL_CHECKER_ALLOW_WORDS",
         "empty",
         "comma-separated words never corrected, added to each request's `allowed_words`",
+    ),
+    Documented(
+        "SPELL_CHECKER_BRITISH_WORDS",
+        "`/usr/share/dict/british-english`",
+        "British word list (Debian's `wbritish`) whose spellings `en` accepts as written "
+        "(colour, centre, organise); empty: American only. A missing list stops the start",
     ),
     Documented(
         "SPELL_CHECKER_PRELOAD_LANGUAGES",

@@ -25,6 +25,27 @@ from services.spell_checker.domain.model import CheckResult
 
 log = logging.getLogger(__name__)
 
+# Debian's wbritish (SCOWL): British spellings an `en` essay may use (colour, centre, organise).
+BRITISH_WORDS = Path("/usr/share/dict/british-english")
+
+
+class WordListMissingError(FileNotFoundError):
+    """A configured word list is not where the settings say."""
+
+
+def british_words(path: Path) -> frozenset[str]:
+    """The common words of a British word list (one per line), in the checker's lookup form:
+    lower case only (names are left to the proper-noun rule), straight apostrophes."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise WordListMissingError(
+            f"SPELL_CHECKER_BRITISH_WORDS: no word list at {path}. Install Debian's wbritish "
+            "(apt-get install wbritish), point the setting at another British word list, or "
+            "set it empty to check English against American spellings only"
+        ) from None
+    return frozenset(word for word in map(str.strip, lines) if word.islower())
+
 
 class Engine(StrEnum):
     """How candidate corrections are found."""
@@ -42,6 +63,7 @@ class CheckerConfig:
     allowed_words: tuple[str, ...] = ()
     memo_size: int = 50_000
     preload_languages: tuple[str, ...] = ("en",)
+    british_words: Path | None = BRITISH_WORDS  # None: English is checked as American only
 
 
 class LanguageCheckers:
@@ -97,6 +119,11 @@ class LanguageCheckers:
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
+        variants: frozenset[str] = frozenset()
+        if language == "en" and self._config.british_words is not None:
+            # `en` takes both spellings and never turns one into the other: a British spelling
+            # is a known word, and fixes still come from the dictionary.
+            variants = british_words(self._config.british_words)
         return EssayChecker.for_language(
-            language, lexicon, memo, allowed_words=self._config.allowed_words
+            language, lexicon, memo, allowed_words=self._config.allowed_words, variants=variants
         )

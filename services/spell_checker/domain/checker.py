@@ -70,11 +70,15 @@ class EssayChecker:
         corrector: WordCorrector,
         *,
         allowed_words: Iterable[str] = (),
+        variants: frozenset[str] = frozenset(),
         capitalised_nouns: bool = False,
     ) -> None:
         self._lexicon = lexicon
         self._corrector = corrector
         self._allowed = frozenset(normalize_word(w) for w in allowed_words)
+        # Other spellings of the language taken as written (lower case, straight apostrophes):
+        # British words for English. Known like the dictionary's, never offered as fixes.
+        self._variants = variants
         self._capitalised_nouns = capitalised_nouns
 
     @classmethod
@@ -85,12 +89,14 @@ class EssayChecker:
         corrector: WordCorrector,
         *,
         allowed_words: Iterable[str] = (),
+        variants: frozenset[str] = frozenset(),
     ) -> EssayChecker:
         """A checker with the language's rules: its common abbreviations, its use of capitals."""
         return cls(
             lexicon,
             corrector,
             allowed_words=[*allowed_words, *COMMON_ABBREVIATIONS.get(language, ())],
+            variants=variants,
             capitalised_nouns=language in CAPITALISED_NOUN_LANGUAGES,
         )
 
@@ -102,7 +108,8 @@ class EssayChecker:
     def check(self, text: str, allowed_words: Iterable[str] = ()) -> CheckResult:
         """Check `text`; `allowed_words` adds to the configured allow-list for this text only."""
         tokens = tokenize(text)
-        allowed = self._allowed | {normalize_word(w) for w in allowed_words}
+        extra = {normalize_word(w) for w in allowed_words}
+        allowed = self._allowed | extra if extra else self._allowed
         traits = self._traits(text, tokens.parts)
         pieces: list[str] = []
         corrections: list[Correction] = []
@@ -161,10 +168,12 @@ class EssayChecker:
 
     def _accepted(self, lookup: str, allowed: frozenset[str]) -> bool:
         knows = self._lexicon.knows  # tokens are letters only, so membership is the whole test
-        if knows(lookup) or lookup in allowed:
+        if knows(lookup) or lookup in allowed or lookup in self._variants:
             return True
-        if lookup.endswith("'s") and (knows(lookup[:-2]) or lookup[:-2] in allowed):
-            return True
+        if lookup.endswith("'s"):
+            stem = lookup[:-2]
+            if knows(stem) or stem in allowed or stem in self._variants:
+                return True
         bare = remove_diacritics(lookup)
         return bare != lookup and knows(bare)  # `naïve`, `résumé`: an accented known word
 

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
+from services.spell_checker.adapters.checkers import (
+    CheckerConfig,
+    Engine,
+    LanguageCheckers,
+    WordListMissingError,
+)
 from services.spell_checker.domain.checker import EssayChecker
 from services.spell_checker.domain.languages import SUPPORTED_LANGUAGES
 from services.spell_checker.domain.model import CheckResult, Correction, apply_corrections
@@ -215,3 +220,29 @@ def test_the_pyspellchecker_engine_gives_the_same_essay(
     plain = LanguageCheckers(CheckerConfig(Engine.PYSPELLCHECKER, index_cache_dir)).checker("en")
     text = "Becuase teh teachr’s goverment-funded plan, I dont agree."
     assert plain.check(text) == english.check(text)
+
+
+def test_english_keeps_british_and_american_spellings_as_written(english: EssayChecker) -> None:
+    text = (
+        "My favourite colour is in the centre of the programme; we organised our behaviour. "
+        "My favorite color is in the center of the program; we organized our behavior."
+    )
+    result = english.check(text)
+    assert result.corrected_text == text
+    assert result.unknown_words == ()
+    assert fixed(english, "The neigborhood was colourful.") == "The neighborhood was colourful."
+
+
+def test_without_the_british_list_english_is_american(index_cache_dir: Path) -> None:
+    american = LanguageCheckers(
+        CheckerConfig(Engine.SYMSPELL, index_cache_dir, british_words=None)
+    ).checker("en")
+    assert fixed(american, "My favourite colour.") == "My favorite color."
+
+
+def test_a_missing_british_list_says_how_to_get_one(index_cache_dir: Path, tmp_path: Path) -> None:
+    checkers = LanguageCheckers(
+        CheckerConfig(Engine.SYMSPELL, index_cache_dir, british_words=tmp_path / "none")
+    )
+    with pytest.raises(WordListMissingError, match="apt-get install wbritish"):
+        checkers.checker("en")

@@ -36,6 +36,7 @@ def test_defaults() -> None:
     assert settings.checker.allowed_words == ()
     assert settings.checker.preload_languages == ("en",)
     assert settings.checker.index_cache_dir.parts[-2:] == ("huleedu-mesh", "spell-index")
+    assert settings.checker.british_words == Path("/usr/share/dict/british-english")
     assert settings.default_language == "en"
 
 
@@ -51,6 +52,7 @@ def test_every_setting_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         "SPELL_CHECKER_INDEX_CACHE_DIR": str(tmp_path),
         "SPELL_CHECKER_MEMO_SIZE": "0",
         "SPELL_CHECKER_RETRY_DELAY_S": "0.25",
+        "SPELL_CHECKER_BRITISH_WORDS": str(tmp_path / "gb.txt"),
         "NATS_MAX_DELIVER": "3",
     }.items():
         monkeypatch.setenv(name, value)
@@ -63,6 +65,14 @@ def test_every_setting_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert settings.checker.index_cache_dir == tmp_path
     assert (settings.checker.memo_size, settings.retry_delay_s) == (0, 0.25)
     assert settings.nats.max_deliver == 3
+    assert settings.checker.british_words == tmp_path / "gb.txt"
+
+
+def test_an_empty_british_word_list_setting_means_american_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPELL_CHECKER_BRITISH_WORDS", "")
+    assert SpellCheckerSettings.from_env().checker.british_words is None
 
 
 @pytest.mark.parametrize(
