@@ -34,7 +34,7 @@ from services.mesh.health_probe import check_health
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL, env_addr, env_int, env_str
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 NATS = "nats-server"
 DEFAULT_MONITOR_PORT = 8222
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

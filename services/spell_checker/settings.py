@@ -58,11 +58,9 @@ def _language(name: str, default: str) -> str:
 
 
 def _optional_path(name: str, default: Path) -> Path | None:
-    """`default` when unset, None when set empty, else the path given."""
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return Path(value.strip()) if value.strip() else None
+    """`default` when unset, None when set to `none`, else the path given."""
+    value = env_str(name, str(default))
+    return None if value.lower() == "none" else Path(value)
 
 
 def _languages(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -162,7 +160,7 @@ DOCUMENTED: tuple[Documented, ...] = (
         "SPELL_CHECKER_BRITISH_WORDS",
         "`/usr/share/dict/british-english`",
         "British word list (Debian's `wbritish`) whose spellings `en` accepts as written "
-        "(colour, centre, organise); empty: American only. A missing list stops the start",
+        "(colour, centre, organise); `none`: American only. A missing list stops the start",
     ),
     Documented(
         "SPELL_CHECKER_PRELOAD_LANGUAGES",

@@ -42,7 +42,7 @@ def british_words(path: Path) -> frozenset[str]:
         raise WordListMissingError(
             f"SPELL_CHECKER_BRITISH_WORDS: no word list at {path}. Install Debian's wbritish "
             "(apt-get install wbritish), point the setting at another British word list, or "
-            "set it empty to check English against American spellings only"
+            "set it to none to check English against American spellings only"
         ) from None
     return frozenset(word for word in map(str.strip, lines) if word.islower())
 

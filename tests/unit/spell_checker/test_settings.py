@@ -68,10 +68,8 @@ def test_every_setting_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert settings.checker.british_words == tmp_path / "gb.txt"
 
 
-def test_an_empty_british_word_list_setting_means_american_only(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("SPELL_CHECKER_BRITISH_WORDS", "")
+def test_no_british_word_list_means_american_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPELL_CHECKER_BRITISH_WORDS", "none")
     assert SpellCheckerSettings.from_env().checker.british_words is None
 
 
