@@ -12,9 +12,11 @@ from pathlib import Path
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine
 from services.spell_checker.adapters.pool import ProcessPoolChecker
 from services.spell_checker.domain.model import CheckResult
+from services.spell_checker.domain.tokenizer import APOSTROPHES
 from tests.harness.spellcheck_common import read_essays
 
-_WORD = re.compile(r"^[^\W\d_](?:[\w'\u2019\u0300-\u036f]*[^\W\d_])?$")
+# A word: letters, with inner apostrophes of any kind the tokenizer takes and combining marks.
+_WORD = re.compile(rf"^[^\W\d_](?:[\w{re.escape(APOSTROPHES)}\u0300-\u036f]*[^\W\d_])?$")
 
 
 def replay(original: str, result: CheckResult) -> str:
