@@ -45,7 +45,11 @@ def parser() -> argparse.ArgumentParser:
 
     sub = command("submit", "submit files and folders as one batch and follow it")
     sub.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
-    sub.add_argument("--language", default="en", help="ISO 639-1 language (default: en)")
+    sub.add_argument(
+        "--language",
+        default="en",
+        help="language tag: en (British and American spellings), en-GB, en-US, ... (default: en)",
+    )
     sub.add_argument("--course-code", default="ENG5", help="course code (default: ENG5)")
     sub.add_argument("--title", default="", help="optional batch title")
     sub.add_argument(

@@ -20,7 +20,7 @@ from services.mesh.settings import (
     env_str,
 )
 from services.spell_checker.adapters.checkers import BRITISH_WORDS, CheckerConfig, Engine
-from services.spell_checker.domain.languages import SUPPORTED_LANGUAGES, UnsupportedLanguageError
+from services.spell_checker.domain.languages import SUPPORTED_TAGS, UnsupportedLanguageError
 from services.spell_checker.domain.languages import resolve_language as _resolve
 
 SERVICE_NAME = "spell_checker"
@@ -49,7 +49,7 @@ def _checked_language(name: str, value: str) -> str:
     try:
         return _resolve(value, value)
     except UnsupportedLanguageError:
-        supported = ", ".join(SUPPORTED_LANGUAGES)
+        supported = ", ".join(SUPPORTED_TAGS)
         raise SettingsError(f"{name}={value!r} is not a supported language ({supported})") from None
 
 

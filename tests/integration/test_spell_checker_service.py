@@ -92,6 +92,46 @@ async def test_every_request_is_answered_and_its_corrected_text_stored(
         assert completed.metadata.correlation_id == batch_id
 
 
+async def test_each_english_tag_corrects_with_its_own_spelling(
+    running: Running, nats_js: NatsJs, completions_tap: EventTap
+) -> None:
+    text = "The neigborhood was beatiful, and my favourite colour is the favorite color here."
+    storage_id = await running.content.put(
+        text.encode(), common_pb2.CONTENT_KIND_EXTRACTED_TEXT, "text/plain; charset=utf-8"
+    )
+    batch_id = unique("batch")
+    publisher = EventPublisher(nats_js[1], "test")
+    requests = {
+        tag: spellcheck_request(batch_id, storage_id, language=tag)
+        for tag in ("en", "en-GB", "EN_us")
+    }
+    for request in requests.values():
+        await publisher.publish(request)
+    done = await wait_until(
+        lambda: (
+            len(completions(completions_tap, batch_id)) == 3
+            and completions(completions_tap, batch_id)
+        ),
+        timeout_s=30,
+        message="the three tags answered",
+    )
+    texts = {
+        completed.essay_id: (
+            await running.content.get(completed.corrected_text_storage_id)
+        ).decode()
+        for completed in done
+    }
+    assert texts[requests["en"].essay_id] == text.replace("neigborhood", "neighborhood").replace(
+        "beatiful", "beautiful"
+    )
+    assert texts[requests["en-GB"].essay_id] == text.replace(
+        "neigborhood", "neighbourhood"
+    ).replace("beatiful", "beautiful")
+    assert texts[requests["EN_us"].essay_id] == (
+        "The neighborhood was beautiful, and my favorite color is the favorite color here."
+    )
+
+
 async def test_unsupported_language_and_missing_content_fail_with_a_reason(
     running: Running, nats_js: NatsJs, completions_tap: EventTap
 ) -> None:

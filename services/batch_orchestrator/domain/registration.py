@@ -22,7 +22,8 @@ MAX_TEACHER_REFERENCE_CHARS = 200
 MAX_REQUEST_ID_CHARS = 128
 # The phases a batch may ask for; the pipeline runs them in this order.
 SUPPORTED_PHASES: tuple[common_pb2.Phase.ValueType, ...] = (common_pb2.PHASE_SPELLCHECK,)
-_LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
+# A BCP 47 language tag of a language and an optional region: `en`, `en-GB`, `sv-SE`.
+_LANGUAGE_RE = re.compile(r"^([a-z]{2})(?:-([a-z]{2}|[0-9]{3}))?$")
 _REQUEST_ID_RE = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID_CHARS}}}")
 # The ids of a batch registered with a request_id derive from it under this namespace. Never
 # change it: a retry reaching a BOS with another namespace would register a second batch.
@@ -97,14 +98,18 @@ def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> 
         bad("course_code", problem)
     elif len(course_code) > MAX_COURSE_CODE_CHARS or not course_code.isprintable():
         bad("course_code", f"must be at most {MAX_COURSE_CODE_CHARS} printable characters")
-    language = request.language.strip().lower()
+    language = request.language.strip()
+    tag = _LANGUAGE_RE.match(language.replace("_", "-").lower())
     if not language:
-        bad("language", 'is required: an ISO 639-1 code such as "en"')
-    elif not _LANGUAGE_RE.match(language):
+        bad("language", 'is required: a language tag such as "en", "en-GB" or "sv"')
+    elif tag is None:
         bad(
             "language",
-            f'must be an ISO 639-1 code of two letters such as "en", got {shown(language)}',
+            'must be a language tag (ISO 639-1 language, optional region) such as "en", '
+            f'"en-GB" or "sv", got {shown(language)}',
         )
+    else:
+        language = tag[1] + (f"-{tag[2].upper()}" if tag[2] else "")
     phases = _phases(request.phases, bad)
     timeout = request.timeout_seconds or policy.default_timeout_s
     if not 1 <= timeout <= policy.max_timeout_s:

@@ -3,9 +3,10 @@ the shared index cache."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,9 +20,14 @@ from services.spell_checker.domain.corrector import (
     SymmetricDeleteCorrector,
     WordCorrector,
 )
-from services.spell_checker.domain.languages import SUPPORTED_LANGUAGES, UnsupportedLanguageError
+from services.spell_checker.domain.languages import (
+    SUPPORTED_TAGS,
+    UnsupportedLanguageError,
+    dictionary_of,
+)
 from services.spell_checker.domain.lexicon import Lexicon
 from services.spell_checker.domain.model import CheckResult
+from services.spell_checker.domain.variants import british_spelling
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,8 @@ class LanguageCheckers:
         self._cache = IndexCache(config.index_cache_dir)
         self._checkers: dict[str, EssayChecker] = {}
         self._memos: dict[str, MemoizedCorrector] = {}
+        self._dictionaries: dict[str, tuple[Lexicon, MemoizedCorrector]] = {}
+        self._british_words: frozenset[str] | None = None
 
     def checker(self, language: str) -> EssayChecker:
         """The checker for `language`, loading its dictionary and index the first time."""
@@ -92,38 +100,69 @@ class LanguageCheckers:
             self.checker(language)
 
     def corrector(self, language: str) -> MemoizedCorrector:
-        """The memoised word corrector behind the language's checker."""
+        """The memoised word corrector behind the language's checker (shared by the tags of one
+        dictionary: `en`, `en-GB` and `en-US` use one)."""
         self.checker(language)
-        return self._memos[language]
+        return self._memos[dictionary_of(language)]
 
-    def _build(self, language: str) -> EssayChecker:
-        if language not in SUPPORTED_LANGUAGES:
-            raise UnsupportedLanguageError(language)
+    def _build(self, tag: str) -> EssayChecker:
+        """The checker of a resolved tag (languages.resolve_language): its dictionary, and for
+        English the spellings it takes as written and how it writes a fix."""
+        code = dictionary_of(tag)
+        if tag not in SUPPORTED_TAGS:
+            raise UnsupportedLanguageError(tag)
+        lexicon, memo = self._dictionary(code)
+        variants: frozenset[str] = frozenset()
+        respell: Callable[[str], str] | None = None
+        british = self._british() if code == "en" and tag != "en-US" else None
+        if british is not None:
+            # `en` and `en-GB` take both spellings and never turn one into the other: a British
+            # spelling is a known word, and fixes come from the dictionary, which spells the
+            # American way; `en-GB` writes its fixes the British way.
+            variants = british
+            if tag == "en-GB":
+                respell = functools.partial(british_spelling, british=british)
+        return EssayChecker.for_language(
+            code,
+            lexicon,
+            memo,
+            allowed_words=self._config.allowed_words,
+            variants=variants,
+            respell=respell,
+        )
+
+    def _dictionary(self, code: str) -> tuple[Lexicon, MemoizedCorrector]:
+        """The dictionary and memoised corrector of `code`, loaded once for all its tags."""
+        found = self._dictionaries.get(code)
+        if found is not None:
+            return found
         started = time.perf_counter()
-        spellchecker = load_spellchecker(language)
+        spellchecker = load_spellchecker(code)
         lexicon = Lexicon(spellchecker.word_frequency.dictionary)
         inner: WordCorrector
         if self._config.engine is Engine.SYMSPELL:
-            index, _ = self._cache.load_or_build(language, lexicon)
+            index, _ = self._cache.load_or_build(code, lexicon)
             inner = SymmetricDeleteCorrector(lexicon, index)
         else:
             inner = PySpellCheckerCorrector(spellchecker)
         memo = MemoizedCorrector(inner, self._config.memo_size)
-        self._memos[language] = memo
+        self._memos[code] = memo
+        self._dictionaries[code] = (lexicon, memo)
         log.info(
             "language loaded",
             extra={
-                "language": language,
+                "language": code,
                 "engine": str(self._config.engine),
                 "words": len(lexicon.words),
                 "seconds": round(time.perf_counter() - started, 3),
             },
         )
-        variants: frozenset[str] = frozenset()
-        if language == "en" and self._config.british_words is not None:
-            # `en` takes both spellings and never turns one into the other: a British spelling
-            # is a known word, and fixes still come from the dictionary.
-            variants = british_words(self._config.british_words)
-        return EssayChecker.for_language(
-            language, lexicon, memo, allowed_words=self._config.allowed_words, variants=variants
-        )
+        return lexicon, memo
+
+    def _british(self) -> frozenset[str] | None:
+        """The British word list (read once), or None when the settings turn it off."""
+        if self._config.british_words is None:
+            return None
+        if self._british_words is None:
+            self._british_words = british_words(self._config.british_words)
+        return self._british_words

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from services.spell_checker.domain.corrector import WordCorrector
@@ -71,6 +71,7 @@ class EssayChecker:
         *,
         allowed_words: Iterable[str] = (),
         variants: frozenset[str] = frozenset(),
+        respell: Callable[[str], str] | None = None,
         capitalised_nouns: bool = False,
     ) -> None:
         self._lexicon = lexicon
@@ -79,6 +80,8 @@ class EssayChecker:
         # Other spellings of the language taken as written (lower case, straight apostrophes):
         # British words for English. Known like the dictionary's, never offered as fixes.
         self._variants = variants
+        # How a fix is written when the dictionary's spelling is not the essay's (en-GB).
+        self._respell = respell
         self._capitalised_nouns = capitalised_nouns
 
     @classmethod
@@ -90,6 +93,7 @@ class EssayChecker:
         *,
         allowed_words: Iterable[str] = (),
         variants: frozenset[str] = frozenset(),
+        respell: Callable[[str], str] | None = None,
     ) -> EssayChecker:
         """A checker with the language's rules: its common abbreviations, its use of capitals."""
         return cls(
@@ -97,6 +101,7 @@ class EssayChecker:
             corrector,
             allowed_words=[*allowed_words, *COMMON_ABBREVIATIONS.get(language, ())],
             variants=variants,
+            respell=respell,
             capitalised_nouns=language in CAPITALISED_NOUN_LANGUAGES,
         )
 
@@ -149,6 +154,8 @@ class EssayChecker:
         corrected = self._corrector.correct(lookup)
         if corrected is None or corrected == lookup or not set(corrected) & set(lookup):
             return None
+        if self._respell is not None:
+            corrected = self._respell(corrected)
         return _written_like(word, corrected, traits.apostrophe)
 
     def _past_elision(self, part: WordPart, allowed: frozenset[str]) -> WordPart:

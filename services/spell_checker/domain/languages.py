@@ -19,11 +19,21 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = (
 )
 
 
+# Language tags with a spelling of their own (BCP 47): `en` takes British and American spellings
+# as written; `en-GB` also writes its fixes the British way; `en-US` takes American ones only.
+VARIANT_TAGS: tuple[str, ...] = ("en-GB", "en-US")
+SUPPORTED_TAGS: tuple[str, ...] = (
+    *SUPPORTED_LANGUAGES[:1],
+    *VARIANT_TAGS,
+    *SUPPORTED_LANGUAGES[1:],
+)
+
+
 class UnsupportedLanguageError(ValueError):
     """The request names a language the checker has no dictionary for."""
 
     def __init__(self, language: str) -> None:
-        supported = ", ".join(SUPPORTED_LANGUAGES)
+        supported = ", ".join(SUPPORTED_TAGS)
         super().__init__(
             f"language {language!r} is not supported; supported languages: {supported}"
         )
@@ -31,13 +41,22 @@ class UnsupportedLanguageError(ValueError):
 
 
 def resolve_language(requested: str, default: str) -> str:
-    """The dictionary code for a request's language: `en`, `EN`, `en-GB` and `en_US` are `en`.
+    """The checker's tag for a request's language: `en-GB`, `en_gb` and `EN-GB` are `en-GB`;
+    a region without a spelling of its own takes the language's dictionary (`en-AU` and `EN` are
+    `en`, `fr-CA` is `fr`).
 
     An empty language takes `default`; a language without a dictionary raises
     UnsupportedLanguageError.
     """
     raw = requested.strip() or default
-    primary = raw.replace("_", "-").split("-", 1)[0].lower()
+    primary, _, rest = raw.replace("_", "-").partition("-")
+    primary = primary.lower()
     if primary not in SUPPORTED_LANGUAGES:
         raise UnsupportedLanguageError(raw)
-    return primary
+    tag = f"{primary}-{rest.split('-', 1)[0].upper()}" if rest else primary
+    return tag if tag in VARIANT_TAGS else primary
+
+
+def dictionary_of(tag: str) -> str:
+    """The dictionary a resolved tag checks with: `en` for `en-GB`."""
+    return tag.split("-", 1)[0]

@@ -64,7 +64,8 @@ def test_given_values_are_kept_and_normalised() -> None:
         ({"course_code": "ENG\n5"}, "course_code"),
         ({"language": ""}, "language"),
         ({"language": "eng"}, "language"),
-        ({"language": "en-GB"}, "language"),
+        ({"language": "en-GBR"}, "language"),
+        ({"language": "en-GB-oxendict"}, "language"),
         ({"language": "e1"}, "language"),
         ({"phases": [common_pb2.PHASE_UNSPECIFIED]}, "phases"),
         ({"phases": [99]}, "phases"),
@@ -88,6 +89,14 @@ def test_each_bad_field_is_named(changes: dict[str, object], field: str) -> None
         validate_registration(request(**changes), POLICY)
     assert [v.field for v in raised.value.violations] == [field]
     assert str(raised.value).startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [("en", "en"), ("EN", "en"), ("en-GB", "en-GB"), ("en_gb", "en-GB"), (" sv-se ", "sv-SE")],
+)
+def test_a_language_tag_is_stored_in_its_canonical_case(written: str, stored: str) -> None:
+    assert validate_registration(request(language=written), POLICY).language == stored
 
 
 def test_every_bad_field_is_reported_at_once() -> None:

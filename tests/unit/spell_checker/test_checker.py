@@ -246,3 +246,23 @@ def test_a_missing_british_list_says_how_to_get_one(index_cache_dir: Path, tmp_p
     )
     with pytest.raises(WordListMissingError, match="apt-get install wbritish"):
         checkers.checker("en")
+
+
+def test_en_gb_writes_its_fixes_the_british_way(checkers: LanguageCheckers) -> None:
+    british = checkers.checker("en-GB")
+    text = "The neigborhood is beatiful; I realice the centr is travled and colourful."
+    assert fixed(british, text) == (
+        "The neighbourhood is beautiful; I realise the centre is travelled and colourful."
+    )
+    kept = "My favourite colour; my favorite color."  # neither spelling is changed
+    assert fixed(british, kept) == kept
+
+
+def test_en_us_is_american_only(checkers: LanguageCheckers) -> None:
+    american = checkers.checker("en-US")
+    assert fixed(american, "My favourite neigborhood.") == "My favorite neighborhood."
+
+
+def test_the_english_tags_share_one_dictionary(checkers: LanguageCheckers) -> None:
+    assert checkers.corrector("en-GB") is checkers.corrector("en") is checkers.corrector("en-US")
+    assert checkers.checker("en-GB").lexicon is checkers.checker("en").lexicon

@@ -191,7 +191,8 @@ async def test_unsupported_language_fails_the_essay_without_reading_it(
     await handler.handle(request("never-read", language="sv"), last_attempt=False)
     (done,) = events.published
     assert done.status == FAILED
-    assert "language 'sv' is not supported" in done.error and "en, es" in done.error
+    assert "language 'sv' is not supported" in done.error
+    assert "supported languages: en, en-GB, en-US, es" in done.error
     assert done.corrected_text_storage_id == "" and checker.calls == 0
 
 
@@ -200,7 +201,8 @@ async def test_empty_language_takes_the_default(
 ) -> None:
     await handler.handle(request(content.add("Helo"), language=""), last_attempt=False)
     assert events.published[0].status == SUCCESS
-    assert resolve_language("en_GB", "fr") == "en"
+    assert resolve_language("", "fr") == "fr"
+    assert resolve_language("en_GB", "fr") == "en-GB"
 
 
 @pytest.mark.parametrize(

@@ -94,8 +94,12 @@ def test_bad_values_name_the_variable(
 
 def test_the_supported_languages_are_those_pyspellchecker_ships() -> None:
     assert set(SUPPORTED_LANGUAGES) == set(SpellChecker.languages())
-    assert [resolve_language(code, "en") for code in ("EN", "en-GB", "pt_BR", " fr ")] == [
+    assert [
+        resolve_language(code, "en") for code in ("EN", "en-GB", "en_us", "en-AU", "pt_BR", " fr ")
+    ] == [
         "en",
+        "en-GB",
+        "en-US",
         "en",
         "pt",
         "fr",

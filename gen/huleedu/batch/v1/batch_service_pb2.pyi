@@ -150,7 +150,7 @@ class Batch(_message.Message):
     course_code: _builtins.str
     """Course code."""
     language: _builtins.str
-    """Language of the essays (ISO 639-1)."""
+    """Language of the essays (a BCP 47 tag, stored as "en" or "en-GB")."""
     title: _builtins.str
     """Optional title."""
     teacher_reference: _builtins.str
@@ -269,7 +269,9 @@ class RegisterBatchRequest(_message.Message):
     course_code: _builtins.str
     """Course code, e.g. "ENG5" (required)."""
     language: _builtins.str
-    """Language of the essays (ISO 639-1, e.g. "en"; required)."""
+    """Language of the essays (required): a BCP 47 tag of a language and an optional region,
+    e.g. "en" (British and American spellings), "en-GB", "en-US" or "sv".
+    """
     title: _builtins.str
     """Optional title."""
     teacher_reference: _builtins.str

@@ -44,7 +44,7 @@ class BatchEssaysRegistered(_message.Message):
     course_code: _builtins.str
     """Course code, e.g. "ENG5"."""
     language: _builtins.str
-    """Language of the essays (ISO 639-1, e.g. "en")."""
+    """Language of the essays (a BCP 47 tag: "en", "en-GB", "sv")."""
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata:
         """Event metadata; correlation_id is the batch's correlation id."""
@@ -367,7 +367,7 @@ class BatchSpellcheckInitiateCommand(_message.Message):
     batch_id: _builtins.str
     """The batch id."""
     language: _builtins.str
-    """Language of the essays (ISO 639-1)."""
+    """Language of the essays (a BCP 47 tag)."""
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata:
         """Event metadata."""
@@ -413,7 +413,9 @@ class EssayLifecycleSpellcheckRequest(_message.Message):
     text_storage_id: _builtins.str
     """Content Service storage id of the text to check."""
     language: _builtins.str
-    """Language of the essay (ISO 639-1); picks the dictionary."""
+    """Language of the essay (a BCP 47 tag: "en", "en-GB", "en-US", "sv"); picks the dictionary
+    and, for English, the spelling.
+    """
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata:
         """Event metadata."""

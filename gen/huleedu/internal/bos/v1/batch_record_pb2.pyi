@@ -65,7 +65,7 @@ class BatchRecord(_message.Message):
     course_code: _builtins.str
     """Course code."""
     language: _builtins.str
-    """Language of the essays (ISO 639-1)."""
+    """Language of the essays (a BCP 47 tag, stored as "en" or "en-GB")."""
     title: _builtins.str
     """Optional title."""
     teacher_reference: _builtins.str

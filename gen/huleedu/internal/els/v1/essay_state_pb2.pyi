@@ -109,7 +109,7 @@ class BatchTracker(_message.Message):
     course_code: _builtins.str
     """Course code from the registration."""
     language: _builtins.str
-    """Language of the essays (ISO 639-1) from the registration."""
+    """Language of the essays (a BCP 47 tag) from the registration."""
     closure: Global___BatchClosure.ValueType
     """How the batch stopped taking content; unspecified while it is open."""
     closed_by_event_id: _builtins.str
@@ -325,7 +325,7 @@ class PhaseProgress(_message.Message):
     finished_by_event_id: _builtins.str
     """The event id whose handling finished the phase (it re-publishes the outcome)."""
     language: _builtins.str
-    """Language the phase's requests carry (ISO 639-1)."""
+    """Language the phase's requests carry (a BCP 47 tag)."""
     @_builtins.property
     def essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The essays sent into the phase."""

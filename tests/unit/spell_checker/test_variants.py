@@ -1,0 +1,51 @@
+"""British spellings of the dictionary's American words (services.spell_checker.domain.variants),
+against a small British word list: one or two regular differences, and only into a word the list
+has."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.spell_checker.domain.variants import british_spelling
+
+BRITISH = frozenset(
+    {
+        "neighbourhood",
+        "realise",
+        "centre",
+        "travelled",
+        "catalogue",
+        "manoeuvre",
+        "defence",
+        "encyclopaedia",
+        "judgement",
+        "analyse",
+        "program",
+        "colour",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("american", "british"),
+    [
+        ("neighborhood", "neighbourhood"),
+        ("realize", "realise"),
+        ("center", "centre"),
+        ("traveled", "travelled"),
+        ("catalog", "catalogue"),
+        ("maneuver", "manoeuvre"),  # two differences: e -> oe, er -> re
+        ("defense", "defence"),
+        ("encyclopedia", "encyclopaedia"),
+        ("judgment", "judgement"),
+        ("analyze", "analyse"),
+    ],
+)
+def test_an_american_word_is_respelled_into_the_british_list(american: str, british: str) -> None:
+    assert british_spelling(american, BRITISH) == british
+
+
+@pytest.mark.parametrize("word", ["program", "colour", "house", "color", "flavor"])
+def test_a_word_the_list_has_or_cannot_reach_stays_as_it_is(word: str) -> None:
+    expected = "colour" if word == "color" else word
+    assert british_spelling(word, BRITISH) == expected
