@@ -183,6 +183,11 @@ bench-budget: install
 
 # What the `huleedu` CLI itself costs (issue 15): `huleedu --help` start-up, and CPU per essay and
 # time to the first RPC of 8 parallel `huleedu submit` of 25 essays → bench/results/cli_submit.json.
+# Spelling fixes in context on the annotated essays of ../shared/corpus/spelling_gold (issue 19).
+.PHONY: bench-spelling-gold
+bench-spelling-gold: install
+	$(PY) -m bench.spellcheck_gold
+
 .PHONY: bench-cli
 bench-cli: install
 	$(PY) -m bench.cli_submit

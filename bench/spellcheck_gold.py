@@ -1,0 +1,118 @@
+"""`python -m bench.spellcheck_gold`: our engine, in context, on the essays whose spelling errors
+experts annotated (../shared/corpus/spelling_gold: 1,802 errors in the 1,500 W&I and FCE essays),
+for each English tag (`en`, `en-GB`, `en-US`).
+
+Every change the checker makes is one of:
+
+* right: it touches an annotated error and writes the annotators' word;
+* wrong word: it touches an annotated error and writes something else;
+* false: it touches no annotated error (the annotation is complete for these essays).
+
+Fix precision is right ÷ changes, recall right ÷ annotated errors. The checker runs in this
+process (the Spell Checker's workers build the same one); the 5 most common false changes are
+listed per tag. Writes bench/results/spellcheck_gold.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
+from services.spell_checker.domain.model import Correction
+from tests.harness.spellcheck_common import machine, write_result
+from tests.support import CORPUS
+
+GOLD = CORPUS / "spelling_gold" / "gold.tsv"
+FIRST_ANNOTATED = 1001  # e0001-e1000 are ELLIPSE essays, which carry no spelling annotation
+TAGS = ("en", "en-GB", "en-US")
+
+Span = tuple[int, int, str]  # start, end, the annotators' word
+
+
+def read_gold() -> dict[str, list[Span]]:
+    """The annotated errors of each essay file."""
+    spans: dict[str, list[Span]] = defaultdict(list)
+    with GOLD.open(encoding="utf-8", newline="") as rows:
+        for row in csv.DictReader(rows, delimiter="\t"):
+            spans[row["essay_file"]].append((int(row["start"]), int(row["end"]), row["right"]))
+    return spans
+
+
+def annotated_essays() -> list[Path]:
+    """Every essay the annotation covers, with or without errors."""
+    return sorted(
+        path for path in (CORPUS / "essays").glob("e*.txt") if int(path.stem[1:]) >= FIRST_ANNOTATED
+    )
+
+
+def judge(correction: Correction, spans: list[Span]) -> str:
+    """right, wrong word or false (see the module docstring)."""
+    end = correction.offset + correction.length
+    touched = [s for s in spans if s[0] < end and correction.offset < s[1]]
+    if not touched:
+        return "false"
+    return "right" if any(correction.replacement == s[2] for s in touched) else "wrong word"
+
+
+def measure(checkers: LanguageCheckers, tag: str) -> dict[str, object]:
+    """The counts, rates and most common false changes of one tag."""
+    gold = read_gold()
+    essays = annotated_essays()
+    outcomes: Counter[str] = Counter()
+    false_changes: Counter[str] = Counter()
+    checker = checkers.checker(tag)
+    started = time.process_time()
+    for path in essays:
+        text = path.read_bytes().decode("utf-8")
+        for correction in checker.check(text).corrections:
+            outcome = judge(correction, gold.get(path.name, []))
+            outcomes[outcome] += 1
+            if outcome == "false":
+                false_changes[f"{correction.original} -> {correction.replacement}"] += 1
+    seconds = time.process_time() - started
+    changes = sum(outcomes.values())
+    errors = sum(len(gold.get(path.name, [])) for path in essays)
+    return {
+        "essays": len(essays),
+        "annotated_errors": errors,
+        "changes": changes,
+        "right": outcomes["right"],
+        "wrong_word": outcomes["wrong word"],
+        "false": outcomes["false"],
+        "fix_precision": round(outcomes["right"] / changes, 4) if changes else None,
+        "recall": round(outcomes["right"] / errors, 4),
+        "cpu_ms_per_essay": round(1000 * seconds / len(essays), 3),
+        "most_common_false": false_changes.most_common(5),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tags", nargs="+", default=list(TAGS), help="English tags to measure")
+    args = parser.parse_args(argv)
+    if not GOLD.is_file():
+        print(f"no {GOLD}: the corpus is not beside the repository", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="huleedu-gold-") as cache:
+        checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, Path(cache)))
+        checkers.preload(["en"])
+        results = {tag: measure(checkers, tag) for tag in args.tags}
+    for tag, result in results.items():
+        print(
+            f"{tag:6s} changes {result['changes']}, right {result['right']}, "
+            f"wrong word {result['wrong_word']}, false {result['false']}: "
+            f"fix precision {result['fix_precision']}, recall {result['recall']}"
+        )
+    path = write_result("spellcheck_gold", {"machine": machine(), "tags": results})
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""How bench.spellcheck_gold judges a change against the annotated errors of its essay."""
+
+from __future__ import annotations
+
+from bench.spellcheck_gold import judge, read_gold
+from services.spell_checker.domain.model import Correction
+
+SPANS = [(10, 16, "beleive"), (30, 35, "their")]
+
+
+def test_a_change_of_an_annotated_error_to_its_word_is_right() -> None:
+    assert judge(Correction(10, 6, "belive", "beleive"), SPANS) == "right"
+
+
+def test_a_change_of_an_annotated_error_to_another_word_is_a_wrong_word() -> None:
+    assert judge(Correction(30, 5, "thier", "thief"), SPANS) == "wrong word"
+
+
+def test_a_change_that_touches_no_annotated_error_is_false() -> None:
+    assert judge(Correction(20, 6, "colour", "color"), SPANS) == "false"
+    assert judge(Correction(16, 3, "abc", "abd"), SPANS) == "false"  # starts where a span ends
+
+
+def test_the_gold_file_names_the_right_word_of_each_span() -> None:
+    gold = read_gold()
+    assert sum(len(spans) for spans in gold.values()) == 1802
+    assert all(start < end and right for spans in gold.values() for start, end, right in spans)
