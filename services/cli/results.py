@@ -134,6 +134,7 @@ def essay_entry(essay: Essay) -> dict[str, Any]:
             for c in essay.corrections
         ],
         "corrected_text_storage_id": essay.corrected_text_storage_id,
+        "warning": essay.spellcheck_warning,
     }
 
 
@@ -153,7 +154,8 @@ def table_rows(document: dict[str, Any]) -> list[tuple[str, ...]]:
                 essay["status"],
                 str(essay["word_count"]) if succeeded else "-",
                 str(essay["correction_count"]) if succeeded else "-",
-                reasons.get(essay["file_name"], "") if essay["file_name"] else "",
+                (reasons.get(essay["file_name"], "") if essay["file_name"] else "")
+                or (f"warning: {essay['warning']}" if essay.get("warning") else ""),
             )
         )
     slotted = {essay["file_name"] for essay in document["essays"]}

@@ -96,7 +96,8 @@ async def essays(client: MeshClient, batch_id: str, *, as_json: bool) -> int:
             str(essay.word_count),
             str(essay.correction_count),
             essay.corrected_text_storage_id or essay.text_storage_id or "-",
-            essay.failure_reason,
+            essay.failure_reason
+            or (f"warning: {essay.spellcheck_warning}" if essay.spellcheck_warning else ""),
         )
         for essay in slots
     ]

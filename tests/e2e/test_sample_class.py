@@ -22,6 +22,7 @@ ESSAY_KEYS = {
     "correction_count",
     "corrections",
     "corrected_text_storage_id",
+    "warning",
 }
 # Misspellings planted in the sample class that any English spell checker gets right.
 PLANTED = {"becuase": "because", "beleive": "believe", "enviroment": "environment"}
@@ -62,6 +63,7 @@ def test_every_good_file_is_spellchecked_with_its_corrections(sample: dict[str, 
     for expected in ESSAYS:
         essay = essays[expected.file_name]
         assert set(essay) == ESSAY_KEYS
+        assert essay["warning"] == ""  # English essays checked as English
         assert essay["status"] == "SPELLCHECKED_SUCCESS", essay
         words = len(" ".join((expected.title, *expected.paragraphs)).split())
         assert abs(essay["word_count"] - words) <= 3, (expected.file_name, essay["word_count"])

@@ -109,7 +109,7 @@ def apply_spellcheck_result(
     if slot.phase_result_event_id == event_id:
         return Change(None)
     reason = (
-        f"{result.correction_count} corrections"
+        f"{result.correction_count} corrections" + (f"; {result.warning}" if result.warning else "")
         if succeeded
         else (result.error or "spell check failed without a reason")
     )
@@ -119,6 +119,7 @@ def apply_spellcheck_result(
     slot.phase_result_event_id = event_id
     essay = slot.essay
     essay.correction_count = result.correction_count
+    essay.spellcheck_warning = result.warning
     if result.word_count:
         essay.word_count = result.word_count
     if succeeded:

@@ -29,6 +29,12 @@ COMMON_ABBREVIATIONS: dict[str, frozenset[str]] = {
 }
 _SHOUTING_SHARE = 0.5
 _SHOUTING_MIN_WORDS = 5
+# An essay of at least this many words, this share of which the dictionary does not know (fixed
+# or unknown), is in another language: left unchanged, with a warning. Measured on the corpus:
+# English essays checked as English reach 0.22 at most (0.006 typical); Swedish learner text
+# checked as English 0.42 at least (0.56 typical).
+FOREIGN_MIN_WORDS = 20
+FOREIGN_SHARE = 0.35
 
 
 def normalize_word(word: str) -> str:
@@ -73,8 +79,10 @@ class EssayChecker:
         variants: frozenset[str] = frozenset(),
         respell: Callable[[str], str] | None = None,
         capitalised_nouns: bool = False,
+        language: str = "dictionary",
     ) -> None:
         self._lexicon = lexicon
+        self._language = language  # as a warning names it: "en", "de"
         self._corrector = corrector
         self._allowed = frozenset(normalize_word(w) for w in allowed_words)
         # Other spellings of the language taken as written (lower case, straight apostrophes):
@@ -103,6 +111,7 @@ class EssayChecker:
             variants=variants,
             respell=respell,
             capitalised_nouns=language in CAPITALISED_NOUN_LANGUAGES,
+            language=language,
         )
 
     @property
@@ -133,6 +142,19 @@ class EssayChecker:
                 pieces.append(replacement)
                 position = part.end
         pieces.append(text[position:])
+        foreign = len(corrections) + len(unknown)
+        if tokens.word_count >= FOREIGN_MIN_WORDS and foreign > FOREIGN_SHARE * tokens.word_count:
+            return CheckResult(
+                text,
+                (),
+                (),
+                tokens.word_count,
+                warning=(
+                    f"{foreign} of {tokens.word_count} words are not {self._language} words: the "
+                    "essay seems to be in another language than its batch's, so it was left "
+                    "unchanged"
+                ),
+            )
         return CheckResult("".join(pieces), tuple(corrections), tuple(unknown), tokens.word_count)
 
     def _replacement(

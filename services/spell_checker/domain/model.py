@@ -24,6 +24,7 @@ class CheckResult:
     corrections: tuple[Correction, ...]
     unknown_words: tuple[str, ...]
     word_count: int
+    warning: str = ""  # a caveat for the teacher, e.g. the essay is in another language
 
 
 class CorrectionMismatchError(ValueError):

@@ -185,6 +185,7 @@ class SpellcheckRequestHandler:
             completed.word_count = result.word_count
             completed.correction_count = len(result.corrections)
             completed.unknown_words.extend(result.unknown_words)
+            completed.warning = result.warning
             completed.corrections.extend(
                 common_pb2.Correction(
                     offset=c.offset, length=c.length, original=c.original, replacement=c.replacement

@@ -77,6 +77,7 @@ def test_the_json_document_has_the_documented_shape() -> None:
             {"offset": 4, "length": 7, "original": "recieve", "replacement": "receive"}
         ],
         "corrected_text_storage_id": "c-1",
+        "warning": "",
     }
     assert document["essays"][1]["status"] == "VALIDATION_FAILED"
     assert document["failures"] == [
@@ -118,6 +119,22 @@ def test_the_table_has_one_row_per_file() -> None:
     assert rows[1][2:5] == ("SPELLCHECKED_SUCCESS", "120", "1")
     assert rows[2][2] == "NOT_UPLOADED" and rows[3][2] == "EXCESS"
     assert "1 spell-checked (1 corrections), 2 failed, 1 excess" in summary_line(document, 2.0)
+
+
+def test_a_spell_check_warning_shows_in_the_json_and_the_table() -> None:
+    essay = Essay(
+        essay_id="e-4",
+        original_file_name="uppsats.txt",
+        status=common_pb2.ESSAY_STATUS_SPELLCHECKED_SUCCESS,
+        word_count=180,
+        spellcheck_warning="150 of 180 words are not en words: left unchanged",
+    )
+    document = result_document(
+        Batch(batch_id="b", status=common_pb2.BATCH_STATUS_COMPLETED), [essay]
+    )
+    assert document["essays"][0]["warning"] == essay.spellcheck_warning
+    (row,) = table_rows(document)
+    assert row[-1] == f"warning: {essay.spellcheck_warning}"
 
 
 def test_the_progress_line_counts_files_ready_essays_and_spellchecked_ones() -> None:

@@ -162,6 +162,16 @@ def test_a_redelivered_result_changes_nothing() -> None:
     assert outcome.status == P.PHASE_STATUS_COMPLETED
 
 
+def test_a_result_with_a_warning_shows_it_on_the_essay_and_in_its_timeline() -> None:
+    tracker, requests = start_phase(1)
+    result = spellcheck_completed(requests[0])
+    result.warning = "150 of 180 words are not en words: left unchanged"
+    tracker = finish(tracker, [result])
+    (slot,) = tracker.slots
+    assert slot.essay.spellcheck_warning == result.warning
+    assert slot.essay.timeline[-1].reason == f"1 corrections; {result.warning}"
+
+
 def test_a_second_different_result_for_a_terminal_essay_is_refused() -> None:
     tracker, requests = start_phase(1)
     tracker = finish(tracker, [spellcheck_completed(requests[0])])

@@ -266,3 +266,35 @@ def test_en_us_is_american_only(checkers: LanguageCheckers) -> None:
 def test_the_english_tags_share_one_dictionary(checkers: LanguageCheckers) -> None:
     assert checkers.corrector("en-GB") is checkers.corrector("en") is checkers.corrector("en-US")
     assert checkers.checker("en-GB").lexicon is checkers.checker("en").lexicon
+
+
+SWEDISH = (
+    "Jag tycker att skolan borde börja senare på morgonen. Många elever är trötta och kan "
+    "inte koncentrera sig under första lektionen. Om vi fick sova en timme längre skulle vi "
+    "lära oss mer och må bättre, och lärarna skulle också tjäna på det."
+)
+
+
+def test_an_essay_in_another_language_is_left_unchanged_with_a_warning(
+    english: EssayChecker,
+) -> None:
+    result = english.check(SWEDISH)
+    assert result.corrected_text == SWEDISH
+    assert result.corrections == () and result.unknown_words == ()
+    assert result.word_count >= 20
+    assert "words are not en words" in result.warning
+    assert "left unchanged" in result.warning
+
+
+def test_a_short_foreign_quote_or_a_weak_english_essay_gets_no_warning(
+    english: EssayChecker,
+) -> None:
+    quoted = english.check("My grandmother always said: tack för maten, min vän. I agree.")
+    assert quoted.warning == ""
+    # One word in five misspelled, as weak as any of the 2,500 corpus essays (their worst: 0.22)
+    weak = english.check(
+        "I beleive that every student should have a computer at scool, becuase it helps them to "
+        "lern more about the world and to do their homwork faster. My techer says that they can "
+        "also find informtion for projects and write beter texts, and I think she is rigt."
+    )
+    assert weak.warning == "" and len(weak.corrections) >= 7

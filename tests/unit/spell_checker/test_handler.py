@@ -173,6 +173,20 @@ async def test_a_checked_essay_is_stored_and_reported(
     assert apply_corrections(original, done.corrections) == corrected  # type: ignore[arg-type]
 
 
+async def test_an_essay_in_another_language_is_stored_unchanged_with_the_warning(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    swedish = (
+        "Jag tycker att skolan borde börja senare på morgonen. Många elever är trötta och kan "
+        "inte koncentrera sig under första lektionen, och lärarna skulle också tjäna på det."
+    )
+    await handler.handle(request(content.add(swedish)), last_attempt=False)
+    (done,) = events.published
+    assert done.status == SUCCESS and done.correction_count == 0 and not done.corrections
+    assert "seems to be in another language" in done.warning
+    assert content.stored[done.corrected_text_storage_id].decode() == swedish
+
+
 async def test_redelivery_publishes_the_same_event_id(
     handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
 ) -> None:

@@ -73,6 +73,7 @@ class Essay(_message.Message):
     ERROR_CODE_FIELD_NUMBER: _builtins.int
     TIMELINE_FIELD_NUMBER: _builtins.int
     CORRECTIONS_FIELD_NUMBER: _builtins.int
+    SPELLCHECK_WARNING_FIELD_NUMBER: _builtins.int
     essay_id: _builtins.str
     """The essay id (a slot made by the Batch Orchestrator)."""
     batch_id: _builtins.str
@@ -105,6 +106,11 @@ class Essay(_message.Message):
     """Why the essay failed, when it did."""
     error_code: _common_pb2.ValidationErrorCode.ValueType
     """The validation error code, when the upload was rejected."""
+    spellcheck_warning: _builtins.str
+    """The Spell Checker's caveat about its result, when it has one (EssaySpellcheckCompleted's
+    `warning`): e.g. the essay seems to be in another language than its batch's and was left
+    unchanged.
+    """
     @_builtins.property
     def timeline(self) -> _containers.RepeatedCompositeFieldContainer[Global___StateChange]:
         """Every state the essay entered, oldest first."""
@@ -131,10 +137,11 @@ class Essay(_message.Message):
         error_code: _common_pb2.ValidationErrorCode.ValueType = ...,
         timeline: _abc.Iterable[Global___StateChange] | None = ...,
         corrections: _abc.Iterable[_common_pb2.Correction] | None = ...,
+        spellcheck_warning: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "content_sha256", b"content_sha256", "corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "corrections", b"corrections", "error_code", b"error_code", "essay_id", b"essay_id", "failure_reason", b"failure_reason", "file_upload_id", b"file_upload_id", "original_file_name", b"original_file_name", "raw_storage_id", b"raw_storage_id", "status", b"status", "text_storage_id", b"text_storage_id", "timeline", b"timeline", "word_count", b"word_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "content_sha256", b"content_sha256", "corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "corrections", b"corrections", "error_code", b"error_code", "essay_id", b"essay_id", "failure_reason", b"failure_reason", "file_upload_id", b"file_upload_id", "original_file_name", b"original_file_name", "raw_storage_id", b"raw_storage_id", "spellcheck_warning", b"spellcheck_warning", "status", b"status", "text_storage_id", b"text_storage_id", "timeline", b"timeline", "word_count", b"word_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

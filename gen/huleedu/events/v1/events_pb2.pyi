@@ -460,6 +460,7 @@ class EssaySpellcheckCompleted(_message.Message):
     CORRECTIONS_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     UNKNOWN_WORDS_FIELD_NUMBER: _builtins.int
+    WARNING_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id."""
     essay_id: _builtins.str
@@ -474,6 +475,10 @@ class EssaySpellcheckCompleted(_message.Message):
     """Number of corrections applied."""
     error: _builtins.str
     """Why the essay could not be checked (only when FAILED)."""
+    warning: _builtins.str
+    """A caveat about a SUCCESS, for the teacher: e.g. most words are not in the batch's language,
+    so the essay was left unchanged (no corrections) rather than "corrected" word by word.
+    """
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata:
         """Event metadata."""
@@ -499,10 +504,11 @@ class EssaySpellcheckCompleted(_message.Message):
         corrections: _abc.Iterable[_common_pb2.Correction] | None = ...,
         error: _builtins.str = ...,
         unknown_words: _abc.Iterable[_builtins.str] | None = ...,
+        warning: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "corrections", b"corrections", "error", b"error", "essay_id", b"essay_id", "metadata", b"metadata", "status", b"status", "unknown_words", b"unknown_words", "word_count", b"word_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "corrections", b"corrections", "error", b"error", "essay_id", b"essay_id", "metadata", b"metadata", "status", b"status", "unknown_words", b"unknown_words", "warning", b"warning", "word_count", b"word_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
