@@ -64,6 +64,17 @@ async def running(
     await content_service.stop()
 
 
+async def answered(
+    tap: EventTap, batch_id: str, count: int
+) -> list[events_pb2.EssaySpellcheckCompleted]:
+    """The batch's completions once there are `count` of them."""
+    return await wait_until(
+        lambda: len(completions(tap, batch_id)) == count and completions(tap, batch_id),
+        timeout_s=30,
+        message=f"{count} requests answered",
+    )
+
+
 async def test_every_request_is_answered_and_its_corrected_text_stored(
     running: Running, nats_js: NatsJs, completions_tap: EventTap
 ) -> None:
@@ -107,14 +118,7 @@ async def test_each_english_tag_corrects_with_its_own_spelling(
     }
     for request in requests.values():
         await publisher.publish(request)
-    done = await wait_until(
-        lambda: (
-            len(completions(completions_tap, batch_id)) == 3
-            and completions(completions_tap, batch_id)
-        ),
-        timeout_s=30,
-        message="the three tags answered",
-    )
+    done = await answered(completions_tap, batch_id, 3)
     texts = {
         completed.essay_id: (
             await running.content.get(completed.corrected_text_storage_id)
@@ -142,14 +146,7 @@ async def test_unsupported_language_and_missing_content_fail_with_a_reason(
     missing = spellcheck_request(batch_id, "0" * 64)
     await publisher.publish(swedish)
     await publisher.publish(missing)
-    done = await wait_until(
-        lambda: (
-            len(completions(completions_tap, batch_id)) == 2
-            and completions(completions_tap, batch_id)
-        ),
-        timeout_s=30,
-        message="both requests answered",
-    )
+    done = await answered(completions_tap, batch_id, 2)
     by_essay = {c.essay_id: c for c in done}
     assert by_essay[swedish.essay_id].status == FAILED
     assert "'sv' is not supported" in by_essay[swedish.essay_id].error
