@@ -43,12 +43,11 @@ EssayLifecycleApp = RunningService[EssayLifecycleHandlers]
 
 def consumer_spec(settings: EssayLifecycleSettings) -> ConsumerSpec:
     """The durable consumer every ELS instance binds."""
-    return ConsumerSpec(
-        durable=CONSUMER_DURABLE,
-        filter_subjects=list(CONSUMED_SUBJECTS),
-        max_deliver=settings.nats.max_deliver,
-        ack_wait_s=settings.nats.ack_wait_s,
-        description="Essay Lifecycle Service: slots, readiness, phases",
+    return ConsumerSpec.of_service(
+        CONSUMER_DURABLE,
+        CONSUMED_SUBJECTS,
+        settings.nats,
+        "Essay Lifecycle Service: slots, readiness, phases",
     )
 
 

@@ -27,12 +27,11 @@ FileService = RunningService[ExtractionPool]
 
 def consumer_spec(settings: FileServiceSettings) -> ConsumerSpec:
     """The File Service's durable consumer: batch registrations only."""
-    return ConsumerSpec(
-        durable=DURABLE,
-        filter_subjects=[subjects.BATCH_ESSAYS_REGISTERED],
-        max_deliver=settings.nats.max_deliver,
-        ack_wait_s=settings.nats.ack_wait_s,
-        description="File Service: learns which batches exist",
+    return ConsumerSpec.of_service(
+        DURABLE,
+        [subjects.BATCH_ESSAYS_REGISTERED],
+        settings.nats,
+        "File Service: learns which batches exist",
     )
 
 

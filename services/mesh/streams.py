@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -70,6 +70,19 @@ class ConsumerSpec:
     max_ack_pending: int = 1000
     stream: str = EVENTS_STREAM
     description: str = field(default="")
+
+    @classmethod
+    def of_service(
+        cls, durable: str, filter_subjects: Sequence[str], nats: NatsSettings, description: str
+    ) -> ConsumerSpec:
+        """A service's durable on the event stream, its delivery limits from the NATS settings."""
+        return cls(
+            durable,
+            list(filter_subjects),
+            max_deliver=nats.max_deliver,
+            ack_wait_s=nats.ack_wait_s,
+            description=description,
+        )
 
 
 # No stream has a max_bytes: the server's max_file_store (below the disk's size: the local stack

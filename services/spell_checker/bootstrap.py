@@ -22,12 +22,11 @@ SpellCheckerService = RunningService[ProcessPoolChecker]
 
 def consumer_spec(settings: SpellCheckerSettings) -> ConsumerSpec:
     """The durable every Spell Checker instance binds, so instances share the requests."""
-    return ConsumerSpec(
-        durable=DURABLE,
-        filter_subjects=[subjects.ESSAY_SPELLCHECK_REQUESTED],
-        max_deliver=settings.nats.max_deliver,
-        ack_wait_s=settings.nats.ack_wait_s,
-        description="Spell Checker: one essay per request",
+    return ConsumerSpec.of_service(
+        DURABLE,
+        [subjects.ESSAY_SPELLCHECK_REQUESTED],
+        settings.nats,
+        "Spell Checker: one essay per request",
     )
 
 

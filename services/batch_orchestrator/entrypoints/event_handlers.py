@@ -40,12 +40,11 @@ E = TypeVar("E", bound=Message)
 
 def consumer_spec(nats: NatsSettings) -> ConsumerSpec:
     """The durable consumer every BOS instance binds."""
-    return ConsumerSpec(
-        durable=DURABLE,
-        filter_subjects=list(FILTER_SUBJECTS),
-        max_deliver=nats.max_deliver,
-        ack_wait_s=nats.ack_wait_s,
-        description="Batch Orchestrator: readiness, timeouts, excess content, phase outcomes",
+    return ConsumerSpec.of_service(
+        DURABLE,
+        FILTER_SUBJECTS,
+        nats,
+        "Batch Orchestrator: readiness, timeouts, excess content, phase outcomes",
     )
 
 
