@@ -28,7 +28,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # Debian's British word list: the Spell Checker leaves British spellings as written.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends wbritish \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wbritish \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
