@@ -44,11 +44,13 @@ def read_gold() -> dict[str, list[Span]]:
     return spans
 
 
-def annotated_essays() -> list[Path]:
-    """Every essay the annotation covers, with or without errors."""
-    return sorted(
+def annotated_essays() -> list[tuple[str, list[Span]]]:
+    """Every essay the annotation covers, with or without errors: its text and its errors."""
+    gold = read_gold()
+    paths = sorted(
         path for path in (CORPUS / "essays").glob("e*.txt") if int(path.stem[1:]) >= FIRST_ANNOTATED
     )
+    return [(path.read_bytes().decode("utf-8"), gold.get(path.name, [])) for path in paths]
 
 
 def judge(correction: Correction, spans: list[Span]) -> str:
@@ -60,24 +62,23 @@ def judge(correction: Correction, spans: list[Span]) -> str:
     return "right" if any(correction.replacement == s[2] for s in touched) else "wrong word"
 
 
-def measure(checkers: LanguageCheckers, tag: str) -> dict[str, object]:
+def measure(
+    checkers: LanguageCheckers, tag: str, essays: list[tuple[str, list[Span]]]
+) -> dict[str, object]:
     """The counts, rates and most common false changes of one tag."""
-    gold = read_gold()
-    essays = annotated_essays()
     outcomes: Counter[str] = Counter()
     false_changes: Counter[str] = Counter()
     checker = checkers.checker(tag)
     started = time.process_time()
-    for path in essays:
-        text = path.read_bytes().decode("utf-8")
+    for text, spans in essays:
         for correction in checker.check(text).corrections:
-            outcome = judge(correction, gold.get(path.name, []))
+            outcome = judge(correction, spans)
             outcomes[outcome] += 1
             if outcome == "false":
                 false_changes[f"{correction.original} -> {correction.replacement}"] += 1
     seconds = time.process_time() - started
     changes = sum(outcomes.values())
-    errors = sum(len(gold.get(path.name, [])) for path in essays)
+    errors = sum(len(spans) for _, spans in essays)
     return {
         "essays": len(essays),
         "annotated_errors": errors,
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="huleedu-gold-") as cache:
         checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, Path(cache)))
         checkers.preload(["en"])
-        results = {tag: measure(checkers, tag) for tag in args.tags}
+        essays = annotated_essays()
+        results = {tag: measure(checkers, tag, essays) for tag in args.tags}
     for tag, result in results.items():
         print(
             f"{tag:6s} changes {result['changes']}, right {result['right']}, "

@@ -79,7 +79,6 @@ class LanguageCheckers:
         self._config = config
         self._cache = IndexCache(config.index_cache_dir)
         self._checkers: dict[str, EssayChecker] = {}
-        self._memos: dict[str, MemoizedCorrector] = {}
         self._dictionaries: dict[str, tuple[Lexicon, MemoizedCorrector]] = {}
         self._british_words: frozenset[str] | None = None
 
@@ -103,7 +102,7 @@ class LanguageCheckers:
         """The memoised word corrector behind the language's checker (shared by the tags of one
         dictionary: `en`, `en-GB` and `en-US` use one)."""
         self.checker(language)
-        return self._memos[dictionary_of(language)]
+        return self._dictionaries[dictionary_of(language)][1]
 
     def _build(self, tag: str) -> EssayChecker:
         """The checker of a resolved tag (languages.resolve_language): its dictionary, and for
@@ -146,7 +145,6 @@ class LanguageCheckers:
         else:
             inner = PySpellCheckerCorrector(spellchecker)
         memo = MemoizedCorrector(inner, self._config.memo_size)
-        self._memos[code] = memo
         self._dictionaries[code] = (lexicon, memo)
         log.info(
             "language loaded",

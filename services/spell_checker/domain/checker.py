@@ -183,10 +183,9 @@ class EssayChecker:
     def _past_elision(self, part: WordPart, allowed: frozenset[str]) -> WordPart:
         """`l'ecole` -> `ecole`: after a known elided article or pronoun, check only the word."""
         word = part.text
-        found = _FIRST_APOSTROPHE(word)
-        if found is None:
+        mark = _apostrophe_in(word)
+        if mark is None:
             return part  # most words
-        mark = found.group()
         cut = word.find(mark)
         if not 0 < cut <= ELISION_MAX_LENGTH or self._accepted(normalize_word(word), allowed):
             return part
