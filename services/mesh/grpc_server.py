@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 # The asyncio servicer: the threaded one blocks an executor thread per Watch and hangs exit.
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 
+from services.mesh.auth import AuthSettings, server_interceptor
 from services.mesh.grpc_channel import DEFAULT_MAX_MESSAGE_BYTES, message_options
 from services.mesh.lifecycle import cancel_and_wait
 from services.mesh.metrics import GrpcMetricsInterceptor
@@ -92,14 +93,18 @@ async def start_grpc_server(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     tls: GrpcTls | None = None,
+    auth: AuthSettings | None = None,
 ) -> GrpcServer:
     """Bind `addr` (port 0 picks a free port), register the servicers, health and reflection.
 
     TLS comes from `tls`, or from the GRPC_TLS_* settings when not given; plain text otherwise.
+    Bearer tokens are verified by `auth`, or by the AUTH_* settings when not given.
     """
     tls = tls if tls is not None else GrpcTls.from_env()
+    auth = auth if auth is not None else AuthSettings.from_env()
     server = grpc.aio.server(
-        options=message_options(max_message_bytes), interceptors=[GrpcMetricsInterceptor()]
+        options=message_options(max_message_bytes),
+        interceptors=[GrpcMetricsInterceptor(), server_interceptor(auth)],
     )
     register(server)
     health_servicer = health_aio.HealthServicer()
@@ -118,5 +123,13 @@ async def start_grpc_server(
         mode = "mutual TLS" if tls.require_client_cert else "TLS"
     else:
         mode = "plaintext (no GRPC_TLS_CERT set)"
-    log.info("grpc server listening", extra={"addr": addr, "port": port, "transport": mode})
+    authentication = (
+        f"bearer tokens verified against {auth.jwks_file}"
+        if auth.enabled
+        else "off: every call is one local tenant (no AUTH_JWKS_FILE set)"
+    )
+    log.info(
+        "grpc server listening",
+        extra={"addr": addr, "port": port, "transport": mode, "authentication": authentication},
+    )
     return GrpcServer(server, health_servicer, port, service_names)
