@@ -101,11 +101,11 @@ DEVSTACK = $(PY) -m devstack --run-dir $(RUN_DIR)
 
 # Start nats-server and the five services, submit examples/essays, print the results, stop.
 run: install
-	@$(DEVSTACK) run
+	@$(DEVSTACK) --auth run
 
 # The same stack in the background (pids, logs and stack.env under $(RUN_DIR)/).
 up: install
-	@$(DEVSTACK) up
+	@$(DEVSTACK) --auth up
 
 down:
 	@if [ -x $(PY) ]; then $(DEVSTACK) down; fi

@@ -22,6 +22,8 @@ from devstack.stack import (
     running_processes,
     stop_recorded,
 )
+from services.cli.credentials import token_file, write_token
+from services.mesh.auth import mint_token
 from services.mesh.health_probe import check_health
 from services.mesh.settings import SettingsError
 
@@ -30,7 +32,15 @@ SAMPLE_CLASS = REPO_ROOT / "examples" / "essays"
 
 def _stack(args: argparse.Namespace) -> LocalStack:
     addresses = StackAddresses.free() if args.free_ports else StackAddresses.from_env()
-    return LocalStack(RunDir(args.run_dir), addresses)
+    return LocalStack(RunDir(args.run_dir), addresses, auth=args.auth)
+
+
+def _login(run_dir: RunDir, tenant: str) -> Path:
+    """A development token for a teacher of `tenant`, where the CLI reads it."""
+    path = token_file()
+    subject = os.environ.get("USER", "") or "teacher"
+    write_token(mint_token(run_dir.auth / "issuer.pem", tenant=tenant, subject=subject), path)
+    return path
 
 
 def up(args: argparse.Namespace) -> int:
@@ -38,6 +48,12 @@ def up(args: argparse.Namespace) -> int:
     stack = _stack(args)
     say(f"starting nats-server and {len(SERVICES)} services (run dir {args.run_dir})")
     stack.start()
+    if args.auth:
+        token = _login(stack.run_dir, args.tenant)
+        say(
+            f"authentication on: keys in {stack.run_dir.auth}/; a teacher token for tenant "
+            f"{args.tenant} in {token} (another: huleedu login --tenant NAME)"
+        )
     say(
         f"logs: {stack.run_dir.logs}/  pids: {stack.run_dir.pids}/  "
         f"addresses: {stack.run_dir.env_file}\n"
@@ -95,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if stack is not None:
             stack.start()
+            if args.auth:
+                _login(stack.run_dir, args.tenant)
         paths = [_shown(path) for path in args.paths]
         say(f"$ huleedu submit {' '.join(paths)}")
         return subprocess.call(
@@ -119,6 +137,17 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=REPO_ROOT / ".run",
         help="where pids, logs, the NATS store and stack.env live (default: .run)",
+    )
+    top.add_argument(
+        "--auth",
+        action="store_true",
+        help="verify bearer tokens: create development keys under the run directory and log "
+        "the CLI in (make up and make run do this)",
+    )
+    top.add_argument(
+        "--tenant",
+        default="demo",
+        help="with --auth, the tenant the CLI is logged in to (default: demo)",
     )
     top.add_argument(
         "--free-ports",

@@ -30,6 +30,7 @@ from devstack.processes import (
     stop,
     write_pid_file,
 )
+from services.mesh.auth import create_dev_keys
 from services.mesh.health_probe import check_health
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL, env_addr, env_int, env_str
@@ -154,7 +155,8 @@ class StackAddresses:
 
 @dataclass(frozen=True)
 class RunDir:
-    """The run directory: logs/, pids/, nats/ (the JetStream store) and stack.env."""
+    """The run directory: logs/, pids/, nats/ (the JetStream store), auth/ (development keys)
+    and stack.env."""
 
     root: Path
 
@@ -172,6 +174,11 @@ class RunDir:
     def nats(self) -> Path:
         """The nats-server configuration and JetStream store."""
         return self.root / "nats"
+
+    @property
+    def auth(self) -> Path:
+        """The development signing keys (with `--auth`): issuer.pem, services.pem, jwks.json."""
+        return self.root / "auth"
 
     @property
     def env_file(self) -> Path:
@@ -242,12 +249,16 @@ class LocalStack:
         *,
         python: str = sys.executable,
         report: Report = _stderr,
+        auth: bool = False,
     ) -> None:
         self.run_dir = run_dir
         self.addresses = addresses
         self._python = python
         self._report = report
         self._processes: dict[str, ManagedProcess] = {}
+        # With `auth`, development keys under the run directory (auth/): the services verify
+        # bearer tokens against auth/jwks.json and sign their own calls with auth/services.pem.
+        self._auth_env = create_dev_keys(run_dir.auth) if auth else {}
 
     def start(self, timeout_s: float = 120.0) -> None:
         """Start everything and return once all five services say SERVING; on any failure,
@@ -340,7 +351,12 @@ class LocalStack:
         raise StackError(f"nats-server not healthy in time:\n{self.run_dir.log_tail(NATS)}")
 
     def _service_env(self) -> dict[str, str]:
-        return {**os.environ, **self.addresses.env(), "PYTHONUNBUFFERED": "1"}
+        return {
+            **os.environ,
+            **self.addresses.env(),
+            **self._auth_env,
+            "PYTHONUNBUFFERED": "1",
+        }
 
     def _wait_serving(self, deadline: float) -> None:
         starting = []

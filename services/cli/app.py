@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from services.cli.credentials import add_login_flags, login
 from services.cli.endpoints import add_endpoint_flags
 from services.cli.errors import EXIT_USAGE, CliError
 from services.cli.retry import add_retry_flag
@@ -18,6 +19,8 @@ from services.mesh.settings import SettingsError
 # The commands that read JetStream (services/cli/stream_commands.py); the others call the
 # services' gRPC APIs (services/cli/service_commands.py).
 STREAM_COMMANDS = frozenset({"events", "dlq", "trace"})
+# The commands that call nothing (services/cli/credentials.py).
+LOCAL_COMMANDS = frozenset({"login"})
 
 
 def _threshold(value: str) -> float:
@@ -81,6 +84,14 @@ def parser() -> argparse.ArgumentParser:
         help="RegisterBatch's idempotency key (default: a new UUID); the same ID and arguments "
         "resume a submission: the same batch, and files already sent count once",
     )
+
+    sub = commands.add_parser(
+        "login",
+        help="get a development token for a tenant (signed with the local stack's issuer key)",
+        description="Sign a development token for a tenant with the local stack's issuer key and "
+        "store it where later commands read it.",
+    )
+    add_login_flags(sub)
 
     sub = command("status", "show one batch")
     sub.add_argument("batch_id", metavar="BATCH_ID")
@@ -146,6 +157,8 @@ def run(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     """Run the parsed command. Its module is imported only now, and only the one it needs: the
     JetStream commands do not load the gRPC stubs, the gRPC ones do not load NATS."""
+    if args.command in LOCAL_COMMANDS:
+        return login(args)
     if args.command in STREAM_COMMANDS:
         from services.cli import stream_commands  # noqa: PLC0415
 

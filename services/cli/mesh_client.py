@@ -17,11 +17,13 @@ from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
+from services.cli.credentials import bearer_token
 from services.cli.endpoints import Endpoint, Endpoints
 from services.cli.errors import EXIT_FAILED, EXIT_UNREACHABLE, CliError, ServiceUnavailable
 from services.cli.render import announce_on_stderr
 from services.cli.retry import DEFAULT_HORIZON_S, RetryHorizon
 from services.cli.service_config import SERVICE_CONFIG_JSON
+from services.mesh.auth import bearer_interceptors
 from services.mesh.grpc_channel import grpc_channel
 
 T = TypeVar("T")
@@ -40,8 +42,11 @@ class MeshClient:
         *,
         timeout_s: float = 15.0,
         retries: RetryHorizon | None = None,
+        token: str | None = None,
     ) -> None:
         self.endpoints = endpoints
+        # The bearer token every call carries (HULEEDU_TOKEN, or the file `huleedu login` wrote).
+        self._token = token if token is not None else bearer_token()
         self._timeout_s = timeout_s
         self._retries = retries or RetryHorizon(DEFAULT_HORIZON_S, announce_on_stderr)
         # The services (by *_ADDR variable) that have answered a call of this command.
@@ -53,7 +58,11 @@ class MeshClient:
         """The channel to the endpoint's address, opened on its first call."""
         channel = self._channels.get(endpoint.addr)
         if channel is None:
-            channel = grpc_channel(endpoint.addr, service_config=SERVICE_CONFIG_JSON)
+            channel = grpc_channel(
+                endpoint.addr,
+                service_config=SERVICE_CONFIG_JSON,
+                interceptors=bearer_interceptors(self._token) if self._token else (),
+            )
             self._channels[endpoint.addr] = channel
         return channel
 
@@ -134,7 +143,13 @@ class MeshClient:
         code = error.code()
         if code in _RETRYABLE:
             return CliError(self._unavailable(endpoint, error), EXIT_UNREACHABLE)
-        return CliError(f"{endpoint.title}: {code.name}: {error.details() or ''}", EXIT_FAILED)
+        message = f"{endpoint.title}: {code.name}: {error.details() or ''}"
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            message += (
+                "; log in with `huleedu login --tenant NAME` (local stack) or set HULEEDU_TOKEN "
+                "to a token from your identity provider"
+            )
+        return CliError(message, EXIT_FAILED)
 
     def _connected(self, endpoint: Endpoint, error: grpc.aio.AioRpcError) -> bool:
         """True if the failed call had a connection to the service (it answered, or was slow)."""

@@ -45,7 +45,9 @@ async def wire(mesh: Wiring, settings: FileServiceSettings) -> ExtractionPool:
     await pool.start()
     mesh.closing(pool.stop)
     content = ContentClient(
-        settings.content_service_addr, max_message_bytes=settings.grpc_max_message_bytes
+        settings.content_service_addr,
+        max_message_bytes=settings.grpc_max_message_bytes,
+        service=mesh.name,
     )
     mesh.closing(content.close)
     ingestor = UploadIngestor(

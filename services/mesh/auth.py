@@ -14,10 +14,11 @@ the role admin; the server logs so at start, as it logs plain-text transport.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,17 @@ class Caller:
 # Every call when authentication is off: one tenant, full rights.
 LOCAL_CALLER = Caller(tenant="", subject="local", role="admin")
 _CALLER: contextvars.ContextVar[Caller] = contextvars.ContextVar("huleedu_caller")
+
+
+@contextlib.contextmanager
+def acting_as(caller: Caller) -> Iterator[None]:
+    """Make `caller` current within the block: for a servicer method called in-process, without
+    the gRPC server's interceptor."""
+    token = _CALLER.set(caller)
+    try:
+        yield
+    finally:
+        _CALLER.reset(token)
 
 
 def current_caller() -> Caller:
@@ -364,3 +376,107 @@ def public_jwk(
         jwt.algorithms.get_default_algorithms()[algorithm].to_jwk(key.public_key())
     )
     return {**raw, "kid": key_id, "alg": algorithm, "use": "sig"}
+
+
+DEV_ISSUER_KEY_ID = "huleedu-dev"
+
+
+def create_dev_keys(directory: Path) -> dict[str, str]:
+    """A development issuer and services key pair in `directory` (kept when there already):
+    `issuer.pem` signs teachers' tokens (`huleedu login`), `services.pem` the services' own,
+    `jwks.json` publishes both. Returns the AUTH_* variables a service needs for them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    keys = {}
+    for name, key_id in (("issuer", DEV_ISSUER_KEY_ID), ("services", DEFAULT_SERVICE_KEY_ID)):
+        path = directory / f"{name}.pem"
+        if not path.exists():
+            generated = ed25519.Ed25519PrivateKey.generate()
+            pem = generated.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            path.touch(mode=0o600)
+            path.write_bytes(pem)
+        keys[key_id] = load_signing_key(path)
+    jwks = {"keys": [public_jwk(key, key_id) for key_id, key in keys.items()]}
+    (directory / "jwks.json").write_text(json.dumps(jwks, indent=2) + "\n", encoding="utf-8")
+    return {
+        "AUTH_JWKS_FILE": str(directory / "jwks.json"),
+        "AUTH_SERVICE_KEY": str(directory / "services.pem"),
+    }
+
+
+def mint_token(
+    key_file: Path,
+    *,
+    tenant: str,
+    subject: str,
+    role: str = "teacher",
+    ttl_s: float = 12 * 3600.0,
+    audience: str = DEFAULT_AUDIENCE,
+    key_id: str = DEV_ISSUER_KEY_ID,
+    issuer: str = "",
+) -> str:
+    """A token for a teacher or admin of `tenant`, signed with the key in `key_file` (what an
+    identity provider issues; `huleedu login` does this with the development issuer key)."""
+    if role not in ("teacher", "admin"):
+        raise ValueError(f"role must be teacher or admin, not {role!r}")
+    if not valid_tenant(tenant):
+        raise ValueError(f"{tenant!r} is not a tenant id: 1-128 letters, digits, '-' or '_'")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "tenant": tenant,
+        "role": role,
+        "aud": audience,
+        "iat": now,
+        "exp": now + int(ttl_s),
+    }
+    if issuer:
+        claims["iss"] = issuer
+    return sign_token(load_signing_key(key_file), key_id, claims)
+
+
+def _with_bearer(details: grpc.aio.ClientCallDetails, token: str) -> grpc.aio.ClientCallDetails:
+    metadata = list(details.metadata or ())
+    metadata.append(("authorization", f"Bearer {token}"))
+    return grpc.aio.ClientCallDetails(
+        details.method,
+        details.timeout,
+        grpc.aio.Metadata(*metadata),
+        details.credentials,
+        details.wait_for_ready,
+    )
+
+
+class _BearerUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_bearer(details, self._token), request)
+
+
+class _BearerUnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_bearer(details, self._token), request)
+
+
+class _BearerStreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def intercept_stream_unary(
+        self, continuation: Any, details: Any, request_iterator: Any
+    ) -> Any:
+        return await continuation(_with_bearer(details, self._token), request_iterator)
+
+
+def bearer_interceptors(token: str) -> list[grpc.aio.ClientInterceptor]:
+    """Client interceptors that send `token` with every call of a channel."""
+    interceptors = [_BearerUnaryUnary(token), _BearerUnaryStream(token), _BearerStreamUnary(token)]
+    return interceptors  # type: ignore[return-value]

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2, content_service_pb2_grpc
+from services.mesh.auth import TENANT_HEADER, AuthSettings, ServiceTokens
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.grpc_channel import DEFAULT_MAX_MESSAGE_BYTES, grpc_channel
 from services.mesh.outage import UNAVAILABLE_CODES, DependencyUnavailable
@@ -68,7 +69,15 @@ class ContentClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         timeout_s: float = 10.0,
         max_in_flight: int = 32,
+        service: str = "",
+        auth: AuthSettings | None = None,
     ) -> None:
+        auth = auth if auth is not None else AuthSettings.from_env()
+        # With AUTH_SERVICE_KEY this service signs its own tokens (role service, `service` as the
+        # subject) and names the tenant each call acts for.
+        self._tokens = (
+            ServiceTokens(auth, service or "service") if auth.service_key_file is not None else None
+        )
         self._channel = grpc_channel(addr, max_message_bytes=max_message_bytes)
         self._stub = content_service_pb2_grpc.ContentServiceStub(self._channel)
         self._timeout_s = timeout_s
@@ -77,23 +86,31 @@ class ContentClient:
         self.peak_in_flight = 0
 
     async def put(
-        self, content: bytes, kind: common_pb2.ContentKind.ValueType, media_type: str
+        self,
+        content: bytes,
+        kind: common_pb2.ContentKind.ValueType,
+        media_type: str,
+        *,
+        tenant: str,
     ) -> str:
-        """Store `content` and return its storage id (the SHA-256 of the bytes)."""
+        """Store `content` as the tenant's and return its storage id (the SHA-256 of the
+        bytes)."""
         request = content_service_pb2.PutContentRequest(
             content=content, kind=kind, media_type=media_type
         )
-        response = await self._call(self._stub.PutContent, request, "PutContent")
+        response = await self._call(self._stub.PutContent, request, "PutContent", tenant)
         return response.storage_id
 
-    async def get(self, storage_id: str) -> bytes:
-        """The bytes stored under `storage_id`."""
+    async def get(self, storage_id: str, *, tenant: str) -> bytes:
+        """The bytes the tenant stored under `storage_id`."""
         request = content_service_pb2.GetContentRequest(storage_id=storage_id)
-        response = await self._call(self._stub.GetContent, request, f"GetContent {storage_id}")
+        response = await self._call(
+            self._stub.GetContent, request, f"GetContent {storage_id}", tenant
+        )
         return response.content
 
     async def put_many(
-        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]]
+        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]], *, tenant: str
     ) -> list[str]:
         """Store every (content, kind, media type) in one BatchPutContent call per
         MAX_BATCH_ITEMS items; their storage ids in the items' order."""
@@ -107,29 +124,39 @@ class ContentClient:
                     for content, kind, media_type in items[start : start + MAX_BATCH_ITEMS]
                 ]
             )
-            response = await self._call(self._stub.BatchPutContent, request, "BatchPutContent")
+            response = await self._call(
+                self._stub.BatchPutContent, request, "BatchPutContent", tenant
+            )
             storage_ids.extend(item.storage_id for item in response.responses)
         return storage_ids
 
-    async def get_many(self, storage_ids: Sequence[str]) -> list[bytes]:
-        """The bytes stored under each id, in order, in one BatchGetContent call per
+    async def get_many(self, storage_ids: Sequence[str], *, tenant: str) -> list[bytes]:
+        """The bytes the tenant stored under each id, in order, in one BatchGetContent call per
         MAX_BATCH_ITEMS ids; one unknown id raises ContentNotFoundError naming it."""
         contents: list[bytes] = []
         for start in range(0, len(storage_ids), MAX_BATCH_ITEMS):
             request = content_service_pb2.BatchGetContentRequest(
                 storage_ids=storage_ids[start : start + MAX_BATCH_ITEMS]
             )
-            response = await self._call(self._stub.BatchGetContent, request, "BatchGetContent")
+            response = await self._call(
+                self._stub.BatchGetContent, request, "BatchGetContent", tenant
+            )
             contents.extend(item.content for item in response.responses)
         return contents
 
     async def _call(
-        self, rpc: grpc.aio.UnaryUnaryMultiCallable[Q, R], request: Q, action: str
+        self, rpc: grpc.aio.UnaryUnaryMultiCallable[Q, R], request: Q, action: str, tenant: str
     ) -> R:
-        """One call in one in-flight slot; a failure translated (see the class docstring)."""
+        """One call in one in-flight slot, for the tenant; a failure translated (see the class
+        docstring)."""
+        metadata: list[tuple[str, str]] = []
+        if self._tokens is not None:
+            metadata = [("authorization", f"Bearer {self._tokens.token()}")]
+            if tenant:
+                metadata.append((TENANT_HEADER, tenant))
         try:
             async with self._slot():
-                return await rpc(request, timeout=self._timeout_s)
+                return await rpc(request, timeout=self._timeout_s, metadata=metadata or None)
         except grpc.aio.AioRpcError as error:
             raise _translate(error, action) from error
 

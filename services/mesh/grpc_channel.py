@@ -5,6 +5,8 @@ does not load the server's health, reflection and metrics to make a call."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 
 from services.mesh import tracing
@@ -27,10 +29,11 @@ def grpc_channel(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     tls: GrpcTls | None = None,
     service_config: str | None = None,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
 ) -> grpc.aio.Channel:
     """A channel to another service, with message limits that match its server; TLS when
     `tls` (or the GRPC_TLS_* settings) name a CA; `service_config` (gRPC's JSON, e.g. a
-    retryPolicy) when given."""
+    retryPolicy) when given; `interceptors` after the tracing one (e.g. a bearer token)."""
     tls = tls if tls is not None else GrpcTls.from_env()
     options: list[tuple[str, int | str]] = [
         *message_options(max_message_bytes),
@@ -39,7 +42,7 @@ def grpc_channel(
     ]
     if service_config is not None:
         options += [("grpc.service_config", service_config), ("grpc.enable_retries", 1)]
-    interceptors = tracing.client_interceptors()
+    interceptors = [*tracing.client_interceptors(), *interceptors]
     if not tls.dials_tls:
         return grpc.aio.insecure_channel(addr, options=options, interceptors=interceptors)
     options.extend(tls.channel_options())

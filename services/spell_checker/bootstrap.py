@@ -37,7 +37,7 @@ async def wire(mesh: Wiring, settings: SpellCheckerSettings) -> ProcessPoolCheck
     )
     workers = await pool.start()
     mesh.closing(pool.close)
-    content = ContentClient(settings.content_addr)
+    content = ContentClient(settings.content_addr, service=mesh.name)
     mesh.closing(content.close)
     handler = SpellcheckRequestHandler(
         content=content,

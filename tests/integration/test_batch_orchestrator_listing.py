@@ -61,7 +61,10 @@ async def test_every_listing_finds_every_batch_and_every_mark(
         # Listings at once keep the event loop busy, as a BOS under load does: the window in
         # which the marker overtakes the values.
         pages = await asyncio.gather(
-            *(repository.list_newest_first(after="", limit=BATCHES) for _ in range(AT_ONCE))
+            *(
+                repository.list_newest_first(tenant_id="", after="", limit=BATCHES)
+                for _ in range(AT_ONCE)
+            )
         )
         for page in pages:
             assert [batch.batch_id for batch in page.batches] == ids[::-1]

@@ -29,6 +29,7 @@ from services.batch_orchestrator.domain.registration import (
 )
 from services.batch_orchestrator.entrypoints.grpc_servicer import batch_request
 from services.mesh import subjects
+from services.mesh.auth import LOCAL_CALLER
 from services.mesh.publisher import HEADER_MSG_ID, EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM, ensure_kv
@@ -137,7 +138,7 @@ async def test_a_retry_finishes_a_registration_cut_off_after_any_write(
     request = keyed(2)
     ids = ids_for_request(request.request_id, 2)
     first = new_batch(
-        validate_registration(batch_request(request), POLICY),
+        validate_registration(batch_request(request, LOCAL_CALLER), POLICY),
         batch_id=ids.batch_id,
         essay_ids=ids.essay_ids,
         correlation_id=ids.correlation_id,

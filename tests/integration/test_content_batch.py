@@ -262,22 +262,24 @@ async def test_the_content_client_puts_and_gets_many_in_order(client: ContentCli
     texts = _texts(150, size=500)
     items = [(text, TEXT, "text/plain") for text in texts]
 
-    storage_ids = await client.put_many(items)
-    again = await client.put_many(items)
-    contents = await client.get_many(list(reversed(storage_ids)))
+    storage_ids = await client.put_many(items, tenant="")
+    again = await client.put_many(items, tenant="")
+    contents = await client.get_many(list(reversed(storage_ids)), tenant="")
 
     assert storage_ids == [hashlib.sha256(t).hexdigest() for t in texts]
     assert again == storage_ids
     assert contents == list(reversed(texts))
     assert client.peak_in_flight == 1
-    assert await client.get_many([]) == []
-    assert await client.put_many([]) == []
+    assert await client.get_many([], tenant="") == []
+    assert await client.put_many([], tenant="") == []
 
 
 async def test_the_content_client_translates_batch_errors(client: ContentClient) -> None:
     unknown = hashlib.sha256(unique("unknown").encode()).hexdigest()
 
     with pytest.raises(ContentNotFoundError, match=unknown):
-        await client.get_many([unknown])
+        await client.get_many([unknown], tenant="")
     with pytest.raises(PermanentError, match="requests\\[0\\]"):
-        await client.put_many([(b"no kind", common_pb2.CONTENT_KIND_UNSPECIFIED, "text/plain")])
+        await client.put_many(
+            [(b"no kind", common_pb2.CONTENT_KIND_UNSPECIFIED, "text/plain")], tenant=""
+        )

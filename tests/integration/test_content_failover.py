@@ -29,13 +29,16 @@ async def test_calls_survive_the_loss_of_one_of_two_content_instances(
         client = ContentClient(env_dial_target("CONTENT_SERVICE_ADDR"), timeout_s=5)
         try:
             stored = await client.put(
-                unique("essay").encode(), common_pb2.CONTENT_KIND_RAW_UPLOAD, "text/plain"
+                unique("essay").encode(),
+                common_pb2.CONTENT_KIND_RAW_UPLOAD,
+                "text/plain",
+                tenant="",
             )
             await first.grpc.stop(0.5)  # the instance goes away; its NATS side is irrelevant
 
             async def answered() -> bool:
                 try:
-                    await client.get(stored)
+                    await client.get(stored, tenant="")
                 except TransientError:  # the call that found the stopped instance first
                     return False
                 return True
@@ -44,9 +47,9 @@ async def test_calls_survive_the_loss_of_one_of_two_content_instances(
             for n in range(10):  # every call now goes to the instance still up
                 data = f"essay {n} {unique('x')}".encode()
                 storage_id = await client.put(
-                    data, common_pb2.CONTENT_KIND_RAW_UPLOAD, "text/plain"
+                    data, common_pb2.CONTENT_KIND_RAW_UPLOAD, "text/plain", tenant=""
                 )
-                assert await client.get(storage_id) == data
+                assert await client.get(storage_id, tenant="") == data
         finally:
             await client.close()
 
@@ -60,11 +63,11 @@ async def test_a_burst_of_calls_keeps_at_most_max_in_flight_out_and_all_succeed(
             essays = [f"essay {n} {unique('burst')}".encode() for n in range(40)]
             ids = await asyncio.gather(
                 *(
-                    client.put(essay, common_pb2.CONTENT_KIND_RAW_UPLOAD, "text/plain")
+                    client.put(essay, common_pb2.CONTENT_KIND_RAW_UPLOAD, "text/plain", tenant="")
                     for essay in essays
                 )
             )
-            assert [await client.get(storage_id) for storage_id in ids] == essays
+            assert [await client.get(storage_id, tenant="") for storage_id in ids] == essays
         finally:
             await client.close()
     assert client.peak_in_flight == 3

@@ -135,7 +135,10 @@ async def mesh(
         )
         client = ContentClient(f"127.0.0.1:{content.port}")
         text_id = await client.put(
-            essay(30), common_pb2.CONTENT_KIND_EXTRACTED_TEXT, "text/plain; charset=utf-8"
+            essay(30),
+            common_pb2.CONTENT_KIND_EXTRACTED_TEXT,
+            "text/plain; charset=utf-8",
+            tenant="",
         )
         await client.close()
         yield Mesh(content, files, els, bos, spell, text_id)

@@ -94,7 +94,9 @@ async def test_every_request_is_answered_and_its_corrected_text_stored(
     assert sum(c.correction_count for c in done) > 0
     for completed in done:
         original = by_essay[completed.essay_id].text
-        stored = (await running.content.get(completed.corrected_text_storage_id)).decode()
+        stored = (
+            await running.content.get(completed.corrected_text_storage_id, tenant="")
+        ).decode()
         corrections = [
             Correction(c.offset, c.length, c.original, c.replacement) for c in completed.corrections
         ]
@@ -108,7 +110,10 @@ async def test_each_english_tag_corrects_with_its_own_spelling(
 ) -> None:
     text = "The neigborhood was beatiful, and my favourite colour is the favorite color here."
     storage_id = await running.content.put(
-        text.encode(), common_pb2.CONTENT_KIND_EXTRACTED_TEXT, "text/plain; charset=utf-8"
+        text.encode(),
+        common_pb2.CONTENT_KIND_EXTRACTED_TEXT,
+        "text/plain; charset=utf-8",
+        tenant="",
     )
     batch_id = unique("batch")
     publisher = EventPublisher(nats_js[1], "test")
@@ -121,7 +126,7 @@ async def test_each_english_tag_corrects_with_its_own_spelling(
     done = await answered(completions_tap, batch_id, 3)
     texts = {
         completed.essay_id: (
-            await running.content.get(completed.corrected_text_storage_id)
+            await running.content.get(completed.corrected_text_storage_id, tenant="")
         ).decode()
         for completed in done
     }

@@ -67,7 +67,10 @@ async def store_essays(content: ContentClient, count: int, skip: int = 0) -> lis
             name,
             text,
             await content.put(
-                text.encode("utf-8"), common_pb2.CONTENT_KIND_EXTRACTED_TEXT, ESSAY_MEDIA_TYPE
+                text.encode("utf-8"),
+                common_pb2.CONTENT_KIND_EXTRACTED_TEXT,
+                ESSAY_MEDIA_TYPE,
+                tenant="",
             ),
         )
         for name, text in essays

@@ -176,8 +176,9 @@ class KvBatchRepository:
             return None
         return Stored(batch=result.doc, changed=result.changed)
 
-    async def list_newest_first(self, *, after: str, limit: int) -> BatchPage:
-        """Up to `limit` batches whose index key sorts after `after`."""
+    async def list_newest_first(self, *, tenant_id: str, after: str, limit: int) -> BatchPage:
+        """Up to `limit` of the tenant's batches whose index key sorts after `after` (the other
+        tenants' are read and skipped)."""
         with _backend("listing batches"):
             keys = sorted(entry.key for entry in await self._entries(f"{INDEX_PREFIX}>"))
             position = bisect.bisect_right(keys, after) if after else 0
@@ -187,7 +188,8 @@ class KvBatchRepository:
                 chunk = keys[position : position + limit - len(batches)]
                 docs = await asyncio.gather(*(self.get(_batch_id_of(key)) for key in chunk))
                 for key, doc in zip(chunk, docs, strict=True):
-                    if doc is not None:  # an index key whose registration failed half-way
+                    # None: an index key whose registration failed half-way
+                    if doc is not None and doc.tenant_id == tenant_id:
                         batches.append(doc)
                         last = key
                 position += len(chunk)

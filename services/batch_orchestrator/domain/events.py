@@ -16,6 +16,7 @@ def essays_registered(batch: BatchRecord) -> events_pb2.BatchEssaysRegistered:
         language=batch.language,
         readiness=batch.readiness,
         phases=list(batch.phases),
+        tenant_id=batch.tenant_id,
     )
     event.deadline.CopyFrom(batch.deadline)
     return event

@@ -72,8 +72,9 @@ class BatchRepository(Protocol):
     async def update(self, batch_id: str, change: Change) -> Stored | None:
         """Apply `change` (pure; may run again on conflict); None if there is no such batch."""
 
-    async def list_newest_first(self, *, after: str, limit: int) -> BatchPage:
-        """Up to `limit` batches registered before the `after` cursor ("" = the newest)."""
+    async def list_newest_first(self, *, tenant_id: str, after: str, limit: int) -> BatchPage:
+        """Up to `limit` of the tenant's batches registered before the `after` cursor ("" = the
+        newest)."""
 
     async def watch(self, batch_id: str) -> BatchWatch:
         """Follow the batch from its current state; BatchNotFound if there is none."""

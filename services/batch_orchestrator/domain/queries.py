@@ -20,23 +20,28 @@ class BatchQueries:
     def __init__(self, repository: BatchRepository) -> None:
         self._repository = repository
 
-    async def get(self, batch_id: str) -> BatchRecord:
-        """The batch with this id."""
+    async def get(self, batch_id: str, tenant_id: str) -> BatchRecord:
+        """The batch with this id in the tenant; another tenant's batch is not found, exactly
+        as a missing one, so nothing says it exists."""
         canonical = parse_batch_id(batch_id)
         batch = await self._repository.get(canonical)
-        if batch is None:
+        if batch is None or batch.tenant_id != tenant_id:
             raise BatchNotFound(canonical)
         return batch
 
     async def list(
-        self, *, requested_page_size: int, page_token: str
+        self, *, tenant_id: str, requested_page_size: int, page_token: str
     ) -> tuple[list[BatchRecord], str]:
-        """A page of batch summaries, newest first, and the next page's token ("" on the last)."""
+        """A page of the tenant's batch summaries, newest first, and the next page's token (""
+        on the last)."""
         size = page_size(requested_page_size)
         cursor = decode_page_token(page_token)
-        page = await self._repository.list_newest_first(after=cursor, limit=size)
+        page = await self._repository.list_newest_first(
+            tenant_id=tenant_id, after=cursor, limit=size
+        )
         return [summary(b) for b in page.batches], encode_page_token(page.next_cursor)
 
-    async def watch(self, batch_id: str) -> BatchWatch:
-        """Follow the batch from its current state."""
-        return await self._repository.watch(parse_batch_id(batch_id))
+    async def watch(self, batch_id: str, tenant_id: str) -> BatchWatch:
+        """Follow the tenant's batch from its current state."""
+        batch = await self.get(batch_id, tenant_id)
+        return await self._repository.watch(batch.batch_id)

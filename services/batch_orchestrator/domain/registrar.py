@@ -103,7 +103,11 @@ class BatchRegistrar:
 
     def _ids(self, registration: Registration) -> BatchIds:
         if registration.request_id:
-            return ids_for_request(registration.request_id, registration.expected_essay_count)
+            return ids_for_request(
+                registration.request_id,
+                registration.expected_essay_count,
+                registration.tenant_id,
+            )
         return BatchIds(
             batch_id=self._new_id(),
             essay_ids=tuple(self._new_id() for _ in range(registration.expected_essay_count)),

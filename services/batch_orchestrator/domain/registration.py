@@ -53,6 +53,8 @@ class BatchRequest:
     title: str = ""
     teacher_reference: str = ""
     request_id: str = ""
+    tenant_id: str = ""  # the caller's tenant and subject, from its token
+    created_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Registration:
     title: str
     teacher_reference: str
     request_id: str
+    tenant_id: str = ""
+    created_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,13 +157,17 @@ def validate_registration(request: BatchRequest, policy: RegistrationPolicy) -> 
         title=title,
         teacher_reference=teacher_reference,
         request_id=request.request_id,
+        tenant_id=request.tenant_id,
+        created_by=request.created_by,
     )
 
 
-def ids_for_request(request_id: str, essay_count: int) -> BatchIds:
-    """The ids of the batch registered for `request_id`: the same on every call and every BOS,
-    so that a retry, or a twin call racing the first, names the same batch."""
-    batch = uuid.uuid5(REQUEST_ID_NAMESPACE, request_id)
+def ids_for_request(request_id: str, essay_count: int, tenant_id: str = "") -> BatchIds:
+    """The ids of the batch registered for `request_id` in `tenant_id`: the same on every call
+    and every BOS, so that a retry, or a twin call racing the first, names the same batch; two
+    tenants using the same request_id get two batches."""
+    name = f"{tenant_id}\x1f{request_id}" if tenant_id else request_id
+    batch = uuid.uuid5(REQUEST_ID_NAMESPACE, name)
     return BatchIds(
         batch_id=str(batch),
         essay_ids=tuple(str(uuid.uuid5(batch, f"essay_id.{n}")) for n in range(essay_count)),
@@ -276,6 +284,8 @@ def new_batch(
             for phase in registration.phases
         ],
         correlation_id=correlation_id,
+        tenant_id=registration.tenant_id,
+        created_by=registration.created_by,
     )
     batch.created_at.FromDatetime(now)
     batch.updated_at.FromDatetime(now)

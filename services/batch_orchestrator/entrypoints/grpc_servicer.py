@@ -24,6 +24,7 @@ from services.batch_orchestrator.domain.ports import BatchWatch
 from services.batch_orchestrator.domain.queries import BatchQueries
 from services.batch_orchestrator.domain.registrar import BatchRegistrar
 from services.batch_orchestrator.domain.registration import BatchRequest
+from services.mesh.auth import Caller, current_caller
 from services.mesh.grpc_errors import Violation, abort
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,8 @@ async def _abort(context: grpc.aio.ServicerContext[Any, Any], error: BatchError)
     )
 
 
-def batch_request(request: pb.RegisterBatchRequest) -> BatchRequest:
-    """The domain's view of a RegisterBatch request."""
+def batch_request(request: pb.RegisterBatchRequest, caller: Caller) -> BatchRequest:
+    """The domain's view of a RegisterBatch request `caller` made."""
     return BatchRequest(
         expected_essay_count=request.expected_essay_count,
         course_code=request.course_code,
@@ -81,6 +82,8 @@ def batch_request(request: pb.RegisterBatchRequest) -> BatchRequest:
         title=request.title,
         teacher_reference=request.teacher_reference,
         request_id=request.request_id,
+        tenant_id=caller.tenant,
+        created_by=caller.subject,
     )
 
 
@@ -113,7 +116,7 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
         """Create the batch and its slots and announce it; with a request_id already used, the
         batch that request registered."""
         try:
-            batch = await self._registrar.register(batch_request(request))
+            batch = await self._registrar.register(batch_request(request, current_caller()))
         except BatchError as error:
             await _abort(context, error)
         return pb.RegisterBatchResponse(
@@ -129,7 +132,7 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
     ) -> pb.GetBatchResponse:
         """The batch as it is now."""
         try:
-            batch = await self._queries.get(request.batch_id)
+            batch = await self._queries.get(request.batch_id, current_caller().tenant)
         except BatchError as error:
             await _abort(context, error)
         return pb.GetBatchResponse(batch=as_api(batch))
@@ -142,7 +145,9 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
         """One page of batches, newest first."""
         try:
             batches, token = await self._queries.list(
-                requested_page_size=request.page_size, page_token=request.page_token
+                tenant_id=current_caller().tenant,
+                requested_page_size=request.page_size,
+                page_token=request.page_token,
             )
         except BatchError as error:
             await _abort(context, error)
@@ -161,7 +166,7 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
                 context, grpc.StatusCode.UNAVAILABLE, _SHUTTING_DOWN, reason="SHUTTING_DOWN"
             )
         try:
-            watch = await self._queries.watch(request.batch_id)
+            watch = await self._queries.watch(request.batch_id, current_caller().tenant)
         except BatchError as error:
             await _abort(context, error)
         self._watches.add(watch)

@@ -1,5 +1,6 @@
-"""Content objects in the JetStream Object Store bucket `content`: the object name is the
-storage id; kind and media type are object headers.
+"""Content objects in the JetStream Object Store bucket `content`: the object name is the key
+the domain gives (`object_key`: the tenant and the storage id); kind and media type are object
+headers.
 
 Objects are written here, in the Object Store's own layout (chunks on `$O.content.C.<nuid>`, then
 the meta message on `$O.content.M.<name>`), not with nats-py's `ObjectStore.put`: when the ack of
@@ -264,7 +265,8 @@ class ObjectStoreRepository:
     def _meta_message(self, storage_id: str, stored: StoredContent, chunks: int) -> Outgoing:
         kind = stored.kind.value if stored.kind is not None else ""
         # The storage id is the content's SHA-256 (checked by the domain): no second hashing.
-        digest = base64.urlsafe_b64encode(bytes.fromhex(storage_id)).decode()
+        # A tenant's key ends with the storage id: the SHA-256 is its last 64 characters.
+        digest = base64.urlsafe_b64encode(bytes.fromhex(storage_id[-64:])).decode()
         info = ObjectInfo(
             name=storage_id,
             bucket=self._bucket,

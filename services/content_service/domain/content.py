@@ -109,6 +109,13 @@ async def content_digest(content: bytes) -> bytes:
     return await hashed(content, lambda data: hashlib.sha256(data).digest())
 
 
+def object_key(tenant: str, storage_id: str) -> str:
+    """Where the tenant's copy of the content is kept: content is keyed per tenant, so knowing a
+    hash reads nothing of another tenant's, and erasing one tenant's copy leaves the others'
+    (ADR 0009). The content of no tenant (authentication off) is keyed by its hash alone."""
+    return f"{tenant}_{storage_id}" if tenant else storage_id
+
+
 def check_storage_id(storage_id: str) -> None:
     """Refuse anything that is not 64 lowercase hex characters."""
     if not _STORAGE_ID.match(storage_id):
@@ -131,12 +138,16 @@ class ContentLibrary:
         self.max_batch_bytes = 2 * max_object_bytes
         self._writing: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    async def put(self, content: bytes, kind: ContentKind | None, media_type: str) -> PutResult:
-        """Store `content` once; a second put of the same bytes changes nothing."""
-        return await self._store(content, kind, self._checked_media_type(content, kind, media_type))
+    async def put(
+        self, content: bytes, kind: ContentKind | None, media_type: str, *, tenant: str = ""
+    ) -> PutResult:
+        """Store `content` once for the tenant; a second put of the same bytes changes nothing."""
+        return await self._store(
+            tenant, content, kind, self._checked_media_type(content, kind, media_type)
+        )
 
     async def put_many(
-        self, items: Sequence[tuple[bytes, ContentKind | None, str]]
+        self, items: Sequence[tuple[bytes, ContentKind | None, str]], *, tenant: str = ""
     ) -> list[PutResult]:
         """Store every (content, kind, media type) not stored yet, together (the repository may
         write them with one commit); the results are in the items' order, and the same bytes
@@ -158,26 +169,27 @@ class ContentLibrary:
             except ContentTooLargeError as error:
                 raise ContentTooLargeError(f"requests[{index}]: {error}") from error
         ids = [(await content_digest(stored.content)).hex() for stored in objects]
-        first: dict[str, StoredContent] = {}  # each id with the first item that has it
+        first: dict[str, StoredContent] = {}  # each key with the first item that has it
         for storage_id, stored in zip(ids, objects, strict=True):
-            first.setdefault(storage_id, stored)
+            first.setdefault(object_key(tenant, storage_id), stored)
         async with contextlib.AsyncExitStack() as held:
-            for storage_id in sorted(first):  # one order for every caller: no deadlock
-                await held.enter_async_context(self._lock(storage_id))
+            for key in sorted(first):  # one order for every caller: no deadlock
+                await held.enter_async_context(self._lock(key))
             present = await self._repository.exists_many(list(first))
-            missing = [(i, first[i]) for i, there in zip(first, present, strict=True) if not there]
+            missing = [(k, first[k]) for k, there in zip(first, present, strict=True) if not there]
             flags = await self._repository.put_many(missing)
-        written = {storage_id for (storage_id, _), flag in zip(missing, flags, strict=True) if flag}
+        written = {key for (key, _), flag in zip(missing, flags, strict=True) if flag}
         results = []
         for storage_id, stored in zip(ids, objects, strict=True):
+            key = object_key(tenant, storage_id)
             results.append(
                 PutResult(
                     storage_id,
-                    already_stored=storage_id not in written,
+                    already_stored=key not in written,
                     size_bytes=len(stored.content),
                 )
             )
-            written.discard(storage_id)  # the same bytes again in this request: stored already
+            written.discard(key)  # the same bytes again in this request: stored already
         return results
 
     def _checked_media_type(self, content: bytes, kind: ContentKind | None, media_type: str) -> str:
@@ -199,24 +211,31 @@ class ContentLibrary:
             )
         return media_type
 
-    async def _store(self, content: bytes, kind: ContentKind | None, media_type: str) -> PutResult:
+    async def _store(
+        self, tenant: str, content: bytes, kind: ContentKind | None, media_type: str
+    ) -> PutResult:
         storage_id = (await content_digest(content)).hex()
-        async with self._lock(storage_id):
-            if await self._repository.exists(storage_id):
+        key = object_key(tenant, storage_id)
+        async with self._lock(key):
+            if await self._repository.exists(key):
                 written = False
             else:
                 stored = StoredContent(content, kind, media_type)
-                written = await self._repository.put(storage_id, stored)
+                written = await self._repository.put(key, stored)
         return PutResult(storage_id, already_stored=not written, size_bytes=len(content))
 
-    async def get(self, storage_id: str) -> StoredContent:
-        """The content stored under `storage_id`, checked against its hash."""
+    async def get(self, storage_id: str, *, tenant: str = "") -> StoredContent:
+        """The tenant's content stored under `storage_id`, checked against its hash."""
         check_storage_id(storage_id)
-        return await _checked(storage_id, await self._repository.get(storage_id))
+        return await _checked(
+            storage_id, await self._repository.get(object_key(tenant, storage_id))
+        )
 
-    async def get_many(self, storage_ids: Sequence[str]) -> list[StoredContent]:
-        """The content under every id, in the ids' order; one unknown id fails the whole call
-        (its error names it)."""
+    async def get_many(
+        self, storage_ids: Sequence[str], *, tenant: str = ""
+    ) -> list[StoredContent]:
+        """The tenant's content under every id, in the ids' order; one unknown id fails the
+        whole call (its error names it)."""
         _check_batch_size(len(storage_ids), "storage_ids")
         for index, storage_id in enumerate(storage_ids):
             try:
@@ -226,7 +245,7 @@ class ContentLibrary:
                     f"storage_ids[{index}]: {error}", field=f"storage_ids[{index}]"
                 ) from error
         unique = list(dict.fromkeys(storage_ids))
-        stored = await self._repository.get_many(unique)
+        stored = await self._repository.get_many([object_key(tenant, i) for i in unique])
         checked = await _all_in_order(
             [_checked(storage_id, item) for storage_id, item in zip(unique, stored, strict=True)]
         )

@@ -22,6 +22,7 @@ from services.content_service.domain.content import (
     PutResult,
     StoredContent,
 )
+from services.mesh.auth import current_caller
 from services.mesh.grpc_errors import Violation, abort
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.PutContentResponse:
         """Store bytes; the same bytes again are reported as already stored."""
-        result = await _answered(context, "put", self._library.put(*_put_item(request)))
+        result = await _answered(
+            context, "put", self._library.put(*_put_item(request), tenant=current_caller().tenant)
+        )
         return _put_response(result)
 
     async def GetContent(
@@ -122,7 +125,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.GetContentResponse:
         """The bytes under a storage id."""
-        stored = await _answered(context, "get", self._library.get(request.storage_id))
+        stored = await _answered(
+            context, "get", self._library.get(request.storage_id, tenant=current_caller().tenant)
+        )
         return _get_response(request.storage_id, stored)
 
     async def BatchGetContent(
@@ -134,7 +139,11 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.BatchGetContentResponse:
         """The bytes under each storage id, in order; all or nothing."""
-        found = await _answered(context, "get", self._library.get_many(request.storage_ids))
+        found = await _answered(
+            context,
+            "get",
+            self._library.get_many(request.storage_ids, tenant=current_caller().tenant),
+        )
         return content_service_pb2.BatchGetContentResponse(
             responses=[
                 _get_response(storage_id, stored)
@@ -152,7 +161,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
     ) -> content_service_pb2.BatchPutContentResponse:
         """Store each item concurrently; the answers in the items' order."""
         items = [_put_item(item) for item in request.requests]
-        results = await _answered(context, "put", self._library.put_many(items))
+        results = await _answered(
+            context, "put", self._library.put_many(items, tenant=current_caller().tenant)
+        )
         return content_service_pb2.BatchPutContentResponse(
             responses=[_put_response(result) for result in results]
         )

@@ -147,6 +147,7 @@ def spellcheck_requests(
             essay_id=slot.essay.essay_id,
             text_storage_id=slot.essay.text_storage_id,
             language=progress.language,
+            tenant_id=tracker.tenant_id,
         )
         for slot in tracker.slots
         if slot.essay.essay_id in members

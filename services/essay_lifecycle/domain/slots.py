@@ -84,6 +84,7 @@ def apply_registration(
     updated.registration_event_id = registration_id
     updated.course_code = event.course_code
     updated.language = event.language
+    updated.tenant_id = event.tenant_id
     readiness = event.readiness if event.HasField("readiness") else None
     updated.readiness.timeout_seconds = (
         readiness.timeout_seconds if readiness and readiness.timeout_seconds else rules.timeout_s

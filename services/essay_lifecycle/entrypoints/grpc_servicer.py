@@ -10,6 +10,7 @@ from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
 from services.essay_lifecycle.domain.ports import BatchTracker, EssayIndex, TrackerRepository
 from services.essay_lifecycle.domain.tracker import find_slot, is_valid_id
+from services.mesh.auth import current_caller
 from services.mesh.grpc_errors import Violation, abort
 
 SERVICE_NAME = essay_service_pb2.DESCRIPTOR.services_by_name["EssayLifecycleService"].full_name
@@ -74,6 +75,9 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
             tracker = None if record is None else await self._trackers.get(record.batch_id)
         except StoreUnavailableError as error:
             await _unavailable(context, error)
+        # Another tenant's essay is not found, exactly as a missing one.
+        if tracker is not None and tracker.tenant_id != current_caller().tenant:
+            tracker = None
         slot = None if tracker is None else find_slot(tracker, request.essay_id)
         if record is None or slot is None:
             await _not_found(
@@ -100,7 +104,11 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
             tracker: BatchTracker | None = await self._trackers.get(request.batch_id)
         except StoreUnavailableError as error:
             await _unavailable(context, error)
-        if tracker is None or not tracker.registered:
+        if (
+            tracker is None
+            or not tracker.registered
+            or tracker.tenant_id != current_caller().tenant
+        ):
             await _not_found(
                 context,
                 "batch_id",

@@ -98,4 +98,5 @@ def _registration(event: events_pb2.BatchEssaysRegistered) -> BatchRegistration:
         batch_id=event.batch_id,
         correlation_id=event.metadata.correlation_id,
         expected_essay_count=event.expected_essay_count,
+        tenant_id=event.tenant_id,
     )

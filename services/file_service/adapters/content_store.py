@@ -24,6 +24,7 @@ class _Upload:
     content: bytes
     media_type: str
     text: str | None
+    tenant: str
 
     def items(self) -> list[Item]:
         """What to store: the raw bytes, and the text unless it is those very bytes."""
@@ -51,18 +52,24 @@ class GrpcContentStore:
         )
 
     async def put_upload(
-        self, content: bytes, media_type: str, text: str | None
+        self, content: bytes, media_type: str, text: str | None, *, tenant: str
     ) -> tuple[str, str]:
         """Store the upload's bytes as RAW_UPLOAD and its text as EXTRACTED_TEXT. A text whose
         UTF-8 is the upload's bytes (a plain-text essay) has the same storage id: it is stored
         once, as the upload, and read back under that id (content is addressed by its bytes)."""
-        return await self._uploads.call(_Upload(content, media_type, text))
+        return await self._uploads.call(_Upload(content, media_type, text, tenant))
 
     async def _put_all(self, uploads: Sequence[_Upload]) -> list[tuple[str, str]]:
-        items = [upload.items() for upload in uploads]
-        stored = await self._client.put_many([item for group in items for item in group])
-        answers = []
-        for upload, group in zip(uploads, items, strict=True):
-            answers.append(upload.ids(stored[: len(group)]))
-            stored = stored[len(group) :]
-        return answers
+        """One BatchPutContent per tenant among `uploads` (almost always one)."""
+        tenants = list(dict.fromkeys(upload.tenant for upload in uploads))
+        answers: dict[int, tuple[str, str]] = {}
+        for tenant in tenants:
+            mine = [(n, u) for n, u in enumerate(uploads) if u.tenant == tenant]
+            items = [upload.items() for _, upload in mine]
+            stored = await self._client.put_many(
+                [item for group in items for item in group], tenant=tenant
+            )
+            for (n, upload), group in zip(mine, items, strict=True):
+                answers[n] = upload.ids(stored[: len(group)])
+                stored = stored[len(group) :]
+        return [answers[n] for n in range(len(uploads))]

@@ -40,6 +40,7 @@ from services.file_service.domain.errors import (
 )
 from services.file_service.domain.formats import MEDIA_TYPES, UNKNOWN_MEDIA_TYPE, DocumentFormat
 from services.file_service.domain.ports import (
+    BatchRegistration,
     BatchRegistry,
     ContentStore,
     Extractor,
@@ -148,9 +149,13 @@ class UploadIngestor:
         self._clock_ms = clock_ms
         self._same_file = KeyedLock()
 
-    async def ingest(self, batch_id: str, file_name: str, content: bytes) -> Receipt:
-        """Ingest one file; raises InvalidUploadError, UploadTooLargeError,
-        BatchNotRegisteredError or BatchFileLimitError for a request that must not be stored."""
+    async def ingest(
+        self, batch_id: str, file_name: str, content: bytes, *, tenant_id: str = ""
+    ) -> Receipt:
+        """Ingest one file into a batch of the tenant; raises InvalidUploadError,
+        UploadTooLargeError, BatchNotRegisteredError (also for another tenant's batch, which is
+        answered exactly as a missing one) or BatchFileLimitError for a request that must not
+        be stored."""
         check_request(batch_id, file_name)
         if len(content) > self._policy.max_upload_bytes:
             raise UploadTooLargeError(
@@ -158,7 +163,7 @@ class UploadIngestor:
                 f"{_mib(self._policy.max_upload_bytes)} per file (FILE_MAX_UPLOAD_BYTES)"
             )
         registration = await self._registry.wait_for(batch_id, self._policy.registration_wait_s)
-        if registration is None:
+        if registration is None or registration.tenant_id != tenant_id:
             raise BatchNotRegisteredError(
                 f"batch {batch_id!r} is not registered: register it with RegisterBatch first "
                 "(or check the id)"
@@ -178,9 +183,7 @@ class UploadIngestor:
                 existing = await self._ledger.get(batch_id, sha256)
                 if existing is not None:
                     return await self._settle(existing, file_name)
-            record = await self._process(
-                registration.correlation_id, batch_id, file_name, content, (sha256, md5)
-            )
+            record = await self._process(registration, file_name, content, (sha256, md5))
             stored_now = await self._announcer.announce(record)
             if await self._ledger.create(record.as_published()):
                 return receipt_for(record, file_name, duplicate=False)
@@ -201,8 +204,7 @@ class UploadIngestor:
 
     async def _process(
         self,
-        correlation_id: str,
-        batch_id: str,
+        registration: BatchRegistration,
         file_name: str,
         content: bytes,
         digests: tuple[str, str],
@@ -215,13 +217,17 @@ class UploadIngestor:
             else UNKNOWN_MEDIA_TYPE
         )
         raw_storage_id, text_storage_id = await self._content.put_upload(
-            content, media_type, outcome.text if outcome.accepted else None
+            content,
+            media_type,
+            outcome.text if outcome.accepted else None,
+            tenant=registration.tenant_id,
         )
+        batch_id = registration.batch_id
         if raw_storage_id != sha256:
             raise RuntimeError(f"content service stored {sha256} as {raw_storage_id}")
         return UploadRecord(
             batch_id=batch_id,
-            correlation_id=correlation_id,
+            correlation_id=registration.correlation_id,
             file_upload_id=file_upload_id_for(batch_id, sha256),
             event_id=outcome_event_id_for(batch_id, sha256),
             file_name=display_file_name(file_name),

@@ -16,6 +16,7 @@ class BatchRegistration:
     batch_id: str
     correlation_id: str
     expected_essay_count: int
+    tenant_id: str = ""
 
 
 class BatchRegistry(Protocol):
@@ -30,10 +31,11 @@ class ContentStore(Protocol):
     """Durable storage of raw uploads and extracted text (the Content Service)."""
 
     async def put_upload(
-        self, content: bytes, media_type: str, text: str | None
+        self, content: bytes, media_type: str, text: str | None, *, tenant: str
     ) -> tuple[str, str]:
-        """Store an upload's bytes and, unless None, its extracted text (UTF-8); returns the
-        storage ids (SHA-256s) of the bytes and of the text ("" when None)."""
+        """Store an upload's bytes and, unless None, its extracted text (UTF-8), as the
+        tenant's; returns the storage ids (SHA-256s) of the bytes and of the text ("" when
+        None)."""
         ...
 
 

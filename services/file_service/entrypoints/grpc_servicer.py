@@ -22,6 +22,7 @@ from services.file_service.domain.errors import (
 )
 from services.file_service.domain.ingest import UploadIngestor
 from services.file_service.domain.uploads import Receipt, UploadStatus, display_file_name
+from services.mesh.auth import current_caller
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.grpc_errors import Violation, abort
 from services.mesh.logging import log_context
@@ -89,9 +90,12 @@ def receipt_to_proto(receipt: Receipt) -> file_service_pb2.FileReceipt:
 async def ingest_or_fail(
     ingestor: UploadIngestor, batch_id: str, file_name: str, content: bytes
 ) -> Receipt:
-    """Run the use case, turning every reason for not answering into an UploadFailure."""
+    """Run the use case for the current caller's tenant, turning every reason for not answering
+    into an UploadFailure."""
     try:
-        receipt = await ingestor.ingest(batch_id, file_name, content)
+        receipt = await ingestor.ingest(
+            batch_id, file_name, content, tenant_id=current_caller().tenant
+        )
     except InvalidUploadError as error:
         raise UploadFailure(
             grpc.StatusCode.INVALID_ARGUMENT,

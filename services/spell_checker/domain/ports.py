@@ -12,26 +12,33 @@ from services.spell_checker.domain.model import CheckResult
 
 
 class ContentStore(Protocol):
-    """Reads essays and stores corrected text (the Content Service)."""
+    """Reads essays and stores corrected text (the Content Service), as the essay's tenant."""
 
-    async def get(self, storage_id: str) -> bytes:
-        """The bytes stored under `storage_id`."""
+    async def get(self, storage_id: str, *, tenant: str) -> bytes:
+        """The bytes the tenant stored under `storage_id`."""
         ...
 
     async def put(
-        self, content: bytes, kind: common_pb2.ContentKind.ValueType, media_type: str
+        self,
+        content: bytes,
+        kind: common_pb2.ContentKind.ValueType,
+        media_type: str,
+        *,
+        tenant: str,
     ) -> str:
-        """Store `content`; return its storage id."""
+        """Store `content` as the tenant's; return its storage id."""
         ...
 
-    async def get_many(self, storage_ids: Sequence[str]) -> list[bytes]:
-        """The bytes stored under each id, in order; fails as a whole if any id is unknown."""
+    async def get_many(self, storage_ids: Sequence[str], *, tenant: str) -> list[bytes]:
+        """The bytes the tenant stored under each id, in order; fails as a whole if any id is
+        unknown."""
         ...
 
     async def put_many(
-        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]]
+        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]], *, tenant: str
     ) -> list[str]:
-        """Store each (content, kind, media type); their storage ids, in order."""
+        """Store each (content, kind, media type) as the tenant's; their storage ids, in
+        order."""
         ...
 
 

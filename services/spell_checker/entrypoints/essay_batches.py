@@ -36,11 +36,12 @@ class EssayFailedError(Exception):
 
 @dataclass(frozen=True)
 class EssayJob:
-    """One essay to check: its language, where its text is, words to leave alone."""
+    """One essay to check: its language, where its text is (and whose), words to leave alone."""
 
     language: str
     storage_id: str
     allowed_words: tuple[str, ...] = ()
+    tenant: str = ""
 
 
 class EssayBatcher:
@@ -60,9 +61,9 @@ class EssayBatcher:
     async def _outcomes(
         self, jobs: Sequence[EssayJob]
     ) -> Sequence[tuple[CheckResult, str] | BaseException]:
-        if len(jobs) > 1:
+        if len(jobs) > 1 and len({job.tenant for job in jobs}) == 1:
             try:
-                return await self._together(jobs)
+                return await self._together(jobs, jobs[0].tenant)
             except Exception as error:  # every essay is done again alone, meeting its own error
                 log.info(
                     "a group of %d essays failed (%r); checking them one by one", len(jobs), error
@@ -71,10 +72,12 @@ class EssayBatcher:
             *(self.check_alone(job) for job in jobs), return_exceptions=True
         )
 
-    async def _together(self, jobs: Sequence[EssayJob]) -> list[tuple[CheckResult, str]]:
-        """The whole group in three steps; raises if any essay fails any step."""
+    async def _together(
+        self, jobs: Sequence[EssayJob], tenant: str
+    ) -> list[tuple[CheckResult, str]]:
+        """The whole group (of one tenant) in three steps; raises if any essay fails any step."""
         ids = list(dict.fromkeys(job.storage_id for job in jobs))
-        texts = dict(zip(ids, await self._content.get_many(ids), strict=True))
+        texts = dict(zip(ids, await self._content.get_many(ids, tenant=tenant), strict=True))
         results = await self._checker.check_many(
             [
                 (job.language, texts[job.storage_id].decode("utf-8"), job.allowed_words)
@@ -83,7 +86,7 @@ class EssayBatcher:
         )
         corrected = list(dict.fromkeys(r.corrected_text.encode("utf-8") for r in results))
         stored = await self._content.put_many(
-            [(text, _CORRECTED, CORRECTED_MEDIA_TYPE) for text in corrected]
+            [(text, _CORRECTED, CORRECTED_MEDIA_TYPE) for text in corrected], tenant=tenant
         )
         storage_ids = dict(zip(corrected, stored, strict=True))
         return [(r, storage_ids[r.corrected_text.encode("utf-8")]) for r in results]
@@ -91,7 +94,7 @@ class EssayBatcher:
     async def check_alone(self, job: EssayJob) -> tuple[CheckResult, str]:
         """One essay: read, check, store; each step's permanent failure named."""
         try:
-            raw = await self._content.get(job.storage_id)
+            raw = await self._content.get(job.storage_id, tenant=job.tenant)
         except ContentNotFoundError:
             raise
         except PermanentError as error:
@@ -103,7 +106,10 @@ class EssayBatcher:
         result = await self._checker.check(job.language, text, job.allowed_words)
         try:
             storage_id = await self._content.put(
-                result.corrected_text.encode("utf-8"), _CORRECTED, CORRECTED_MEDIA_TYPE
+                result.corrected_text.encode("utf-8"),
+                _CORRECTED,
+                CORRECTED_MEDIA_TYPE,
+                tenant=job.tenant,
             )
         except ContentNotFoundError:
             raise

@@ -156,7 +156,12 @@ class SpellcheckRequestHandler:
         except UnsupportedLanguageError as error:
             raise EssayFailedError(str(error)) from error
         return await self._essays.check(
-            EssayJob(language, request.text_storage_id, tuple(request.allowed_words))
+            EssayJob(
+                language,
+                request.text_storage_id,
+                tuple(request.allowed_words),
+                request.tenant_id,
+            )
         )
 
     async def _publish(

@@ -63,4 +63,5 @@ def test_every_command_has_a_runner_in_the_module_it_is_dispatched_to() -> None:
     (subparsers,) = [a for a in parser._actions if a.dest == "command"]
     names = set(subparsers.choices)  # type: ignore[arg-type]
     assert set(stream_commands.COMMANDS) == app.STREAM_COMMANDS
-    assert set(service_commands.COMMANDS) == names - app.STREAM_COMMANDS
+    assert set(service_commands.COMMANDS) == names - app.STREAM_COMMANDS - app.LOCAL_COMMANDS
+    assert {"login"} == app.LOCAL_COMMANDS

@@ -256,10 +256,10 @@ async def test_an_outcome_before_ready_is_retried_and_a_foreign_phase_is_refused
 async def test_queries_validate_ids_and_pages() -> None:
     world = World()
     with pytest.raises(InvalidRequest, match="batch_id"):
-        await world.queries.get("not-a-uuid")
+        await world.queries.get("not-a-uuid", "")
     with pytest.raises(BatchNotFound):
-        await world.queries.get("0b8e7c1e-4f6a-4d3b-9a52-3c2f1d0e9b8a")
+        await world.queries.get("0b8e7c1e-4f6a-4d3b-9a52-3c2f1d0e9b8a", "")
     with pytest.raises(InvalidRequest, match="page_size"):
-        await world.queries.list(requested_page_size=500, page_token="")
+        await world.queries.list(tenant_id="", requested_page_size=500, page_token="")
     with pytest.raises(InvalidRequest, match="page_token"):
-        await world.queries.list(requested_page_size=0, page_token="junk")
+        await world.queries.list(tenant_id="", requested_page_size=0, page_token="junk")

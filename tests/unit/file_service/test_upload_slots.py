@@ -10,6 +10,7 @@ from typing import Any, cast
 from huleedu.file.v1 import file_service_pb2
 from services.file_service.domain.uploads import Receipt, UploadStatus
 from services.file_service.entrypoints.grpc_servicer import FileServicer
+from services.mesh.auth import LOCAL_CALLER, acting_as
 
 MIB = 1024 * 1024
 
@@ -21,7 +22,9 @@ class CountingIngestor:
         self.now = 0
         self.most = 0
 
-    async def ingest(self, batch_id: str, file_name: str, content: bytes) -> Receipt:
+    async def ingest(
+        self, batch_id: str, file_name: str, content: bytes, *, tenant_id: str
+    ) -> Receipt:
         self.now += 1
         self.most = max(self.most, self.now)
         for _ in range(5):
@@ -40,7 +43,8 @@ async def _requests(sizes: list[int]) -> AsyncIterator[file_service_pb2.UploadFi
 async def _upload(sizes: list[int], concurrency: int) -> tuple[list[str], int]:
     ingestor = CountingIngestor()
     servicer = FileServicer(cast(Any, ingestor), upload_concurrency=concurrency)
-    reply = await servicer.UploadFiles(_requests(sizes), cast(Any, None))
+    with acting_as(LOCAL_CALLER):
+        reply = await servicer.UploadFiles(_requests(sizes), cast(Any, None))
     return [receipt.file_name for receipt in reply.receipts], ingestor.most
 
 

@@ -41,7 +41,7 @@ class FakeContent:
         self.stored[storage_id] = text.encode() if isinstance(text, str) else text
         return storage_id
 
-    async def get(self, storage_id: str) -> bytes:
+    async def get(self, storage_id: str, *, tenant: str) -> bytes:
         self.calls.append("get")
         if self.failures:
             raise self.failures.pop(0)
@@ -50,7 +50,12 @@ class FakeContent:
         return self.stored[storage_id]
 
     async def put(
-        self, content: bytes, kind: common_pb2.ContentKind.ValueType, media_type: str
+        self,
+        content: bytes,
+        kind: common_pb2.ContentKind.ValueType,
+        media_type: str,
+        *,
+        tenant: str,
     ) -> str:
         self.calls.append("put")
         return self._store(content, kind)
@@ -62,7 +67,7 @@ class FakeContent:
         self.kinds[storage_id] = kind
         return storage_id
 
-    async def get_many(self, storage_ids: Sequence[str]) -> list[bytes]:
+    async def get_many(self, storage_ids: Sequence[str], *, tenant: str) -> list[bytes]:
         self.calls.append(f"get_many {len(storage_ids)}")
         if self.failures:
             raise self.failures.pop(0)
@@ -72,7 +77,7 @@ class FakeContent:
         return [self.stored[i] for i in storage_ids]
 
     async def put_many(
-        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]]
+        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]], *, tenant: str
     ) -> list[str]:
         self.calls.append(f"put_many {len(items)}")
         return [self._store(content, kind) for content, kind, _ in items]
@@ -279,7 +284,7 @@ async def test_a_rejected_store_fails_the_essay(
 ) -> None:
     asked = request(content.add("Helo"))
 
-    async def refuse(*args: object) -> str:
+    async def refuse(*args: object, **kwargs: object) -> str:
         raise ContentRejectedError("content service PutContent: INVALID_ARGUMENT: no")
 
     content.put = refuse  # type: ignore[method-assign]

@@ -37,6 +37,7 @@ class BatchEssaysRegistered(_message.Message):
     READINESS_FIELD_NUMBER: _builtins.int
     PHASES_FIELD_NUMBER: _builtins.int
     DEADLINE_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id."""
     expected_essay_count: _builtins.int
@@ -45,6 +46,8 @@ class BatchEssaysRegistered(_message.Message):
     """Course code, e.g. "ENG5"."""
     language: _builtins.str
     """Language of the essays (a BCP 47 tag: "en", "en-GB", "sv")."""
+    tenant_id: _builtins.str
+    """The tenant (school) the batch belongs to ("" when authentication is off)."""
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata:
         """Event metadata; correlation_id is the batch's correlation id."""
@@ -77,10 +80,11 @@ class BatchEssaysRegistered(_message.Message):
         readiness: _common_pb2.ReadinessConfig | None = ...,
         phases: _abc.Iterable[_common_pb2.Phase.ValueType] | None = ...,
         deadline: _timestamp_pb2.Timestamp | None = ...,
+        tenant_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "metadata", b"metadata", "readiness", b"readiness"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "course_code", b"course_code", "deadline", b"deadline", "essay_ids", b"essay_ids", "expected_essay_count", b"expected_essay_count", "language", b"language", "metadata", b"metadata", "phases", b"phases", "readiness", b"readiness"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "course_code", b"course_code", "deadline", b"deadline", "essay_ids", b"essay_ids", "expected_essay_count", b"expected_essay_count", "language", b"language", "metadata", b"metadata", "phases", b"phases", "readiness", b"readiness", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -406,6 +410,7 @@ class EssayLifecycleSpellcheckRequest(_message.Message):
     TEXT_STORAGE_ID_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
     ALLOWED_WORDS_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id."""
     essay_id: _builtins.str
@@ -416,6 +421,8 @@ class EssayLifecycleSpellcheckRequest(_message.Message):
     """Language of the essay (a BCP 47 tag: "en", "en-GB", "en-US", "sv"); picks the dictionary
     and, for English, the spelling.
     """
+    tenant_id: _builtins.str
+    """The tenant whose content the text is (the Spell Checker reads and writes it as that tenant)."""
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata:
         """Event metadata."""
@@ -433,10 +440,11 @@ class EssayLifecycleSpellcheckRequest(_message.Message):
         text_storage_id: _builtins.str = ...,
         language: _builtins.str = ...,
         allowed_words: _abc.Iterable[_builtins.str] | None = ...,
+        tenant_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_words", b"allowed_words", "batch_id", b"batch_id", "essay_id", b"essay_id", "language", b"language", "metadata", b"metadata", "text_storage_id", b"text_storage_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_words", b"allowed_words", "batch_id", b"batch_id", "essay_id", b"essay_id", "language", b"language", "metadata", b"metadata", "tenant_id", b"tenant_id", "text_storage_id", b"text_storage_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -58,6 +58,8 @@ class BatchRecord(_message.Message):
     MISSING_COUNT_FIELD_NUMBER: _builtins.int
     READY_ESSAYS_FIELD_NUMBER: _builtins.int
     FAILED_ESSAY_IDS_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id."""
     status: _common_pb2.BatchStatus.ValueType
@@ -78,6 +80,12 @@ class BatchRecord(_message.Message):
     """True when the batch became ready at its deadline with slots missing."""
     missing_count: _builtins.int
     """Slots with neither content nor failure when a partial batch became ready."""
+    tenant_id: _builtins.str
+    """The tenant (school) the batch belongs to: the tenant of the token that registered it
+    ("" when authentication is off).
+    """
+    created_by: _builtins.str
+    """Who registered the batch: the subject of that token."""
     @_builtins.property
     def essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The essay slots."""
@@ -156,10 +164,12 @@ class BatchRecord(_message.Message):
         missing_count: _builtins.int = ...,
         ready_essays: _abc.Iterable[_common_pb2.EssayRef] | None = ...,
         failed_essay_ids: _abc.Iterable[_builtins.str] | None = ...,
+        tenant_id: _builtins.str = ...,
+        created_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "counts", b"counts", "created_at", b"created_at", "deadline", b"deadline", "readiness", b"readiness", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "completed_at", b"completed_at", "correlation_id", b"correlation_id", "counts", b"counts", "course_code", b"course_code", "created_at", b"created_at", "deadline", b"deadline", "essay_ids", b"essay_ids", "excess_content", b"excess_content", "failed_essay_ids", b"failed_essay_ids", "failure_reason", b"failure_reason", "language", b"language", "missing_count", b"missing_count", "partial", b"partial", "phase_states", b"phase_states", "phases", b"phases", "readiness", b"readiness", "ready_essays", b"ready_essays", "status", b"status", "teacher_reference", b"teacher_reference", "title", b"title", "updated_at", b"updated_at", "validation_failures", b"validation_failures"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "completed_at", b"completed_at", "correlation_id", b"correlation_id", "counts", b"counts", "course_code", b"course_code", "created_at", b"created_at", "created_by", b"created_by", "deadline", b"deadline", "essay_ids", b"essay_ids", "excess_content", b"excess_content", "failed_essay_ids", b"failed_essay_ids", "failure_reason", b"failure_reason", "language", b"language", "missing_count", b"missing_count", "partial", b"partial", "phase_states", b"phase_states", "phases", b"phases", "readiness", b"readiness", "ready_essays", b"ready_essays", "status", b"status", "teacher_reference", b"teacher_reference", "tenant_id", b"tenant_id", "title", b"title", "updated_at", b"updated_at", "validation_failures", b"validation_failures"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

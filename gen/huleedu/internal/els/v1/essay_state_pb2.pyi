@@ -98,6 +98,7 @@ class BatchTracker(_message.Message):
     CLOSED_AT_FIELD_NUMBER: _builtins.int
     PHASES_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id (also the KV key)."""
     correlation_id: _builtins.str
@@ -114,6 +115,8 @@ class BatchTracker(_message.Message):
     """How the batch stopped taking content; unspecified while it is open."""
     closed_by_event_id: _builtins.str
     """The event id whose handling closed the batch (it re-publishes the closing event)."""
+    tenant_id: _builtins.str
+    """The tenant the batch belongs to (from its registration)."""
     @_builtins.property
     def readiness(self) -> _common_pb2.ReadinessConfig:
         """The readiness rules in force, with the service defaults filled in."""
@@ -175,10 +178,11 @@ class BatchTracker(_message.Message):
         closed_at: _timestamp_pb2.Timestamp | None = ...,
         phases: _abc.Iterable[Global___PhaseProgress] | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        tenant_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "created_at", b"created_at", "deadline", b"deadline", "readiness", b"readiness", "registered_at", b"registered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "closed_at", b"closed_at", "closed_by_event_id", b"closed_by_event_id", "closure", b"closure", "correlation_id", b"correlation_id", "course_code", b"course_code", "created_at", b"created_at", "deadline", b"deadline", "essay_id_by_sha256", b"essay_id_by_sha256", "held_uploads", b"held_uploads", "language", b"language", "phases", b"phases", "readiness", b"readiness", "registered", b"registered", "registered_at", b"registered_at", "registration_event_id", b"registration_event_id", "slots", b"slots", "unassigned_uploads", b"unassigned_uploads"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "closed_at", b"closed_at", "closed_by_event_id", b"closed_by_event_id", "closure", b"closure", "correlation_id", b"correlation_id", "course_code", b"course_code", "created_at", b"created_at", "deadline", b"deadline", "essay_id_by_sha256", b"essay_id_by_sha256", "held_uploads", b"held_uploads", "language", b"language", "phases", b"phases", "readiness", b"readiness", "registered", b"registered", "registered_at", b"registered_at", "registration_event_id", b"registration_event_id", "slots", b"slots", "tenant_id", b"tenant_id", "unassigned_uploads", b"unassigned_uploads"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
