@@ -22,6 +22,7 @@ from services.content_service.domain.content import (
     PutResult,
     StoredContent,
 )
+from services.content_service.entrypoints.content_audit import ContentAudit
 from services.mesh.grpc_errors import Violation, abort
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,9 @@ async def _answered(
 class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
     """PutContent, GetContent and their batch forms."""
 
-    def __init__(self, library: ContentLibrary) -> None:
+    def __init__(self, library: ContentLibrary, audit: ContentAudit) -> None:
         self._library = library
+        self._audit = audit  # every call on record before its answer (content_audit.py)
 
     async def PutContent(
         self,
@@ -111,7 +113,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.PutContentResponse:
         """Store bytes; the same bytes again are reported as already stored."""
-        result = await _answered(context, "put", self._library.put(*_put_item(request)))
+        put = self._library.put(*_put_item(request))
+        audited = self._audit.written("PutContent", put, lambda r: [r.storage_id])
+        result = await _answered(context, "put", audited)
         return _put_response(result)
 
     async def GetContent(
@@ -122,7 +126,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.GetContentResponse:
         """The bytes under a storage id."""
-        stored = await _answered(context, "get", self._library.get(request.storage_id))
+        get = self._library.get(request.storage_id)
+        audited = self._audit.read("GetContent", [request.storage_id], get)
+        stored = await _answered(context, "get", audited)
         return _get_response(request.storage_id, stored)
 
     async def BatchGetContent(
@@ -134,7 +140,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.BatchGetContentResponse:
         """The bytes under each storage id, in order; all or nothing."""
-        found = await _answered(context, "get", self._library.get_many(request.storage_ids))
+        get = self._library.get_many(request.storage_ids)
+        audited = self._audit.read("BatchGetContent", request.storage_ids, get)
+        found = await _answered(context, "get", audited)
         return content_service_pb2.BatchGetContentResponse(
             responses=[
                 _get_response(storage_id, stored)
@@ -152,7 +160,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
     ) -> content_service_pb2.BatchPutContentResponse:
         """Store each item concurrently; the answers in the items' order."""
         items = [_put_item(item) for item in request.requests]
-        results = await _answered(context, "put", self._library.put_many(items))
+        put = self._library.put_many(items)
+        audited = self._audit.written("BatchPutContent", put, lambda rs: [r.storage_id for r in rs])
+        results = await _answered(context, "put", audited)
         return content_service_pb2.BatchPutContentResponse(
             responses=[_put_response(result) for result in results]
         )
