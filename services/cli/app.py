@@ -7,6 +7,7 @@ pays for one of them, and `huleedu --help` or a usage error for neither (no gRPC
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from services.mesh.settings import SettingsError
 
 # The commands that read JetStream (services/cli/stream_commands.py); the others call the
 # services' gRPC APIs (services/cli/service_commands.py).
-STREAM_COMMANDS = frozenset({"events", "dlq", "trace"})
+STREAM_COMMANDS = frozenset({"events", "dlq", "trace", "audit"})
 # The commands that call nothing (services/cli/credentials.py).
 LOCAL_COMMANDS = frozenset({"login"})
 
@@ -121,6 +122,16 @@ def parser() -> argparse.ArgumentParser:
     sub = command("trace", "a batch's timeline from the event log: event, service, time")
     sub.add_argument("batch_id", metavar="BATCH_ID")
     sub.add_argument("--json", action="store_true", help="one JSON object per event")
+
+    sub = command("audit", "who read or wrote a batch's essay content, what and when")
+    sub.add_argument("batch_id", metavar="BATCH_ID")
+    sub.add_argument(
+        "--tenant",
+        default=os.environ.get("HULEEDU_TENANT", ""),
+        help="the tenant (school) whose records to read (default: $HULEEDU_TENANT, else the "
+        "local tenant of a stack without authentication)",
+    )
+    sub.add_argument("--json", action="store_true", help="one JSON object per record")
 
     for name, help_text in (
         ("events", "print the events stored in HULEEDU_EVENTS, decoded"),

@@ -1,5 +1,6 @@
-"""The commands that read JetStream directly: `events`, `dlq` and `trace`. Imported by
-services/cli/app.py only once one of them is to run."""
+"""The commands that read JetStream directly: `events`, `dlq`, `trace` and `audit` (which also
+asks ELS for the batch's essays). Imported by services/cli/app.py only once one of them is to
+run."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from services.cli import stream_view, trace_view
+from services.cli import audit_view, stream_view, trace_view
 from services.cli.endpoints import resolve_endpoints
 from services.cli.render import announce_on_stderr
 from services.cli.retry import RetryHorizon, resolve_horizon_s
@@ -46,4 +47,23 @@ async def _trace(args: argparse.Namespace) -> int:
     )
 
 
-COMMANDS: dict[str, Command] = {"events": _events, "dlq": _events, "trace": _trace}
+async def _audit(args: argparse.Namespace) -> int:
+    from services.cli.mesh_client import MeshClient  # noqa: PLC0415 (gRPC for this one only)
+
+    endpoints = resolve_endpoints(args)
+    async with MeshClient(endpoints, retries=_retries(args)) as mesh:
+        essays = await mesh.list_batch_essays(args.batch_id)
+    client, reads = await stream_view.connect(endpoints.nats_url, _retries(args))
+    try:
+        entries, contents = await audit_view.audit_trail(reads, args.tenant, args.batch_id, essays)
+    finally:
+        await stream_view.close_quietly(client)
+    return audit_view.print_trail(args.batch_id, entries, contents, as_json=args.json)
+
+
+COMMANDS: dict[str, Command] = {
+    "events": _events,
+    "dlq": _events,
+    "trace": _trace,
+    "audit": _audit,
+}

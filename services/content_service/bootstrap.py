@@ -1,10 +1,12 @@
-"""Wires the Content Service: the `content` Object Store behind the ContentService gRPC API."""
+"""Wires the Content Service: the `content` Object Store behind the ContentService gRPC API,
+every call on record in the audit log."""
 
 from __future__ import annotations
 
 from huleedu.content.v1 import content_service_pb2_grpc
 from services.content_service.adapters.object_store import CONTENT_BUCKET, ObjectStoreRepository
 from services.content_service.domain.content import ContentLibrary
+from services.content_service.entrypoints.content_audit import ContentAudit
 from services.content_service.entrypoints.grpc_servicer import SERVICE_NAME, ContentServicer
 from services.content_service.settings import ContentServiceSettings
 from services.mesh.runtime import RunningService, ServiceProgram, Wiring
@@ -18,7 +20,7 @@ async def wire(mesh: Wiring, settings: ContentServiceSettings) -> ContentLibrary
     library = ContentLibrary(
         ObjectStoreRepository(mesh.js), max_object_bytes=settings.max_object_bytes
     )
-    servicer = ContentServicer(library)
+    servicer = ContentServicer(library, ContentAudit(await mesh.audit(), SERVICE_NAME))
     mesh.serve(
         SERVICE_NAME,
         lambda server: content_service_pb2_grpc.add_ContentServiceServicer_to_server(

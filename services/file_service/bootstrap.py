@@ -14,6 +14,7 @@ from services.file_service.adapters.upload_ledger import UPLOADS_BUCKET, KvUploa
 from services.file_service.domain.ingest import UploadIngestor
 from services.file_service.entrypoints.event_handlers import registration_handler
 from services.file_service.entrypoints.grpc_servicer import SERVICE_NAME, FileServicer
+from services.file_service.entrypoints.upload_audit import UploadAudit
 from services.file_service.settings import FileServiceSettings
 from services.mesh import subjects
 from services.mesh.content_client import ContentClient
@@ -63,7 +64,8 @@ async def wire(mesh: Wiring, settings: FileServiceSettings) -> ExtractionPool:
         consumer_spec(settings),
         {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
     )
-    servicer = FileServicer(ingestor, upload_concurrency=settings.upload_concurrency)
+    audit = UploadAudit(await mesh.audit(), SERVICE_NAME)
+    servicer = FileServicer(ingestor, audit, upload_concurrency=settings.upload_concurrency)
     mesh.serve(
         SERVICE_NAME,
         lambda server: file_service_pb2_grpc.add_FileServiceServicer_to_server(servicer, server),

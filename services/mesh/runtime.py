@@ -37,6 +37,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
+from services.mesh.audit import AuditLog
 from services.mesh.connection import Reconnects, close_nats, connect_nats
 from services.mesh.consumer import EventConsumer, Handler
 from services.mesh.grpc_channel import DEFAULT_MAX_MESSAGE_BYTES
@@ -51,6 +52,7 @@ from services.mesh.storage_health import storage_health
 from services.mesh.streams import (
     ConsumerSpec,
     ProvisioningError,
+    ensure_audit_stream,
     ensure_kv,
     ensure_object_store,
     ensure_streams,
@@ -133,6 +135,11 @@ class Wiring:
         """A publisher of this service's events (the event streams provisioned first)."""
         await self._ensure_streams()
         return EventPublisher(self.js, self.name)
+
+    async def audit(self) -> AuditLog:
+        """This service's writer of the audit log (HULEEDU_AUDIT provisioned first)."""
+        await ensure_audit_stream(self.js, self.nats_settings)
+        return AuditLog(self.js, self.name)
 
     async def consume(
         self, spec: ConsumerSpec, handlers: Mapping[type[Message], Handler], *, concurrency: int = 8

@@ -175,6 +175,8 @@ class NatsSettings:
     # How long a consumed message waits (jittered backoff) for a dependency that does not answer
     # (NATS, the Content Service) before such failures count against its NATS_MAX_DELIVER.
     dependency_horizon_s: float = 300.0
+    # How long the audit log (HULEEDU_AUDIT) keeps its records.
+    audit_retention_s: float = 365 * 24 * 3600.0
 
     @property
     def url(self) -> str:
@@ -197,6 +199,9 @@ class NatsSettings:
             dependency_horizon_s=env_float(
                 "DEPENDENCY_RETRY_HORIZON_S", 300.0, minimum=0.0, maximum=86400.0
             ),
+            audit_retention_s=env_float("AUDIT_RETENTION_DAYS", 365.0, minimum=1.0, maximum=36500.0)
+            * 24
+            * 3600.0,
         )
 
 
@@ -243,6 +248,14 @@ SHARED_SETTINGS: tuple[Documented, ...] = (
         "NATS_EVENT_RETENTION_S",
         "`604800`",
         "age limit of `HULEEDU_EVENTS` (the DLQ keeps 4×)",
+    ),
+    Documented(
+        "AUDIT_RETENTION_DAYS",
+        "`365`",
+        (
+            "age limit of `HULEEDU_AUDIT`, the audit log of every read and write of essay content "
+            "(records cannot be deleted before; see the security page)"
+        ),
     ),
     Documented(
         "NATS_DUPLICATE_WINDOW_S",

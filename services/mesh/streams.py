@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_STREAM = "HULEEDU_EVENTS"
 DLQ_STREAM = "HULEEDU_DLQ"
+AUDIT_STREAM = "HULEEDU_AUDIT"
 # How long provisioning waits for a new replicated stream to elect its leader and take writes.
 _LEADER_WAIT_S = 15.0
 # The write probe: it expects a stream that does not exist, so the stream refuses it (10060,
@@ -116,6 +117,25 @@ def _dlq_config(settings: NatsSettings) -> StreamConfig:
         max_age=settings.event_retention_s * 4,
         duplicate_window=settings.duplicate_window_s,
         num_replicas=settings.replicas,
+    )
+
+
+def audit_config(settings: NatsSettings) -> StreamConfig:
+    """The audit log (services.mesh.audit): kept for AUDIT_RETENTION_DAYS, and nothing in it can
+    be deleted or purged through the API before then. Atomic batches let the records of one turn
+    of the event loop share a commit."""
+    return StreamConfig(
+        name=AUDIT_STREAM,
+        description="Who read or wrote essay content, what and when: the audit log",
+        subjects=[f"{subjects.AUDIT_PREFIX}>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=settings.audit_retention_s,
+        duplicate_window=settings.duplicate_window_s,
+        num_replicas=settings.replicas,
+        deny_delete=True,
+        deny_purge=True,
+        allow_atomic=True,
     )
 
 
@@ -216,6 +236,11 @@ async def ensure_streams(js: JetStreamContext, settings: NatsSettings) -> None:
     """Create or update HULEEDU_EVENTS and HULEEDU_DLQ."""
     await _ensure_stream(js, _events_config(settings), settings.provision_wait_s)
     await _ensure_stream(js, _dlq_config(settings), settings.provision_wait_s)
+
+
+async def ensure_audit_stream(js: JetStreamContext, settings: NatsSettings) -> None:
+    """Create or update HULEEDU_AUDIT."""
+    await _ensure_stream(js, audit_config(settings), settings.provision_wait_s)
 
 
 def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:

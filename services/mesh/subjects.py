@@ -23,6 +23,9 @@ BATCH_READINESS_DEADLINE_SCHEDULE = "huleedu.els.batch_readiness_deadline_schedu
 
 EVENTS_SUBJECTS = "huleedu.>"
 DLQ_PREFIX = "dlq."
+# The audit log's subjects (stream HULEEDU_AUDIT, services.mesh.audit): outside `huleedu.>`, which
+# the event stream holds.
+AUDIT_PREFIX = "audit.huleedu.v1."
 
 SUBJECT_BY_TYPE: dict[type[Message], str] = {
     events_pb2.BatchEssaysRegistered: BATCH_ESSAYS_REGISTERED,

@@ -7,6 +7,7 @@ exactly as missing ones do; the right tenant gets its data."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +18,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from grpc import StatusCode as Code
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
+from huleedu.audit.v1 import audit_pb2
 from huleedu.batch.v1 import batch_service_pb2 as batch_pb
 from huleedu.common.v1 import common_pb2
 from huleedu.content.v1 import content_service_pb2 as content_pb
@@ -25,6 +30,7 @@ from huleedu.essay.v1 import essay_service_pb2 as essay_pb
 from huleedu.file.v1 import file_service_pb2 as file_pb
 from services.mesh.auth import create_dev_keys, mint_token
 from services.mesh.settings import NatsSettings
+from services.mesh.streams import AUDIT_STREAM
 from tests.integration.test_hostile_grpc_support import Mesh, running_mesh, status_of
 from tests.support import wait_until
 
@@ -306,3 +312,29 @@ async def test_a_channel_with_no_token_cannot_register(world: World) -> None:
     )
     assert code == Code.UNAUTHENTICATED
     assert "authorization: Bearer" in details
+
+
+async def test_the_audit_log_names_the_teacher_and_the_service_in_their_tenant(
+    world: World, nats_js: tuple[Client, JetStreamContext]
+) -> None:
+    await world.mesh.content_stub.GetContent(
+        content_pb.GetContentRequest(storage_id=world.text_storage_id),
+        metadata=_bearer(world.tokens.tenant_a),
+    )
+    js = nats_js[1]
+    records = []
+    info = await js.stream_info(AUDIT_STREAM)
+    for sequence in range(info.state.first_seq, info.state.last_seq + 1):
+        with contextlib.suppress(NotFoundError):
+            message = await js.get_msg(AUDIT_STREAM, seq=sequence)
+            records.append((message.subject, audit_pb2.AuditRecord.FromString(message.data)))
+    who = {
+        (record.tenant, record.subject, record.role, subject.split(".")[-1])
+        for subject, record in records
+    }
+    # The File Service stored school-a's upload as a service acting for school-a; anna read it.
+    assert ("school-a", "file_service", "service", "written") in who
+    assert ("school-a", "anna", "teacher", "read") in who
+    assert all(
+        subject.startswith(f"audit.huleedu.v1.{record.tenant}.") for subject, record in records
+    )

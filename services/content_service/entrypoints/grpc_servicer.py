@@ -22,6 +22,7 @@ from services.content_service.domain.content import (
     PutResult,
     StoredContent,
 )
+from services.content_service.entrypoints.content_audit import ContentAudit
 from services.mesh.auth import current_caller
 from services.mesh.grpc_errors import Violation, abort
 
@@ -101,8 +102,9 @@ async def _answered(
 class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
     """PutContent, GetContent and their batch forms."""
 
-    def __init__(self, library: ContentLibrary) -> None:
+    def __init__(self, library: ContentLibrary, audit: ContentAudit) -> None:
         self._library = library
+        self._audit = audit  # every call on record before its answer (content_audit.py)
 
     async def PutContent(
         self,
@@ -112,9 +114,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.PutContentResponse:
         """Store bytes; the same bytes again are reported as already stored."""
-        result = await _answered(
-            context, "put", self._library.put(*_put_item(request), tenant=current_caller().tenant)
-        )
+        put = self._library.put(*_put_item(request), tenant=current_caller().tenant)
+        audited = self._audit.written("PutContent", put, lambda r: [r.storage_id])
+        result = await _answered(context, "put", audited)
         return _put_response(result)
 
     async def GetContent(
@@ -125,9 +127,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.GetContentResponse:
         """The bytes under a storage id."""
-        stored = await _answered(
-            context, "get", self._library.get(request.storage_id, tenant=current_caller().tenant)
-        )
+        get = self._library.get(request.storage_id, tenant=current_caller().tenant)
+        audited = self._audit.read("GetContent", [request.storage_id], get)
+        stored = await _answered(context, "get", audited)
         return _get_response(request.storage_id, stored)
 
     async def BatchGetContent(
@@ -139,11 +141,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.BatchGetContentResponse:
         """The bytes under each storage id, in order; all or nothing."""
-        found = await _answered(
-            context,
-            "get",
-            self._library.get_many(request.storage_ids, tenant=current_caller().tenant),
-        )
+        get = self._library.get_many(request.storage_ids, tenant=current_caller().tenant)
+        audited = self._audit.read("BatchGetContent", request.storage_ids, get)
+        found = await _answered(context, "get", audited)
         return content_service_pb2.BatchGetContentResponse(
             responses=[
                 _get_response(storage_id, stored)
@@ -161,9 +161,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
     ) -> content_service_pb2.BatchPutContentResponse:
         """Store each item concurrently; the answers in the items' order."""
         items = [_put_item(item) for item in request.requests]
-        results = await _answered(
-            context, "put", self._library.put_many(items, tenant=current_caller().tenant)
-        )
+        put = self._library.put_many(items, tenant=current_caller().tenant)
+        audited = self._audit.written("BatchPutContent", put, lambda rs: [r.storage_id for r in rs])
+        results = await _answered(context, "put", audited)
         return content_service_pb2.BatchPutContentResponse(
             responses=[_put_response(result) for result in results]
         )

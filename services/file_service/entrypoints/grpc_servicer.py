@@ -22,6 +22,7 @@ from services.file_service.domain.errors import (
 )
 from services.file_service.domain.ingest import UploadIngestor
 from services.file_service.domain.uploads import Receipt, UploadStatus, display_file_name
+from services.file_service.entrypoints.upload_audit import UploadAudit
 from services.mesh.auth import current_caller
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.grpc_errors import Violation, abort
@@ -149,8 +150,11 @@ _SLOT_BYTES = 1024 * 1024  # an UploadFiles slot per started MiB of a file
 class FileServicer(file_service_pb2_grpc.FileServiceServicer):
     """UploadFile and UploadFiles."""
 
-    def __init__(self, ingestor: UploadIngestor, *, upload_concurrency: int) -> None:
+    def __init__(
+        self, ingestor: UploadIngestor, audit: UploadAudit, *, upload_concurrency: int
+    ) -> None:
         self._ingestor = ingestor
+        self._audit = audit  # uploads on record before their answer (upload_audit.py)
         self._concurrency = upload_concurrency
 
     async def UploadFile(
@@ -168,6 +172,7 @@ class FileServicer(file_service_pb2_grpc.FileServiceServicer):
                 )
             except UploadFailure as failure:
                 await failure.abort(context, failure.message)
+        await self._audit.record(context, "UploadFile", [(request.batch_id, receipt)])
         return file_service_pb2.UploadFileResponse(receipt=receipt_to_proto(receipt))
 
     async def UploadFiles(
@@ -187,6 +192,7 @@ class FileServicer(file_service_pb2_grpc.FileServiceServicer):
         slots cannot deadlock with another's."""
         slots = asyncio.Semaphore(self._concurrency)
         started: list[tuple[str, asyncio.Task[Receipt]]] = []
+        batch_ids: list[str] = []
         failed = asyncio.Event()
 
         async def one(request: file_service_pb2.UploadFilesRequest, weight: int) -> Receipt:
@@ -212,9 +218,14 @@ class FileServicer(file_service_pb2_grpc.FileServiceServicer):
                         slots.release()
                     break
                 started.append((request.file_name, asyncio.create_task(one(request, weight))))
+                batch_ids.append(request.batch_id)
         finally:
             # Files already started finish either way: their outcome is durable.
             results = await asyncio.gather(*(task for _, task in started), return_exceptions=True)
+        stored = zip(batch_ids, results, strict=True)
+        await self._audit.record(
+            context, "UploadFiles", [(b, r) for b, r in stored if isinstance(r, Receipt)]
+        )
         for index, result in enumerate(results):
             if isinstance(result, UploadFailure):
                 name = display_file_name(started[index][0])

@@ -33,6 +33,16 @@ class CountingIngestor:
         return Receipt(file_name, file_name, UploadStatus.ACCEPTED, "sha", "md5")
 
 
+class RecordingAudit:
+    """The servicer's audit hook, keeping what it was asked to record."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[tuple[str, Receipt]]]] = []
+
+    async def record(self, context: Any, rpc: str, uploads: list[tuple[str, Receipt]]) -> None:
+        self.calls.append((rpc, list(uploads)))
+
+
 async def _requests(sizes: list[int]) -> AsyncIterator[file_service_pb2.UploadFilesRequest]:
     for index, size in enumerate(sizes):
         yield file_service_pb2.UploadFilesRequest(
@@ -40,9 +50,12 @@ async def _requests(sizes: list[int]) -> AsyncIterator[file_service_pb2.UploadFi
         )
 
 
-async def _upload(sizes: list[int], concurrency: int) -> tuple[list[str], int]:
+async def _upload(
+    sizes: list[int], concurrency: int, audit: RecordingAudit | None = None
+) -> tuple[list[str], int]:
     ingestor = CountingIngestor()
-    servicer = FileServicer(cast(Any, ingestor), upload_concurrency=concurrency)
+    hook = audit or RecordingAudit()
+    servicer = FileServicer(cast(Any, ingestor), cast(Any, hook), upload_concurrency=concurrency)
     with acting_as(LOCAL_CALLER):
         reply = await servicer.UploadFiles(_requests(sizes), cast(Any, None))
     return [receipt.file_name for receipt in reply.receipts], ingestor.most
@@ -63,3 +76,12 @@ async def test_a_file_larger_than_every_slot_still_goes_alone() -> None:
     names, most = await _upload([9 * MIB, 100, 9 * MIB], concurrency=4)
     assert names == ["f0", "f1", "f2"]
     assert most == 1
+
+
+async def test_the_files_of_a_call_go_on_record_once_before_the_answer() -> None:
+    audit = RecordingAudit()
+    names, _ = await _upload([100] * 5, concurrency=4, audit=audit)
+    assert len(audit.calls) == 1
+    rpc, uploads = audit.calls[0]
+    assert rpc == "UploadFiles"
+    assert [(batch, receipt.file_name) for batch, receipt in uploads] == [("b", n) for n in names]
