@@ -379,6 +379,106 @@ class GetBatchRequest(_message.Message):
 Global___GetBatchRequest: _TypeAlias = GetBatchRequest  # noqa: Y015
 
 @_typing.final
+class DeleteBatchRequest(_message.Message):
+    """DeleteBatchRequest names the batch to erase."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """The batch id."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteBatchRequest: _TypeAlias = DeleteBatchRequest  # noqa: Y015
+
+@_typing.final
+class DeleteBatchResponse(_message.Message):
+    """DeleteBatchResponse confirms the erasure was ordered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    ESSAY_COUNT_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """The batch id."""
+    essay_count: _builtins.int
+    """The essay slots the erasure covers."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        essay_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "essay_count", b"essay_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteBatchResponse: _TypeAlias = DeleteBatchResponse  # noqa: Y015
+
+@_typing.final
+class DeleteEssayRequest(_message.Message):
+    """DeleteEssayRequest names the essay to erase."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    ESSAY_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """The batch the essay belongs to."""
+    essay_id: _builtins.str
+    """The essay id."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        essay_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "essay_id", b"essay_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteEssayRequest: _TypeAlias = DeleteEssayRequest  # noqa: Y015
+
+@_typing.final
+class DeleteEssayResponse(_message.Message):
+    """DeleteEssayResponse confirms the erasure was ordered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    ESSAY_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """The batch id."""
+    essay_id: _builtins.str
+    """The essay id."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        essay_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "essay_id", b"essay_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteEssayResponse: _TypeAlias = DeleteEssayResponse  # noqa: Y015
+
+@_typing.final
 class GetBatchResponse(_message.Message):
     """GetBatchResponse carries a batch."""
 

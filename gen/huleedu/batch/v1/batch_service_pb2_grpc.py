@@ -55,6 +55,16 @@ class BatchOrchestratorServiceStub:
                 request_serializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.ListBatchesRequest.SerializeToString,
                 response_deserializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.ListBatchesResponse.FromString,
                 _registered_method=True)
+        self.DeleteBatch = channel.unary_unary(
+                '/huleedu.batch.v1.BatchOrchestratorService/DeleteBatch',
+                request_serializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteBatchRequest.SerializeToString,
+                response_deserializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteBatchResponse.FromString,
+                _registered_method=True)
+        self.DeleteEssay = channel.unary_unary(
+                '/huleedu.batch.v1.BatchOrchestratorService/DeleteEssay',
+                request_serializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteEssayRequest.SerializeToString,
+                response_deserializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteEssayResponse.FromString,
+                _registered_method=True)
 
 
 class BatchOrchestratorServiceServicer:
@@ -89,6 +99,23 @@ class BatchOrchestratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteBatch(self, request, context):
+        """DeleteBatch erases a batch and everything stored for it: raw bytes, texts, corrected texts,
+        records and held uploads, in every service. For the teacher who registered it or an admin of
+        its tenant. Returns once the erasure is ordered; the services erase their parts within
+        seconds. A batch already erased is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteEssay(self, request, context):
+        """DeleteEssay erases one essay of a batch the same way; its slot stays, marked ERASED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BatchOrchestratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +138,16 @@ def add_BatchOrchestratorServiceServicer_to_server(servicer, server):
                     servicer.ListBatches,
                     request_deserializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.ListBatchesRequest.FromString,
                     response_serializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.ListBatchesResponse.SerializeToString,
+            ),
+            'DeleteBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBatch,
+                    request_deserializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteBatchRequest.FromString,
+                    response_serializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteBatchResponse.SerializeToString,
+            ),
+            'DeleteEssay': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteEssay,
+                    request_deserializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteEssayRequest.FromString,
+                    response_serializer=huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteEssayResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +259,60 @@ class BatchOrchestratorService:
             '/huleedu.batch.v1.BatchOrchestratorService/ListBatches',
             huleedu_dot_batch_dot_v1_dot_batch__service__pb2.ListBatchesRequest.SerializeToString,
             huleedu_dot_batch_dot_v1_dot_batch__service__pb2.ListBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/huleedu.batch.v1.BatchOrchestratorService/DeleteBatch',
+            huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteBatchRequest.SerializeToString,
+            huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteEssay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/huleedu.batch.v1.BatchOrchestratorService/DeleteEssay',
+            huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteEssayRequest.SerializeToString,
+            huleedu_dot_batch_dot_v1_dot_batch__service__pb2.DeleteEssayResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,14 @@ class BatchOrchestratorServiceStub:
     """WatchBatch sends the batch at once and again on every change, until it is terminal."""
     ListBatches: _grpc.UnaryUnaryMultiCallable[_batch_service_pb2.ListBatchesRequest, _batch_service_pb2.ListBatchesResponse]
     """ListBatches returns batches, newest first, a page at a time, without their per-essay lists."""
+    DeleteBatch: _grpc.UnaryUnaryMultiCallable[_batch_service_pb2.DeleteBatchRequest, _batch_service_pb2.DeleteBatchResponse]
+    """DeleteBatch erases a batch and everything stored for it: raw bytes, texts, corrected texts,
+    records and held uploads, in every service. For the teacher who registered it or an admin of
+    its tenant. Returns once the erasure is ordered; the services erase their parts within
+    seconds. A batch already erased is NOT_FOUND.
+    """
+    DeleteEssay: _grpc.UnaryUnaryMultiCallable[_batch_service_pb2.DeleteEssayRequest, _batch_service_pb2.DeleteEssayResponse]
+    """DeleteEssay erases one essay of a batch the same way; its slot stays, marked ERASED."""
 
 @_typing.type_check_only
 class BatchOrchestratorServiceAsyncStub(BatchOrchestratorServiceStub):
@@ -55,6 +63,14 @@ class BatchOrchestratorServiceAsyncStub(BatchOrchestratorServiceStub):
     """WatchBatch sends the batch at once and again on every change, until it is terminal."""
     ListBatches: _aio.UnaryUnaryMultiCallable[_batch_service_pb2.ListBatchesRequest, _batch_service_pb2.ListBatchesResponse]  # type: ignore[assignment]
     """ListBatches returns batches, newest first, a page at a time, without their per-essay lists."""
+    DeleteBatch: _aio.UnaryUnaryMultiCallable[_batch_service_pb2.DeleteBatchRequest, _batch_service_pb2.DeleteBatchResponse]  # type: ignore[assignment]
+    """DeleteBatch erases a batch and everything stored for it: raw bytes, texts, corrected texts,
+    records and held uploads, in every service. For the teacher who registered it or an admin of
+    its tenant. Returns once the erasure is ordered; the services erase their parts within
+    seconds. A batch already erased is NOT_FOUND.
+    """
+    DeleteEssay: _aio.UnaryUnaryMultiCallable[_batch_service_pb2.DeleteEssayRequest, _batch_service_pb2.DeleteEssayResponse]  # type: ignore[assignment]
+    """DeleteEssay erases one essay of a batch the same way; its slot stays, marked ERASED."""
 
 class BatchOrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
     """BatchOrchestratorService registers batches and reports their progress."""
@@ -90,5 +106,25 @@ class BatchOrchestratorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_batch_service_pb2.ListBatchesResponse, _abc.Awaitable[_batch_service_pb2.ListBatchesResponse]]:
         """ListBatches returns batches, newest first, a page at a time, without their per-essay lists."""
+
+    @_abc_1.abstractmethod
+    def DeleteBatch(
+        self,
+        request: _batch_service_pb2.DeleteBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_batch_service_pb2.DeleteBatchResponse, _abc.Awaitable[_batch_service_pb2.DeleteBatchResponse]]:
+        """DeleteBatch erases a batch and everything stored for it: raw bytes, texts, corrected texts,
+        records and held uploads, in every service. For the teacher who registered it or an admin of
+        its tenant. Returns once the erasure is ordered; the services erase their parts within
+        seconds. A batch already erased is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteEssay(
+        self,
+        request: _batch_service_pb2.DeleteEssayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_batch_service_pb2.DeleteEssayResponse, _abc.Awaitable[_batch_service_pb2.DeleteEssayResponse]]:
+        """DeleteEssay erases one essay of a batch the same way; its slot stays, marked ERASED."""
 
 def add_BatchOrchestratorServiceServicer_to_server(servicer: BatchOrchestratorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -38,6 +38,8 @@ class _EssayStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EssayStat
     """The spell checker could not process the essay."""
     ESSAY_STATUS_VALIDATION_FAILED: _EssayStatus.ValueType  # 6
     """The uploaded file for this slot failed validation."""
+    ESSAY_STATUS_ERASED: _EssayStatus.ValueType  # 7
+    """Erased at the teacher's request (DeleteEssay): its contents are gone; the slot remains."""
 
 class EssayStatus(_EssayStatus, metaclass=_EssayStatusEnumTypeWrapper):
     """EssayStatus is the state of one essay slot in the essay lifecycle."""
@@ -56,6 +58,8 @@ ESSAY_STATUS_SPELLCHECK_FAILED: EssayStatus.ValueType  # 5
 """The spell checker could not process the essay."""
 ESSAY_STATUS_VALIDATION_FAILED: EssayStatus.ValueType  # 6
 """The uploaded file for this slot failed validation."""
+ESSAY_STATUS_ERASED: EssayStatus.ValueType  # 7
+"""Erased at the teacher's request (DeleteEssay): its contents are gone; the slot remains."""
 Global___EssayStatus: _TypeAlias = EssayStatus  # noqa: Y015
 
 class _BatchStatus:

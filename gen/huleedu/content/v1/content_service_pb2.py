@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from huleedu.common.v1 import common_pb2 as huleedu_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(huleedu/content/v1/content_service.proto\x12\x12huleedu.content.v1\x1a\x1ehuleedu/common/v1/common.proto\"f\n\x11PutContentRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.ContentKind\x12\x12\n\nmedia_type\x18\x03 \x01(\t\"T\n\x12PutContentResponse\x12\x12\n\nstorage_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61lready_stored\x18\x02 \x01(\x08\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\"\'\n\x11GetContentRequest\x12\x12\n\nstorage_id\x18\x01 \x01(\t\"{\n\x12GetContentResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.ContentKind\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x12\n\nstorage_id\x18\x04 \x01(\t\"-\n\x16\x42\x61tchGetContentRequest\x12\x13\n\x0bstorage_ids\x18\x01 \x03(\t\"T\n\x17\x42\x61tchGetContentResponse\x12\x39\n\tresponses\x18\x01 \x03(\x0b\x32&.huleedu.content.v1.GetContentResponse\"Q\n\x16\x42\x61tchPutContentRequest\x12\x37\n\x08requests\x18\x01 \x03(\x0b\x32%.huleedu.content.v1.PutContentRequest\"T\n\x17\x42\x61tchPutContentResponse\x12\x39\n\tresponses\x18\x01 \x03(\x0b\x32&.huleedu.content.v1.PutContentResponse2\xa2\x03\n\x0e\x43ontentService\x12[\n\nPutContent\x12%.huleedu.content.v1.PutContentRequest\x1a&.huleedu.content.v1.PutContentResponse\x12[\n\nGetContent\x12%.huleedu.content.v1.GetContentRequest\x1a&.huleedu.content.v1.GetContentResponse\x12j\n\x0f\x42\x61tchGetContent\x12*.huleedu.content.v1.BatchGetContentRequest\x1a+.huleedu.content.v1.BatchGetContentResponse\x12j\n\x0f\x42\x61tchPutContent\x12*.huleedu.content.v1.BatchPutContentRequest\x1a+.huleedu.content.v1.BatchPutContentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(huleedu/content/v1/content_service.proto\x12\x12huleedu.content.v1\x1a\x1ehuleedu/common/v1/common.proto\"v\n\x11PutContentRequest\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.ContentKind\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x0e\n\x06holder\x18\x04 \x01(\t\"T\n\x12PutContentResponse\x12\x12\n\nstorage_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61lready_stored\x18\x02 \x01(\x08\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\"\'\n\x11GetContentRequest\x12\x12\n\nstorage_id\x18\x01 \x01(\t\"{\n\x12GetContentResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.ContentKind\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x12\n\nstorage_id\x18\x04 \x01(\t\"-\n\x16\x42\x61tchGetContentRequest\x12\x13\n\x0bstorage_ids\x18\x01 \x03(\t\"T\n\x17\x42\x61tchGetContentResponse\x12\x39\n\tresponses\x18\x01 \x03(\x0b\x32&.huleedu.content.v1.GetContentResponse\"Q\n\x16\x42\x61tchPutContentRequest\x12\x37\n\x08requests\x18\x01 \x03(\x0b\x32%.huleedu.content.v1.PutContentRequest\"T\n\x17\x42\x61tchPutContentResponse\x12\x39\n\tresponses\x18\x01 \x03(\x0b\x32&.huleedu.content.v1.PutContentResponse\":\n\x13\x45raseContentRequest\x12\x13\n\x0bstorage_ids\x18\x01 \x03(\t\x12\x0e\n\x06holder\x18\x02 \x01(\t\"L\n\x14\x45raseContentResponse\x12\x1a\n\x12\x65rased_storage_ids\x18\x01 \x03(\t\x12\x18\n\x10kept_storage_ids\x18\x02 \x03(\t2\x85\x04\n\x0e\x43ontentService\x12[\n\nPutContent\x12%.huleedu.content.v1.PutContentRequest\x1a&.huleedu.content.v1.PutContentResponse\x12[\n\nGetContent\x12%.huleedu.content.v1.GetContentRequest\x1a&.huleedu.content.v1.GetContentResponse\x12j\n\x0f\x42\x61tchGetContent\x12*.huleedu.content.v1.BatchGetContentRequest\x1a+.huleedu.content.v1.BatchGetContentResponse\x12j\n\x0f\x42\x61tchPutContent\x12*.huleedu.content.v1.BatchPutContentRequest\x1a+.huleedu.content.v1.BatchPutContentResponse\x12\x61\n\x0c\x45raseContent\x12\'.huleedu.content.v1.EraseContentRequest\x1a(.huleedu.content.v1.EraseContentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,21 +33,25 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'huleedu.content.v1.content_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PUTCONTENTREQUEST']._serialized_start=96
-  _globals['_PUTCONTENTREQUEST']._serialized_end=198
-  _globals['_PUTCONTENTRESPONSE']._serialized_start=200
-  _globals['_PUTCONTENTRESPONSE']._serialized_end=284
-  _globals['_GETCONTENTREQUEST']._serialized_start=286
-  _globals['_GETCONTENTREQUEST']._serialized_end=325
-  _globals['_GETCONTENTRESPONSE']._serialized_start=327
-  _globals['_GETCONTENTRESPONSE']._serialized_end=450
-  _globals['_BATCHGETCONTENTREQUEST']._serialized_start=452
-  _globals['_BATCHGETCONTENTREQUEST']._serialized_end=497
-  _globals['_BATCHGETCONTENTRESPONSE']._serialized_start=499
-  _globals['_BATCHGETCONTENTRESPONSE']._serialized_end=583
-  _globals['_BATCHPUTCONTENTREQUEST']._serialized_start=585
-  _globals['_BATCHPUTCONTENTREQUEST']._serialized_end=666
-  _globals['_BATCHPUTCONTENTRESPONSE']._serialized_start=668
-  _globals['_BATCHPUTCONTENTRESPONSE']._serialized_end=752
-  _globals['_CONTENTSERVICE']._serialized_start=755
-  _globals['_CONTENTSERVICE']._serialized_end=1173
+  _globals['_PUTCONTENTREQUEST']._serialized_end=214
+  _globals['_PUTCONTENTRESPONSE']._serialized_start=216
+  _globals['_PUTCONTENTRESPONSE']._serialized_end=300
+  _globals['_GETCONTENTREQUEST']._serialized_start=302
+  _globals['_GETCONTENTREQUEST']._serialized_end=341
+  _globals['_GETCONTENTRESPONSE']._serialized_start=343
+  _globals['_GETCONTENTRESPONSE']._serialized_end=466
+  _globals['_BATCHGETCONTENTREQUEST']._serialized_start=468
+  _globals['_BATCHGETCONTENTREQUEST']._serialized_end=513
+  _globals['_BATCHGETCONTENTRESPONSE']._serialized_start=515
+  _globals['_BATCHGETCONTENTRESPONSE']._serialized_end=599
+  _globals['_BATCHPUTCONTENTREQUEST']._serialized_start=601
+  _globals['_BATCHPUTCONTENTREQUEST']._serialized_end=682
+  _globals['_BATCHPUTCONTENTRESPONSE']._serialized_start=684
+  _globals['_BATCHPUTCONTENTRESPONSE']._serialized_end=768
+  _globals['_ERASECONTENTREQUEST']._serialized_start=770
+  _globals['_ERASECONTENTREQUEST']._serialized_end=828
+  _globals['_ERASECONTENTRESPONSE']._serialized_start=830
+  _globals['_ERASECONTENTRESPONSE']._serialized_end=906
+  _globals['_CONTENTSERVICE']._serialized_start=909
+  _globals['_CONTENTSERVICE']._serialized_end=1426
 # @@protoc_insertion_point(module_scope)

@@ -28,22 +28,29 @@ class PutContentRequest(_message.Message):
     CONTENT_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    HOLDER_FIELD_NUMBER: _builtins.int
     content: _builtins.bytes
     """The bytes to store (at most the configured size limit, 10 MiB by default)."""
     kind: _common_pb2.ContentKind.ValueType
     """What the bytes are."""
     media_type: _builtins.str
     """Media type of the bytes, e.g. "text/plain; charset=utf-8"."""
+    holder: _builtins.str
+    """Who holds the content (a batch id): the same bytes held by two batches of a tenant are
+    stored once and erased only when both released them (EraseContent). Empty: no holder, the
+    content is erased by the first EraseContent that names it.
+    """
     def __init__(
         self,
         *,
         content: _builtins.bytes = ...,
         kind: _common_pb2.ContentKind.ValueType = ...,
         media_type: _builtins.str = ...,
+        holder: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "kind", b"kind", "media_type", b"media_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "holder", b"holder", "kind", b"kind", "media_type", b"media_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -232,3 +239,61 @@ class BatchPutContentResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BatchPutContentResponse: _TypeAlias = BatchPutContentResponse  # noqa: Y015
+
+@_typing.final
+class EraseContentRequest(_message.Message):
+    """EraseContentRequest names the contents a holder releases."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORAGE_IDS_FIELD_NUMBER: _builtins.int
+    HOLDER_FIELD_NUMBER: _builtins.int
+    holder: _builtins.str
+    """The holder that releases them (a batch id); empty releases every holder."""
+    @_builtins.property
+    def storage_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Storage ids, at most 100; ids not stored are skipped."""
+
+    def __init__(
+        self,
+        *,
+        storage_ids: _abc.Iterable[_builtins.str] | None = ...,
+        holder: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder", b"holder", "storage_ids", b"storage_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseContentRequest: _TypeAlias = EraseContentRequest  # noqa: Y015
+
+@_typing.final
+class EraseContentResponse(_message.Message):
+    """EraseContentResponse says what was erased."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ERASED_STORAGE_IDS_FIELD_NUMBER: _builtins.int
+    KEPT_STORAGE_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def erased_storage_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The ids whose last holder was released: their bytes are gone."""
+
+    @_builtins.property
+    def kept_storage_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The ids still held by another holder of the tenant."""
+
+    def __init__(
+        self,
+        *,
+        erased_storage_ids: _abc.Iterable[_builtins.str] | None = ...,
+        kept_storage_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["erased_storage_ids", b"erased_storage_ids", "kept_storage_ids", b"kept_storage_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseContentResponse: _TypeAlias = EraseContentResponse  # noqa: Y015

@@ -55,6 +55,11 @@ class ContentServiceStub:
                 request_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentRequest.SerializeToString,
                 response_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentResponse.FromString,
                 _registered_method=True)
+        self.EraseContent = channel.unary_unary(
+                '/huleedu.content.v1.ContentService/EraseContent',
+                request_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.EraseContentRequest.SerializeToString,
+                response_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.EraseContentResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -91,6 +96,14 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EraseContent(self, request, context):
+        """EraseContent releases contents a holder (a batch) held; one whose last holder is released is
+        erased: its bytes overwritten on every replica. For services and admins only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +126,11 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.BatchPutContent,
                     request_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentRequest.FromString,
                     response_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentResponse.SerializeToString,
+            ),
+            'EraseContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseContent,
+                    request_deserializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.EraseContentRequest.FromString,
+                    response_serializer=huleedu_dot_content_dot_v1_dot_content__service__pb2.EraseContentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +242,33 @@ class ContentService:
             '/huleedu.content.v1.ContentService/BatchPutContent',
             huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentRequest.SerializeToString,
             huleedu_dot_content_dot_v1_dot_content__service__pb2.BatchPutContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/huleedu.content.v1.ContentService/EraseContent',
+            huleedu_dot_content_dot_v1_dot_content__service__pb2.EraseContentRequest.SerializeToString,
+            huleedu_dot_content_dot_v1_dot_content__service__pb2.EraseContentResponse.FromString,
             options,
             channel_credentials,
             insecure,

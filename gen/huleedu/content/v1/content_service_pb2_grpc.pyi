@@ -45,6 +45,10 @@ class ContentServiceStub:
     """BatchPutContent stores up to 100 items at once, each as PutContent would; one item refused
     (its index is in the message) stores nothing.
     """
+    EraseContent: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.EraseContentRequest, _content_service_pb2.EraseContentResponse]
+    """EraseContent releases contents a holder (a batch) held; one whose last holder is released is
+    erased: its bytes overwritten on every replica. For services and admins only.
+    """
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -62,6 +66,10 @@ class ContentServiceAsyncStub(ContentServiceStub):
     BatchPutContent: _aio.UnaryUnaryMultiCallable[_content_service_pb2.BatchPutContentRequest, _content_service_pb2.BatchPutContentResponse]  # type: ignore[assignment]
     """BatchPutContent stores up to 100 items at once, each as PutContent would; one item refused
     (its index is in the message) stores nothing.
+    """
+    EraseContent: _aio.UnaryUnaryMultiCallable[_content_service_pb2.EraseContentRequest, _content_service_pb2.EraseContentResponse]  # type: ignore[assignment]
+    """EraseContent releases contents a holder (a batch) held; one whose last holder is released is
+    erased: its bytes overwritten on every replica. For services and admins only.
     """
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -101,6 +109,16 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_content_service_pb2.BatchPutContentResponse, _abc.Awaitable[_content_service_pb2.BatchPutContentResponse]]:
         """BatchPutContent stores up to 100 items at once, each as PutContent would; one item refused
         (its index is in the message) stores nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def EraseContent(
+        self,
+        request: _content_service_pb2.EraseContentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.EraseContentResponse, _abc.Awaitable[_content_service_pb2.EraseContentResponse]]:
+        """EraseContent releases contents a holder (a batch) held; one whose last holder is released is
+        erased: its bytes overwritten on every replica. For services and admins only.
         """
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -601,3 +601,44 @@ class BatchReadinessDeadlineReached(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BatchReadinessDeadlineReached: _TypeAlias = BatchReadinessDeadlineReached  # noqa: Y015
+
+@_typing.final
+class BatchErasureRequested(_message.Message):
+    """BatchErasureRequested orders every service to erase what it holds of a batch (or of some of
+    its essays): contents, records and held uploads. Subject `huleedu.bos.batch_erasure_requested.v1`;
+    BOS → ELS, File Service.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ESSAY_IDS_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """The batch id."""
+    tenant_id: _builtins.str
+    """The tenant the batch belongs to (its contents are that tenant's)."""
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata:
+        """Event metadata."""
+
+    @_builtins.property
+    def essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: the whole batch. Else only these essays."""
+
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        batch_id: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        essay_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "essay_ids", b"essay_ids", "metadata", b"metadata", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchErasureRequested: _TypeAlias = BatchErasureRequested  # noqa: Y015
