@@ -3,12 +3,16 @@ announcer and the batch census."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 
 from huleedu.batch.v1 import batch_service_pb2_grpc
 from services.batch_orchestrator.adapters.event_publisher import JetStreamEventPublisher
 from services.batch_orchestrator.adapters.kv_batches import BUCKET, KvBatchRepository
 from services.batch_orchestrator.adapters.metrics import batch_census
+from services.batch_orchestrator.domain.erasure import BatchEraser
+from services.batch_orchestrator.domain.errors import BackendUnavailable
 from services.batch_orchestrator.domain.progress import BatchProgress
 from services.batch_orchestrator.domain.publishing import PRODUCER
 from services.batch_orchestrator.domain.queries import BatchQueries
@@ -25,11 +29,25 @@ from services.batch_orchestrator.settings import BosSettings
 from services.mesh.runtime import RunningService, ServiceProgram, Wiring
 
 RunningBos = RunningService[BatchOrchestratorServicer]
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
     """The wall clock, in UTC."""
     return datetime.now(UTC)
+
+
+async def run_retention(eraser: BatchEraser, retention: timedelta, interval_s: float) -> None:
+    """Erase the batches past `retention` now and every `interval_s` until cancelled."""
+    while True:
+        try:
+            await eraser.erase_expired(retention)
+        except BackendUnavailable as error:
+            log.warning("erasing batches past their retention failed; will retry: %s", error)
+        except Exception:
+            # A bug must not end the loop that keeps old essays from being kept forever.
+            log.exception("erasing batches past their retention failed; will retry")
+        await asyncio.sleep(interval_s)
 
 
 async def wire(mesh: Wiring, settings: BosSettings) -> BatchOrchestratorServicer:
@@ -53,7 +71,8 @@ async def wire(mesh: Wiring, settings: BosSettings) -> BatchOrchestratorServicer
         entrypoints.handlers(),
         concurrency=settings.consumer_concurrency,
     )
-    servicer = BatchOrchestratorServicer(registrar, BatchQueries(repository))
+    eraser = BatchEraser(repository, publisher, clock=utc_now)
+    servicer = BatchOrchestratorServicer(registrar, BatchQueries(repository), eraser)
     mesh.on_reconnect(servicer.end_watches)
     mesh.draining(servicer.close)  # open WatchBatch streams end, so the grace is not spent
     mesh.serve(
@@ -64,6 +83,9 @@ async def wire(mesh: Wiring, settings: BosSettings) -> BatchOrchestratorServicer
     )
     mesh.background(lambda: registrar.run_announcer(settings.announce_retry_s))
     mesh.background(batch_census(batches_kv).follow)
+    if settings.retention_days:
+        retention = timedelta(days=settings.retention_days)
+        mesh.background(lambda: run_retention(eraser, retention, settings.retention_check_s))
     mesh.ready_fields["max_essays"] = settings.policy.max_essays
     return servicer
 

@@ -26,6 +26,9 @@ class BosSettings:
     shutdown_grace_s: float = 5.0
     log_level: str = "INFO"
     metrics: MetricsSettings = METRICS_OFF  # __main__ serves /metrics; tests in-process do not
+    # Batches registered longer ago than this are erased (0: kept until deleted).
+    retention_days: float = 0.0
+    retention_check_s: float = 3600.0
 
     @classmethod
     def from_env(cls) -> BosSettings:
@@ -55,12 +58,29 @@ class BosSettings:
             shutdown_grace_s=env_float("BOS_SHUTDOWN_GRACE_S", 5.0, minimum=0.0, maximum=300.0),
             log_level=env_str("LOG_LEVEL", "INFO"),
             metrics=MetricsSettings.from_env("BATCH_ORCHESTRATOR_METRICS_ADDR"),
+            retention_days=env_float("RETENTION_DAYS", 365.0, minimum=0.0, maximum=36500.0),
+            retention_check_s=env_float(
+                "BOS_RETENTION_CHECK_S", 3600.0, minimum=1.0, maximum=86400.0
+            ),
         )
 
 
 # The variables this service reads beyond SHARED_SETTINGS (services.mesh.settings), as
 # docs/services.md lists them (written from here by `python -m devstack.settings_docs`).
 DOCUMENTED: tuple[Documented, ...] = (
+    Documented(
+        "RETENTION_DAYS",
+        "`365`",
+        (
+            "batches registered longer ago are erased everywhere, as DeleteBatch erases them "
+            "(fractions allowed; 0 keeps them until deleted)"
+        ),
+    ),
+    Documented(
+        "BOS_RETENTION_CHECK_S",
+        "`3600`",
+        "how often BOS looks for batches past `RETENTION_DAYS`",
+    ),
     Documented(
         "BOS_MAX_ESSAYS",
         "`500`",

@@ -24,6 +24,7 @@ from services.essay_lifecycle.entrypoints.grpc_servicer import (
 )
 from services.essay_lifecycle.settings import EssayLifecycleSettings
 from services.mesh import subjects
+from services.mesh.content_client import ContentClient
 from services.mesh.runtime import RunningService, ServiceProgram, Wiring
 from services.mesh.streams import ConsumerSpec
 
@@ -36,6 +37,7 @@ CONSUMED_SUBJECTS = [
     subjects.BATCH_READINESS_DEADLINE,
     subjects.BATCH_SPELLCHECK_INITIATE,
     subjects.ESSAY_SPELLCHECK_COMPLETED,
+    subjects.BATCH_ERASURE_REQUESTED,
 ]
 
 EssayLifecycleApp = RunningService[EssayLifecycleHandlers]
@@ -54,7 +56,13 @@ def consumer_spec(settings: EssayLifecycleSettings) -> ConsumerSpec:
 async def wire(mesh: Wiring, settings: EssayLifecycleSettings) -> EssayLifecycleHandlers:
     """Trackers and essay records in KV, the handlers, the queries over both."""
     batches_kv = await mesh.kv(BATCHES_BUCKET, message_ttls=True)
-    trackers = KvTrackerRepository(batches_kv, unregistered_hold_s=settings.unregistered_hold_s)
+    trackers = KvTrackerRepository(
+        batches_kv,
+        unregistered_hold_s=settings.unregistered_hold_s,
+        tombstone_s=settings.tombstone_s,
+    )
+    content = ContentClient(settings.content_addr, service=mesh.name)
+    mesh.closing(content.close)
     essays = KvEssayIndex(await mesh.kv(ESSAYS_BUCKET), mesh.nats)
     publisher = await mesh.events()
     handlers = EssayLifecycleHandlers(
@@ -62,6 +70,7 @@ async def wire(mesh: Wiring, settings: EssayLifecycleSettings) -> EssayLifecycle
         essays,
         publisher,
         JetStreamDeadlineScheduler(publisher),
+        content,
         rules=settings.readiness,
         on_upload=count_upload,
         on_registered=count_registration,

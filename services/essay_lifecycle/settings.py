@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
-from services.mesh.settings import Documented, NatsSettings, env_addr, env_float, env_int, env_str
+from services.mesh.settings import (
+    DEFAULT_ADDRS,
+    Documented,
+    NatsSettings,
+    env_addr,
+    env_dial_target,
+    env_float,
+    env_int,
+    env_str,
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,11 @@ class EssayLifecycleSettings:
     metrics: MetricsSettings = METRICS_OFF  # run() serves /metrics; tests in-process do not
     # How long uploads are held for a batch ELS has not seen registered, after the last one.
     unregistered_hold_s: float = 3600.0
+    # Where erased batches' contents are erased (the Content Service).
+    content_addr: str = DEFAULT_ADDRS["CONTENT_SERVICE_ADDR"]
+    # How long an erased batch's tombstone stays: the event log's retention, after which no event
+    # of the batch is left to arrive.
+    tombstone_s: float = 7 * 86400.0
 
     @classmethod
     def from_env(cls) -> EssayLifecycleSettings:
@@ -42,6 +56,10 @@ class EssayLifecycleSettings:
             metrics=MetricsSettings.from_env("ESSAY_LIFECYCLE_METRICS_ADDR"),
             unregistered_hold_s=env_float(
                 "ELS_UNREGISTERED_HOLD_S", 3600.0, minimum=1.0, maximum=30 * 86400.0
+            ),
+            content_addr=env_dial_target("CONTENT_SERVICE_ADDR"),
+            tombstone_s=env_float(
+                "ELS_ERASED_TOMBSTONE_S", 7 * 86400.0, minimum=60.0, maximum=365 * 86400.0
             ),
         )
 
@@ -73,6 +91,14 @@ DOCUMENTED: tuple[Documented, ...] = (
         (
             "how long uploads for a batch ELS has not seen registered are held after the last "
             "one; then the batch's tracker and the held uploads expire (JetStream per-message TTL)"
+        ),
+    ),
+    Documented(
+        "ELS_ERASED_TOMBSTONE_S",
+        "`604800`",
+        (
+            "how long an erased batch's tombstone (ids only) stays, so events still in flight "
+            "for it erase what they carry; the event log's retention"
         ),
     ),
     Documented(

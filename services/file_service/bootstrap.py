@@ -8,11 +8,12 @@ from huleedu.file.v1 import file_service_pb2_grpc
 from services.file_service.adapters.announcer import PRODUCER, JetStreamAnnouncer
 from services.file_service.adapters.batch_registry import BATCHES_BUCKET, KvBatchRegistry
 from services.file_service.adapters.content_store import GrpcContentStore
+from services.file_service.adapters.erasure import forget_batch
 from services.file_service.adapters.extraction_pool import ExtractionPool
 from services.file_service.adapters.file_admissions import BATCH_FILES_BUCKET, KvFileAdmissions
 from services.file_service.adapters.upload_ledger import UPLOADS_BUCKET, KvUploadLedger
 from services.file_service.domain.ingest import UploadIngestor
-from services.file_service.entrypoints.event_handlers import registration_handler
+from services.file_service.entrypoints.event_handlers import erasure_handler, registration_handler
 from services.file_service.entrypoints.grpc_servicer import SERVICE_NAME, FileServicer
 from services.file_service.entrypoints.upload_audit import UploadAudit
 from services.file_service.settings import FileServiceSettings
@@ -27,12 +28,12 @@ FileService = RunningService[ExtractionPool]
 
 
 def consumer_spec(settings: FileServiceSettings) -> ConsumerSpec:
-    """The File Service's durable consumer: batch registrations only."""
+    """The File Service's durable consumer: batch registrations and erasures."""
     return ConsumerSpec.of_service(
         DURABLE,
-        [subjects.BATCH_ESSAYS_REGISTERED],
+        [subjects.BATCH_ESSAYS_REGISTERED, subjects.BATCH_ERASURE_REQUESTED],
         settings.nats,
-        "File Service: learns which batches exist",
+        "File Service: learns which batches exist and which are erased",
     )
 
 
@@ -62,7 +63,12 @@ async def wire(mesh: Wiring, settings: FileServiceSettings) -> ExtractionPool:
     )
     await mesh.consume(
         consumer_spec(settings),
-        {events_pb2.BatchEssaysRegistered: registration_handler(registry)},
+        {
+            events_pb2.BatchEssaysRegistered: registration_handler(registry),
+            events_pb2.BatchErasureRequested: erasure_handler(
+                registry, lambda batch_id: forget_batch(mesh.js, batch_id)
+            ),
+        },
     )
     audit = UploadAudit(await mesh.audit(), SERVICE_NAME)
     servicer = FileServicer(ingestor, audit, upload_concurrency=settings.upload_concurrency)

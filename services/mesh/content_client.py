@@ -144,6 +144,22 @@ class ContentClient:
             contents.extend(item.content for item in response.responses)
         return contents
 
+    async def erase(
+        self, storage_ids: Sequence[str], *, tenant: str, holder: str
+    ) -> tuple[list[str], list[str]]:
+        """Release `holder`'s hold on the tenant's contents (EraseContent, MAX_BATCH_ITEMS ids a
+        call); those no one else holds are erased. Returns (erased, kept)."""
+        erased: list[str] = []
+        kept: list[str] = []
+        for start in range(0, len(storage_ids), MAX_BATCH_ITEMS):
+            request = content_service_pb2.EraseContentRequest(
+                storage_ids=storage_ids[start : start + MAX_BATCH_ITEMS], holder=holder
+            )
+            response = await self._call(self._stub.EraseContent, request, "EraseContent", tenant)
+            erased.extend(response.erased_storage_ids)
+            kept.extend(response.kept_storage_ids)
+        return erased, kept
+
     async def _call(
         self, rpc: grpc.aio.UnaryUnaryMultiCallable[Q, R], request: Q, action: str, tenant: str
     ) -> R:

@@ -102,6 +102,11 @@ def _batch_id_of(index: str) -> str:
     return index.rsplit(".", 1)[-1]
 
 
+def _registered_us(index: str) -> int:
+    """When the batch of an index key was registered (the key holds it inverted)."""
+    return _US_CEILING - int(index.removeprefix(INDEX_PREFIX).split(".", 1)[0])
+
+
 class KvBatchRepository:
     """BatchRepository over a JetStream KV bucket."""
 
@@ -212,6 +217,28 @@ class KvBatchRepository:
             )
             for entry in entries
         ]
+
+    async def erase(self, batch_id: str, tombstone: BatchRecord) -> None:
+        """Replace the document by `tombstone` (the bucket keeps one revision, so the old one is
+        gone) and remove its index key and any announcement mark, leaving none behind."""
+        with _backend(f"erasing batch {batch_id}"):
+            found = await read_document(self._kv, batch_id, BatchRecord)
+            await update_document(
+                self._kv, batch_id, BatchRecord, lambda _doc: tombstone, self._cache
+            )
+            stream = f"KV_{self._bucket}"
+            if found is not None:
+                subject = f"$KV.{self._bucket}.{index_key(found[0])}"
+                await self._js.purge_stream(stream, subject=subject)
+            mark = f"$KV.{self._bucket}.{UNANNOUNCED_PREFIX}{batch_id}"
+            await self._js.purge_stream(stream, subject=mark)
+
+    async def registered_before(self, cutoff_us: int) -> list[str]:
+        """The ids of the batches registered before `cutoff_us` (microseconds since the epoch),
+        from the index keys alone."""
+        with _backend("listing old batches"):
+            keys = [entry.key for entry in await self._entries(f"{INDEX_PREFIX}>")]
+        return [_batch_id_of(key) for key in keys if _registered_us(key) < cutoff_us]
 
     async def mark_announced(self, batch_id: str) -> None:
         """Remove the mark, leaving no tombstone."""

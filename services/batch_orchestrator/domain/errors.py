@@ -37,9 +37,9 @@ class InvalidRequest(BatchError):
 class BatchNotFound(BatchError):
     """No batch has this id."""
 
-    def __init__(self, batch_id: str) -> None:
+    def __init__(self, batch_id: str, message: str = "") -> None:
         self.batch_id = batch_id
-        super().__init__(f"no batch with batch_id {batch_id!r}")
+        super().__init__(message or f"no batch with batch_id {batch_id!r}")
 
 
 class RequestIdReused(BatchError):
@@ -65,3 +65,19 @@ class ContractViolation(BatchError):
 
 class BackendUnavailable(BatchError):
     """NATS (the KV bucket or the event stream) did not answer; the call may succeed later."""
+
+
+class NotPermitted(BatchError):
+    """The caller may not do this to the batch (only its creator or an admin may erase it)."""
+
+    def __init__(self, batch_id: str, message: str) -> None:
+        self.batch_id = batch_id
+        super().__init__(message)
+
+
+class BatchErased(BatchError):
+    """The batch was erased: an event still in flight for it changes nothing."""
+
+    def __init__(self, batch_id: str) -> None:
+        self.batch_id = batch_id
+        super().__init__(f"batch {batch_id!r} was erased")

@@ -85,6 +85,12 @@ class BatchRepository(Protocol):
     async def mark_announced(self, batch_id: str) -> None:
         """Forget that the batch awaits its announcement."""
 
+    async def erase(self, batch_id: str, tombstone: BatchRecord) -> None:
+        """Replace the batch's document by its tombstone, with no trace in the listing."""
+
+    async def registered_before(self, cutoff_us: int) -> list[str]:
+        """The ids of the batches registered before `cutoff_us` (microseconds, Unix time)."""
+
 
 class EventPublisher(Protocol):
     """Publishes an event to its subject; returns once JetStream has stored it."""

@@ -10,6 +10,7 @@ from huleedu.common.v1 import common_pb2
 from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain import batch as lifecycle
 from services.batch_orchestrator.domain.errors import (
+    BatchErased,
     BatchNotFound,
     ContractViolation,
     PhaseNotStarted,
@@ -38,9 +39,14 @@ class BatchProgress:
         self._clock = clock
 
     async def _update(self, batch_id: str, change: Change) -> Stored:
-        stored = await self._repository.update(batch_id, change)
+        def unless_erased(batch: BatchRecord) -> BatchRecord | None:
+            return None if batch.HasField("erased_at") else change(batch)
+
+        stored = await self._repository.update(batch_id, unless_erased)
         if stored is None:
             raise BatchNotFound(batch_id)
+        if stored.batch.HasField("erased_at"):
+            raise BatchErased(batch_id)
         return stored
 
     def _log_unchanged(self, event: str, batch: BatchRecord) -> None:

@@ -25,7 +25,8 @@ class BatchQueries:
         as a missing one, so nothing says it exists."""
         canonical = parse_batch_id(batch_id)
         batch = await self._repository.get(canonical)
-        if batch is None or batch.tenant_id != tenant_id:
+        # An erased batch's tombstone is not found either.
+        if batch is None or batch.tenant_id != tenant_id or batch.HasField("erased_at"):
             raise BatchNotFound(canonical)
         return batch
 

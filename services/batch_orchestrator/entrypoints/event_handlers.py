@@ -13,6 +13,7 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.batch_orchestrator.domain.errors import (
     BackendUnavailable,
+    BatchErased,
     BatchNotFound,
     ContractViolation,
     InvalidRequest,
@@ -81,6 +82,8 @@ class BosEventHandlers:
                 raise PermanentError(f"expected {message_type.DESCRIPTOR.full_name}")
             try:
                 await handle(event)
+            except BatchErased:
+                return  # an event still in flight for an erased batch: nothing to do
             except (BatchNotFound, PhaseNotStarted) as error:
                 raise TransientError(str(error), delay_s=self._retry_s) from error
             except BackendUnavailable as error:

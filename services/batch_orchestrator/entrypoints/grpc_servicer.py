@@ -13,11 +13,13 @@ from huleedu.batch.v1 import batch_service_pb2 as pb
 from huleedu.batch.v1 import batch_service_pb2_grpc as pb_grpc
 from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.domain.batch import is_terminal
+from services.batch_orchestrator.domain.erasure import BatchEraser
 from services.batch_orchestrator.domain.errors import (
     BackendUnavailable,
     BatchError,
     BatchNotFound,
     InvalidRequest,
+    NotPermitted,
     RequestIdReused,
 )
 from services.batch_orchestrator.domain.ports import BatchWatch
@@ -35,12 +37,14 @@ _CODES: dict[type[BatchError], grpc.StatusCode] = {
     BatchNotFound: grpc.StatusCode.NOT_FOUND,
     RequestIdReused: grpc.StatusCode.ALREADY_EXISTS,
     BackendUnavailable: grpc.StatusCode.UNAVAILABLE,
+    NotPermitted: grpc.StatusCode.PERMISSION_DENIED,
 }
 _REASONS: dict[type[BatchError], str] = {
     InvalidRequest: "INVALID_REQUEST",
     BatchNotFound: "BATCH_NOT_FOUND",
     RequestIdReused: "REQUEST_ID_REUSED",
     BackendUnavailable: "STORE_UNAVAILABLE",
+    NotPermitted: "NOT_PERMITTED",
 }
 _SHUTTING_DOWN = "the Batch Orchestrator is shutting down; call WatchBatch again"
 _WATCH_AGAIN = "the Batch Orchestrator lost its NATS connection; call WatchBatch again"
@@ -88,11 +92,14 @@ def batch_request(request: pb.RegisterBatchRequest, caller: Caller) -> BatchRequ
 
 
 class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
-    """RegisterBatch, GetBatch, WatchBatch and ListBatches."""
+    """RegisterBatch, GetBatch, WatchBatch, ListBatches, DeleteBatch and DeleteEssay."""
 
-    def __init__(self, registrar: BatchRegistrar, queries: BatchQueries) -> None:
+    def __init__(
+        self, registrar: BatchRegistrar, queries: BatchQueries, eraser: BatchEraser
+    ) -> None:
         self._registrar = registrar
         self._queries = queries
+        self._eraser = eraser
         self._watches: set[BatchWatch] = set()
         self._closing = False
 
@@ -172,6 +179,8 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
         self._watches.add(watch)
         try:
             async for batch in watch:
+                if batch.HasField("erased_at"):
+                    raise BatchNotFound(batch.batch_id, f"batch {batch.batch_id} was erased")
                 yield pb.WatchBatchResponse(batch=as_api(batch))
                 if is_terminal(batch):
                     return
@@ -186,3 +195,38 @@ class BatchOrchestratorServicer(pb_grpc.BatchOrchestratorServiceServicer):
             _SHUTTING_DOWN if self._closing else _WATCH_AGAIN,
             reason="SHUTTING_DOWN" if self._closing else "WATCH_INTERRUPTED",
         )
+
+    async def DeleteBatch(
+        self,
+        request: pb.DeleteBatchRequest,
+        context: grpc.aio.ServicerContext[pb.DeleteBatchRequest, pb.DeleteBatchResponse],
+    ) -> pb.DeleteBatchResponse:
+        """Order the batch's erasure everywhere; its creator or an admin of its tenant."""
+        caller = current_caller()
+        try:
+            batch = await self._eraser.delete_batch(
+                request.batch_id,
+                tenant_id=caller.tenant,
+                may_erase=lambda creator: caller.owns(caller.tenant, creator),
+            )
+        except BatchError as error:
+            await _abort(context, error)
+        return pb.DeleteBatchResponse(batch_id=batch.batch_id, essay_count=len(batch.essay_ids))
+
+    async def DeleteEssay(
+        self,
+        request: pb.DeleteEssayRequest,
+        context: grpc.aio.ServicerContext[pb.DeleteEssayRequest, pb.DeleteEssayResponse],
+    ) -> pb.DeleteEssayResponse:
+        """Order one essay's erasure everywhere; its slot stays, marked ERASED."""
+        caller = current_caller()
+        try:
+            batch = await self._eraser.delete_essay(
+                request.batch_id,
+                request.essay_id,
+                tenant_id=caller.tenant,
+                may_erase=lambda creator: caller.owns(caller.tenant, creator),
+            )
+        except BatchError as error:
+            await _abort(context, error)
+        return pb.DeleteEssayResponse(batch_id=batch.batch_id, essay_id=request.essay_id)

@@ -56,9 +56,11 @@ class KvTrackerRepository:
         cache: DocumentCache | None = None,
         *,
         unregistered_hold_s: float | None = None,
+        tombstone_s: float | None = None,
     ) -> None:
         self._kv = kv
         self._unregistered_hold_s = unregistered_hold_s
+        self._tombstone_s = tombstone_s
         self._committer = GroupCommitter(
             kv,
             essay_state_pb2.BatchTracker,
@@ -69,7 +71,11 @@ class KvTrackerRepository:
     def _ttl_of(self, tracker: BatchTracker) -> float | None:
         """A tracker that only holds uploads (its batch not registered here) expires
         `unregistered_hold_s` after its last write, held uploads and all: nothing holds them
-        forever for a batch that never registers. A registered tracker is kept."""
+        forever for a batch that never registers. An erased batch's tombstone, once nothing is
+        pending, expires `tombstone_s` after its last write: by then no event of the batch is
+        left to arrive. A registered tracker is kept."""
+        if tracker.erased and not tracker.pending_erasure:
+            return self._tombstone_s
         return None if tracker.registered else self._unregistered_hold_s
 
     async def update(self, batch_id: str, mutate: Mutation) -> BatchTracker | None:
@@ -121,6 +127,18 @@ class KvEssayIndex:
         """Store the essay's record with its corrections (the same value on every redelivery)."""
         record = EssayRecord(batch_id=batch_id, corrections=list(corrections))
         await self._saves.store(kv_entry(ESSAYS_BUCKET, essay_id, record.SerializeToString()))
+
+    async def erase(self, batch_id: str, essay_ids: Sequence[str], *, whole_batch: bool) -> None:
+        """Forget the essays' corrections: with the whole batch their records go (a purge, which
+        drops every revision), else each is rewritten with its batch id only (GetEssay still
+        finds the erased slot)."""
+        for essay_id in essay_ids:
+            if not is_valid_id(essay_id):
+                continue
+            if whole_batch:
+                await self._kv.purge(essay_id)
+            else:
+                await self._kv.put(essay_id, EssayRecord(batch_id=batch_id).SerializeToString())
 
     async def _put(self, record: Outgoing) -> None:
         await self._kv.put(kv_key_of(ESSAYS_BUCKET, record), record.payload)

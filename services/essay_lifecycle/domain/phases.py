@@ -84,7 +84,7 @@ def apply_spellcheck_command(
             refused.append(refusal)
             continue
         progress.essay_ids.append(ref.essay_id)
-    _finish_if_done(tracker, progress, command.metadata.event_id, now)
+    finish_if_done(tracker, progress, command.metadata.event_id, now)
     return Change(tracker, tuple(refused))
 
 
@@ -128,7 +128,7 @@ def apply_spellcheck_result(
         essay.failure_reason = reason
     progress = find_phase(tracker, Phase.PHASE_SPELLCHECK)
     if progress is not None:
-        _finish_if_done(tracker, progress, event_id, now)
+        finish_if_done(tracker, progress, event_id, now)
     return Change(tracker)
 
 
@@ -145,7 +145,9 @@ def phase_counts(tracker: BatchTracker, progress: PhaseProgress) -> tuple[int, i
     """(succeeded, failed) essays of the phase so far."""
     states = [slot.essay.status for slot in _phase_slots(tracker, progress)]
     succeeded = sum(1 for state in states if state == S.ESSAY_STATUS_SPELLCHECKED_SUCCESS)
-    failed = sum(1 for state in states if state == S.ESSAY_STATUS_SPELLCHECK_FAILED)
+    failed = sum(
+        1 for state in states if state in (S.ESSAY_STATUS_SPELLCHECK_FAILED, S.ESSAY_STATUS_ERASED)
+    )
     return succeeded, failed
 
 
@@ -154,9 +156,10 @@ def _phase_slots(tracker: BatchTracker, progress: PhaseProgress) -> list[essay_s
     return [slot for slot in tracker.slots if slot.essay.essay_id in members]
 
 
-def _finish_if_done(
+def finish_if_done(
     tracker: BatchTracker, progress: PhaseProgress, event_id: str, now: Timestamp
 ) -> None:
+    """End the phase (by `event_id`) when every essay of it is in a terminal state."""
     if progress.status != PhaseStatus.PHASE_STATUS_IN_PROGRESS:
         return
     slots = _phase_slots(tracker, progress)

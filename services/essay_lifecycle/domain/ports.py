@@ -47,6 +47,21 @@ class EssayIndex(Protocol):
         """The record of `essay_id`, or None."""
         ...
 
+    async def erase(self, batch_id: str, essay_ids: Sequence[str], *, whole_batch: bool) -> None:
+        """Forget what the records hold of the essays (all of them with `whole_batch`)."""
+        ...
+
+
+class ContentEraser(Protocol):
+    """Erases stored contents (the Content Service's EraseContent)."""
+
+    async def erase(
+        self, storage_ids: Sequence[str], *, tenant: str, holder: str
+    ) -> tuple[list[str], list[str]]:
+        """Release the holder's hold on the contents; those no one else holds are erased.
+        Returns (erased, kept)."""
+        ...
+
 
 class EventPublisher(Protocol):
     """Publishes an event (and waits for JetStream to store it)."""

@@ -26,8 +26,10 @@ TRANSITIONS: Mapping[EssayStatus, frozenset[EssayStatus]] = {
     ),
 }
 
+# An erased essay (DeleteEssay) is not a state change but a replacement (domain/erasure.py): it
+# leaves the table, and ends whatever phase it was in.
 TERMINAL_PHASE_STATES: frozenset[EssayStatus] = frozenset(
-    {S.ESSAY_STATUS_SPELLCHECKED_SUCCESS, S.ESSAY_STATUS_SPELLCHECK_FAILED}
+    {S.ESSAY_STATUS_SPELLCHECKED_SUCCESS, S.ESSAY_STATUS_SPELLCHECK_FAILED, S.ESSAY_STATUS_ERASED}
 )
 
 

@@ -14,10 +14,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.essay_lifecycle.domain import derived, phases, readiness, slots
+from services.essay_lifecycle.domain import derived, erasure, phases, readiness, slots
 from services.essay_lifecycle.domain.errors import InvalidEventError
 from services.essay_lifecycle.domain.ports import (
     BatchTracker,
+    ContentEraser,
     DeadlineScheduler,
     EssayIndex,
     EventPublisher,
@@ -52,6 +53,7 @@ class EssayLifecycleHandlers:
         essays: EssayIndex,
         publisher: EventPublisher,
         deadlines: DeadlineScheduler,
+        contents: ContentEraser,
         *,
         rules: slots.ReadinessRules,
         clock: Callable[[], Timestamp] = _now,
@@ -62,6 +64,7 @@ class EssayLifecycleHandlers:
         self._essays = essays
         self._publisher = publisher
         self._deadlines = deadlines
+        self._contents = contents
         self._rules = rules
         self._clock = clock
         self._on_upload = on_upload  # metrics: what became of an upload
@@ -76,6 +79,7 @@ class EssayLifecycleHandlers:
             events_pb2.BatchReadinessDeadlineReached: lambda e, _: self.on_deadline(e),
             events_pb2.BatchSpellcheckInitiateCommand: lambda e, _: self.on_spellcheck_command(e),
             events_pb2.EssaySpellcheckCompleted: lambda e, _: self.on_spellcheck_completed(e),
+            events_pb2.BatchErasureRequested: lambda e, _: self.on_erasure_requested(e),
         }
         return {event_type: _at_the_edge(handler) for event_type, handler in routes.items()}
 
@@ -85,7 +89,7 @@ class EssayLifecycleHandlers:
         tracker = await self._apply(
             event.batch_id, lambda t: slots.apply_registration(t, event, self._rules, now)
         )
-        if tracker is None or not tracker.registered:
+        if tracker is None or not tracker.registered or tracker.erased:
             return
         self._on_registered(tracker, event.metadata.event_id)
         await self._essays.add(tracker.batch_id, [s.essay.essay_id for s in tracker.slots])
@@ -101,8 +105,10 @@ class EssayLifecycleHandlers:
         """Assign the upload to a slot, report it as excess, or hold it until registration."""
         now = self._clock()
         upload = slots.upload_of(event, stream_sequence)
-        tracker = await self._apply(event.batch_id, lambda t: slots.apply_upload(t, upload, now))
-        if tracker is not None:
+        tracker = await self._apply(
+            event.batch_id, lambda t: slots.apply_upload(t, upload, now), late=event
+        )
+        if tracker is not None and not tracker.erased:
             self._on_upload(tracker, event.metadata.event_id)
             await self._publish(derived.readiness_events(tracker, event.metadata.event_id, now))
 
@@ -115,6 +121,8 @@ class EssayLifecycleHandlers:
         if tracker is None:
             log.warning("deadline of a batch ELS does not know; ignored")
             return
+        if tracker.erased:
+            return
         await self._publish(derived.readiness_events(tracker, event.metadata.event_id, now))
 
     async def on_spellcheck_command(self, event: events_pb2.BatchSpellcheckInitiateCommand) -> None:
@@ -124,6 +132,8 @@ class EssayLifecycleHandlers:
             event.batch_id, lambda t: phases.apply_spellcheck_command(t, event, now)
         )
         assert tracker is not None  # the domain refuses unknown batches
+        if tracker.erased:
+            return
         progress = phases.find_phase(tracker, common_pb2.Phase.PHASE_SPELLCHECK)
         if progress is None:
             return
@@ -136,28 +146,83 @@ class EssayLifecycleHandlers:
         """Record the essay's result; publish the phase outcome when it was the last one."""
         now = self._clock()
         tracker = await self._apply(
-            event.batch_id, lambda t: phases.apply_spellcheck_result(t, event, now)
+            event.batch_id, lambda t: phases.apply_spellcheck_result(t, event, now), late=event
         )
-        assert tracker is not None  # the domain refuses unknown batches
+        if tracker is None or tracker.erased:
+            return  # an erased batch or essay: what the result stored was erased instead
         slot = find_slot(tracker, event.essay_id)
         applied = slot is not None and slot.phase_result_event_id == event.metadata.event_id
         if applied and event.corrections:
             await self._essays.save_corrections(event.batch_id, event.essay_id, event.corrections)
         await self._publish(derived.events_after_phase_event(tracker, event.metadata.event_id, now))
 
-    async def _apply(self, batch_id: str, step: Step) -> BatchTracker | None:
+    async def on_erasure_requested(self, event: events_pb2.BatchErasureRequested) -> None:
+        """Erase the batch (or its essays named): their contents, through the Content Service,
+        and what ELS holds of them; the batch's tracker becomes a tombstone."""
+        now = self._clock()
+        require_id(event.batch_id, "batch_id")
+        if event.essay_ids:
+            tracker = await self._apply(
+                event.batch_id, lambda t: erasure.erase_essays(t, event, now)
+            )
+            essay_ids = list(event.essay_ids)
+        else:
+            before = await self._trackers.get(event.batch_id)
+            essay_ids = [] if before is None else [s.essay.essay_id for s in before.slots]
+            tracker = await self._apply(
+                event.batch_id, lambda t: Change(erasure.tombstone(t, event))
+            )
+        if tracker is None:
+            return
+        await self._essays.erase(event.batch_id, essay_ids, whole_batch=not event.essay_ids)
+        await self._erase_pending(tracker)
+        if not tracker.erased:
+            await self._publish(
+                derived.events_after_phase_event(tracker, event.metadata.event_id, now)
+            )
+
+    async def _erase_pending(self, tracker: BatchTracker) -> None:
+        """Erase the tracker's pending contents, then mark them done."""
+        pending = list(tracker.pending_erasure)
+        if not pending:
+            return
+        await self._contents.erase(pending, tenant=tracker.tenant_id, holder=tracker.batch_id)
+        await self._apply(tracker.batch_id, lambda t: erasure.erased_done(t, pending))
+        log.info("contents erased", extra={"batch_id": tracker.batch_id, "contents": len(pending)})
+
+    async def _apply(
+        self,
+        batch_id: str,
+        step: Step,
+        *,
+        late: events_pb2.EssayContentProvisioned
+        | events_pb2.EssayValidationFailed
+        | events_pb2.EssaySpellcheckCompleted
+        | None = None,
+    ) -> BatchTracker | None:
+        """Apply `step` by compare-and-set. With `late`, an event that may come after its batch or
+        essay was erased: then what it stored is erased instead of applied."""
         require_id(batch_id, "batch_id")
         refused: tuple[RefusedTransition, ...] = ()
+        erasing = False
 
         def mutate(doc: BatchTracker | None) -> BatchTracker | None:
-            nonlocal refused
-            change = step(doc)
+            nonlocal refused, erasing
+            doomed = None if late is None or doc is None else erasure.late_contents(doc, late)
+            erasing = doomed is not None
+            change = (
+                erasure.hold_for_erasure(doc, doomed) if doc and doomed is not None else step(doc)
+            )
             refused = change.refused
             return change.tracker
 
         tracker = await self._trackers.update(batch_id, mutate)
         for refusal in refused:
             log.warning("transition refused: %s", refusal.describe())
+        if erasing and tracker is not None:
+            await self._erase_pending(tracker)
+            if not tracker.erased:  # an erased essay's late result: nothing else to do
+                return None
         return tracker
 
     async def _publish(self, events: Sequence[Message]) -> None:

@@ -63,6 +63,10 @@ class KvBatchRegistry:
         self._remember(registration)
         return registration
 
+    def forget(self, batch_id: str) -> None:
+        """Drop what this process remembers of an erased batch (its key is purged)."""
+        self._known.pop(batch_id, None)
+
     def _remember(self, registration: BatchRegistration) -> None:
         self._known[registration.batch_id] = registration
         self._known.move_to_end(registration.batch_id)

@@ -1,6 +1,9 @@
-"""Event handlers: BatchEssaysRegistered tells the File Service which batches exist."""
+"""Event handlers: BatchEssaysRegistered tells the File Service which batches exist, and
+BatchErasureRequested that one is gone."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from google.protobuf.message import Message
 
@@ -20,3 +23,21 @@ def registration_handler(registry: KvBatchRegistry) -> Handler:
         await registry.record(event)
 
     return on_batch_registered
+
+
+def erasure_handler(registry: KvBatchRegistry, forget: Callable[[str], Awaitable[None]]) -> Handler:
+    """The handler that erases what the File Service holds of an erased batch. An erasure of some
+    essays only leaves the upload records (their names and ids), which ELS's slots no longer
+    point at."""
+
+    async def on_erasure(event: Message, delivery: Delivery) -> None:
+        if not isinstance(event, events_pb2.BatchErasureRequested):
+            raise PermanentError(f"expected BatchErasureRequested, got {type(event).__name__}")
+        if not event.batch_id:
+            raise PermanentError("BatchErasureRequested without a batch_id")
+        if event.essay_ids:
+            return
+        registry.forget(event.batch_id)
+        await forget(event.batch_id)
+
+    return on_erasure

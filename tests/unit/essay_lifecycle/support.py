@@ -85,6 +85,30 @@ class FakeEssays:
     async def get(self, essay_id: str) -> essay_state_pb2.EssayRecord | None:
         return self.records.get(essay_id)
 
+    async def erase(self, batch_id: str, essay_ids: Sequence[str], *, whole_batch: bool) -> None:
+        for essay_id in essay_ids:
+            if whole_batch:
+                self.records.pop(essay_id, None)
+            else:
+                self.records[essay_id] = essay_state_pb2.EssayRecord(batch_id=batch_id)
+
+
+class FakeContents:
+    """ContentEraser in memory: what each call erased, as (tenant, holder, ids)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, list[str]]] = []
+
+    async def erase(
+        self, storage_ids: Sequence[str], *, tenant: str, holder: str
+    ) -> tuple[list[str], list[str]]:
+        self.calls.append((tenant, holder, list(storage_ids)))
+        return list(storage_ids), []
+
+    @property
+    def erased(self) -> set[str]:
+        return {storage_id for _, _, ids in self.calls for storage_id in ids}
+
 
 class FakePublisher:
     """Records what was published."""

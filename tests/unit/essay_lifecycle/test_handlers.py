@@ -18,6 +18,7 @@ from tests.harness.coordination_events import (
 )
 from tests.unit.essay_lifecycle.support import (
     RULES,
+    FakeContents,
     FakeDeadlines,
     FakeEssays,
     FakePublisher,
@@ -28,7 +29,9 @@ from tests.unit.essay_lifecycle.support import (
 @pytest.fixture
 def world() -> tuple[EssayLifecycleHandlers, FakePublisher, FakeDeadlines, FakeEssays]:
     publisher, deadlines, essays = FakePublisher(), FakeDeadlines(), FakeEssays()
-    handlers = EssayLifecycleHandlers(FakeTrackers(), essays, publisher, deadlines, rules=RULES)
+    handlers = EssayLifecycleHandlers(
+        FakeTrackers(), essays, publisher, deadlines, FakeContents(), rules=RULES
+    )
     return handlers, publisher, deadlines, essays
 
 

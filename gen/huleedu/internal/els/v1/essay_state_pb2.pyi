@@ -99,6 +99,8 @@ class BatchTracker(_message.Message):
     PHASES_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
+    ERASED_FIELD_NUMBER: _builtins.int
+    PENDING_ERASURE_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id (also the KV key)."""
     correlation_id: _builtins.str
@@ -117,6 +119,10 @@ class BatchTracker(_message.Message):
     """The event id whose handling closed the batch (it re-publishes the closing event)."""
     tenant_id: _builtins.str
     """The tenant the batch belongs to (from its registration)."""
+    erased: _builtins.bool
+    """The batch was erased (DeleteBatch): this is its tombstone, holding ids only, so that events
+    still in flight for it erase what they carry instead of bringing it back.
+    """
     @_builtins.property
     def readiness(self) -> _common_pb2.ReadinessConfig:
         """The readiness rules in force, with the service defaults filled in."""
@@ -157,6 +163,12 @@ class BatchTracker(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp:
         """When ELS first heard of the batch (a registration or an early upload)."""
 
+    @_builtins.property
+    def pending_erasure(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Storage ids being erased: written before the Content Service is asked, cleared after, so an
+        erasure cut off between the two is finished by the next delivery.
+        """
+
     def __init__(
         self,
         *,
@@ -179,10 +191,12 @@ class BatchTracker(_message.Message):
         phases: _abc.Iterable[Global___PhaseProgress] | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         tenant_id: _builtins.str = ...,
+        erased: _builtins.bool = ...,
+        pending_erasure: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "created_at", b"created_at", "deadline", b"deadline", "readiness", b"readiness", "registered_at", b"registered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "closed_at", b"closed_at", "closed_by_event_id", b"closed_by_event_id", "closure", b"closure", "correlation_id", b"correlation_id", "course_code", b"course_code", "created_at", b"created_at", "deadline", b"deadline", "essay_id_by_sha256", b"essay_id_by_sha256", "held_uploads", b"held_uploads", "language", b"language", "phases", b"phases", "readiness", b"readiness", "registered", b"registered", "registered_at", b"registered_at", "registration_event_id", b"registration_event_id", "slots", b"slots", "tenant_id", b"tenant_id", "unassigned_uploads", b"unassigned_uploads"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "closed_at", b"closed_at", "closed_by_event_id", b"closed_by_event_id", "closure", b"closure", "correlation_id", b"correlation_id", "course_code", b"course_code", "created_at", b"created_at", "deadline", b"deadline", "erased", b"erased", "essay_id_by_sha256", b"essay_id_by_sha256", "held_uploads", b"held_uploads", "language", b"language", "pending_erasure", b"pending_erasure", "phases", b"phases", "readiness", b"readiness", "registered", b"registered", "registered_at", b"registered_at", "registration_event_id", b"registration_event_id", "slots", b"slots", "tenant_id", b"tenant_id", "unassigned_uploads", b"unassigned_uploads"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
