@@ -9,17 +9,21 @@ beside plain pyspellchecker, on every list in ../shared/corpus/misspellings, in 
 * plain, whole string: `correction()` called on the raw string even when it holds a space or a
   hyphen (`swim wear` -> `swimwear` by deleting the space); no word checker sees text that way,
   so it is reported beside the others but not used for "not worse";
-* our engine: the symmetric-delete corrector alone on the raw string, against the line above.
+* our engine: the English engine alone on the raw string, against the line above; it leaves a
+  word it is unsure of unchanged (the product's precision rule), which counts as wrong here;
+* our top 1: the engine's best-ranked candidate, unsure or not: the ranking's own accuracy,
+  judged against plain pyspellchecker (`top1_not_worse`, `top1_points_over_plain`).
 
 Answers are compared with the gold word ignoring case (pyspellchecker answers in lower case).
-Lists longer than --sample pairs are sampled with a fixed seed (the JSON says which). Plain
+Only the held-out 30 % of each list is scored (`bench.learn_edits.held_out`): the error model is
+learned from the rest. Lists whose held-out part is longer than --sample pairs are sampled with a
+fixed seed (the JSON says which). Plain
 pyspellchecker runs in worker processes (0.1 s a word) with PYTHONHASHSEED fixed.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import random
 import re
 import sys
@@ -28,20 +32,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.learn_edits import held_out, read_pairs
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
+from services.spell_checker.domain.corrector import Ranking
 from tests.harness.spellcheck_common import (
     MISSPELLINGS,
     machine,
     reference_corrections,
     write_result,
 )
-
-
-def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """(misspelling, gold) pairs of one list."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle, delimiter="\t"))
-    return [(row[0], row[1]) for row in rows[1:] if len(row) >= 2 and row[0] and row[1]]
 
 
 def score(answers: Sequence[str | None], golds: Sequence[str]) -> float:
@@ -58,6 +57,10 @@ def plain_on_text(text: str, answers: dict[str, str | None]) -> str:
     return _PLAIN_WORD.sub(lambda m: answers[m.group(0)] or m.group(0), text)
 
 
+def _first(ranking: Ranking) -> str | None:
+    return ranking.candidates[0][0] if ranking.candidates else None
+
+
 def measure(sample: int, seed: int, cache_dir: Path) -> dict[str, object]:
     """Score every list."""
     checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, cache_dir, memo_size=0))
@@ -65,7 +68,7 @@ def measure(sample: int, seed: int, cache_dir: Path) -> dict[str, object]:
     engine = checkers.corrector("en")
     lists: dict[str, dict[str, object]] = {}
     for path in sorted(MISSPELLINGS.glob("*.tsv")):
-        pairs = read_pairs(path)
+        pairs = [pair for pair in read_pairs(path) if held_out(pair)]
         sampled = len(pairs) > sample
         chosen = random.Random(seed).sample(pairs, sample) if sampled else pairs
         wrong = [w for w, _ in chosen]
@@ -74,6 +77,7 @@ def measure(sample: int, seed: int, cache_dir: Path) -> dict[str, object]:
         ours = [english.check(w).corrected_text for w in wrong]
         ours_s = time.perf_counter() - started
         ours_engine = [engine.correct(w) for w in wrong]
+        ours_top1 = [_first(engine.candidates(w.lower())) for w in wrong]
         words = {m.group(0) for w in wrong for m in _PLAIN_WORD.finditer(w)}
         started = time.perf_counter()
         plain = reference_corrections(sorted(words | set(wrong)))
@@ -83,14 +87,18 @@ def measure(sample: int, seed: int, cache_dir: Path) -> dict[str, object]:
         single = [i for i, w in enumerate(wrong) if _PLAIN_WORD.fullmatch(w)]
         ours_percent = score(ours, golds)
         plain_percent = score(plain_text, golds)
+        top1_percent = score(ours_top1, golds)
         lists[path.stem] = {
-            "pairs_in_list": len(pairs),
+            "held_out_pairs": len(pairs),
             "pairs_scored": len(chosen),
             "sampled": sampled,
             "seed": seed if sampled else None,
             "ours_percent": ours_percent,
             "plain_pyspellchecker_percent": plain_percent,
             "ours_not_worse": ours_percent >= plain_percent,
+            "ours_top1_percent": top1_percent,
+            "top1_not_worse": top1_percent >= plain_percent,
+            "top1_points_over_plain": round(top1_percent - plain_percent, 2),
             "single_word_pairs": len(single),
             "single_word_ours_percent": score(
                 [ours[i] for i in single], [golds[i] for i in single]
@@ -108,9 +116,13 @@ def measure(sample: int, seed: int, cache_dir: Path) -> dict[str, object]:
         }
         print(f"{path.stem}: {lists[path.stem]}", file=sys.stderr)
     return {
-        "what": "top-1 accuracy (case-insensitive) on the misspelling lists; see the docstring",
+        "what": (
+            "top-1 accuracy (case-insensitive) on the held-out part of the misspelling lists; "
+            "see the docstring"
+        ),
         "lists": lists,
         "ours_not_worse_on_every_list": all(e["ours_not_worse"] for e in lists.values()),
+        "top1_not_worse_on_every_list": all(e["top1_not_worse"] for e in lists.values()),
         "machine": machine(),
     }
 

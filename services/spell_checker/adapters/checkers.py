@@ -7,18 +7,19 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from services.spell_checker.adapters.dictionaries import load_spellchecker
+from services.spell_checker.adapters.english_model import Prior, english_corrector
 from services.spell_checker.adapters.index_cache import IndexCache
 from services.spell_checker.domain.checker import EssayChecker
 from services.spell_checker.domain.corrector import (
+    CandidateSource,
     MemoizedCorrector,
     PySpellCheckerCorrector,
     SymmetricDeleteCorrector,
-    WordCorrector,
 )
 from services.spell_checker.domain.languages import (
     SUPPORTED_TAGS,
@@ -27,6 +28,7 @@ from services.spell_checker.domain.languages import (
 )
 from services.spell_checker.domain.lexicon import Lexicon
 from services.spell_checker.domain.model import CheckResult
+from services.spell_checker.domain.ranking import RankingWeights
 from services.spell_checker.domain.variants import british_spelling
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def british_words(path: Path) -> frozenset[str]:
 class Engine(StrEnum):
     """How candidate corrections are found."""
 
-    SYMSPELL = "symspell"  # the symmetric-delete index
+    SYMSPELL = "symspell"  # the symmetric-delete index; English ranked by the noisy channel
     PYSPELLCHECKER = "pyspellchecker"  # SpellChecker.correction(), for comparison
 
 
@@ -70,6 +72,10 @@ class CheckerConfig:
     memo_size: int = 50_000
     preload_languages: tuple[str, ...] = ("en",)
     british_words: Path | None = BRITISH_WORDS  # None: English is checked as American only
+    ranking: RankingWeights = field(
+        default_factory=RankingWeights
+    )  # the English noisy channel's parameters
+    prior: Prior = Prior.WORDFREQ  # where the English noisy channel's word frequencies come from
 
 
 class LanguageCheckers:
@@ -138,10 +144,13 @@ class LanguageCheckers:
         started = time.perf_counter()
         spellchecker = load_spellchecker(code)
         lexicon = Lexicon(spellchecker.word_frequency.dictionary)
-        inner: WordCorrector
+        inner: CandidateSource
         if self._config.engine is Engine.SYMSPELL:
             index, _ = self._cache.load_or_build(code, lexicon)
-            inner = SymmetricDeleteCorrector(lexicon, index)
+            if code == "en":
+                inner = english_corrector(lexicon, index, self._config.ranking, self._config.prior)
+            else:
+                inner = SymmetricDeleteCorrector(lexicon, index)
         else:
             inner = PySpellCheckerCorrector(spellchecker)
         memo = MemoizedCorrector(inner, self._config.memo_size)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from services.spell_checker.domain.context import Context
 from services.spell_checker.domain.corrector import WordCorrector
 from services.spell_checker.domain.lexicon import Lexicon, remove_diacritics
 from services.spell_checker.domain.model import CheckResult, Correction
@@ -129,9 +130,10 @@ class EssayChecker:
         corrections: list[Correction] = []
         unknown: dict[str, None] = {}
         position = 0
-        for whole in tokens.parts:
+        parts = tokens.parts
+        for k, whole in enumerate(parts):
             part = self._past_elision(whole, allowed)
-            replacement = self._replacement(part, allowed, traits)
+            replacement = self._replacement(part, allowed, traits, (text, parts, k))
             if replacement is None:
                 unknown[part.text] = None
             elif replacement != part.text:
@@ -158,9 +160,14 @@ class EssayChecker:
         return CheckResult("".join(pieces), tuple(corrections), tuple(unknown), tokens.word_count)
 
     def _replacement(
-        self, part: WordPart, allowed: frozenset[str], traits: _TextTraits
+        self,
+        part: WordPart,
+        allowed: frozenset[str],
+        traits: _TextTraits,
+        place: tuple[str, Sequence[WordPart], int],
     ) -> str | None:
-        """What to write instead of `part`: itself to keep it, None when unknown."""
+        """What to write instead of `part` (the word at `place`: the text, its parts and the
+        part's position): itself to keep it, None when unknown."""
         word = part.text
         lookup = normalize_word(word)
         if self._accepted(lookup, allowed) or (
@@ -173,7 +180,7 @@ class EssayChecker:
             return word
         if not self._lexicon.letters.issuperset(lookup):
             return None  # letters this language's dictionary never uses: not ours to fix
-        corrected = self._corrector.correct(lookup)
+        corrected = self._corrector.correct(lookup, _context(*place))
         if corrected is None or corrected == lookup or not set(corrected) & set(lookup):
             return None
         if self._respell is not None:
@@ -232,6 +239,22 @@ class EssayChecker:
                 names.add(normalize_word(word))
         shouting = cased >= _SHOUTING_MIN_WORDS and capitals > cased * _SHOUTING_SHARE
         return _TextTraits(shouting, _usual_apostrophe(text, parts), frozenset(names))
+
+
+def _context(text: str, parts: Sequence[WordPart], k: int) -> Context:
+    """The neighbours of the k-th part: the words next to it in its sentence with only spaces
+    between (not across punctuation, a number or a hyphen)."""
+    part = parts[k]
+    previous = following = ""
+    if k and not part.sentence_start:
+        before = parts[k - 1]
+        if text[before.end : part.start].isspace():
+            previous = normalize_word(before.text)
+    if k + 1 < len(parts):
+        after = parts[k + 1]
+        if not after.sentence_start and text[part.end : after.start].isspace():
+            following = normalize_word(after.text)
+    return Context(previous, following)
 
 
 def _usual_apostrophe(text: str, parts: Iterable[WordPart]) -> str:

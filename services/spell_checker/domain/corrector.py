@@ -1,7 +1,11 @@
-"""Word correction engines with pyspellchecker's `correction()` contract.
+"""Word correction engines, and the memo that keeps what each found for a word.
 
-Both engines answer like `SpellChecker.correction(word)`: a known word (or a string that is not
-a word, such as a number) comes back unchanged, otherwise the candidate at the smallest
+An engine first finds a word's candidates without its context (`candidates`, which the memo
+keeps: misspellings repeat) and then chooses among them in the word's context (`choose`).
+`ranking.NoisyChannelCorrector` ranks by a noisy-channel model. The two engines here have
+pyspellchecker's `correction()` contract and ignore the context: they answer like
+`SpellChecker.correction(word)`: a known word (or a string that is not a word, such as a
+number) comes back unchanged, otherwise the candidate at the smallest
 Damerau-Levenshtein distance (1, then 2) wins, preferring one that differs only in accents,
 then the most frequent; None when no word is within two edits. `SymmetricDeleteCorrector`
 finds the candidates through the index instead of generating every string two edits away.
@@ -10,32 +14,72 @@ finds the candidates through the index instead of generating every string two ed
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 from spellchecker import SpellChecker
 
+from services.spell_checker.domain.context import NO_CONTEXT, Context
 from services.spell_checker.domain.index import SymmetricDeleteIndex
 from services.spell_checker.domain.lexicon import Lexicon, remove_diacritics
 
 MAX_DISTANCE = 2
 
 
-class WordCorrector(Protocol):
-    """Corrects one lower-case word the way `SpellChecker.correction()` does."""
+class Ranking(NamedTuple):
+    """What an engine found for one word before seeing its context: its candidates with their
+    scores (log probabilities), best first, and the log frequency of the word as written (-inf
+    when no list has it); None when the first candidate is the answer whatever the context."""
 
-    def correct(self, word: str) -> str | None:
-        """The correction of `word`; `word` itself when known, None when nothing is close."""
+    candidates: tuple[tuple[str, float], ...]
+    written: float | None = None
+
+
+def first_answer(answer: str | None) -> Ranking:
+    """The ranking of an engine that answers with one word (or None) whatever the context."""
+    return Ranking(((answer, 0.0),) if answer is not None else ())
+
+
+class CandidateSource(Protocol):
+    """An engine: finds a word's candidates, then chooses one in the word's context."""
+
+    def candidates(self, word: str) -> Ranking:
+        """The candidates of the lower-case `word`, before its context is seen."""
+        ...
+
+    def choose(self, ranking: Ranking, context: Context) -> str | None:
+        """The correction to write in `context`; the word itself when known, None to leave it
+        as unknown."""
         ...
 
 
-class SymmetricDeleteCorrector:
+class WordCorrector(Protocol):
+    """Corrects one lower-case word, seen between its neighbours."""
+
+    def correct(self, word: str, context: Context = NO_CONTEXT) -> str | None:
+        """The correction of `word`; `word` itself when known, None when nothing fits."""
+        ...
+
+
+class _FirstAnswer:
+    """`choose` for engines whose answer does not depend on the context."""
+
+    def choose(self, ranking: Ranking, context: Context) -> str | None:
+        """The engine's one answer."""
+        return ranking.candidates[0][0] if ranking.candidates else None
+
+
+class SymmetricDeleteCorrector(_FirstAnswer):
     """`correction()` answers from the symmetric-delete index: same rule, no brute force."""
 
     def __init__(self, lexicon: Lexicon, index: SymmetricDeleteIndex) -> None:
         self._lexicon = lexicon
         self._index = index
+
+    def candidates(self, word: str) -> Ranking:
+        """`correct(word)` as the only candidate."""
+        return first_answer(self.correct(word))
 
     def correct(self, word: str) -> str | None:
         """The correction of `word`, as `SpellChecker.correction()` would choose it."""
@@ -64,11 +108,15 @@ class SymmetricDeleteCorrector:
         return min(same_letters or nearest, key=lambda c: (-frequency[c], c[:1] != word[:1], c))
 
 
-class PySpellCheckerCorrector:
+class PySpellCheckerCorrector(_FirstAnswer):
     """pyspellchecker's own `correction()`: the reference path, kept for comparison."""
 
     def __init__(self, spellchecker: SpellChecker) -> None:
         self._spellchecker = spellchecker
+
+    def candidates(self, word: str) -> Ranking:
+        """`correction(word)` as the only candidate."""
+        return first_answer(self.correct(word))
 
     def correct(self, word: str) -> str | None:
         """`SpellChecker.correction(word)`."""
@@ -77,25 +125,31 @@ class PySpellCheckerCorrector:
 
 
 class MemoizedCorrector:
-    """Remembers the last `capacity` answers of another corrector (misspellings repeat)."""
+    """An engine as a `WordCorrector`, remembering the candidates of the last `capacity` words
+    (misspellings repeat; the choice in context is made anew each time, and is cheap)."""
 
-    def __init__(self, inner: WordCorrector, capacity: int) -> None:
-        self._inner = inner
+    def __init__(self, inner: CandidateSource, capacity: int) -> None:
+        self.engine = inner
         self._capacity = capacity
-        self._answers: OrderedDict[str, str | None] = OrderedDict()
+        self._rankings: OrderedDict[str, Ranking] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def correct(self, word: str) -> str | None:
-        """The inner corrector's answer, from memory when it was asked before."""
-        if word in self._answers:
+    def correct(self, word: str, context: Context = NO_CONTEXT) -> str | None:
+        """The engine's choice for `word` in `context`."""
+        return self.engine.choose(self.candidates(word), context)
+
+    def candidates(self, word: str) -> Ranking:
+        """The engine's candidates for `word`, from memory when it was asked before."""
+        found = self._rankings.get(word)
+        if found is not None:
             self.hits += 1
-            self._answers.move_to_end(word)
-            return self._answers[word]
+            self._rankings.move_to_end(word)
+            return found
         self.misses += 1
-        answer = self._inner.correct(word)
+        found = self.engine.candidates(word)
         if self._capacity > 0:
-            self._answers[word] = answer
-            if len(self._answers) > self._capacity:
-                self._answers.popitem(last=False)
-        return answer
+            self._rankings[word] = found
+            if len(self._rankings) > self._capacity:
+                self._rankings.popitem(last=False)
+        return found

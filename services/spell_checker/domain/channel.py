@@ -1,0 +1,233 @@
+"""The error model of the noisy channel: how likely a writer who meant one word typed another.
+
+A misspelling is explained by the fewest edits that turn the intended word into the typed one
+(Damerau-Levenshtein, with adjacent transpositions), each edit named with the letter before it:
+
+* `s:xy` the intended x typed as y;
+* `d:px` x dropped after p;
+* `i:py` y added after the typed p;
+* `t:xy` xy typed as yx.
+
+`^` stands before the first letter. A doubled letter is always named as the second copy, so
+`writting` is `i:tt` and `realy` is `d:ll`. Each edit's probability is its count in the learned
+table over how often its context (the intended letter or letter pair) occurs in the intended
+words (Kernighan, Church and Gale's confusion matrices). Edits the table does not list share
+their class's left-over count: keyboard neighbours, vowel for vowel, doubling, and the rest.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from services.spell_checker.domain.lexicon import remove_diacritics
+
+START = "^"
+TABLE_VERSION = 1
+# The letters whose edits the table counts: every other letter's edit takes its class's count.
+ALPHABET = "abcdefghijklmnopqrstuvwxyz'"
+VOWELS = frozenset("aeiouy")
+_QWERTY_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+# The table keeps the edits seen at least this often; rarer ones go to their class's share.
+MIN_EDIT_COUNT = 3
+
+
+def _neighbours() -> frozenset[tuple[str, str]]:
+    """Pairs of letters whose keys touch on a QWERTY keyboard (same row or the row next)."""
+    place = {
+        key: (row, column)
+        for row, keys in enumerate(_QWERTY_ROWS)
+        for column, key in enumerate(keys)
+    }
+    pairs = set()
+    for a, (row_a, col_a) in place.items():
+        for b, (row_b, col_b) in place.items():
+            # rows are staggered by about half a key: the row below starts half a key right
+            shift = (row_b - row_a) * 0.5
+            if a != b and abs(row_a - row_b) <= 1 and abs(col_b + shift - col_a) <= 1:
+                pairs.add((a, b))
+    return frozenset(pairs)
+
+
+KEYBOARD_NEIGHBOURS = _neighbours()
+
+
+def edit_class(edit: str) -> str:
+    """The class an edit falls back to when the table does not list it."""
+    kind, first, second = edit[0], edit[2], edit[3]
+    if kind == "s":
+        if remove_diacritics(first) == remove_diacritics(second):
+            return "s-accent"
+        if (first, second) in KEYBOARD_NEIGHBOURS:
+            return "s-keyboard"
+        return "s-vowel" if first in VOWELS and second in VOWELS else "s-other"
+    if kind in "di":
+        return f"{kind}-double" if first == second else f"{kind}-other"
+    return "t"
+
+
+def _all_edits() -> Iterable[str]:
+    """Every edit over the alphabet: what the classes' left-over counts are spread over."""
+    before = START + ALPHABET
+    for x in ALPHABET:
+        for y in ALPHABET:
+            if x != y:
+                yield f"s:{x}{y}"
+                yield f"t:{x}{y}"
+        for p in before:
+            yield f"d:{p}{x}"
+            yield f"i:{p}{x}"
+
+
+def edits(intended: str, typed: str) -> list[str]:
+    """The edits that turn `intended` into `typed` (see the module docstring), fewest first."""
+    head = 0
+    limit = min(len(intended), len(typed))
+    while head < limit and intended[head] == typed[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and intended[-1 - tail] == typed[-1 - tail]:
+        tail += 1
+    a = intended[head : len(intended) - tail]
+    b = typed[head : len(typed) - tail]
+    before = intended[head - 1] if head else START
+    return _aligned(a, b, before)
+
+
+def _aligned(a: str, b: str, before: str) -> list[str]:
+    """The edits of the optimal string alignment of `a` into `b`, which follow `before`."""
+    rows, cols = len(a) + 1, len(b) + 1
+    cost = [[0] * cols for _ in range(rows)]
+    for i in range(rows):
+        cost[i][0] = i
+    for j in range(cols):
+        cost[0][j] = j
+    for i in range(1, rows):
+        for j in range(1, cols):
+            best = min(
+                cost[i - 1][j - 1] + (a[i - 1] != b[j - 1]),
+                cost[i - 1][j] + 1,
+                cost[i][j - 1] + 1,
+            )
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                best = min(best, cost[i - 2][j - 2] + 1)
+            cost[i][j] = best
+    found: list[str] = []
+    i, j = rows - 1, cols - 1
+    while i or j:
+        here = cost[i][j]
+        if (
+            i > 1
+            and j > 1
+            and a[i - 1] == b[j - 2]
+            and a[i - 2] == b[j - 1]
+            and a[i - 1] != a[i - 2]
+            and here == cost[i - 2][j - 2] + 1
+        ):
+            found.append(f"t:{a[i - 2]}{a[i - 1]}")
+            i, j = i - 2, j - 2
+        elif i and j and here == cost[i - 1][j - 1] + (a[i - 1] != b[j - 1]):
+            if a[i - 1] != b[j - 1]:
+                found.append(f"s:{a[i - 1]}{b[j - 1]}")
+            i, j = i - 1, j - 1
+        elif i and here == cost[i - 1][j] + 1:
+            found.append(f"d:{a[i - 2] if i > 1 else before}{a[i - 1]}")
+            i -= 1
+        else:
+            found.append(f"i:{b[j - 2] if j > 1 else before}{b[j - 1]}")
+            j -= 1
+    found.reverse()
+    return found
+
+
+def learn_table(pairs: Iterable[tuple[str, str]], max_edits: int = 2) -> dict[str, object]:
+    """The edit table learned from (typed, intended) pairs: the counts of the edits of every pair
+    at most `max_edits` apart, and of the letters and letter pairs of their intended words."""
+    edit_counts: Counter[str] = Counter()
+    contexts: Counter[str] = Counter()
+    used = 0
+    for typed_as, meant in pairs:
+        typed, intended = typed_as.lower(), meant.lower()
+        if typed == intended or not (set(typed) | set(intended)) <= set(ALPHABET):
+            continue
+        found = edits(intended, typed)
+        if len(found) > max_edits:
+            continue
+        used += 1
+        edit_counts.update(found)
+        marked = START + intended
+        contexts.update(marked)
+        contexts.update(marked[k : k + 2] for k in range(len(marked) - 1))
+    kept = {e: n for e, n in sorted(edit_counts.items()) if n >= MIN_EDIT_COUNT}
+    left_over: Counter[str] = Counter()
+    unlisted: Counter[str] = Counter()
+    for edit, count in edit_counts.items():
+        if edit not in kept:
+            left_over[edit_class(edit)] += count
+    for edit in _all_edits():
+        if edit not in kept:
+            unlisted[edit_class(edit)] += 1
+    classes = {name: round((left_over[name] + 1) / unlisted[name], 6) for name in sorted(unlisted)}
+    return {
+        "version": TABLE_VERSION,
+        "pairs_used": used,
+        "max_edits": max_edits,
+        "min_edit_count": MIN_EDIT_COUNT,
+        "contexts": dict(sorted(contexts.items())),
+        "edits": kept,
+        "unlisted_edit_count": classes,
+    }
+
+
+@dataclass(frozen=True)
+class EditModel:
+    """log P(typed | intended) from a learned edit table (`learn_table`)."""
+
+    edit_counts: Mapping[str, float]
+    context_counts: Mapping[str, float]
+    unlisted_counts: Mapping[str, float]
+    accent_count: float  # an accent dropped or added: as likely as the likeliest substitution
+    usual_context: tuple[float, float]  # median count of a letter, of a letter pair
+
+    @classmethod
+    def from_table(cls, table: Mapping[str, object]) -> EditModel:
+        """The model of a table written by `learn_table`."""
+        if table.get("version") != TABLE_VERSION:
+            raise ValueError(f"edit table version {table.get('version')}, not {TABLE_VERSION}")
+        edit_counts = _counts(table["edits"])
+        contexts = _counts(table["contexts"])
+        substitutions = [n for e, n in edit_counts.items() if e[0] == "s"]
+        return cls(
+            edit_counts,
+            contexts,
+            _counts(table["unlisted_edit_count"]),
+            max(substitutions, default=1.0),
+            (
+                statistics.median([n for c, n in contexts.items() if len(c) == 1] or [1.0]),
+                statistics.median([n for c, n in contexts.items() if len(c) == 2] or [1.0]),
+            ),
+        )
+
+    def edit_log_probability(self, edit: str) -> float:
+        """log P of one edit given its context."""
+        count = self.edit_counts.get(edit)
+        if count is None:
+            kind = edit_class(edit)
+            count = self.accent_count if kind == "s-accent" else self.unlisted_counts[kind]
+        kind = edit[0]
+        context = edit[2] if kind == "i" else edit[2:] if kind in "dt" else edit[2]
+        seen = self.context_counts.get(context) or self.usual_context[len(context) - 1]
+        return math.log(min(count / max(seen, count), 0.5))
+
+    def log_probability(self, intended: str, typed: str) -> float:
+        """log P(typed | intended): the sum over the edits between them."""
+        return sum(self.edit_log_probability(e) for e in edits(intended, typed))
+
+
+def _counts(value: object) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ValueError("edit table: expected an object of counts")
+    return {str(k): float(v) for k, v in value.items()}

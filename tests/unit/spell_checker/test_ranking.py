@@ -1,0 +1,80 @@
+"""The English noisy channel, on the real dictionaries: frequencies, the learned edits and the
+word pairs around a misspelling."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.spell_checker.adapters.checkers import LanguageCheckers
+from services.spell_checker.domain.checker import EssayChecker
+from services.spell_checker.domain.context import BigramContext, Context, WordCounts
+from services.spell_checker.domain.corrector import MemoizedCorrector
+from services.spell_checker.domain.ranking import NoisyChannelCorrector, RankingWeights
+
+
+@pytest.fixture(scope="module")
+def corrector(checkers: LanguageCheckers) -> MemoizedCorrector:
+    return checkers.corrector("en")
+
+
+def test_the_likeliest_error_wins_over_the_most_frequent_word(
+    corrector: MemoizedCorrector,
+) -> None:
+    assert corrector.correct("recieve", Context("to", "a")) == "receive"  # i and e swapped
+    assert corrector.correct("definately") == "definitely"  # a vowel for a vowel
+    assert corrector.correct("beatiful") == "beautiful"
+    assert corrector.correct("becuase") == "because"
+
+
+def test_the_neighbours_choose_between_close_candidates(corrector: MemoizedCorrector) -> None:
+    assert corrector.correct("lether", Context("", "jacket")) == "leather"
+    assert corrector.correct("lether", Context("a", "from")) == "letter"
+    assert corrector.correct("wnat", Context("i", "to")) == "want"
+
+
+def test_candidates_are_remembered_without_their_context(corrector: MemoizedCorrector) -> None:
+    corrector.correct("lethers")
+    hits = corrector.hits
+    corrector.correct("lethers", Context("old", "jackets"))
+    assert corrector.hits == hits + 1
+
+
+def test_a_real_word_the_dictionary_lacks_is_left_alone(corrector: MemoizedCorrector) -> None:
+    # `cafe` is common English (not in pyspellchecker's list): neither safe nor café
+    assert corrector.correct("cafe") is None
+    assert corrector.correct("zxqvbw") is None  # nothing near
+
+
+def test_an_unsure_choice_is_not_made(checkers: LanguageCheckers) -> None:
+    engine = checkers.corrector("en").engine
+    assert isinstance(engine, NoisyChannelCorrector)
+    ranking = engine.candidates("bery")  # very or berry
+    sure = RankingWeights(min_posterior=0.99)
+    assert engine.choose(ranking, Context("", "blue")) is None
+    engine.weights, kept = RankingWeights(min_posterior=0.0), engine.weights
+    try:
+        assert engine.choose(ranking, Context("", "blue")) in {"very", "berry"}
+        engine.weights = sure
+        assert engine.choose(ranking, Context()) is None  # very and berry are close
+        assert engine.choose(ranking, Context("very", "good")) == "very"
+    finally:
+        engine.weights = kept
+
+
+def test_in_an_essay_the_fix_depends_on_the_sentence(english: EssayChecker) -> None:
+    text = "She bought a lether jacket. I wrote a lether from home."
+    assert english.check(text).corrected_text == (
+        "She bought a leather jacket. I wrote a letter from home."
+    )
+
+
+def test_word_pair_evidence_is_pointwise_mutual_information() -> None:
+    words = WordCounts([("red", 100.0), ("wine", 100.0), ("car", 100.0), ("the", 700.0)])
+    pairs = WordCounts([("red wine", 50.0), ("the car", 10.0)])
+    context = BigramContext(words, pairs)
+    red, car = context.evidence(["red", "car"], Context("", "wine"))
+    assert red == pytest.approx(1.609, abs=0.001)  # log(50 * 1000 / (100 * 100))
+    assert car < 0  # an unlisted pair counts against, as at most half the rarest listed pair
+    assert context.evidence(["red"], Context()) == [0.0]
+    assert context.evidence(["unheard"], Context("the", "")) == [0.0]
+    assert words.get("wine") == 100.0 and words.get("beer") == 0.0 and len(pairs) == 2
