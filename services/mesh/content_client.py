@@ -92,11 +92,12 @@ class ContentClient:
         media_type: str,
         *,
         tenant: str,
+        holder: str = "",
     ) -> str:
-        """Store `content` as the tenant's and return its storage id (the SHA-256 of the
-        bytes)."""
+        """Store `content` as the tenant's, held by `holder` (a batch id; EraseContent erases it
+        once every holder released it), and return its storage id (the SHA-256 of the bytes)."""
         request = content_service_pb2.PutContentRequest(
-            content=content, kind=kind, media_type=media_type
+            content=content, kind=kind, media_type=media_type, holder=holder
         )
         response = await self._call(self._stub.PutContent, request, "PutContent", tenant)
         return response.storage_id
@@ -110,16 +111,20 @@ class ContentClient:
         return response.content
 
     async def put_many(
-        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]], *, tenant: str
+        self,
+        items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]],
+        *,
+        tenant: str,
+        holder: str = "",
     ) -> list[str]:
-        """Store every (content, kind, media type) in one BatchPutContent call per
-        MAX_BATCH_ITEMS items; their storage ids in the items' order."""
+        """Store every (content, kind, media type), all held by `holder`, in one BatchPutContent
+        call per MAX_BATCH_ITEMS items; their storage ids in the items' order."""
         storage_ids: list[str] = []
         for start in range(0, len(items), MAX_BATCH_ITEMS):
             request = content_service_pb2.BatchPutContentRequest(
                 requests=[
                     content_service_pb2.PutContentRequest(
-                        content=content, kind=kind, media_type=media_type
+                        content=content, kind=kind, media_type=media_type, holder=holder
                     )
                     for content, kind, media_type in items[start : start + MAX_BATCH_ITEMS]
                 ]
@@ -147,8 +152,10 @@ class ContentClient:
     async def erase(
         self, storage_ids: Sequence[str], *, tenant: str, holder: str
     ) -> tuple[list[str], list[str]]:
-        """Release `holder`'s hold on the tenant's contents (EraseContent, MAX_BATCH_ITEMS ids a
-        call); those no one else holds are erased. Returns (erased, kept)."""
+        """Release the tenant's contents under `storage_ids` from `holder` ("": every holder), in
+        one EraseContent call per MAX_BATCH_ITEMS ids: (erased, kept), the ids no holder keeps
+        any longer (their bytes overwritten; ids with nothing stored among them) and those
+        another holder still keeps. Erasing again answers the same."""
         erased: list[str] = []
         kept: list[str] = []
         for start in range(0, len(storage_ids), MAX_BATCH_ITEMS):

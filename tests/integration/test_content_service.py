@@ -196,8 +196,8 @@ async def test_a_put_cut_off_after_its_chunks_is_completed_by_the_next(
 async def test_a_second_writer_of_stored_bytes_leaves_them_as_they_are(
     nats_js: tuple[Client, JetStreamContext],
 ) -> None:
-    """Two instances storing the same bytes: the later one finds the object complete when its
-    first chunk is refused, and writes nothing."""
+    """Two instances storing the same bytes: the later one finds the object complete and writes
+    nothing."""
     _, js = nats_js
     repository = ObjectStoreRepository(js)
     data = b"written twice " + hashlib.sha256(b"twice").digest() * 5000  # two chunks

@@ -21,6 +21,21 @@ bytes are addressed by their hash, so whatever a replica returns is either right
 digest. Only the stream leader's answer can fail a read: not found, missing chunks and a failed
 digest are asked again of the leader (`STREAM.MSG.GET`) before they are answered, and so is a
 direct get no replica answers within DIRECT_GET_WAIT_S (a stalled one still gets its share).
+
+Holders: the meta message lists who holds the object (HEADER_HOLDERS, batch ids) in its headers.
+A new object's meta lists its first holder; a put of stored bytes by a holder not listed yet
+writes the meta again with it, compare-and-set on the meta subject; one by a listed holder writes
+nothing. Objects stored before holders existed list none: they are held by nobody. A meta written
+again keeps the one before it (no rollup): every meta message of an object is erased with it.
+
+Erasure (`release`): a holder is taken off the list the same way; when none is left, a tombstone
+meta message (deleted) is written compare-and-set, then every chunk below it and every meta
+message up to it are erased (message_erasure: the bytes overwritten). A put that raced it either
+added its holder before the tombstone (the erasure then sees it and keeps the object) or sees no
+live object and writes it anew: its chunks come after the tombstone, out of the erasure's reach,
+and its meta message is written only if the meta subject's last message is still the one the put
+saw, so no meta message ever names chunks an erasure removed. An erasure cut off anywhere is
+finished by the next one (the tombstone is still the last meta message).
 """
 
 from __future__ import annotations
@@ -28,20 +43,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from nats.errors import NoRespondersError
 from nats.js import JetStreamContext
-from nats.js.api import Header, ObjectInfo, ObjectMetaOptions, RawStreamMsg
+from nats.js.api import Header, ObjectInfo, RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import MSG_ROLLUP_SUBJECT
 
+from services.content_service.adapters import object_meta
+from services.content_service.adapters.message_erasure import erase_subject
 from services.content_service.domain.content import (
     DEFAULT_MEDIA_TYPE,
     ContentCorruptedError,
-    ContentKind,
     StoredContent,
     content_digest,
 )
@@ -51,12 +66,13 @@ from services.mesh.nats_internals import connection_of
 from services.mesh.storage_health import storage_health
 
 CONTENT_BUCKET = "content"
-HEADER_KIND = "Huleedu-Content-Kind"
-HEADER_MEDIA_TYPE = "Huleedu-Media-Type"
 CHUNK_BYTES = 128 * 1024
 _EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 _WRONG_LAST_SEQUENCE = 10071  # JetStream's answer when that expectation does not hold
-_DIGEST_PREFIX = "SHA-256="
+# A put or release whose compare-and-set on the meta subject lost to another writer reads again
+# and retries, this many times in all; past that the conflict is raised (UNAVAILABLE, retry).
+_ATTEMPTS = 5
+_T = TypeVar("_T")
 # A read of a stored object that gets no chunks for this long is answered as unavailable
 # instead of waiting for the caller's deadline; meanwhile it asks again after these pauses.
 READ_TIMEOUT_S = 5.0
@@ -67,24 +83,9 @@ _LONGEST_PAUSE_S = 0.5
 DIRECT_GET_WAIT_S = 1.0
 
 
-def _header(headers: dict[str, object] | None, name: str) -> str:
-    # Headers are stored the way the Go client writes them: name -> list of values.
-    value = (headers or {}).get(name)
-    if isinstance(value, list):
-        return str(value[0]) if value else ""
-    return "" if value is None else str(value)
-
-
-def _expected_digest(storage_id: str, info: ObjectInfo) -> bytes:
-    """The SHA-256 the meta message gives, "SHA-256=<base64url>" as the Go client writes it."""
-    text = info.digest or ""
-    if text[: len(_DIGEST_PREFIX)].upper() != _DIGEST_PREFIX:
-        raise ContentCorruptedError(f"the meta message of {storage_id} has no SHA-256 digest")
-    encoded = text[len(_DIGEST_PREFIX) :]
-    try:
-        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    except ValueError as error:
-        raise ContentCorruptedError(f"the digest of {storage_id} is unreadable") from error
+def _seq(message: RawStreamMsg | None) -> int:
+    """The message's sequence; 0 for none, which is what JetStream expects of an empty subject."""
+    return 0 if message is None else message.seq or 0
 
 
 class _ChunksMissing(Exception):
@@ -105,40 +106,6 @@ class ObjectStoreRepository:
 
     def _meta_subject(self, name: str) -> str:
         return f"$O.{self._bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
-
-    async def exists(self, storage_id: str) -> bool:
-        """True when a live object is stored under the id with every one of its chunks: one
-        direct get when nothing is stored, two for a stored one-chunk object. A replica that
-        lags may answer False; the put that follows then finds the chunks on the leader."""
-        return await self._stored(storage_id, direct=True)
-
-    async def _stored(self, storage_id: str, *, direct: bool) -> bool:
-        try:
-            info = await self._meta(storage_id, direct=direct)
-        except ContentCorruptedError:
-            return False  # an unreadable meta message: the put writes it again
-        return info is not None and await self._has_all_chunks(info, direct=direct)
-
-    async def exists_many(self, storage_ids: Sequence[str]) -> list[bool]:
-        """`exists` for every id, from one batched direct get of their meta messages and chunks;
-        an id that answer does not settle (more than one chunk, or chunks under another nuid) is
-        asked alone, and so is every id when no replica answers it in time."""
-        found = await self._last_messages(storage_ids)
-        if found is None:
-            return list(await asyncio.gather(*(self.exists(i) for i in storage_ids)))
-
-        async def stored(storage_id: str) -> bool:
-            try:
-                info = self._meta_in(storage_id, found)
-            except ContentCorruptedError:
-                return False  # as in _stored: the put writes it again
-            if info is None:
-                return False
-            if self._chunks_in(storage_id, info, found) is not None:
-                return True
-            return await self.exists(storage_id)
-
-        return list(await asyncio.gather(*(stored(i) for i in storage_ids)))
 
     async def get_many(self, storage_ids: Sequence[str]) -> list[StoredContent | None]:
         """`get` for every id. An object of at most one chunk comes from one batched direct get
@@ -200,37 +167,109 @@ class ObjectStoreRepository:
         stream = await self._js.stream_info(self._stream, subjects_filter=subject)
         return (stream.state.subjects or {}).get(subject, 0) == chunks
 
-    async def put(self, storage_id: str, stored: StoredContent) -> bool:
-        """Store the bytes, waiting for JetStream to acknowledge every chunk, then the meta;
-        False when the object turned out to be stored already. A full store or disk makes the
-        service answer NOT_SERVING (services.mesh.storage_health)."""
+    async def put(self, storage_id: str, stored: StoredContent, holder: str = "") -> bool:
+        """Store the bytes held by `holder` ("" for none), waiting for JetStream to acknowledge
+        every chunk, then the meta; False when the object turned out to be stored already (the
+        holder is then listed). A full store or disk makes the service answer NOT_SERVING
+        (services.mesh.storage_health)."""
         with storage_health(self._js).watch(self._stream):
-            return await self._write_object(storage_id, stored)
+            return await self._retried(
+                lambda first: self._put_once(storage_id, stored, holder, direct=first)
+            )
 
-    async def put_many(self, objects: Sequence[tuple[str, StoredContent]]) -> list[bool]:
-        """Store every object (distinct ids). Objects of one chunk go in atomic batches, each
-        object's chunk then its meta message (services.mesh.atomic_batch): one commit for all
-        of them. The others, and all of a batch the stream refused (an object another writer
-        stored or left half-stored meanwhile), are put one by one as `put` does."""
-        single = [i for i, (_, stored) in enumerate(objects) if len(stored.content) <= CHUNK_BYTES]
-        several = sorted(set(range(len(objects))) - set(single))
+    async def _put_once(
+        self, storage_id: str, stored: StoredContent, holder: str, *, direct: bool
+    ) -> bool:
+        meta = await self._message(self._meta_subject(storage_id), direct=direct)
+        if await self._held(storage_id, meta, holder, direct=direct):
+            return False
+        return await self._write_object(storage_id, stored, holder, _seq(meta))
+
+    async def _retried(self, attempt: Callable[[bool], Awaitable[_T]]) -> _T:
+        """`attempt(True)`, then `attempt(False)` (reads from the stream leader) again while a
+        compare-and-set in it finds another writer got there first, up to _ATTEMPTS times."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await attempt(tries == 1)
+            except APIError as error:
+                if error.err_code != _WRONG_LAST_SEQUENCE or tries >= _ATTEMPTS:
+                    raise
+
+    async def _held(
+        self, storage_id: str, meta: RawStreamMsg | None, holder: str, *, direct: bool
+    ) -> bool:
+        """True when `meta` is the meta message of a live object with every one of its chunks;
+        the holder is then listed (the meta written again, compare-and-set, when it was not)."""
+        try:
+            info = None if meta is None else self._info(storage_id, meta)
+        except ContentCorruptedError:
+            return False  # an unreadable meta message: the put writes it again
+        if info is None or not await self._has_all_chunks(info, direct=direct):
+            return False
+        holders = object_meta.holders(info)
+        if holder and holder not in holders:
+            await self._rewrite_meta(storage_id, info, [*holders, holder], after=_seq(meta))
+        return True
+
+    async def put_many(
+        self, objects: Sequence[tuple[str, StoredContent]], holder: str = ""
+    ) -> list[bool]:
+        """Store every object (distinct ids) held by `holder`, from one batched direct get of
+        their meta messages and chunks: an object found stored and already held by the holder
+        costs nothing more. New objects of one chunk go in atomic batches, each object's chunk
+        then its meta message (services.mesh.atomic_batch): one commit for all of them. The
+        others, and all of a batch the stream refused (an object another writer stored, left
+        half-stored or erased meanwhile), are put one by one as `put` does."""
+        found = await self._last_messages([storage_id for storage_id, _ in objects])
+        stored_already: list[int] = []
+        single: list[int] = []
+        after: list[int] = []
+        for index, (storage_id, stored) in enumerate(objects):
+            if found is None:
+                continue
+            meta = found.get(self._meta_subject(storage_id))
+            try:
+                info = None if meta is None else self._info(storage_id, meta)
+            except ContentCorruptedError:
+                info = None  # as in _held: the put writes it again
+            if info is None and len(stored.content) <= CHUNK_BYTES:
+                single.append(index)
+                after.append(_seq(meta))
+            elif (
+                info is not None
+                and self._chunks_in(storage_id, info, found) is not None
+                and (not holder or holder in object_meta.holders(info))
+            ):
+                stored_already.append(index)
+        several = sorted(set(range(len(objects))) - set(single) - set(stored_already))
         batched, each = await asyncio.gather(
             store_together(
                 connection_of(self._js),
-                [self._one_chunk_messages(*objects[i]) for i in single],
-                alone=lambda k: self.put(*objects[single[k]]),
+                [
+                    self._one_chunk_messages(*objects[i], holder, after[k])
+                    for k, i in enumerate(single)
+                ],
+                alone=lambda k: self.put(*objects[single[k]], holder),
                 together=lambda _where, _k: True,
             ),
-            asyncio.gather(*(self.put(*objects[i]) for i in several), return_exceptions=True),
+            asyncio.gather(
+                *(self.put(*objects[i], holder) for i in several), return_exceptions=True
+            ),
         )
-        outcome = dict(zip(single + several, batched + each, strict=True))
+        outcome: dict[int, bool | BaseException] = dict.fromkeys(stored_already, False)
+        outcome.update(zip(single + several, batched + each, strict=True))
         return [
             bool(written) for written in every_result([outcome[i] for i in range(len(objects))])
         ]
 
-    def _one_chunk_messages(self, storage_id: str, stored: StoredContent) -> list[Outgoing]:
+    def _one_chunk_messages(
+        self, storage_id: str, stored: StoredContent, holder: str, after: int
+    ) -> list[Outgoing]:
         """An object of at most one chunk as `_write_object` writes it: its chunk on an empty
-        subject (none for no bytes), then its meta message."""
+        subject (none for no bytes), then its meta message if the meta subject's last message is
+        still `after`."""
         chunk = (
             [
                 Outgoing(
@@ -242,47 +281,102 @@ class ObjectStoreRepository:
             if stored.content
             else []
         )
-        return [*chunk, self._meta_message(storage_id, stored, len(chunk))]
+        return [*chunk, self._meta_message(storage_id, stored, len(chunk), holder, after)]
 
-    async def _write_object(self, storage_id: str, stored: StoredContent) -> bool:
+    async def _write_object(
+        self, storage_id: str, stored: StoredContent, holder: str, after: int
+    ) -> bool:
+        """Write the chunks, then the meta message if the meta subject's last message is still
+        the one at `after` (0: none): an erasure in between (a tombstone) refuses it."""
         chunk_subject = self._chunk_subject(storage_id)
         try:
             chunks = await self._write_chunks(chunk_subject, stored.content)
         except APIError as error:
             if error.err_code != _WRONG_LAST_SEQUENCE:
                 raise
-            if await self._stored(storage_id, direct=False):
+            meta = await self._message(self._meta_subject(storage_id), direct=False)
+            if await self._held(storage_id, meta, holder, direct=False):
                 return False  # stored before (a lagging replica said not) or by another instance
             # An earlier put of these bytes, cut off, left chunks on the subject, or another
             # instance is writing them now: one of the two starts again (the other's next chunk
-            # is then refused), so chunks of two writers never interleave.
-            await self._js.purge_stream(self._stream, subject=chunk_subject)
+            # is then refused), so chunks of two writers never interleave. They are erased, not
+            # purged: a purge leaves their bytes in the store's files (message_erasure).
+            await erase_subject(self._js, self._stream, chunk_subject)
             chunks = await self._write_chunks(chunk_subject, stored.content)
-        meta = self._meta_message(storage_id, stored, chunks)
-        await self._js.publish(meta.subject, meta.payload, headers=dict(meta.headers))
+            after = _seq(meta)
+        meta_message = self._meta_message(storage_id, stored, chunks, holder, after)
+        await self._js.publish(
+            meta_message.subject, meta_message.payload, headers=dict(meta_message.headers)
+        )
         return True
 
-    def _meta_message(self, storage_id: str, stored: StoredContent, chunks: int) -> Outgoing:
-        kind = stored.kind.value if stored.kind is not None else ""
-        # The storage id is the content's SHA-256 (checked by the domain): no second hashing.
-        # A tenant's key ends with the storage id: the SHA-256 is its last 64 characters.
-        digest = base64.urlsafe_b64encode(bytes.fromhex(storage_id[-64:])).decode()
-        info = ObjectInfo(
-            name=storage_id,
-            bucket=self._bucket,
-            nuid=storage_id,
-            size=len(stored.content),
-            chunks=chunks,
-            mtime=datetime.now(UTC).isoformat(),
-            digest=f"{_DIGEST_PREFIX}{digest}",
-            description=f"{kind} {stored.media_type}".strip(),
-            headers={HEADER_KIND: [kind], HEADER_MEDIA_TYPE: [stored.media_type]},
-            options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES),
+    def _meta_message(
+        self, storage_id: str, stored: StoredContent, chunks: int, holder: str, after: int
+    ) -> Outgoing:
+        info = object_meta.new_info(
+            storage_id, self._bucket, stored, chunks, holder=holder, chunk_bytes=CHUNK_BYTES
         )
         return Outgoing(
             self._meta_subject(storage_id),
-            json.dumps(info.as_dict()).encode(),
-            {Header.ROLLUP: MSG_ROLLUP_SUBJECT},
+            object_meta.encoded(info),
+            {Header.ROLLUP: MSG_ROLLUP_SUBJECT, _EXPECTED_LAST_SUBJECT_SEQ: str(after)},
+        )
+
+    async def _rewrite_meta(
+        self, storage_id: str, info: ObjectInfo, holders: list[str], *, after: int
+    ) -> int:
+        """Write the object's meta message again with these holders if the meta subject's last
+        message is still the one at `after`; returns its sequence. No rollup: the one before
+        stays, to be erased with the object (a rollup would leave its bytes in the store)."""
+        return await self._write_meta(
+            storage_id, object_meta.with_holders(info, holders), after=after
+        )
+
+    async def _write_meta(self, storage_id: str, info: ObjectInfo, *, after: int) -> int:
+        ack = await self._js.publish(
+            self._meta_subject(storage_id),
+            object_meta.encoded(info),
+            headers={_EXPECTED_LAST_SUBJECT_SEQ: str(after)},
+        )
+        return ack.seq
+
+    async def release(self, storage_id: str, holder: str) -> bool:
+        """Take `holder` off the object's holders ("": all of them); True when another holder
+        still holds it. Else it is erased: a tombstone meta message first, then every chunk and
+        every meta message of the id, their bytes overwritten. Nothing stored: False."""
+        with storage_health(self._js).watch(self._stream):
+            return await self._retried(lambda _first: self._release_once(storage_id, holder))
+
+    async def _release_once(self, storage_id: str, holder: str) -> bool:
+        meta_subject = self._meta_subject(storage_id)
+        chunk_subject = self._chunk_subject(storage_id)
+        meta = await self._message(meta_subject, direct=False)
+        try:
+            info = None if meta is None else self._info(storage_id, meta)
+        except ContentCorruptedError:
+            info = None  # an unreadable meta message: erased like any other
+        if info is not None:
+            holders = object_meta.holders(info)
+            left = [other for other in holders if other != holder] if holder else []
+            if left:
+                if left != holders:
+                    await self._rewrite_meta(storage_id, info, left, after=_seq(meta))
+                return True
+        elif meta is None and await self._message(chunk_subject, direct=False) is None:
+            return False
+        tombstone = await self._write_tombstone(storage_id, after=_seq(meta))
+        # Only below the tombstone: chunks above it are a new put's, which the erasure must not
+        # touch (its meta message, expecting the tombstone or nothing, is then written).
+        await erase_subject(self._js, self._stream, chunk_subject, below=tombstone)
+        await erase_subject(self._js, self._stream, meta_subject, below=tombstone + 1)
+        return False
+
+    async def _write_tombstone(self, storage_id: str, *, after: int) -> int:
+        """A meta message that says the object is deleted, written if the meta subject's last
+        message is still the one at `after`; returns its sequence. From then on reads find
+        nothing, and a put writes the object anew (its meta expecting this message)."""
+        return await self._write_meta(
+            storage_id, object_meta.tombstone(storage_id, self._bucket), after=after
         )
 
     async def _write_chunks(self, subject: str, content: bytes) -> int:
@@ -339,13 +433,13 @@ class ObjectStoreRepository:
     ) -> StoredContent:
         """The object from its chunks, checked against the meta's digest."""
         content = b"".join(parts)
-        if await content_digest(content) != _expected_digest(storage_id, info):
+        if await content_digest(content) != object_meta.expected_digest(storage_id, info):
             raise ContentCorruptedError(f"the chunks under {storage_id} fail its digest")
-        kind = _header(info.headers, HEADER_KIND)
         return StoredContent(
             content=content,
-            kind=ContentKind(kind) if kind in ContentKind.__members__ else None,
-            media_type=_header(info.headers, HEADER_MEDIA_TYPE) or DEFAULT_MEDIA_TYPE,
+            kind=object_meta.kind_of(info),
+            media_type=object_meta.header(info, object_meta.HEADER_MEDIA_TYPE)
+            or DEFAULT_MEDIA_TYPE,
         )
 
     async def _meta(self, storage_id: str, *, direct: bool) -> ObjectInfo | None:
@@ -356,13 +450,7 @@ class ObjectStoreRepository:
     @staticmethod
     def _info(storage_id: str, message: RawStreamMsg) -> ObjectInfo | None:
         """A meta message read: the object's info, or None when it says the object is deleted."""
-        try:
-            info = ObjectInfo.from_response(json.loads(message.data or b""))
-        except (ValueError, TypeError, AttributeError) as error:
-            raise ContentCorruptedError(
-                f"the meta message of {storage_id} is unreadable"
-            ) from error
-        return None if info.deleted else info
+        return object_meta.read_info(storage_id, message.data)
 
     async def _read_chunks(self, storage_id: str, info: ObjectInfo, *, direct: bool) -> list[bytes]:
         """All the object's chunks, as many as the meta counts."""

@@ -53,6 +53,10 @@ class ContentCorruptedError(RuntimeError):
     """The stored bytes no longer hash to their storage id."""
 
 
+class ErasureNotPermittedError(PermissionError):
+    """The caller may not erase content (only services and admins may)."""
+
+
 @dataclass(frozen=True)
 class StoredContent:
     """Bytes with what they are (kind None: stored without one, by another writer)."""
@@ -60,6 +64,16 @@ class StoredContent:
     content: bytes
     kind: ContentKind | None
     media_type: str
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What an erasure did: the ids whose last holder was released, their bytes gone (ids with
+    nothing stored among them, so a repeated erasure answers the same), and the ids another
+    holder of the tenant still holds."""
+
+    erased: list[str]
+    kept: list[str]
 
 
 @dataclass(frozen=True)
@@ -72,22 +86,22 @@ class PutResult:
 
 
 class ContentRepository(Protocol):
-    """Durable storage of content objects by storage id."""
+    """Durable storage of content objects by storage id, each with the holders that keep it."""
 
-    async def exists(self, storage_id: str) -> bool:
-        """True when an object is stored under the id."""
+    async def put(self, storage_id: str, stored: StoredContent, holder: str) -> bool:
+        """Store the object under the id, held by `holder` ("": none); False when it was stored
+        already (the holder is then added to its holders)."""
         ...
 
-    async def exists_many(self, storage_ids: Sequence[str]) -> list[bool]:
-        """`exists` for every id, in order."""
+    async def put_many(
+        self, objects: Sequence[tuple[str, StoredContent]], holder: str
+    ) -> list[bool]:
+        """`put` for every object (distinct ids), in order."""
         ...
 
-    async def put(self, storage_id: str, stored: StoredContent) -> bool:
-        """Store the object under the id; False when it turned out to be stored already."""
-        ...
-
-    async def put_many(self, objects: Sequence[tuple[str, StoredContent]]) -> list[bool]:
-        """Store every object (distinct ids); for each, False when it was stored already."""
+    async def release(self, storage_id: str, holder: str) -> bool:
+        """Take `holder` off the object's holders ("": every holder); True when another holder
+        still holds it, else it is erased (nothing stored: False)."""
         ...
 
     async def get(self, storage_id: str) -> StoredContent | None:
@@ -139,20 +153,31 @@ class ContentLibrary:
         self._writing: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def put(
-        self, content: bytes, kind: ContentKind | None, media_type: str, *, tenant: str = ""
+        self,
+        content: bytes,
+        kind: ContentKind | None,
+        media_type: str,
+        *,
+        tenant: str = "",
+        holder: str = "",
     ) -> PutResult:
-        """Store `content` once for the tenant; a second put of the same bytes changes nothing."""
+        """Store `content` once for the tenant, held by `holder` (a batch id; "": none); a second
+        put of the same bytes stores nothing, and adds its holder when that is a new one."""
         return await self._store(
-            tenant, content, kind, self._checked_media_type(content, kind, media_type)
+            tenant, holder, content, kind, self._checked_media_type(content, kind, media_type)
         )
 
     async def put_many(
-        self, items: Sequence[tuple[bytes, ContentKind | None, str]], *, tenant: str = ""
+        self,
+        items: Sequence[tuple[bytes, ContentKind | None, str]],
+        *,
+        tenant: str = "",
+        holder: str = "",
     ) -> list[PutResult]:
         """Store every (content, kind, media type) not stored yet, together (the repository may
-        write them with one commit); the results are in the items' order, and the same bytes
-        twice in one request are written once. Nothing is stored when one of the items is
-        refused."""
+        write them with one commit), all held by `holder`; the results are in the items' order,
+        and the same bytes twice in one request are written once. Nothing is stored when one of
+        the items is refused."""
         _check_batch_size(len(items), "requests")
         objects = []
         for index, (content, kind, media_type) in enumerate(items):
@@ -175,10 +200,8 @@ class ContentLibrary:
         async with contextlib.AsyncExitStack() as held:
             for key in sorted(first):  # one order for every caller: no deadlock
                 await held.enter_async_context(self._lock(key))
-            present = await self._repository.exists_many(list(first))
-            missing = [(k, first[k]) for k, there in zip(first, present, strict=True) if not there]
-            flags = await self._repository.put_many(missing)
-        written = {key for (key, _), flag in zip(missing, flags, strict=True) if flag}
+            flags = await self._repository.put_many(list(first.items()), holder)
+        written = {key for key, flag in zip(first, flags, strict=True) if flag}
         results = []
         for storage_id, stored in zip(ids, objects, strict=True):
             key = object_key(tenant, storage_id)
@@ -212,17 +235,34 @@ class ContentLibrary:
         return media_type
 
     async def _store(
-        self, tenant: str, content: bytes, kind: ContentKind | None, media_type: str
+        self, tenant: str, holder: str, content: bytes, kind: ContentKind | None, media_type: str
     ) -> PutResult:
         storage_id = (await content_digest(content)).hex()
         key = object_key(tenant, storage_id)
         async with self._lock(key):
-            if await self._repository.exists(key):
-                written = False
-            else:
-                stored = StoredContent(content, kind, media_type)
-                written = await self._repository.put(key, stored)
+            written = await self._repository.put(
+                key, StoredContent(content, kind, media_type), holder
+            )
         return PutResult(storage_id, already_stored=not written, size_bytes=len(content))
+
+    async def erase(self, storage_ids: Sequence[str], *, tenant: str, holder: str) -> Erasure:
+        """Release the tenant's contents under `storage_ids` from `holder` (a batch id; "":
+        every holder); those no holder keeps any longer are erased. Ids with nothing stored
+        count as erased, so erasing again answers the same."""
+        _check_batch_size(len(storage_ids), "storage_ids")
+        _check_storage_ids(storage_ids)
+        unique = list(dict.fromkeys(storage_ids))
+        keys = {storage_id: object_key(tenant, storage_id) for storage_id in unique}
+        async with contextlib.AsyncExitStack() as held:
+            for key in sorted(keys.values()):  # the puts' order: no deadlock
+                await held.enter_async_context(self._lock(key))
+            kept = await _all_in_order(
+                [self._repository.release(keys[storage_id], holder) for storage_id in unique]
+            )
+        return Erasure(
+            erased=[i for i, still in zip(unique, kept, strict=True) if not still],
+            kept=[i for i, still in zip(unique, kept, strict=True) if still],
+        )
 
     async def get(self, storage_id: str, *, tenant: str = "") -> StoredContent:
         """The tenant's content stored under `storage_id`, checked against its hash."""
@@ -237,13 +277,7 @@ class ContentLibrary:
         """The tenant's content under every id, in the ids' order; one unknown id fails the
         whole call (its error names it)."""
         _check_batch_size(len(storage_ids), "storage_ids")
-        for index, storage_id in enumerate(storage_ids):
-            try:
-                check_storage_id(storage_id)
-            except InvalidContentRequestError as error:
-                raise InvalidContentRequestError(
-                    f"storage_ids[{index}]: {error}", field=f"storage_ids[{index}]"
-                ) from error
+        _check_storage_ids(storage_ids)
         unique = list(dict.fromkeys(storage_ids))
         stored = await self._repository.get_many([object_key(tenant, i) for i in unique])
         checked = await _all_in_order(
@@ -282,6 +316,16 @@ async def _checked(storage_id: str, stored: StoredContent | None) -> StoredConte
     if (await content_digest(stored.content)).hex() != storage_id:
         raise ContentCorruptedError(f"content under {storage_id} does not match its hash")
     return stored
+
+
+def _check_storage_ids(storage_ids: Sequence[str]) -> None:
+    for index, storage_id in enumerate(storage_ids):
+        try:
+            check_storage_id(storage_id)
+        except InvalidContentRequestError as error:
+            raise InvalidContentRequestError(
+                f"storage_ids[{index}]: {error}", field=f"storage_ids[{index}]"
+            ) from error
 
 
 def _check_batch_size(count: int, field: str) -> None:

@@ -15,6 +15,7 @@ from services.content_service.domain.content import (
     ContentCorruptedError,
     ContentNotFoundError,
     ContentTooLargeError,
+    ErasureNotPermittedError,
     InvalidContentRequestError,
 )
 from services.mesh.audit import READ, WRITTEN, AuditLog, audit_record
@@ -29,6 +30,7 @@ _OUTCOMES: tuple[tuple[type[Exception], str], ...] = (
     (ContentCorruptedError, "DATA_LOSS"),
     (ContentTooLargeError, "RESOURCE_EXHAUSTED"),
     (InvalidContentRequestError, "INVALID_ARGUMENT"),
+    (ErasureNotPermittedError, "PERMISSION_DENIED"),
 )
 _IDS_NAME_NOTHING = frozenset({"RESOURCE_EXHAUSTED", "INVALID_ARGUMENT"})
 
@@ -45,7 +47,8 @@ class ContentAudit:
         return await self._recorded(READ, rpc, call, lambda _result: storage_ids, storage_ids)
 
     async def written(self, rpc: str, call: Awaitable[T], ids: Callable[[T], Sequence[str]]) -> T:
-        """`call`'s result once the write of `ids(result)` is on record."""
+        """`call`'s result once the write of `ids(result)` is on record (an erasure is a write
+        too: its record names the method EraseContent and the ids released)."""
         return await self._recorded(WRITTEN, rpc, call, ids, ())
 
     async def _recorded(

@@ -4,7 +4,7 @@ errors become status codes here and nowhere else."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -18,12 +18,14 @@ from services.content_service.domain.content import (
     ContentLibrary,
     ContentNotFoundError,
     ContentTooLargeError,
+    Erasure,
+    ErasureNotPermittedError,
     InvalidContentRequestError,
     PutResult,
     StoredContent,
 )
 from services.content_service.entrypoints.content_audit import ContentAudit
-from services.mesh.auth import current_caller
+from services.mesh.auth import Caller, current_caller
 from services.mesh.grpc_errors import Violation, abort
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,28 @@ def _put_item(
     request: content_service_pb2.PutContentRequest,
 ) -> tuple[bytes, ContentKind | None, str]:
     return request.content, _kind_from_proto(request.kind), request.media_type
+
+
+async def _permitted(caller: Caller, call: Callable[[], Awaitable[_T]]) -> _T:
+    """`call()`'s result when the caller may erase content (a service or an admin)."""
+    if not (caller.is_service or caller.is_admin):
+        raise ErasureNotPermittedError(
+            f"only services and admins may erase content; the caller's role is {caller.role}"
+        )
+    return await call()
+
+
+def _batch_holder(requests: Sequence[content_service_pb2.PutContentRequest]) -> str:
+    """The one holder every item of a batch names (a batch put stores for one holder)."""
+    holder = requests[0].holder if requests else ""
+    for index, request in enumerate(requests):
+        if request.holder != holder:
+            raise InvalidContentRequestError(
+                f"requests[{index}].holder is {request.holder[:80]!r}, requests[0]'s is "
+                f"{holder[:80]!r}: every item of a batch names the same holder",
+                field=f"requests[{index}].holder",
+            )
+    return holder
 
 
 def _put_response(result: PutResult) -> content_service_pb2.PutContentResponse:
@@ -86,6 +110,10 @@ async def _answered(
         )
     except ContentNotFoundError as error:
         await abort(context, grpc.StatusCode.NOT_FOUND, str(error), reason="CONTENT_NOT_FOUND")
+    except ErasureNotPermittedError as error:
+        await abort(
+            context, grpc.StatusCode.PERMISSION_DENIED, str(error), reason="ERASURE_NOT_PERMITTED"
+        )
     except ContentCorruptedError as error:
         log.error("stored content does not match its id", extra={"error": str(error)})
         await abort(context, grpc.StatusCode.DATA_LOSS, str(error), reason="CONTENT_CORRUPTED")
@@ -100,7 +128,7 @@ async def _answered(
 
 
 class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
-    """PutContent, GetContent and their batch forms."""
+    """PutContent, GetContent, their batch forms and EraseContent."""
 
     def __init__(self, library: ContentLibrary, audit: ContentAudit) -> None:
         self._library = library
@@ -114,7 +142,9 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.PutContentResponse:
         """Store bytes; the same bytes again are reported as already stored."""
-        put = self._library.put(*_put_item(request), tenant=current_caller().tenant)
+        put = self._library.put(
+            *_put_item(request), tenant=current_caller().tenant, holder=request.holder
+        )
         audited = self._audit.written("PutContent", put, lambda r: [r.storage_id])
         result = await _answered(context, "put", audited)
         return _put_response(result)
@@ -160,10 +190,42 @@ class ContentServicer(content_service_pb2_grpc.ContentServiceServicer):
         ],
     ) -> content_service_pb2.BatchPutContentResponse:
         """Store each item concurrently; the answers in the items' order."""
-        items = [_put_item(item) for item in request.requests]
-        put = self._library.put_many(items, tenant=current_caller().tenant)
+        put = self._put_batch(request.requests, current_caller().tenant)
         audited = self._audit.written("BatchPutContent", put, lambda rs: [r.storage_id for r in rs])
         results = await _answered(context, "put", audited)
         return content_service_pb2.BatchPutContentResponse(
             responses=[_put_response(result) for result in results]
         )
+
+    async def _put_batch(
+        self, requests: Sequence[content_service_pb2.PutContentRequest], tenant: str
+    ) -> list[PutResult]:
+        holder = _batch_holder(requests)
+        items = [_put_item(item) for item in requests]
+        return await self._library.put_many(items, tenant=tenant, holder=holder)
+
+    async def EraseContent(
+        self,
+        request: content_service_pb2.EraseContentRequest,
+        context: grpc.aio.ServicerContext[
+            content_service_pb2.EraseContentRequest, content_service_pb2.EraseContentResponse
+        ],
+    ) -> content_service_pb2.EraseContentResponse:
+        """Release the contents from the holder; erase those no holder keeps. Services and
+        admins only: anyone else is answered PERMISSION_DENIED (and that is on record)."""
+        caller = current_caller()
+        erase = _permitted(
+            caller,
+            lambda: self._library.erase(
+                request.storage_ids, tenant=caller.tenant, holder=request.holder
+            ),
+        )
+        audited = self._audit.written("EraseContent", erase, _erased_ids)
+        erasure = await _answered(context, "erase", audited)
+        return content_service_pb2.EraseContentResponse(
+            erased_storage_ids=erasure.erased, kept_storage_ids=erasure.kept
+        )
+
+
+def _erased_ids(erasure: Erasure) -> list[str]:
+    return [*erasure.erased, *erasure.kept]

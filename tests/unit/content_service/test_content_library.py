@@ -23,23 +23,30 @@ from services.content_service.settings import ContentServiceSettings
 class MemoryRepository:
     def __init__(self) -> None:
         self.objects: dict[str, StoredContent] = {}
+        self.holders: dict[str, set[str]] = {}
         self.puts = 0
 
-    async def exists(self, storage_id: str) -> bool:
+    async def put(self, storage_id: str, stored: StoredContent, holder: str) -> bool:
         await asyncio.sleep(0)
-        return storage_id in self.objects
-
-    async def exists_many(self, storage_ids: list[str]) -> list[bool]:
-        return [await self.exists(storage_id) for storage_id in storage_ids]
-
-    async def put(self, storage_id: str, stored: StoredContent) -> bool:
+        holders = self.holders.setdefault(storage_id, set())
+        holders.update({holder} - {""})
+        if storage_id in self.objects:
+            return False
         self.puts += 1
-        await asyncio.sleep(0)
         self.objects[storage_id] = stored
         return True
 
-    async def put_many(self, objects: list[tuple[str, StoredContent]]) -> list[bool]:
-        return [await self.put(storage_id, stored) for storage_id, stored in objects]
+    async def put_many(self, objects: list[tuple[str, StoredContent]], holder: str) -> list[bool]:
+        return [await self.put(storage_id, stored, holder) for storage_id, stored in objects]
+
+    async def release(self, storage_id: str, holder: str) -> bool:
+        holders = self.holders.get(storage_id, set())
+        holders.difference_update({holder} if holder else set(holders))
+        if holders:
+            return True
+        self.objects.pop(storage_id, None)
+        self.holders.pop(storage_id, None)
+        return False
 
     async def get(self, storage_id: str) -> StoredContent | None:
         return self.objects.get(storage_id)
@@ -188,3 +195,27 @@ def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = ContentServiceSettings.from_env()
     assert settings.max_object_bytes == 2048
     assert settings.grpc_max_message_bytes > 2 * 2048
+
+
+async def test_erasure_keeps_what_another_holder_holds(library: ContentLibrary) -> None:
+    shared = await library.put(b"shared", ContentKind.RAW_UPLOAD, "text/plain", holder="a")
+    await library.put(b"shared", ContentKind.RAW_UPLOAD, "text/plain", holder="b")
+    only_a = await library.put(b"only a", ContentKind.RAW_UPLOAD, "text/plain", holder="a")
+
+    first = await library.erase([shared.storage_id, only_a.storage_id], tenant="", holder="a")
+    again = await library.erase([shared.storage_id, only_a.storage_id], tenant="", holder="a")
+
+    assert (first.erased, first.kept) == ([only_a.storage_id], [shared.storage_id])
+    assert (again.erased, again.kept) == (first.erased, first.kept)
+    assert (await library.get(shared.storage_id)).content == b"shared"
+    with pytest.raises(ContentNotFoundError):
+        await library.get(only_a.storage_id)
+
+
+async def test_erasure_checks_its_ids(library: ContentLibrary) -> None:
+    with pytest.raises(InvalidContentRequestError) as bad:
+        await library.erase(["0" * 64, "nope"], tenant="t", holder="a")
+    with pytest.raises(InvalidContentRequestError):
+        await library.erase(["0" * 64] * 101, tenant="t", holder="a")
+
+    assert bad.value.field == "storage_ids[1]"
