@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
-from services.mesh.settings import Documented, NatsSettings, env_addr, env_float, env_int, env_str
+from services.mesh.settings import (
+    Documented,
+    NatsSettings,
+    env_addr,
+    env_dial_target,
+    env_float,
+    env_int,
+    env_str,
+)
 
 
 @dataclass(frozen=True)
@@ -15,6 +23,7 @@ class EssayLifecycleSettings:
     """Everything `python -m services.essay_lifecycle` reads at start."""
 
     addr: str
+    content_addr: str  # GetEssay reads an essay's corrections from the Content Service
     nats: NatsSettings
     readiness: ReadinessRules  # applied when a registration carries no readiness config
     consumer_concurrency: int
@@ -26,9 +35,10 @@ class EssayLifecycleSettings:
 
     @classmethod
     def from_env(cls) -> EssayLifecycleSettings:
-        """Read ESSAY_LIFECYCLE_ADDR, NATS_* and the ELS_* settings."""
+        """Read ESSAY_LIFECYCLE_ADDR, CONTENT_SERVICE_ADDR, NATS_* and the ELS_* settings."""
         return cls(
             addr=env_addr("ESSAY_LIFECYCLE_ADDR"),
+            content_addr=env_dial_target("CONTENT_SERVICE_ADDR"),
             nats=NatsSettings.from_env(),
             readiness=ReadinessRules(
                 timeout_s=env_int("ELS_DEFAULT_TIMEOUT_S", 600, minimum=1, maximum=30 * 86400),
@@ -49,6 +59,11 @@ class EssayLifecycleSettings:
 # The variables this service reads beyond SHARED_SETTINGS (services.mesh.settings), as
 # docs/services.md lists them (written from here by `python -m devstack.settings_docs`).
 DOCUMENTED: tuple[Documented, ...] = (
+    Documented(
+        "CONTENT_SERVICE_ADDR",
+        "`127.0.0.1:50051`",
+        "where GetEssay reads an essay's corrections and unknown words (as the caller's tenant)",
+    ),
     Documented(
         "ELS_DEFAULT_TIMEOUT_S",
         "`600`",

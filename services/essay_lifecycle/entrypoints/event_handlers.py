@@ -23,7 +23,7 @@ from services.essay_lifecycle.domain.ports import (
     EventPublisher,
     TrackerRepository,
 )
-from services.essay_lifecycle.domain.tracker import Change, find_slot, is_open, require_id
+from services.essay_lifecycle.domain.tracker import Change, is_open, require_id
 from services.essay_lifecycle.domain.transitions import RefusedTransition
 from services.mesh.consumer import Delivery, Handler, PermanentError
 
@@ -139,10 +139,6 @@ class EssayLifecycleHandlers:
             event.batch_id, lambda t: phases.apply_spellcheck_result(t, event, now)
         )
         assert tracker is not None  # the domain refuses unknown batches
-        slot = find_slot(tracker, event.essay_id)
-        applied = slot is not None and slot.phase_result_event_id == event.metadata.event_id
-        if applied and event.corrections:
-            await self._essays.save_corrections(event.batch_id, event.essay_id, event.corrections)
         await self._publish(derived.events_after_phase_event(tracker, event.metadata.event_id, now))
 
     async def _apply(self, batch_id: str, step: Step) -> BatchTracker | None:

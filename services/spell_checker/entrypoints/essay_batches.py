@@ -1,5 +1,6 @@
 """Essays whose checks start together go through together: one read of all their texts from the
-Content Service, one check per worker process for its share, one write of the corrected texts.
+Content Service, one check per worker process for its share, one write of the corrected texts and
+of each essay's details (its corrections and unknown words: essay text, which no event carries).
 
 Each request still gets exactly its own outcome. Batching only saves calls: when anything in a
 group fails (an id the Content Service does not know, a worker that died, a text that is not
@@ -27,7 +28,10 @@ from services.spell_checker.domain.ports import CheckerPool, ContentStore
 
 log = logging.getLogger(__name__)
 CORRECTED_MEDIA_TYPE = "text/plain; charset=utf-8"
+DETAILS_MEDIA_TYPE = "application/x-protobuf; messageType=huleedu.common.v1.SpellcheckDetails"
 _CORRECTED = common_pb2.CONTENT_KIND_CORRECTED_TEXT
+_DETAILS = common_pb2.CONTENT_KIND_SPELLCHECK_DETAILS
+Item = tuple[bytes, common_pb2.ContentKind.ValueType, str]
 
 
 class EssayFailedError(Exception):
@@ -44,6 +48,32 @@ class EssayJob:
     tenant: str = ""
 
 
+@dataclass(frozen=True)
+class CheckedEssay:
+    """An essay's check result, the storage id of its corrected text and that of its details
+    ("" when it has no corrections and no unknown words)."""
+
+    result: CheckResult
+    corrected_storage_id: str
+    details_storage_id: str
+
+
+def details_of(result: CheckResult) -> bytes:
+    """The essay's corrections and unknown words as SpellcheckDetails bytes, serialized
+    deterministically: the same details are the same bytes, so the same storage id on every
+    redelivery. Empty when there is nothing to list."""
+    details = common_pb2.SpellcheckDetails(
+        corrections=[
+            common_pb2.Correction(
+                offset=c.offset, length=c.length, original=c.original, replacement=c.replacement
+            )
+            for c in result.corrections
+        ],
+        unknown_words=result.unknown_words,
+    )
+    return details.SerializeToString(deterministic=True)
+
+
 class EssayBatcher:
     """Checks essays in groups of at most `max_group` (see the module docstring)."""
 
@@ -52,15 +82,13 @@ class EssayBatcher:
         self._checker = checker
         self._groups = CallBatcher(self._outcomes, window_s=0.0, max_items=max_group)
 
-    async def check(self, job: EssayJob) -> tuple[CheckResult, str]:
-        """The essay's check result and the storage id of its corrected text; raises
+    async def check(self, job: EssayJob) -> CheckedEssay:
+        """The essay's check result and where its corrected text and details are stored; raises
         EssayFailedError for an essay that can never be checked, and whatever the Content
         Service or the pool raised otherwise."""
         return await self._groups.call(job)
 
-    async def _outcomes(
-        self, jobs: Sequence[EssayJob]
-    ) -> Sequence[tuple[CheckResult, str] | BaseException]:
+    async def _outcomes(self, jobs: Sequence[EssayJob]) -> Sequence[CheckedEssay | BaseException]:
         if len(jobs) > 1 and len({job.tenant for job in jobs}) == 1:
             try:
                 return await self._together(jobs, jobs[0].tenant)
@@ -72,9 +100,7 @@ class EssayBatcher:
             *(self.check_alone(job) for job in jobs), return_exceptions=True
         )
 
-    async def _together(
-        self, jobs: Sequence[EssayJob], tenant: str
-    ) -> list[tuple[CheckResult, str]]:
+    async def _together(self, jobs: Sequence[EssayJob], tenant: str) -> list[CheckedEssay]:
         """The whole group (of one tenant) in three steps; raises if any essay fails any step."""
         ids = list(dict.fromkeys(job.storage_id for job in jobs))
         texts = dict(zip(ids, await self._content.get_many(ids, tenant=tenant), strict=True))
@@ -84,14 +110,23 @@ class EssayBatcher:
                 for job in jobs
             ]
         )
-        corrected = list(dict.fromkeys(r.corrected_text.encode("utf-8") for r in results))
-        stored = await self._content.put_many(
-            [(text, _CORRECTED, CORRECTED_MEDIA_TYPE) for text in corrected], tenant=tenant
-        )
-        storage_ids = dict(zip(corrected, stored, strict=True))
-        return [(r, storage_ids[r.corrected_text.encode("utf-8")]) for r in results]
+        return await self._store(results, tenant)
 
-    async def check_alone(self, job: EssayJob) -> tuple[CheckResult, str]:
+    async def _store(self, results: Sequence[CheckResult], tenant: str) -> list[CheckedEssay]:
+        """Each result's corrected text and details in one put_many (bytes that several essays
+        share are sent once)."""
+        texts: list[Item] = [
+            (r.corrected_text.encode("utf-8"), _CORRECTED, CORRECTED_MEDIA_TYPE) for r in results
+        ]
+        details: list[Item] = [(details_of(r), _DETAILS, DETAILS_MEDIA_TYPE) for r in results]
+        items = list(dict.fromkeys(texts + [item for item in details if item[0]]))
+        stored = dict(zip(items, await self._content.put_many(items, tenant=tenant), strict=True))
+        return [
+            CheckedEssay(r, stored[text], stored[detail] if detail[0] else "")
+            for r, text, detail in zip(results, texts, details, strict=True)
+        ]
+
+    async def check_alone(self, job: EssayJob) -> CheckedEssay:
         """One essay: read, check, store; each step's permanent failure named."""
         try:
             raw = await self._content.get(job.storage_id, tenant=job.tenant)
@@ -105,14 +140,9 @@ class EssayBatcher:
             raise EssayFailedError(f"the essay is not UTF-8 text: {error}") from error
         result = await self._checker.check(job.language, text, job.allowed_words)
         try:
-            storage_id = await self._content.put(
-                result.corrected_text.encode("utf-8"),
-                _CORRECTED,
-                CORRECTED_MEDIA_TYPE,
-                tenant=job.tenant,
-            )
+            (checked,) = await self._store([result], job.tenant)
         except ContentNotFoundError:
             raise
         except PermanentError as error:
             raise EssayFailedError(f"cannot store the corrected text: {error}") from error
-        return result, storage_id
+        return checked
