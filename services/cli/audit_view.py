@@ -37,7 +37,7 @@ class StoredContent:
     """What one storage id of the batch holds: whose essay, which form of it."""
 
     essay_id: str
-    form: str  # raw, text or corrected
+    form: str  # raw, text, corrected or details (the corrections and unknown words)
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ def batch_contents(essays: Iterable[Essay]) -> dict[str, StoredContent]:
             ("raw", essay.raw_storage_id),
             ("text", essay.text_storage_id),
             ("corrected", essay.corrected_text_storage_id),
+            ("details", essay.spellcheck_details_storage_id),
         ):
             if storage_id:
                 found.setdefault(storage_id, StoredContent(essay.essay_id, form))

@@ -1,5 +1,5 @@
-"""Wires ELS: its KV buckets, the handlers behind the `els` consumer, the gRPC queries and the
-essay census."""
+"""Wires ELS: its KV buckets, the handlers behind the `els` consumer, the gRPC queries (with the
+Content Service client GetEssay reads an essay's details with) and the essay census."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def consumer_spec(settings: EssayLifecycleSettings) -> ConsumerSpec:
 
 
 async def wire(mesh: Wiring, settings: EssayLifecycleSettings) -> EssayLifecycleHandlers:
-    """Trackers and essay records in KV, the handlers, the queries over both."""
+    """Trackers and essay records in KV, the handlers, the queries over both and the Content
+    Service."""
     batches_kv = await mesh.kv(BATCHES_BUCKET, message_ttls=True)
     trackers = KvTrackerRepository(
         batches_kv,
@@ -78,7 +79,7 @@ async def wire(mesh: Wiring, settings: EssayLifecycleSettings) -> EssayLifecycle
     await mesh.consume(
         consumer_spec(settings), handlers.handlers(), concurrency=settings.consumer_concurrency
     )
-    servicer = EssayLifecycleServicer(trackers, essays)
+    servicer = EssayLifecycleServicer(trackers, essays, content)
     mesh.serve(
         SERVICE_NAME,
         lambda server: essay_service_pb2_grpc.add_EssayLifecycleServiceServicer_to_server(

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
 from services.mesh.settings import (
-    DEFAULT_ADDRS,
     Documented,
     NatsSettings,
     env_addr,
@@ -24,6 +23,7 @@ class EssayLifecycleSettings:
     """Everything `python -m services.essay_lifecycle` reads at start."""
 
     addr: str
+    content_addr: str  # GetEssay reads an essay's corrections from the Content Service
     nats: NatsSettings
     readiness: ReadinessRules  # applied when a registration carries no readiness config
     consumer_concurrency: int
@@ -32,17 +32,16 @@ class EssayLifecycleSettings:
     metrics: MetricsSettings = METRICS_OFF  # run() serves /metrics; tests in-process do not
     # How long uploads are held for a batch ELS has not seen registered, after the last one.
     unregistered_hold_s: float = 3600.0
-    # Where erased batches' contents are erased (the Content Service).
-    content_addr: str = DEFAULT_ADDRS["CONTENT_SERVICE_ADDR"]
     # How long an erased batch's tombstone stays: the event log's retention, after which no event
     # of the batch is left to arrive.
     tombstone_s: float = 7 * 86400.0
 
     @classmethod
     def from_env(cls) -> EssayLifecycleSettings:
-        """Read ESSAY_LIFECYCLE_ADDR, NATS_* and the ELS_* settings."""
+        """Read ESSAY_LIFECYCLE_ADDR, CONTENT_SERVICE_ADDR, NATS_* and the ELS_* settings."""
         return cls(
             addr=env_addr("ESSAY_LIFECYCLE_ADDR"),
+            content_addr=env_dial_target("CONTENT_SERVICE_ADDR"),
             nats=NatsSettings.from_env(),
             readiness=ReadinessRules(
                 timeout_s=env_int("ELS_DEFAULT_TIMEOUT_S", 600, minimum=1, maximum=30 * 86400),
@@ -57,7 +56,6 @@ class EssayLifecycleSettings:
             unregistered_hold_s=env_float(
                 "ELS_UNREGISTERED_HOLD_S", 3600.0, minimum=1.0, maximum=30 * 86400.0
             ),
-            content_addr=env_dial_target("CONTENT_SERVICE_ADDR"),
             tombstone_s=env_float(
                 "ELS_ERASED_TOMBSTONE_S", 7 * 86400.0, minimum=60.0, maximum=365 * 86400.0
             ),
@@ -67,6 +65,14 @@ class EssayLifecycleSettings:
 # The variables this service reads beyond SHARED_SETTINGS (services.mesh.settings), as
 # docs/services.md lists them (written from here by `python -m devstack.settings_docs`).
 DOCUMENTED: tuple[Documented, ...] = (
+    Documented(
+        "CONTENT_SERVICE_ADDR",
+        "`127.0.0.1:50051`",
+        (
+            "where GetEssay reads an essay's corrections and unknown words (as the caller's "
+            "tenant), and where an erased batch's contents are erased"
+        ),
+    ),
     Documented(
         "ELS_DEFAULT_TIMEOUT_S",
         "`600`",

@@ -130,9 +130,13 @@ def spellcheck_command(
 
 
 def spellcheck_completed(
-    request: events_pb2.EssayLifecycleSpellcheckRequest, *, succeed: bool = True
+    request: events_pb2.EssayLifecycleSpellcheckRequest,
+    *,
+    succeed: bool = True,
+    details_storage_id: str = "",
 ) -> events_pb2.EssaySpellcheckCompleted:
-    """The Spell Checker's answer to a request, with one correction when it succeeds."""
+    """The Spell Checker's answer to a request: when it succeeds, one correction, whose details
+    are stored under `details_storage_id` (the event carries only the id)."""
     event = events_pb2.EssaySpellcheckCompleted(
         metadata=metadata(
             "spell_checker",
@@ -148,7 +152,7 @@ def spellcheck_completed(
         event.status = common_pb2.SpellcheckStatus.SPELLCHECK_STATUS_SUCCESS
         event.corrected_text_storage_id = sha256_of(f"corrected:{request.text_storage_id}")
         event.correction_count = 1
-        event.corrections.add(offset=0, length=4, original="teh", replacement="the")
+        event.details_storage_id = details_storage_id
     else:
         event.status = common_pb2.SpellcheckStatus.SPELLCHECK_STATUS_FAILED
         event.error = "stub spell checker failed this essay on purpose"

@@ -217,8 +217,10 @@ class StubSpellChecker:
         *,
         fails: Callable[[events_pb2.EssayLifecycleSpellcheckRequest], bool] = _never,
         concurrency: int = 64,
+        details_storage_id: str = "",
     ) -> None:
         self._js = js
+        self._details_storage_id = details_storage_id  # what every success says it found
         self._publisher = EventPublisher(js, "stub_spell_checker")
         self._fails = fails
         self._slots = asyncio.Semaphore(concurrency)
@@ -257,7 +259,11 @@ class StubSpellChecker:
     async def _answer(self, msg: Msg) -> None:
         try:
             request = events_pb2.EssayLifecycleSpellcheckRequest.FromString(msg.data)
-            completed = spellcheck_completed(request, succeed=not self._fails(request))
+            completed = spellcheck_completed(
+                request,
+                succeed=not self._fails(request),
+                details_storage_id=self._details_storage_id,
+            )
             await self._publisher.publish(completed)
             await msg.ack()
             self.answered += 1

@@ -156,11 +156,13 @@ async def test_audit_shows_every_write_and_read_of_the_batch_with_who_did_it(
     raw = {e.raw_storage_id for e in essays}
     text = {e.text_storage_id for e in essays}
     corrected = {e.corrected_text_storage_id for e in essays}
+    details = {e.spellcheck_details_storage_id for e in essays} - {""}
     assert set(upload.record.storage_ids) == raw | text
     # The Content Service's own records: the File Service's write, the Spell Checker's read and
     # write (grouped or one by one), the CLI's read.
     assert raw | text <= _ids(entries, WRITTEN, f"{CONTENT}BatchPutContent")
     assert corrected <= _ids(entries, WRITTEN)
+    assert details and details <= _ids(entries, WRITTEN)  # the corrections and unknown words
     assert text <= _ids(entries, READ)
     assert read_by_cli in _ids(entries, READ, f"{CONTENT}GetContent")
 
@@ -205,10 +207,10 @@ async def test_a_redelivered_request_adds_true_records_only(stack: Stack, nats_j
     after = await wait_until(read_again, timeout_s=30, message="the essay read again")
     assert {e.record.record_id for e in before} <= {e.record.record_id for e in after}
     new = [e for e in after if e.record.record_id not in {b.record.record_id for b in before}]
-    # The same read and the same write again (content is addressed by its bytes), both true.
+    # The same read and the same writes again (content is addressed by its bytes), all true.
     assert all(e.record.outcome == "OK" for e in new)
     written = {sid for e in new if e.record.action == WRITTEN for sid in e.named}
-    assert written <= {essay.corrected_text_storage_id}
+    assert written <= {essay.corrected_text_storage_id, essay.spellcheck_details_storage_id}
 
 
 async def test_a_record_published_twice_is_stored_once(nats_js: NatsJs, stack: Stack) -> None:

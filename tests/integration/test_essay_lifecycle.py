@@ -7,7 +7,6 @@ the File Service, BOS and the Spell Checker would publish, and watch what the st
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
@@ -20,12 +19,12 @@ from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
+from services.content_service.bootstrap import ContentService
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET, KvTrackerRepository
 from services.essay_lifecycle.bootstrap import CONSUMER_DURABLE, PROGRAM, EssayLifecycleApp
 from services.essay_lifecycle.domain.ports import Mutation
-from services.essay_lifecycle.domain.slots import ReadinessRules
-from services.essay_lifecycle.settings import EssayLifecycleSettings
 from services.mesh import subjects
+from services.mesh.content_client import ContentClient
 from services.mesh.kv import read_document
 from services.mesh.publisher import HEADER_MSG_ID, EventPublisher
 from services.mesh.settings import NatsSettings
@@ -38,6 +37,7 @@ from tests.harness.coordination_events import (
     validation_failed,
 )
 from tests.harness.coordination_harness import EventTap, StubSpellChecker
+from tests.integration.test_hostile_grpc_support import els_settings
 from tests.support import unique, wait_until
 
 S = common_pb2.EssayStatus
@@ -45,30 +45,21 @@ R = common_pb2.ExcessContentReason
 NatsJs = tuple[Client, JetStreamContext]
 
 
-def els_settings(nats_settings: NatsSettings) -> EssayLifecycleSettings:
-    return EssayLifecycleSettings(
-        addr="127.0.0.1:0",
-        nats=nats_settings,
-        readiness=ReadinessRules(timeout_s=600, partial_threshold=1.0),
-        consumer_concurrency=16,
-        shutdown_grace_s=1.0,
-        log_level="INFO",
-    )
-
-
 @pytest.fixture
-async def els(nats_settings: NatsSettings) -> AsyncIterator[EssayLifecycleApp]:
-    app = await PROGRAM.start(els_settings(nats_settings))
+async def els(
+    nats_settings: NatsSettings, content: ContentService
+) -> AsyncIterator[EssayLifecycleApp]:
+    app = await PROGRAM.start(els_settings(nats_settings, content.port))
     yield app
     await app.stop()
 
 
 @pytest.fixture
 async def second_els(
-    els: EssayLifecycleApp, nats_settings: NatsSettings
+    els: EssayLifecycleApp, nats_settings: NatsSettings, content: ContentService
 ) -> AsyncIterator[EssayLifecycleApp]:
     """A second instance on the same durable consumer (the first is `els`)."""
-    app = await PROGRAM.start(els_settings(nats_settings))
+    app = await PROGRAM.start(els_settings(nats_settings, content.port))
     yield app
     await app.stop()
 
@@ -286,9 +277,9 @@ async def _ttl_header(js: JetStreamContext, batch_id: str) -> str | None:
 
 
 async def test_uploads_for_a_batch_never_registered_expire_with_its_tracker(
-    nats_settings: NatsSettings, publisher: EventPublisher, nats_js: NatsJs
+    nats_settings: NatsSettings, publisher: EventPublisher, nats_js: NatsJs, content: ContentService
 ) -> None:
-    settings = dataclasses.replace(els_settings(nats_settings), unregistered_hold_s=1.0)
+    settings = els_settings(nats_settings, content.port, unregistered_hold_s=1.0)
     app = await PROGRAM.start(settings)
     try:
         batch_id, _ = new_batch(2)
@@ -355,12 +346,23 @@ async def test_deadline_below_threshold_times_the_batch_out(
 
 
 async def test_get_essay_and_list_batch_essays_show_states_timeline_and_corrections(
-    els: EssayLifecycleApp,
     tap: EventTap,
     publisher: EventPublisher,
     essays: essay_service_pb2_grpc.EssayLifecycleServiceAsyncStub,
     nats_js: NatsJs,
+    content: ContentService,
 ) -> None:
+    # What the Spell Checker stores for an essay; its completion carries only the storage id.
+    found = common_pb2.SpellcheckDetails(unknown_words=["qwzx"])
+    found.corrections.add(offset=0, length=3, original="teh", replacement="the")
+    client = ContentClient(f"127.0.0.1:{content.port}")
+    details_id = await client.put(
+        found.SerializeToString(deterministic=True),
+        common_pb2.CONTENT_KIND_SPELLCHECK_DETAILS,
+        "application/x-protobuf",
+        tenant="",
+    )
+    await client.close()
     batch_id, essay_ids = new_batch(3)
     await publisher.publish(registered(batch_id, essay_ids))
     await publish_all(
@@ -373,7 +375,9 @@ async def test_get_essay_and_list_batch_essays_show_states_timeline_and_correcti
     )
     ready = await one_ready(tap, batch_id)
     fails = {e.essay_id for e in ready.ready_essays if e.original_file_name == "bad-luck.txt"}
-    stub = StubSpellChecker(nats_js[1], fails=lambda request: request.essay_id in fails)
+    stub = StubSpellChecker(
+        nats_js[1], fails=lambda request: request.essay_id in fails, details_storage_id=details_id
+    )
     await stub.start()
     try:
         await publisher.publish(spellcheck_command(ready))
@@ -399,6 +403,7 @@ async def test_get_essay_and_list_batch_essays_show_states_timeline_and_correcti
     assert all(c.at.seconds > 0 for c in good.timeline)
     assert good.corrected_text_storage_id and good.correction_count == 1
     assert [(c.original, c.replacement) for c in good.corrections] == [("teh", "the")]
+    assert list(good.unknown_words) == ["qwzx"] and good.spellcheck_details_storage_id == details_id
     bad = (
         await essays.GetEssay(essay_service_pb2.GetEssayRequest(essay_id=by_name["bad-luck.txt"]))
     ).essay

@@ -4,6 +4,7 @@ client can act on."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -80,34 +81,39 @@ class Mesh:
 @asynccontextmanager
 async def running_mesh(nats_settings: NatsSettings) -> AsyncIterator[Mesh]:
     """BOS, ELS, the Content and the File Service in this process, for the block."""
-    bos = await BOS.start(
-        BosSettings(addr="127.0.0.1:0", nats=nats_settings, policy=RegistrationPolicy())
-    )
-    els = await ELS.start(
-        EssayLifecycleSettings(
-            addr="127.0.0.1:0",
-            nats=nats_settings,
-            readiness=ReadinessRules(timeout_s=600, partial_threshold=1.0),
-            consumer_concurrency=8,
-            shutdown_grace_s=1.0,
-            log_level="INFO",
-        )
-    )
     policy = IngestPolicy(max_upload_bytes=MAX_OBJECT, registration_wait_s=0.3)
-    try:
-        async with (
-            running_content_service(nats_settings, max_object_bytes=MAX_OBJECT) as content,
-            running_file_service(nats_settings, content.port, ingest=policy) as files,
-        ):
-            running = Mesh(content, files, bos, els, [])
-            try:
-                yield running
-            finally:
-                for channel in running.channels:
-                    await channel.close(None)
-    finally:
-        await els.stop()
-        await bos.stop()
+    async with (
+        running_content_service(nats_settings, max_object_bytes=MAX_OBJECT) as content,
+        running_file_service(nats_settings, content.port, ingest=policy) as files,
+    ):
+        bos = await BOS.start(
+            BosSettings(addr="127.0.0.1:0", nats=nats_settings, policy=RegistrationPolicy())
+        )
+        els = await ELS.start(els_settings(nats_settings, content.port, consumer_concurrency=8))
+        running = Mesh(content, files, bos, els, [])
+        try:
+            yield running
+        finally:
+            for channel in running.channels:
+                await channel.close(None)
+            await els.stop()
+            await bos.stop()
+
+
+def els_settings(
+    nats_settings: NatsSettings, content_port: int, **overrides: object
+) -> EssayLifecycleSettings:
+    """ELS on a free port, reading essays' details from the Content Service on `content_port`."""
+    settings = EssayLifecycleSettings(
+        addr="127.0.0.1:0",
+        content_addr=f"127.0.0.1:{content_port}",
+        nats=nats_settings,
+        readiness=ReadinessRules(timeout_s=600, partial_threshold=1.0),
+        consumer_concurrency=16,
+        shutdown_grace_s=1.0,
+        log_level="INFO",
+    )
+    return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
 
 
 async def status_of(call: Awaitable[object]) -> tuple[Code, str]:

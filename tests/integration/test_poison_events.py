@@ -39,8 +39,6 @@ from services.content_service.bootstrap import ContentService
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET as ELS_BATCHES
 from services.essay_lifecycle.bootstrap import PROGRAM as ELS
 from services.essay_lifecycle.bootstrap import EssayLifecycleApp
-from services.essay_lifecycle.domain.slots import ReadinessRules
-from services.essay_lifecycle.settings import EssayLifecycleSettings
 from services.file_service.adapters.batch_registry import BATCHES_BUCKET
 from services.file_service.adapters.kv_keys import batch_key
 from services.file_service.bootstrap import FileService
@@ -65,6 +63,7 @@ from tests.integration.test_file_service_support import (
     running_content_service,
     running_file_service,
 )
+from tests.integration.test_hostile_grpc_support import els_settings
 from tests.integration.test_poison_events_support import (
     CASES,
     CONSUMERS,
@@ -115,20 +114,11 @@ async def mesh(
             unknown_batch_retry_s=0.1,
         )
     )
-    els = await ELS.start(
-        EssayLifecycleSettings(
-            addr="127.0.0.1:0",
-            nats=nats_settings,
-            readiness=ReadinessRules(timeout_s=600, partial_threshold=1.0),
-            consumer_concurrency=8,
-            shutdown_grace_s=1.0,
-            log_level="INFO",
-        )
-    )
     async with (
         running_content_service(nats_settings) as content,
         running_file_service(nats_settings, content.port) as files,
     ):
+        els = await ELS.start(els_settings(nats_settings, content.port, consumer_concurrency=8))
         cache = Path(tmp_path_factory.mktemp("spell-index"))
         spell = await SPELL_CHECKER.start(
             spell_checker_settings(nats_settings, content.port, cache)
@@ -143,7 +133,7 @@ async def mesh(
         await client.close()
         yield Mesh(content, files, els, bos, spell, text_id)
         await spell.stop()
-    await els.stop()
+        await els.stop()
     await bos.stop()
 
 

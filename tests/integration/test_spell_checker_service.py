@@ -97,8 +97,14 @@ async def test_every_request_is_answered_and_its_corrected_text_stored(
         stored = (
             await running.content.get(completed.corrected_text_storage_id, tenant="")
         ).decode()
+        # The corrections are essay text: stored in the Content Service, the event has their id.
+        details = common_pb2.SpellcheckDetails()
+        if completed.details_storage_id:
+            details.ParseFromString(
+                await running.content.get(completed.details_storage_id, tenant="")
+            )
         corrections = [
-            Correction(c.offset, c.length, c.original, c.replacement) for c in completed.corrections
+            Correction(c.offset, c.length, c.original, c.replacement) for c in details.corrections
         ]
         assert stored == apply_corrections(original, corrections)
         assert completed.word_count > 0 and completed.correction_count == len(corrections)

@@ -30,6 +30,7 @@ class ContentKind(StrEnum):
     RAW_UPLOAD = "RAW_UPLOAD"
     EXTRACTED_TEXT = "EXTRACTED_TEXT"
     CORRECTED_TEXT = "CORRECTED_TEXT"
+    SPELLCHECK_DETAILS = "SPELLCHECK_DETAILS"
 
 
 class InvalidContentRequestError(ValueError):
@@ -224,7 +225,7 @@ class ContentLibrary:
             )
         if kind is None:
             raise InvalidContentRequestError(
-                "kind is not set: say RAW_UPLOAD, EXTRACTED_TEXT or CORRECTED_TEXT", field="kind"
+                "kind is not set: say " + ", ".join(ContentKind), field="kind"
             )
         media_type = media_type.strip() or DEFAULT_MEDIA_TYPE
         if not _MEDIA_TYPE.match(media_type):

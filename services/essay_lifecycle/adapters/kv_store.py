@@ -12,19 +12,11 @@ from nats.aio.client import Client as NATS
 from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from huleedu.common.v1 import common_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
 from services.essay_lifecycle.domain.ports import BatchTracker, EssayRecord, Mutation
 from services.essay_lifecycle.domain.tracker import is_valid_id
-from services.mesh.atomic_batch import (
-    Outgoing,
-    TurnBatcher,
-    every_result,
-    kv_entry,
-    kv_key_of,
-    store_together,
-)
+from services.mesh.atomic_batch import every_result, kv_entry, store_together
 from services.mesh.kv import DocumentCache, GroupCommitter, read_document
 
 M = TypeVar("M", bound=Message)
@@ -95,14 +87,11 @@ class KvEssayIndex:
     def __init__(self, kv: KeyValue, nc: NATS) -> None:
         self._kv = kv
         self._nc = nc
-        # The completions of essays checked together are handled together: their records are
-        # stored together too.
-        self._saves = TurnBatcher(nc, self._put, lambda _where: None)
 
     async def add(self, batch_id: str, essay_ids: Sequence[str]) -> None:
-        """Create a record per essay; records that exist are kept (they may hold corrections).
-        A batch's records are created by one atomic batch (one commit for all); when one exists
-        already (a redelivered registration), the batch is refused and each is created alone."""
+        """Create a record per essay; records that exist are kept. A batch's records are created
+        by one atomic batch (one commit for all); when one exists already (a redelivered
+        registration), the batch is refused and each is created alone."""
         payload = EssayRecord(batch_id=batch_id).SerializeToString()
         creates = [
             [kv_entry(ESSAYS_BUCKET, essay_id, payload, create=True)] for essay_id in essay_ids
@@ -121,27 +110,15 @@ class KvEssayIndex:
         with contextlib.suppress(KeyWrongLastSequenceError):
             await self._kv.create(essay_id, payload)
 
-    async def save_corrections(
-        self, batch_id: str, essay_id: str, corrections: Sequence[common_pb2.Correction]
-    ) -> None:
-        """Store the essay's record with its corrections (the same value on every redelivery)."""
-        record = EssayRecord(batch_id=batch_id, corrections=list(corrections))
-        await self._saves.store(kv_entry(ESSAYS_BUCKET, essay_id, record.SerializeToString()))
-
     async def erase(self, batch_id: str, essay_ids: Sequence[str], *, whole_batch: bool) -> None:
-        """Forget the essays' corrections: with the whole batch their records go (a purge, which
-        drops every revision), else each is rewritten with its batch id only (GetEssay still
-        finds the erased slot)."""
+        """With the whole batch, its essays' records go (a purge, which drops every revision);
+        an erased essay of a batch that stays keeps its record (its batch id only), so GetEssay
+        still finds its ERASED slot."""
+        if not whole_batch:
+            return
         for essay_id in essay_ids:
-            if not is_valid_id(essay_id):
-                continue
-            if whole_batch:
+            if is_valid_id(essay_id):
                 await self._kv.purge(essay_id)
-            else:
-                await self._kv.put(essay_id, EssayRecord(batch_id=batch_id).SerializeToString())
-
-    async def _put(self, record: Outgoing) -> None:
-        await self._kv.put(kv_key_of(ESSAYS_BUCKET, record), record.payload)
 
     async def get(self, essay_id: str) -> EssayRecord | None:
         """The record of `essay_id`, or None (also for ids that cannot be keys)."""

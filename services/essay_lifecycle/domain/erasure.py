@@ -31,6 +31,7 @@ def _essay_contents(essay: essay_service_pb2.Essay) -> list[str]:
         essay.raw_storage_id,
         essay.text_storage_id,
         essay.corrected_text_storage_id,
+        essay.spellcheck_details_storage_id,
     ]
 
 
@@ -162,7 +163,8 @@ def late_contents(
     if isinstance(event, events_pb2.EssaySpellcheckCompleted):
         slot = find_slot(tracker, event.essay_id)
         erased = tracker.erased or (slot is not None and slot.essay.status == S.ESSAY_STATUS_ERASED)
-        return _ids([event.corrected_text_storage_id]) if erased else None
+        stored = [event.corrected_text_storage_id, event.details_storage_id]
+        return _ids(stored) if erased else None
     if not tracker.erased:
         return None
     if isinstance(event, events_pb2.EssayContentProvisioned):

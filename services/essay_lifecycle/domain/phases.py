@@ -124,6 +124,7 @@ def apply_spellcheck_result(
         essay.word_count = result.word_count
     if succeeded:
         essay.corrected_text_storage_id = result.corrected_text_storage_id
+        essay.spellcheck_details_storage_id = result.details_storage_id
     else:
         essay.failure_reason = reason
     progress = find_phase(tracker, Phase.PHASE_SPELLCHECK)

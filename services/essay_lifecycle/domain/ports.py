@@ -9,7 +9,6 @@ from typing import Any, Protocol
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 
@@ -31,16 +30,10 @@ class TrackerRepository(Protocol):
 
 
 class EssayIndex(Protocol):
-    """Per-essay records: which batch an essay belongs to, and its corrections."""
+    """Per-essay records: which batch an essay belongs to."""
 
     async def add(self, batch_id: str, essay_ids: Sequence[str]) -> None:
         """Record that the essays belong to the batch (records that exist are kept)."""
-        ...
-
-    async def save_corrections(
-        self, batch_id: str, essay_id: str, corrections: Sequence[common_pb2.Correction]
-    ) -> None:
-        """Store the essay's spelling corrections."""
         ...
 
     async def get(self, essay_id: str) -> EssayRecord | None:
@@ -60,6 +53,14 @@ class ContentEraser(Protocol):
     ) -> tuple[list[str], list[str]]:
         """Release the holder's hold on the contents; those no one else holds are erased.
         Returns (erased, kept)."""
+        ...
+
+
+class ContentReader(Protocol):
+    """Reads content from the Content Service as a tenant (the essays' details)."""
+
+    async def get(self, storage_id: str, *, tenant: str) -> bytes:
+        """The bytes the tenant stored under `storage_id`."""
         ...
 
 

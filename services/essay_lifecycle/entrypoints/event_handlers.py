@@ -24,7 +24,7 @@ from services.essay_lifecycle.domain.ports import (
     EventPublisher,
     TrackerRepository,
 )
-from services.essay_lifecycle.domain.tracker import Change, find_slot, is_open, require_id
+from services.essay_lifecycle.domain.tracker import Change, is_open, require_id
 from services.essay_lifecycle.domain.transitions import RefusedTransition
 from services.mesh.consumer import Delivery, Handler, PermanentError
 
@@ -150,10 +150,6 @@ class EssayLifecycleHandlers:
         )
         if tracker is None or tracker.erased:
             return  # an erased batch or essay: what the result stored was erased instead
-        slot = find_slot(tracker, event.essay_id)
-        applied = slot is not None and slot.phase_result_event_id == event.metadata.event_id
-        if applied and event.corrections:
-            await self._essays.save_corrections(event.batch_id, event.essay_id, event.corrections)
         await self._publish(derived.events_after_phase_event(tracker, event.metadata.event_id, now))
 
     async def on_erasure_requested(self, event: events_pb2.BatchErasureRequested) -> None:

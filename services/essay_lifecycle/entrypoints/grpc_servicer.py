@@ -1,17 +1,30 @@
-"""The gRPC servicer of huleedu.essay.v1.EssayLifecycleService: reads of essay state."""
+"""The gRPC servicer of huleedu.essay.v1.EssayLifecycleService: reads of essay state, and of an
+essay's spell-check details from the Content Service (essay text, which ELS does not keep)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, NoReturn
 
 import grpc
 
+from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
-from services.essay_lifecycle.domain.ports import BatchTracker, EssayIndex, TrackerRepository
+from services.essay_lifecycle.domain.ports import (
+    BatchTracker,
+    ContentReader,
+    EssayIndex,
+    TrackerRepository,
+)
 from services.essay_lifecycle.domain.tracker import find_slot, is_valid_id
 from services.mesh.auth import current_caller
+from services.mesh.consumer import TransientError
+from services.mesh.content_client import ContentNotFoundError
 from services.mesh.grpc_errors import Violation, abort
+from services.mesh.outage import DependencyUnavailable
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAME = essay_service_pb2.DESCRIPTOR.services_by_name["EssayLifecycleService"].full_name
 
@@ -54,12 +67,35 @@ async def _not_found(context: Context, field: str, value: str, message: str) -> 
     await abort(context, grpc.StatusCode.NOT_FOUND, message, reason=reason, metadata={field: value})
 
 
-class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceServicer):
-    """GetEssay and ListBatchEssays over the trackers and the essay index."""
+async def _details(
+    content: ContentReader, storage_id: str, tenant: str, context: Context
+) -> common_pb2.SpellcheckDetails:
+    """The essay's spell-check details, read as its tenant; none when they were erased."""
+    try:
+        payload = await content.get(storage_id, tenant=tenant)
+    except ContentNotFoundError:
+        log.warning("the essay's spell-check details are not in the Content Service (erased)")
+        return common_pb2.SpellcheckDetails()
+    except (DependencyUnavailable, TransientError) as error:
+        await abort(
+            context,
+            grpc.StatusCode.UNAVAILABLE,
+            f"the essay's corrections cannot be read now: {error}",
+            reason="CONTENT_UNAVAILABLE",
+        )
+    return common_pb2.SpellcheckDetails.FromString(payload)
 
-    def __init__(self, trackers: TrackerRepository, essays: EssayIndex) -> None:
+
+class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceServicer):
+    """GetEssay and ListBatchEssays over the trackers and the essay index; GetEssay reads the
+    essay's details from the Content Service."""
+
+    def __init__(
+        self, trackers: TrackerRepository, essays: EssayIndex, content: ContentReader
+    ) -> None:
         self._trackers = trackers
         self._essays = essays
+        self._content = content
 
     async def GetEssay(
         self,
@@ -88,7 +124,12 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
             )
         essay = essay_service_pb2.Essay()
         essay.CopyFrom(slot.essay)
-        essay.corrections.extend(record.corrections)
+        if essay.spellcheck_details_storage_id:
+            details = await _details(
+                self._content, essay.spellcheck_details_storage_id, current_caller().tenant, context
+            )
+            essay.corrections.extend(details.corrections)
+            essay.unknown_words.extend(details.unknown_words)
         return essay_service_pb2.GetEssayResponse(essay=essay)
 
     async def ListBatchEssays(

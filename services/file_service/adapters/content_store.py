@@ -25,6 +25,7 @@ class _Upload:
     media_type: str
     text: str | None
     tenant: str
+    batch_id: str  # holds the contents (EraseContent releases them)
 
     def items(self) -> list[Item]:
         """What to store: the raw bytes, and the text unless it is those very bytes."""
@@ -52,22 +53,26 @@ class GrpcContentStore:
         )
 
     async def put_upload(
-        self, content: bytes, media_type: str, text: str | None, *, tenant: str
+        self, content: bytes, media_type: str, text: str | None, *, tenant: str, batch_id: str
     ) -> tuple[str, str]:
         """Store the upload's bytes as RAW_UPLOAD and its text as EXTRACTED_TEXT. A text whose
         UTF-8 is the upload's bytes (a plain-text essay) has the same storage id: it is stored
         once, as the upload, and read back under that id (content is addressed by its bytes)."""
-        return await self._uploads.call(_Upload(content, media_type, text, tenant))
+        return await self._uploads.call(_Upload(content, media_type, text, tenant, batch_id))
 
     async def _put_all(self, uploads: Sequence[_Upload]) -> list[tuple[str, str]]:
-        """One BatchPutContent per tenant among `uploads` (almost always one)."""
-        tenants = list(dict.fromkeys(upload.tenant for upload in uploads))
+        """One BatchPutContent per batch among `uploads` (almost always one)."""
+        batches = list(dict.fromkeys((upload.tenant, upload.batch_id) for upload in uploads))
         answers: dict[int, tuple[str, str]] = {}
-        for tenant in tenants:
-            mine = [(n, u) for n, u in enumerate(uploads) if u.tenant == tenant]
+        for tenant, batch_id in batches:
+            mine = [
+                (n, u)
+                for n, u in enumerate(uploads)
+                if (u.tenant, u.batch_id) == (tenant, batch_id)
+            ]
             items = [upload.items() for _, upload in mine]
             stored = await self._client.put_many(
-                [item for group in items for item in group], tenant=tenant
+                [item for group in items for item in group], tenant=tenant, holder=batch_id
             )
             for (n, upload), group in zip(mine, items, strict=True):
                 answers[n] = upload.ids(stored[: len(group)])

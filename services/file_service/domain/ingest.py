@@ -221,6 +221,7 @@ class UploadIngestor:
             media_type,
             outcome.text if outcome.accepted else None,
             tenant=registration.tenant_id,
+            batch_id=registration.batch_id,
         )
         batch_id = registration.batch_id
         if raw_storage_id != sha256:

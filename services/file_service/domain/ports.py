@@ -31,11 +31,11 @@ class ContentStore(Protocol):
     """Durable storage of raw uploads and extracted text (the Content Service)."""
 
     async def put_upload(
-        self, content: bytes, media_type: str, text: str | None, *, tenant: str
+        self, content: bytes, media_type: str, text: str | None, *, tenant: str, batch_id: str
     ) -> tuple[str, str]:
         """Store an upload's bytes and, unless None, its extracted text (UTF-8), as the
-        tenant's; returns the storage ids (SHA-256s) of the bytes and of the text ("" when
-        None)."""
+        tenant's, held by the batch; returns the storage ids (SHA-256s) of the bytes and of
+        the text ("" when None)."""
         ...
 
 

@@ -35,10 +35,14 @@ class ContentStore(Protocol):
         ...
 
     async def put_many(
-        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]], *, tenant: str
+        self,
+        items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]],
+        *,
+        tenant: str,
+        holder: str = "",
     ) -> list[str]:
-        """Store each (content, kind, media type) as the tenant's; their storage ids, in
-        order."""
+        """Store each (content, kind, media type) as the tenant's, held by `holder` (the
+        batch); their storage ids, in order."""
         ...
 
 

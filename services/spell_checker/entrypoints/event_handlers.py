@@ -1,5 +1,6 @@
-"""Handles EssayLifecycleSpellcheckRequest: read the essay, check it, store the corrected text,
-publish EssaySpellcheckCompleted.
+"""Handles EssayLifecycleSpellcheckRequest: read the essay, check it, store the corrected text and
+the details (corrections, unknown words), publish EssaySpellcheckCompleted with their storage ids:
+the event carries ids and counts, never essay text.
 
 Every request ends in exactly one completion event id (derived from the request), so a
 redelivered request republishes the same event and JetStream drops the copy. A dependency that
@@ -30,9 +31,9 @@ from services.spell_checker.adapters.metrics import (
     SPELLCHECK_SECONDS,
 )
 from services.spell_checker.domain.languages import UnsupportedLanguageError, resolve_language
-from services.spell_checker.domain.model import CheckResult
 from services.spell_checker.domain.ports import CheckerPool, ContentStore, EventSink
 from services.spell_checker.entrypoints.essay_batches import (
+    CheckedEssay,
     EssayBatcher,
     EssayFailedError,
     EssayJob,
@@ -104,7 +105,7 @@ class SpellcheckRequestHandler:
             raise PermanentError(f"spell-check request without {' or '.join(missing)}")
         started = time.perf_counter()
         try:
-            result, storage_id = await self._check(request)
+            checked = await self._check(request)
         except EssayFailedError as failure:
             await self._publish(request, _FAILED, error=str(failure))
             SPELLCHECK_ESSAYS.labels("failed").inc()
@@ -114,6 +115,7 @@ class SpellcheckRequestHandler:
                 raise
             await self._fail_or_retry(request, error, last_attempt=last_attempt)
             return
+        result = checked.result
         # Logged before the publish: a process killed in between has done the check, and its
         # redelivery does it (and logs it) again, so the lines count every check done.
         log.info(
@@ -125,7 +127,7 @@ class SpellcheckRequestHandler:
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
-        await self._publish(request, _SUCCESS, result=result, storage_id=storage_id)
+        await self._publish(request, _SUCCESS, checked=checked)
         SPELLCHECK_ESSAYS.labels("success").inc()
         SPELLCHECK_CORRECTIONS.inc(len(result.corrections))
         SPELLCHECK_SECONDS.observe(time.perf_counter() - started)
@@ -148,9 +150,7 @@ class SpellcheckRequestHandler:
         await self._publish(request, _FAILED, error=f"gave up after retries: {_reason(error)}")
         SPELLCHECK_ESSAYS.labels("failed").inc()
 
-    async def _check(
-        self, request: events_pb2.EssayLifecycleSpellcheckRequest
-    ) -> tuple[CheckResult, str]:
+    async def _check(self, request: events_pb2.EssayLifecycleSpellcheckRequest) -> CheckedEssay:
         try:
             language = resolve_language(request.language, self._default_language)
         except UnsupportedLanguageError as error:
@@ -161,6 +161,7 @@ class SpellcheckRequestHandler:
                 request.text_storage_id,
                 tuple(request.allowed_words),
                 request.tenant_id,
+                request.batch_id,
             )
         )
 
@@ -169,8 +170,7 @@ class SpellcheckRequestHandler:
         request: events_pb2.EssayLifecycleSpellcheckRequest,
         status: common_pb2.SpellcheckStatus.ValueType,
         *,
-        result: CheckResult | None = None,
-        storage_id: str = "",
+        checked: CheckedEssay | None = None,
         error: str = "",
     ) -> None:
         completed = events_pb2.EssaySpellcheckCompleted(
@@ -183,20 +183,14 @@ class SpellcheckRequestHandler:
             batch_id=request.batch_id,
             essay_id=request.essay_id,
             status=status,
-            corrected_text_storage_id=storage_id,
             error=error,
         )
-        if result is not None:
-            completed.word_count = result.word_count
-            completed.correction_count = len(result.corrections)
-            completed.unknown_words.extend(result.unknown_words)
-            completed.warning = result.warning
-            completed.corrections.extend(
-                common_pb2.Correction(
-                    offset=c.offset, length=c.length, original=c.original, replacement=c.replacement
-                )
-                for c in result.corrections
-            )
+        if checked is not None:
+            completed.corrected_text_storage_id = checked.corrected_storage_id
+            completed.details_storage_id = checked.details_storage_id
+            completed.word_count = checked.result.word_count
+            completed.correction_count = len(checked.result.corrections)
+            completed.warning = checked.result.warning
         if status == _FAILED:
             log.warning("essay failed", extra={"reason": error})
         await self._events.publish(completed)

@@ -8,7 +8,6 @@ from typing import Any
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.ports import Mutation
@@ -74,13 +73,6 @@ class FakeEssays:
     async def add(self, batch_id: str, essay_ids: Sequence[str]) -> None:
         for essay_id in essay_ids:
             self.records.setdefault(essay_id, essay_state_pb2.EssayRecord(batch_id=batch_id))
-
-    async def save_corrections(
-        self, batch_id: str, essay_id: str, corrections: Sequence[common_pb2.Correction]
-    ) -> None:
-        self.records[essay_id] = essay_state_pb2.EssayRecord(
-            batch_id=batch_id, corrections=list(corrections)
-        )
 
     async def get(self, essay_id: str) -> essay_state_pb2.EssayRecord | None:
         return self.records.get(essay_id)

@@ -8,6 +8,7 @@ import contextlib
 
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
 from services.mesh.event_ids import derived_event_id, new_metadata
 from tests.harness.coordination_events import (
@@ -151,7 +152,7 @@ async def test_an_erased_essay_is_blanked_and_ends_the_phase_it_held_up() -> Non
     )
     outcome = world.publisher.of_type(events_pb2.ELSBatchPhaseOutcome)
     assert len(outcome) == 1 and list(outcome[0].failed_essay_ids) == [waiting]
-    assert world.essays.records[waiting].corrections == []
+    assert world.essays.records[waiting] == essay_state_pb2.EssayRecord(batch_id=batch_id)
 
     late = spellcheck_completed(requests[1])
     await world.handlers.on_spellcheck_completed(late)

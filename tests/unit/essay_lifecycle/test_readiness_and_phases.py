@@ -132,7 +132,7 @@ def finish(
 def test_results_make_essays_terminal_and_the_last_one_derives_the_outcome() -> None:
     tracker, requests = start_phase(3)
     results = [
-        spellcheck_completed(requests[0]),
+        spellcheck_completed(requests[0], details_storage_id="d" * 64),
         spellcheck_completed(requests[1], succeed=False),
         spellcheck_completed(requests[2]),
     ]
@@ -150,6 +150,9 @@ def test_results_make_essays_terminal_and_the_last_one_derives_the_outcome() -> 
     slot = tracker.slots[0]
     assert slot.essay.corrected_text_storage_id == results[0].corrected_text_storage_id
     assert slot.essay.correction_count == 1
+    # The essay keeps where its corrections are, never the words themselves.
+    assert slot.essay.spellcheck_details_storage_id == "d" * 64
+    assert not slot.essay.corrections and not slot.essay.unknown_words
     assert [c.status for c in slot.essay.timeline][-1] == S.ESSAY_STATUS_SPELLCHECKED_SUCCESS
 
 

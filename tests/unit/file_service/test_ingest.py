@@ -60,7 +60,7 @@ class FakeContent:
         return storage_id
 
     async def put_upload(
-        self, content: bytes, media_type: str, text: str | None, *, tenant: str
+        self, content: bytes, media_type: str, text: str | None, *, tenant: str, batch_id: str
     ) -> tuple[str, str]:
         return self._put(content), "" if text is None else self._put(text.encode())
 

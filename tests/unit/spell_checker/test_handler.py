@@ -10,6 +10,7 @@ import pytest
 from google.protobuf.message import Message
 
 from huleedu.common.v1 import common_pb2
+from huleedu.common.v1.common_pb2 import SpellcheckDetails
 from huleedu.events.v1 import events_pb2
 from services.mesh.consumer import PermanentError, TransientError
 from services.mesh.content_client import ContentNotFoundError, ContentRejectedError
@@ -77,7 +78,11 @@ class FakeContent:
         return [self.stored[i] for i in storage_ids]
 
     async def put_many(
-        self, items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]], *, tenant: str
+        self,
+        items: Sequence[tuple[bytes, common_pb2.ContentKind.ValueType, str]],
+        *,
+        tenant: str,
+        holder: str = "",
     ) -> list[str]:
         self.calls.append(f"put_many {len(items)}")
         return [self._store(content, kind) for content, kind, _ in items]
@@ -111,6 +116,14 @@ class FakeEvents:
         assert isinstance(event, events_pb2.EssaySpellcheckCompleted)
         self.published.append(event)
         return None
+
+
+def details(content: FakeContent, done: events_pb2.EssaySpellcheckCompleted) -> SpellcheckDetails:
+    """The corrections and unknown words the completion points at; the event itself carries no
+    essay text."""
+    assert not done.corrections and not done.unknown_words
+    assert content.kinds[done.details_storage_id] == common_pb2.CONTENT_KIND_SPELLCHECK_DETAILS
+    return SpellcheckDetails.FromString(content.stored[done.details_storage_id])
 
 
 @pytest.fixture
@@ -166,7 +179,8 @@ async def test_a_checked_essay_is_stored_and_reported(
     assert done.metadata.correlation_id == asked.metadata.correlation_id
     assert done.metadata.causation_id == asked.metadata.event_id
     assert done.metadata.producer == "spell_checker"
-    assert [(c.original, c.replacement) for c in done.corrections] == [
+    found = details(content, done)
+    assert [(c.original, c.replacement) for c in found.corrections] == [
         ("beleive", "believe"),
         ("teh", "the"),
         ("platfrom", "platform"),
@@ -175,7 +189,29 @@ async def test_a_checked_essay_is_stored_and_reported(
     corrected = content.stored[done.corrected_text_storage_id].decode()
     assert corrected == "I believe the Huleedu platform is good."
     assert content.kinds[done.corrected_text_storage_id] == common_pb2.CONTENT_KIND_CORRECTED_TEXT
-    assert apply_corrections(original, done.corrections) == corrected  # type: ignore[arg-type]
+    assert apply_corrections(original, found.corrections) == corrected  # type: ignore[arg-type]
+    # One write for the corrected text and the details together.
+    assert content.calls == ["get", "put_many 2"]
+
+
+async def test_an_essay_with_nothing_to_list_stores_no_details(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    await handler.handle(request(content.add("All is well here.")), last_attempt=False)
+    (done,) = events.published
+    assert done.status == SUCCESS and done.details_storage_id == ""
+    assert content.calls == ["get", "put_many 1"]
+
+
+async def test_the_same_details_are_the_same_bytes_and_the_same_storage_id(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    asked = request(content.add("Ths essay has a qwzxvbnmk in it."))
+    await handler.handle(asked, last_attempt=False)
+    await handler.handle(asked, last_attempt=False)
+    first, again = events.published
+    assert first.details_storage_id and first.details_storage_id == again.details_storage_id
+    assert details(content, first).unknown_words == ["qwzxvbnmk"]
 
 
 async def test_an_essay_in_another_language_is_stored_unchanged_with_the_warning(
@@ -287,7 +323,7 @@ async def test_a_rejected_store_fails_the_essay(
     async def refuse(*args: object, **kwargs: object) -> str:
         raise ContentRejectedError("content service PutContent: INVALID_ARGUMENT: no")
 
-    content.put = refuse  # type: ignore[method-assign]
+    content.put_many = refuse  # type: ignore[method-assign]
     await handler.handle(asked, last_attempt=False)
     assert events.published[0].status == FAILED
     assert "cannot store the corrected text" in events.published[0].error
@@ -334,10 +370,14 @@ async def test_requests_that_arrive_together_are_read_checked_and_stored_togethe
 ) -> None:
     texts = [f"Essay {n}: I beleive teh answer is {n}." for n in range(6)] + ["All fine here."]
     asked = [request(content.add(text)) for text in texts]
+    for one in asked:
+        one.batch_id = "batch-of-seven"  # one batch holds what is stored: one write per group
 
     await asyncio.gather(*(handler.handle(r, last_attempt=False) for r in asked))
 
-    assert sorted(content.calls) == ["get_many 3", "get_many 4", "put_many 3", "put_many 4"]
+    # Each group's corrected texts and details in one write; the essays with corrections have
+    # the same details (same words at the same offsets): stored once per group.
+    assert sorted(content.calls) == ["get_many 3", "get_many 4", "put_many 4", "put_many 5"]
     assert sorted(checker.groups) == [3, 4]
     by_essay = {e.essay_id: e for e in events.published}
     for asked_one, text in zip(asked, texts, strict=True):
@@ -345,7 +385,8 @@ async def test_requests_that_arrive_together_are_read_checked_and_stored_togethe
         assert done.status == SUCCESS
         assert done.metadata.event_id == completion_event_id(asked_one)
         corrected = content.stored[done.corrected_text_storage_id].decode()
-        assert corrected == apply_corrections(text, done.corrections)
+        listed = details(content, done).corrections if done.details_storage_id else []
+        assert corrected == apply_corrections(text, listed)  # type: ignore[arg-type]
         assert ("believe the" in corrected) == ("beleive" in text)
 
 

@@ -25,29 +25,29 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ehuleedu/common/v1/common.proto\x12\x11huleedu.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x01\n\rEventMetadata\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x05 \x01(\t\"K\n\x0fReadinessConfig\x12\x17\n\x0ftimeout_seconds\x18\x01 \x01(\r\x12\x1f\n\x17partial_batch_threshold\x18\x02 \x01(\x01\"Q\n\x08\x45ssayRef\x12\x10\n\x08\x65ssay_id\x18\x01 \x01(\t\x12\x17\n\x0ftext_storage_id\x18\x02 \x01(\t\x12\x1a\n\x12original_file_name\x18\x03 \x01(\t\"\xa5\x01\n\x11ValidationFailure\x12\x16\n\x0e\x66ile_upload_id\x18\x01 \x01(\t\x12\x1a\n\x12original_file_name\x18\x02 \x01(\t\x12:\n\nerror_code\x18\x03 \x01(\x0e\x32&.huleedu.common.v1.ValidationErrorCode\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x10\n\x08\x65ssay_id\x18\x05 \x01(\t\"\x94\x01\n\rExcessContent\x12\x16\n\x0e\x66ile_upload_id\x18\x01 \x01(\t\x12\x1a\n\x12original_file_name\x18\x02 \x01(\t\x12\x17\n\x0ftext_storage_id\x18\x03 \x01(\t\x12\x36\n\x06reason\x18\x04 \x01(\x0e\x32&.huleedu.common.v1.ExcessContentReason\"S\n\nCorrection\x12\x0e\n\x06offset\x18\x01 \x01(\r\x12\x0e\n\x06length\x18\x02 \x01(\r\x12\x10\n\x08original\x18\x03 \x01(\t\x12\x13\n\x0breplacement\x18\x04 \x01(\t*\xa3\x02\n\x0b\x45ssayStatus\x12\x1c\n\x18\x45SSAY_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x45SSAY_STATUS_AWAITING_CONTENT\x10\x01\x12%\n!ESSAY_STATUS_READY_FOR_PROCESSING\x10\x02\x12$\n ESSAY_STATUS_AWAITING_SPELLCHECK\x10\x03\x12%\n!ESSAY_STATUS_SPELLCHECKED_SUCCESS\x10\x04\x12\"\n\x1e\x45SSAY_STATUS_SPELLCHECK_FAILED\x10\x05\x12\"\n\x1e\x45SSAY_STATUS_VALIDATION_FAILED\x10\x06\x12\x17\n\x13\x45SSAY_STATUS_ERASED\x10\x07*\xe5\x01\n\x0b\x42\x61tchStatus\x12\x1c\n\x18\x42\x41TCH_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x42\x41TCH_STATUS_AWAITING_CONTENT\x10\x01\x12\x16\n\x12\x42\x41TCH_STATUS_READY\x10\x02\x12\x1e\n\x1a\x42\x41TCH_STATUS_SPELLCHECKING\x10\x03\x12\x1a\n\x16\x42\x41TCH_STATUS_COMPLETED\x10\x04\x12(\n$BATCH_STATUS_COMPLETED_WITH_FAILURES\x10\x05\x12\x17\n\x13\x42\x41TCH_STATUS_FAILED\x10\x06*\xcb\x03\n\x13ValidationErrorCode\x12%\n!VALIDATION_ERROR_CODE_UNSPECIFIED\x10\x00\x12\'\n#VALIDATION_ERROR_CODE_EMPTY_CONTENT\x10\x01\x12+\n\'VALIDATION_ERROR_CODE_CONTENT_TOO_SHORT\x10\x02\x12*\n&VALIDATION_ERROR_CODE_CONTENT_TOO_LONG\x10\x03\x12,\n(VALIDATION_ERROR_CODE_UNSUPPORTED_FORMAT\x10\x04\x12&\n\"VALIDATION_ERROR_CODE_CORRUPT_FILE\x10\x05\x12\x34\n0VALIDATION_ERROR_CODE_ENCRYPTED_FILE_UNSUPPORTED\x10\x06\x12\'\n#VALIDATION_ERROR_CODE_NO_TEXT_LAYER\x10\x07\x12(\n$VALIDATION_ERROR_CODE_FILE_TOO_LARGE\x10\x08\x12,\n(VALIDATION_ERROR_CODE_EXTRACTION_TIMEOUT\x10\t*\xb9\x01\n\x13\x45xcessContentReason\x12%\n!EXCESS_CONTENT_REASON_UNSPECIFIED\x10\x00\x12&\n\"EXCESS_CONTENT_REASON_NO_FREE_SLOT\x10\x01\x12+\n\'EXCESS_CONTENT_REASON_DUPLICATE_CONTENT\x10\x02\x12&\n\"EXCESS_CONTENT_REASON_BATCH_CLOSED\x10\x03*4\n\x05Phase\x12\x15\n\x11PHASE_UNSPECIFIED\x10\x00\x12\x14\n\x10PHASE_SPELLCHECK\x10\x01*\xc2\x01\n\x0bPhaseStatus\x12\x1c\n\x18PHASE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14PHASE_STATUS_PENDING\x10\x01\x12\x1c\n\x18PHASE_STATUS_IN_PROGRESS\x10\x02\x12\x1a\n\x16PHASE_STATUS_COMPLETED\x10\x03\x12(\n$PHASE_STATUS_COMPLETED_WITH_FAILURES\x10\x04\x12\x17\n\x13PHASE_STATUS_FAILED\x10\x05*\x8a\x01\n\x0b\x43ontentKind\x12\x1c\n\x18\x43ONTENT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONTENT_KIND_RAW_UPLOAD\x10\x01\x12\x1f\n\x1b\x43ONTENT_KIND_EXTRACTED_TEXT\x10\x02\x12\x1f\n\x1b\x43ONTENT_KIND_CORRECTED_TEXT\x10\x03*r\n\x10SpellcheckStatus\x12!\n\x1dSPELLCHECK_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19SPELLCHECK_STATUS_SUCCESS\x10\x01\x12\x1c\n\x18SPELLCHECK_STATUS_FAILED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ehuleedu/common/v1/common.proto\x12\x11huleedu.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x92\x01\n\rEventMetadata\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61usation_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08producer\x18\x05 \x01(\t\"K\n\x0fReadinessConfig\x12\x17\n\x0ftimeout_seconds\x18\x01 \x01(\r\x12\x1f\n\x17partial_batch_threshold\x18\x02 \x01(\x01\"Q\n\x08\x45ssayRef\x12\x10\n\x08\x65ssay_id\x18\x01 \x01(\t\x12\x17\n\x0ftext_storage_id\x18\x02 \x01(\t\x12\x1a\n\x12original_file_name\x18\x03 \x01(\t\"\xa5\x01\n\x11ValidationFailure\x12\x16\n\x0e\x66ile_upload_id\x18\x01 \x01(\t\x12\x1a\n\x12original_file_name\x18\x02 \x01(\t\x12:\n\nerror_code\x18\x03 \x01(\x0e\x32&.huleedu.common.v1.ValidationErrorCode\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x10\n\x08\x65ssay_id\x18\x05 \x01(\t\"\x94\x01\n\rExcessContent\x12\x16\n\x0e\x66ile_upload_id\x18\x01 \x01(\t\x12\x1a\n\x12original_file_name\x18\x02 \x01(\t\x12\x17\n\x0ftext_storage_id\x18\x03 \x01(\t\x12\x36\n\x06reason\x18\x04 \x01(\x0e\x32&.huleedu.common.v1.ExcessContentReason\"S\n\nCorrection\x12\x0e\n\x06offset\x18\x01 \x01(\r\x12\x0e\n\x06length\x18\x02 \x01(\r\x12\x10\n\x08original\x18\x03 \x01(\t\x12\x13\n\x0breplacement\x18\x04 \x01(\t\"^\n\x11SpellcheckDetails\x12\x32\n\x0b\x63orrections\x18\x01 \x03(\x0b\x32\x1d.huleedu.common.v1.Correction\x12\x15\n\runknown_words\x18\x02 \x03(\t*\xa3\x02\n\x0b\x45ssayStatus\x12\x1c\n\x18\x45SSAY_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x45SSAY_STATUS_AWAITING_CONTENT\x10\x01\x12%\n!ESSAY_STATUS_READY_FOR_PROCESSING\x10\x02\x12$\n ESSAY_STATUS_AWAITING_SPELLCHECK\x10\x03\x12%\n!ESSAY_STATUS_SPELLCHECKED_SUCCESS\x10\x04\x12\"\n\x1e\x45SSAY_STATUS_SPELLCHECK_FAILED\x10\x05\x12\"\n\x1e\x45SSAY_STATUS_VALIDATION_FAILED\x10\x06\x12\x17\n\x13\x45SSAY_STATUS_ERASED\x10\x07*\xe5\x01\n\x0b\x42\x61tchStatus\x12\x1c\n\x18\x42\x41TCH_STATUS_UNSPECIFIED\x10\x00\x12!\n\x1d\x42\x41TCH_STATUS_AWAITING_CONTENT\x10\x01\x12\x16\n\x12\x42\x41TCH_STATUS_READY\x10\x02\x12\x1e\n\x1a\x42\x41TCH_STATUS_SPELLCHECKING\x10\x03\x12\x1a\n\x16\x42\x41TCH_STATUS_COMPLETED\x10\x04\x12(\n$BATCH_STATUS_COMPLETED_WITH_FAILURES\x10\x05\x12\x17\n\x13\x42\x41TCH_STATUS_FAILED\x10\x06*\xcb\x03\n\x13ValidationErrorCode\x12%\n!VALIDATION_ERROR_CODE_UNSPECIFIED\x10\x00\x12\'\n#VALIDATION_ERROR_CODE_EMPTY_CONTENT\x10\x01\x12+\n\'VALIDATION_ERROR_CODE_CONTENT_TOO_SHORT\x10\x02\x12*\n&VALIDATION_ERROR_CODE_CONTENT_TOO_LONG\x10\x03\x12,\n(VALIDATION_ERROR_CODE_UNSUPPORTED_FORMAT\x10\x04\x12&\n\"VALIDATION_ERROR_CODE_CORRUPT_FILE\x10\x05\x12\x34\n0VALIDATION_ERROR_CODE_ENCRYPTED_FILE_UNSUPPORTED\x10\x06\x12\'\n#VALIDATION_ERROR_CODE_NO_TEXT_LAYER\x10\x07\x12(\n$VALIDATION_ERROR_CODE_FILE_TOO_LARGE\x10\x08\x12,\n(VALIDATION_ERROR_CODE_EXTRACTION_TIMEOUT\x10\t*\xb9\x01\n\x13\x45xcessContentReason\x12%\n!EXCESS_CONTENT_REASON_UNSPECIFIED\x10\x00\x12&\n\"EXCESS_CONTENT_REASON_NO_FREE_SLOT\x10\x01\x12+\n\'EXCESS_CONTENT_REASON_DUPLICATE_CONTENT\x10\x02\x12&\n\"EXCESS_CONTENT_REASON_BATCH_CLOSED\x10\x03*4\n\x05Phase\x12\x15\n\x11PHASE_UNSPECIFIED\x10\x00\x12\x14\n\x10PHASE_SPELLCHECK\x10\x01*\xc2\x01\n\x0bPhaseStatus\x12\x1c\n\x18PHASE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14PHASE_STATUS_PENDING\x10\x01\x12\x1c\n\x18PHASE_STATUS_IN_PROGRESS\x10\x02\x12\x1a\n\x16PHASE_STATUS_COMPLETED\x10\x03\x12(\n$PHASE_STATUS_COMPLETED_WITH_FAILURES\x10\x04\x12\x17\n\x13PHASE_STATUS_FAILED\x10\x05*\xaf\x01\n\x0b\x43ontentKind\x12\x1c\n\x18\x43ONTENT_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONTENT_KIND_RAW_UPLOAD\x10\x01\x12\x1f\n\x1b\x43ONTENT_KIND_EXTRACTED_TEXT\x10\x02\x12\x1f\n\x1b\x43ONTENT_KIND_CORRECTED_TEXT\x10\x03\x12#\n\x1f\x43ONTENT_KIND_SPELLCHECK_DETAILS\x10\x04*r\n\x10SpellcheckStatus\x12!\n\x1dSPELLCHECK_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19SPELLCHECK_STATUS_SUCCESS\x10\x01\x12\x1c\n\x18SPELLCHECK_STATUS_FAILED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'huleedu.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ESSAYSTATUS']._serialized_start=800
-  _globals['_ESSAYSTATUS']._serialized_end=1091
-  _globals['_BATCHSTATUS']._serialized_start=1094
-  _globals['_BATCHSTATUS']._serialized_end=1323
-  _globals['_VALIDATIONERRORCODE']._serialized_start=1326
-  _globals['_VALIDATIONERRORCODE']._serialized_end=1785
-  _globals['_EXCESSCONTENTREASON']._serialized_start=1788
-  _globals['_EXCESSCONTENTREASON']._serialized_end=1973
-  _globals['_PHASE']._serialized_start=1975
-  _globals['_PHASE']._serialized_end=2027
-  _globals['_PHASESTATUS']._serialized_start=2030
-  _globals['_PHASESTATUS']._serialized_end=2224
-  _globals['_CONTENTKIND']._serialized_start=2227
-  _globals['_CONTENTKIND']._serialized_end=2365
-  _globals['_SPELLCHECKSTATUS']._serialized_start=2367
-  _globals['_SPELLCHECKSTATUS']._serialized_end=2481
+  _globals['_ESSAYSTATUS']._serialized_start=896
+  _globals['_ESSAYSTATUS']._serialized_end=1187
+  _globals['_BATCHSTATUS']._serialized_start=1190
+  _globals['_BATCHSTATUS']._serialized_end=1419
+  _globals['_VALIDATIONERRORCODE']._serialized_start=1422
+  _globals['_VALIDATIONERRORCODE']._serialized_end=1881
+  _globals['_EXCESSCONTENTREASON']._serialized_start=1884
+  _globals['_EXCESSCONTENTREASON']._serialized_end=2069
+  _globals['_PHASE']._serialized_start=2071
+  _globals['_PHASE']._serialized_end=2123
+  _globals['_PHASESTATUS']._serialized_start=2126
+  _globals['_PHASESTATUS']._serialized_end=2320
+  _globals['_CONTENTKIND']._serialized_start=2323
+  _globals['_CONTENTKIND']._serialized_end=2498
+  _globals['_SPELLCHECKSTATUS']._serialized_start=2500
+  _globals['_SPELLCHECKSTATUS']._serialized_end=2614
   _globals['_EVENTMETADATA']._serialized_start=87
   _globals['_EVENTMETADATA']._serialized_end=233
   _globals['_READINESSCONFIG']._serialized_start=235
@@ -60,4 +60,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXCESSCONTENT']._serialized_end=712
   _globals['_CORRECTION']._serialized_start=714
   _globals['_CORRECTION']._serialized_end=797
+  _globals['_SPELLCHECKDETAILS']._serialized_start=799
+  _globals['_SPELLCHECKDETAILS']._serialized_end=893
 # @@protoc_insertion_point(module_scope)

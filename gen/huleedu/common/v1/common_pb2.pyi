@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -252,6 +254,8 @@ class _ContentKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ContentKi
     """Plain UTF-8 text extracted from an upload."""
     CONTENT_KIND_CORRECTED_TEXT: _ContentKind.ValueType  # 3
     """Plain UTF-8 text after spell correction."""
+    CONTENT_KIND_SPELLCHECK_DETAILS: _ContentKind.ValueType  # 4
+    """A SpellcheckDetails message (protobuf): one essay's corrections and unknown words."""
 
 class ContentKind(_ContentKind, metaclass=_ContentKindEnumTypeWrapper):
     """ContentKind says what a stored content object is."""
@@ -264,6 +268,8 @@ CONTENT_KIND_EXTRACTED_TEXT: ContentKind.ValueType  # 2
 """Plain UTF-8 text extracted from an upload."""
 CONTENT_KIND_CORRECTED_TEXT: ContentKind.ValueType  # 3
 """Plain UTF-8 text after spell correction."""
+CONTENT_KIND_SPELLCHECK_DETAILS: ContentKind.ValueType  # 4
+"""A SpellcheckDetails message (protobuf): one essay's corrections and unknown words."""
 Global___ContentKind: _TypeAlias = ContentKind  # noqa: Y015
 
 class _SpellcheckStatus:
@@ -495,3 +501,36 @@ class Correction(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Correction: _TypeAlias = Correction  # noqa: Y015
+
+@_typing.final
+class SpellcheckDetails(_message.Message):
+    """SpellcheckDetails is what the Spell Checker found in one essay, stored as a content object of
+    kind CONTENT_KIND_SPELLCHECK_DETAILS (serialized deterministically, so the same details are the
+    same storage id). The words are essay text: they live in the Content Service, never in an event.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CORRECTIONS_FIELD_NUMBER: _builtins.int
+    UNKNOWN_WORDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def corrections(self) -> _containers.RepeatedCompositeFieldContainer[Global___Correction]:
+        """Each correction, with offsets in the checked text."""
+
+    @_builtins.property
+    def unknown_words(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Misspelled words left as written because no good candidate exists."""
+
+    def __init__(
+        self,
+        *,
+        corrections: _abc.Iterable[Global___Correction] | None = ...,
+        unknown_words: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["corrections", b"corrections", "unknown_words", b"unknown_words"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SpellcheckDetails: _TypeAlias = SpellcheckDetails  # noqa: Y015

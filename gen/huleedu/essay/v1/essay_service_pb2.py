@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from huleedu.common.v1 import common_pb2 as huleedu_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$huleedu/essay/v1/essay_service.proto\x12\x10huleedu.essay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ehuleedu/common/v1/common.proto\"u\n\x0bStateChange\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.huleedu.common.v1.EssayStatus\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xfe\x03\n\x05\x45ssay\x12\x10\n\x08\x65ssay_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.huleedu.common.v1.EssayStatus\x12\x1a\n\x12original_file_name\x18\x04 \x01(\t\x12\x16\n\x0e\x66ile_upload_id\x18\x05 \x01(\t\x12\x16\n\x0eraw_storage_id\x18\x06 \x01(\t\x12\x17\n\x0ftext_storage_id\x18\x07 \x01(\t\x12!\n\x19\x63orrected_text_storage_id\x18\x08 \x01(\t\x12\x16\n\x0e\x63ontent_sha256\x18\t \x01(\t\x12\x12\n\nword_count\x18\n \x01(\r\x12\x18\n\x10\x63orrection_count\x18\x0b \x01(\r\x12\x16\n\x0e\x66\x61ilure_reason\x18\x0c \x01(\t\x12:\n\nerror_code\x18\r \x01(\x0e\x32&.huleedu.common.v1.ValidationErrorCode\x12/\n\x08timeline\x18\x0e \x03(\x0b\x32\x1d.huleedu.essay.v1.StateChange\x12\x32\n\x0b\x63orrections\x18\x0f \x03(\x0b\x32\x1d.huleedu.common.v1.Correction\x12\x1a\n\x12spellcheck_warning\x18\x10 \x01(\t\"#\n\x0fGetEssayRequest\x12\x10\n\x08\x65ssay_id\x18\x01 \x01(\t\":\n\x10GetEssayResponse\x12&\n\x05\x65ssay\x18\x01 \x01(\x0b\x32\x17.huleedu.essay.v1.Essay\"*\n\x16ListBatchEssaysRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"B\n\x17ListBatchEssaysResponse\x12\'\n\x06\x65ssays\x18\x01 \x03(\x0b\x32\x17.huleedu.essay.v1.Essay2\xd2\x01\n\x15\x45ssayLifecycleService\x12Q\n\x08GetEssay\x12!.huleedu.essay.v1.GetEssayRequest\x1a\".huleedu.essay.v1.GetEssayResponse\x12\x66\n\x0fListBatchEssays\x12(.huleedu.essay.v1.ListBatchEssaysRequest\x1a).huleedu.essay.v1.ListBatchEssaysResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$huleedu/essay/v1/essay_service.proto\x12\x10huleedu.essay.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ehuleedu/common/v1/common.proto\"u\n\x0bStateChange\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.huleedu.common.v1.EssayStatus\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xbc\x04\n\x05\x45ssay\x12\x10\n\x08\x65ssay_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.huleedu.common.v1.EssayStatus\x12\x1a\n\x12original_file_name\x18\x04 \x01(\t\x12\x16\n\x0e\x66ile_upload_id\x18\x05 \x01(\t\x12\x16\n\x0eraw_storage_id\x18\x06 \x01(\t\x12\x17\n\x0ftext_storage_id\x18\x07 \x01(\t\x12!\n\x19\x63orrected_text_storage_id\x18\x08 \x01(\t\x12\x16\n\x0e\x63ontent_sha256\x18\t \x01(\t\x12\x12\n\nword_count\x18\n \x01(\r\x12\x18\n\x10\x63orrection_count\x18\x0b \x01(\r\x12\x16\n\x0e\x66\x61ilure_reason\x18\x0c \x01(\t\x12:\n\nerror_code\x18\r \x01(\x0e\x32&.huleedu.common.v1.ValidationErrorCode\x12/\n\x08timeline\x18\x0e \x03(\x0b\x32\x1d.huleedu.essay.v1.StateChange\x12\x32\n\x0b\x63orrections\x18\x0f \x03(\x0b\x32\x1d.huleedu.common.v1.Correction\x12\x1a\n\x12spellcheck_warning\x18\x10 \x01(\t\x12\x15\n\runknown_words\x18\x11 \x03(\t\x12%\n\x1dspellcheck_details_storage_id\x18\x12 \x01(\t\"#\n\x0fGetEssayRequest\x12\x10\n\x08\x65ssay_id\x18\x01 \x01(\t\":\n\x10GetEssayResponse\x12&\n\x05\x65ssay\x18\x01 \x01(\x0b\x32\x17.huleedu.essay.v1.Essay\"*\n\x16ListBatchEssaysRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"B\n\x17ListBatchEssaysResponse\x12\'\n\x06\x65ssays\x18\x01 \x03(\x0b\x32\x17.huleedu.essay.v1.Essay2\xd2\x01\n\x15\x45ssayLifecycleService\x12Q\n\x08GetEssay\x12!.huleedu.essay.v1.GetEssayRequest\x1a\".huleedu.essay.v1.GetEssayResponse\x12\x66\n\x0fListBatchEssays\x12(.huleedu.essay.v1.ListBatchEssaysRequest\x1a).huleedu.essay.v1.ListBatchEssaysResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,15 +36,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STATECHANGE']._serialized_start=123
   _globals['_STATECHANGE']._serialized_end=240
   _globals['_ESSAY']._serialized_start=243
-  _globals['_ESSAY']._serialized_end=753
-  _globals['_GETESSAYREQUEST']._serialized_start=755
-  _globals['_GETESSAYREQUEST']._serialized_end=790
-  _globals['_GETESSAYRESPONSE']._serialized_start=792
-  _globals['_GETESSAYRESPONSE']._serialized_end=850
-  _globals['_LISTBATCHESSAYSREQUEST']._serialized_start=852
-  _globals['_LISTBATCHESSAYSREQUEST']._serialized_end=894
-  _globals['_LISTBATCHESSAYSRESPONSE']._serialized_start=896
-  _globals['_LISTBATCHESSAYSRESPONSE']._serialized_end=962
-  _globals['_ESSAYLIFECYCLESERVICE']._serialized_start=965
-  _globals['_ESSAYLIFECYCLESERVICE']._serialized_end=1175
+  _globals['_ESSAY']._serialized_end=815
+  _globals['_GETESSAYREQUEST']._serialized_start=817
+  _globals['_GETESSAYREQUEST']._serialized_end=852
+  _globals['_GETESSAYRESPONSE']._serialized_start=854
+  _globals['_GETESSAYRESPONSE']._serialized_end=912
+  _globals['_LISTBATCHESSAYSREQUEST']._serialized_start=914
+  _globals['_LISTBATCHESSAYSREQUEST']._serialized_end=956
+  _globals['_LISTBATCHESSAYSRESPONSE']._serialized_start=958
+  _globals['_LISTBATCHESSAYSRESPONSE']._serialized_end=1024
+  _globals['_ESSAYLIFECYCLESERVICE']._serialized_start=1027
+  _globals['_ESSAYLIFECYCLESERVICE']._serialized_end=1237
 # @@protoc_insertion_point(module_scope)

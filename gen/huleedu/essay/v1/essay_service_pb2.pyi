@@ -74,6 +74,8 @@ class Essay(_message.Message):
     TIMELINE_FIELD_NUMBER: _builtins.int
     CORRECTIONS_FIELD_NUMBER: _builtins.int
     SPELLCHECK_WARNING_FIELD_NUMBER: _builtins.int
+    UNKNOWN_WORDS_FIELD_NUMBER: _builtins.int
+    SPELLCHECK_DETAILS_STORAGE_ID_FIELD_NUMBER: _builtins.int
     essay_id: _builtins.str
     """The essay id (a slot made by the Batch Orchestrator)."""
     batch_id: _builtins.str
@@ -111,13 +113,25 @@ class Essay(_message.Message):
     `warning`): e.g. the essay seems to be in another language than its batch's and was left
     unchanged.
     """
+    spellcheck_details_storage_id: _builtins.str
+    """Content Service storage id of the essay's huleedu.common.v1.SpellcheckDetails (corrections and
+    unknown words); empty before the essay is spell-checked or when there was nothing to list.
+    """
     @_builtins.property
     def timeline(self) -> _containers.RepeatedCompositeFieldContainer[Global___StateChange]:
         """Every state the essay entered, oldest first."""
 
     @_builtins.property
     def corrections(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Correction]:
-        """The spelling corrections, with offsets in the extracted text."""
+        """The spelling corrections, with offsets in the extracted text. GetEssay reads them from the
+        Content Service (spellcheck_details_storage_id); ListBatchEssays leaves them empty.
+        """
+
+    @_builtins.property
+    def unknown_words(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Misspelled words the Spell Checker left as written because no good candidate exists; filled
+        by GetEssay as the corrections are.
+        """
 
     def __init__(
         self,
@@ -138,10 +152,12 @@ class Essay(_message.Message):
         timeline: _abc.Iterable[Global___StateChange] | None = ...,
         corrections: _abc.Iterable[_common_pb2.Correction] | None = ...,
         spellcheck_warning: _builtins.str = ...,
+        unknown_words: _abc.Iterable[_builtins.str] | None = ...,
+        spellcheck_details_storage_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "content_sha256", b"content_sha256", "corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "corrections", b"corrections", "error_code", b"error_code", "essay_id", b"essay_id", "failure_reason", b"failure_reason", "file_upload_id", b"file_upload_id", "original_file_name", b"original_file_name", "raw_storage_id", b"raw_storage_id", "spellcheck_warning", b"spellcheck_warning", "status", b"status", "text_storage_id", b"text_storage_id", "timeline", b"timeline", "word_count", b"word_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "content_sha256", b"content_sha256", "corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "corrections", b"corrections", "error_code", b"error_code", "essay_id", b"essay_id", "failure_reason", b"failure_reason", "file_upload_id", b"file_upload_id", "original_file_name", b"original_file_name", "raw_storage_id", b"raw_storage_id", "spellcheck_details_storage_id", b"spellcheck_details_storage_id", "spellcheck_warning", b"spellcheck_warning", "status", b"status", "text_storage_id", b"text_storage_id", "timeline", b"timeline", "unknown_words", b"unknown_words", "word_count", b"word_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -18,6 +18,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -469,6 +474,7 @@ class EssaySpellcheckCompleted(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     UNKNOWN_WORDS_FIELD_NUMBER: _builtins.int
     WARNING_FIELD_NUMBER: _builtins.int
+    DETAILS_STORAGE_ID_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id."""
     essay_id: _builtins.str
@@ -487,17 +493,27 @@ class EssaySpellcheckCompleted(_message.Message):
     """A caveat about a SUCCESS, for the teacher: e.g. most words are not in the batch's language,
     so the essay was left unchanged (no corrections) rather than "corrected" word by word.
     """
+    details_storage_id: _builtins.str
+    """Content Service storage id of the essay's huleedu.common.v1.SpellcheckDetails (its
+    corrections and unknown words), stored as the batch's tenant; empty when FAILED or when the
+    Spell Checker found nothing to list.
+    """
     @_builtins.property
     def metadata(self) -> _common_pb2.EventMetadata:
         """Event metadata."""
 
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def corrections(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Correction]:
-        """Each correction, with offsets in the original text."""
+        """Never set: corrections are essay text, so they are stored in the Content Service
+        (details_storage_id) and no event carries them. Kept only because removing a field breaks
+        clients compiled against it.
+        """
 
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def unknown_words(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Misspelled words left as written because no good candidate exists."""
+        """Never set: unknown words are essay text, stored with the corrections (details_storage_id)."""
 
     def __init__(
         self,
@@ -513,10 +529,11 @@ class EssaySpellcheckCompleted(_message.Message):
         error: _builtins.str = ...,
         unknown_words: _abc.Iterable[_builtins.str] | None = ...,
         warning: _builtins.str = ...,
+        details_storage_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "corrections", b"corrections", "error", b"error", "essay_id", b"essay_id", "metadata", b"metadata", "status", b"status", "unknown_words", b"unknown_words", "warning", b"warning", "word_count", b"word_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "corrections", b"corrections", "details_storage_id", b"details_storage_id", "error", b"error", "essay_id", b"essay_id", "metadata", b"metadata", "status", b"status", "unknown_words", b"unknown_words", "warning", b"warning", "word_count", b"word_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -217,7 +217,9 @@ class EssaySlot(_message.Message):
     """The event id of the phase result applied to the essay."""
     @_builtins.property
     def essay(self) -> _essay_service_pb2.Essay:
-        """The essay as GetEssay shows it (corrections are kept in `els_essays`, not here)."""
+        """The essay as GetEssay shows it, less the corrections and unknown words: those are essay
+        text, kept only in the Content Service (essay.spellcheck_details_storage_id).
+        """
 
     def __init__(
         self,
@@ -379,28 +381,22 @@ Global___PhaseProgress: _TypeAlias = PhaseProgress  # noqa: Y015
 @_typing.final
 class EssayRecord(_message.Message):
     """EssayRecord is the per-essay document in the KV bucket `els_essays`, keyed by essay id: the
-    index GetEssay uses to find the batch, and the corrections too large to keep in the batch.
+    index GetEssay uses to find the batch. It holds no essay text.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     BATCH_ID_FIELD_NUMBER: _builtins.int
-    CORRECTIONS_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch the essay belongs to."""
-    @_builtins.property
-    def corrections(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Correction]:
-        """The spelling corrections of the essay, with offsets in the extracted text."""
-
     def __init__(
         self,
         *,
         batch_id: _builtins.str = ...,
-        corrections: _abc.Iterable[_common_pb2.Correction] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "corrections", b"corrections"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
