@@ -188,6 +188,12 @@ bench-budget: install
 bench-spelling-gold: install
 	$(PY) -m bench.spellcheck_gold
 
+# Swedish (`sv`) on SweLL learner text in ../shared/corpus/swedish (issue 19): changes to tokens
+# annotated correct, flags on those annotated wrong, the index and a worker's memory.
+.PHONY: bench-spelling-swedish
+bench-spelling-swedish: install
+	$(PY) -m bench.spellcheck_swedish
+
 .PHONY: bench-cli
 bench-cli: install
 	$(PY) -m bench.cli_submit

@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--language",
         default="en",
-        help="language tag: en (British and American spellings), en-GB, en-US, ... (default: en)",
+        help="language tag: en (British and American spellings), en-GB, en-US, sv, ...",
     )
     sub.add_argument("--course-code", default="ENG5", help="course code (default: ENG5)")
     sub.add_argument("--title", default="", help="optional batch title")

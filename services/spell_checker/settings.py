@@ -165,7 +165,8 @@ DOCUMENTED: tuple[Documented, ...] = (
     Documented(
         "SPELL_CHECKER_PRELOAD_LANGUAGES",
         "`en`",
-        "languages every worker loads at start",
+        "languages every worker loads at start, e.g. `en,sv` (others load on their first "
+        "essay: about 0.2 s for `en`, 1 s for `sv`)",
     ),
     Documented(
         "SPELL_CHECKER_DEFAULT_LANGUAGE",

@@ -147,20 +147,46 @@ async def test_each_english_tag_corrects_with_its_own_spelling(
     )
 
 
+async def test_a_swedish_essay_is_corrected_in_swedish(
+    running: Running, nats_js: NatsJs, completions_tap: EventTap
+) -> None:
+    text = (
+        "Jag behöber pengar till skolbiblioteket. Mina vanner tycker att fotbollsmatchen var "
+        "bätter än förra året, och Anna från Lindköping håller med."
+    )
+    storage_id = await running.content.put(
+        text.encode(), common_pb2.CONTENT_KIND_EXTRACTED_TEXT, "text/plain; charset=utf-8"
+    )
+    batch_id = unique("batch")
+    publisher = EventPublisher(nats_js[1], "test")
+    requests = [spellcheck_request(batch_id, storage_id, language=tag) for tag in ("sv", "sv-SE")]
+    for request in requests:
+        await publisher.publish(request)
+    done = await answered(completions_tap, batch_id, 2)
+    assert {c.status for c in done} == {SUCCESS}
+    for completed in done:
+        stored = (await running.content.get(completed.corrected_text_storage_id)).decode()
+        assert stored == (
+            "Jag behöver pengar till skolbiblioteket. Mina vänner tycker att fotbollsmatchen var "
+            "bättre än förra året, och Anna från Lindköping håller med."
+        )
+        assert completed.correction_count == 3 and completed.warning == ""
+
+
 async def test_unsupported_language_and_missing_content_fail_with_a_reason(
     running: Running, nats_js: NatsJs, completions_tap: EventTap
 ) -> None:
     (essay,) = await store_essays(running.content, 1)
     batch_id = unique("batch")
     publisher = EventPublisher(nats_js[1], "test")
-    swedish = spellcheck_request(batch_id, essay.storage_id, language="sv")
+    danish = spellcheck_request(batch_id, essay.storage_id, language="da")
     missing = spellcheck_request(batch_id, "0" * 64)
-    await publisher.publish(swedish)
+    await publisher.publish(danish)
     await publisher.publish(missing)
     done = await answered(completions_tap, batch_id, 2)
     by_essay = {c.essay_id: c for c in done}
-    assert by_essay[swedish.essay_id].status == FAILED
-    assert "'sv' is not supported" in by_essay[swedish.essay_id].error
+    assert by_essay[danish.essay_id].status == FAILED
+    assert "'da' is not supported" in by_essay[danish.essay_id].error
     assert by_essay[missing.essay_id].status == FAILED
     assert by_essay[missing.essay_id].error.startswith("gave up after retries: content service")
 

@@ -15,6 +15,7 @@ from services.spell_checker.adapters.dictionaries import load_spellchecker
 from services.spell_checker.adapters.english_model import Prior, english_corrector
 from services.spell_checker.adapters.index_cache import IndexCache
 from services.spell_checker.domain.checker import EssayChecker
+from services.spell_checker.domain.compounds import COMPOUNDING_LANGUAGES, CompoundSplitter
 from services.spell_checker.domain.corrector import (
     CandidateSource,
     MemoizedCorrector,
@@ -87,6 +88,7 @@ class LanguageCheckers:
         self._checkers: dict[str, EssayChecker] = {}
         self._dictionaries: dict[str, tuple[Lexicon, MemoizedCorrector]] = {}
         self._british_words: frozenset[str] | None = None
+        self._splitters: dict[str, CompoundSplitter] = {}
 
     def checker(self, language: str) -> EssayChecker:
         """The checker for `language`, loading its dictionary and index the first time."""
@@ -127,6 +129,7 @@ class LanguageCheckers:
             variants = british
             if tag == "en-GB":
                 respell = functools.partial(british_spelling, british=british)
+        splitter = self._splitter(code, lexicon) if code in COMPOUNDING_LANGUAGES else None
         return EssayChecker.for_language(
             code,
             lexicon,
@@ -134,7 +137,17 @@ class LanguageCheckers:
             allowed_words=self._config.allowed_words,
             variants=variants,
             respell=respell,
+            compounds=splitter,
         )
+
+    def _splitter(self, code: str, lexicon: Lexicon) -> CompoundSplitter:
+        """The compound splitter of `code`, made once for all its tags."""
+        found = self._splitters.get(code)
+        if found is None:
+            found = self._splitters[code] = CompoundSplitter.over(
+                lexicon.frequency, capacity=self._config.memo_size
+            )
+        return found
 
     def _dictionary(self, code: str) -> tuple[Lexicon, MemoizedCorrector]:
         """The dictionary and memoised corrector of `code`, loaded once for all its tags."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Every dictionary pyspellchecker 0.9 ships (spellchecker/resources/<code>.json.gz).
-SUPPORTED_LANGUAGES: tuple[str, ...] = (
+PYSPELLCHECKER_LANGUAGES: tuple[str, ...] = (
     "en",
     "es",
     "fr",
@@ -17,6 +17,9 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = (
     "nl",
     "fa",
 )
+# Languages pyspellchecker has no dictionary for, checked with wordfreq's word list: Swedish.
+WORDFREQ_LANGUAGES: tuple[str, ...] = ("sv",)
+SUPPORTED_LANGUAGES: tuple[str, ...] = (*PYSPELLCHECKER_LANGUAGES, *WORDFREQ_LANGUAGES)
 
 
 # Language tags with a spelling of their own (BCP 47): `en` takes British and American spellings

@@ -243,11 +243,12 @@ async def test_redelivery_publishes_the_same_event_id(
 async def test_unsupported_language_fails_the_essay_without_reading_it(
     handler: SpellcheckRequestHandler, checker: InlineChecker, events: FakeEvents
 ) -> None:
-    await handler.handle(request("never-read", language="sv"), last_attempt=False)
+    await handler.handle(request("never-read", language="da"), last_attempt=False)
     (done,) = events.published
     assert done.status == FAILED
-    assert "language 'sv' is not supported" in done.error
+    assert "language 'da' is not supported" in done.error
     assert "supported languages: en, en-GB, en-US, es" in done.error
+    assert done.error.endswith(", fa, sv")
     assert done.corrected_text_storage_id == "" and checker.calls == 0
 
 

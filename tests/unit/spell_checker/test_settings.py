@@ -11,6 +11,7 @@ from spellchecker import SpellChecker
 from services.mesh.settings import SettingsError
 from services.spell_checker.adapters.checkers import Engine
 from services.spell_checker.domain.languages import (
+    PYSPELLCHECKER_LANGUAGES,
     SUPPORTED_LANGUAGES,
     UnsupportedLanguageError,
     resolve_language,
@@ -47,7 +48,7 @@ def test_every_setting_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         "SPELL_CHECKER_IN_FLIGHT": "7",
         "SPELL_CHECKER_ENGINE": "PySpellChecker",
         "SPELL_CHECKER_ALLOW_WORDS": "Huleedu, Åsa ,",
-        "SPELL_CHECKER_PRELOAD_LANGUAGES": "en,fr,FR",
+        "SPELL_CHECKER_PRELOAD_LANGUAGES": "en,fr,FR,sv-SE",
         "SPELL_CHECKER_DEFAULT_LANGUAGE": "de-AT",
         "SPELL_CHECKER_INDEX_CACHE_DIR": str(tmp_path),
         "SPELL_CHECKER_MEMO_SIZE": "0",
@@ -60,7 +61,7 @@ def test_every_setting_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert (settings.addr, settings.workers, settings.in_flight) == ("0.0.0.0:0", 3, 7)
     assert settings.checker.engine is Engine.PYSPELLCHECKER
     assert settings.checker.allowed_words == ("Huleedu", "Åsa")
-    assert settings.checker.preload_languages == ("en", "fr")
+    assert settings.checker.preload_languages == ("en", "fr", "sv")
     assert settings.default_language == "de"
     assert settings.checker.index_cache_dir == tmp_path
     assert (settings.checker.memo_size, settings.retry_delay_s) == (0, 0.25)
@@ -92,17 +93,13 @@ def test_bad_values_name_the_variable(
         SpellCheckerSettings.from_env()
 
 
-def test_the_supported_languages_are_those_pyspellchecker_ships() -> None:
-    assert set(SUPPORTED_LANGUAGES) == set(SpellChecker.languages())
+def test_the_supported_languages_are_those_pyspellchecker_ships_and_swedish() -> None:
+    assert set(PYSPELLCHECKER_LANGUAGES) == set(SpellChecker.languages())
+    assert SUPPORTED_LANGUAGES[-1] == "sv"
+    assert set(SUPPORTED_LANGUAGES) == {*PYSPELLCHECKER_LANGUAGES, "sv"}
     assert [
-        resolve_language(code, "en") for code in ("EN", "en-GB", "en_us", "en-AU", "pt_BR", " fr ")
-    ] == [
-        "en",
-        "en-GB",
-        "en-US",
-        "en",
-        "pt",
-        "fr",
-    ]
-    with pytest.raises(UnsupportedLanguageError, match="'sv' is not supported"):
-        resolve_language("sv", "en")
+        resolve_language(code, "en")
+        for code in ("EN", "en-GB", "en_us", "en-AU", "pt_BR", " fr ", "sv", "SV_se", "sv-FI")
+    ] == ["en", "en-GB", "en-US", "en", "pt", "fr", "sv", "sv", "sv"]
+    with pytest.raises(UnsupportedLanguageError, match="'da' is not supported"):
+        resolve_language("da", "en")
