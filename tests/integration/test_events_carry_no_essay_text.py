@@ -78,8 +78,8 @@ WINDOW = 16
 # Event types no service in this test produces, with why they cannot carry essay text.
 NOT_PRODUCED = {
     "huleedu.events.v1.BatchErasureRequested": (
-        "DeleteBatch/DeleteEssay are not implemented yet; its fields are ids (batch_id, "
-        "tenant_id, essay_ids), which the unit test holds to"
+        "produced by DeleteBatch/DeleteEssay only; tests/integration/test_erasure.py reads every "
+        "one its batches produce and holds them to ids (batch_id, tenant_id, essay_ids)"
     ),
 }
 

@@ -111,8 +111,8 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
             tracker = None if record is None else await self._trackers.get(record.batch_id)
         except StoreUnavailableError as error:
             await _unavailable(context, error)
-        # Another tenant's essay is not found, exactly as a missing one.
-        if tracker is not None and tracker.tenant_id != current_caller().tenant:
+        # Another tenant's essay, or an erased batch's, is not found, exactly as a missing one.
+        if tracker is not None and (tracker.erased or tracker.tenant_id != current_caller().tenant):
             tracker = None
         slot = None if tracker is None else find_slot(tracker, request.essay_id)
         if record is None or slot is None:
@@ -148,6 +148,7 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
         if (
             tracker is None
             or not tracker.registered
+            or tracker.erased
             or tracker.tenant_id != current_caller().tenant
         ):
             await _not_found(
