@@ -119,6 +119,13 @@ def parser() -> argparse.ArgumentParser:
         help="colour the corrections (default: on a terminal)",
     )
 
+    sub = command(
+        "delete",
+        "erase a batch (or one essay of it) everywhere: files, texts, corrections, records",
+    )
+    sub.add_argument("batch_id", metavar="BATCH_ID")
+    sub.add_argument("--essay", metavar="ESSAY_ID", help="erase only this essay of the batch")
+
     sub = command("trace", "a batch's timeline from the event log: event, service, time")
     sub.add_argument("batch_id", metavar="BATCH_ID")
     sub.add_argument("--json", action="store_true", help="one JSON object per event")

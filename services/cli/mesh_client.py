@@ -190,6 +190,21 @@ class MeshClient:
         )
         return reply.batch
 
+    async def delete_batch(self, batch_id: str) -> batch_service_pb2.DeleteBatchResponse:
+        """DeleteBatch, asked once: asked again after a lost answer it would say NOT_FOUND."""
+        request = batch_service_pb2.DeleteBatchRequest(batch_id=batch_id)
+        reply: batch_service_pb2.DeleteBatchResponse = await self._once(
+            self.endpoints.batch, self._batch.DeleteBatch(request, timeout=self._timeout_s)
+        )
+        return reply
+
+    async def delete_essay(self, batch_id: str, essay_id: str) -> None:
+        """DeleteEssay (repeating it is harmless: the essay is erased once)."""
+        request = batch_service_pb2.DeleteEssayRequest(batch_id=batch_id, essay_id=essay_id)
+        await self._idempotent(
+            self.endpoints.batch, lambda: self._batch.DeleteEssay(request, timeout=self._timeout_s)
+        )
+
     async def watch_batch(self, batch_id: str) -> AsyncIterator[batch_service_pb2.Batch]:
         """WatchBatch: the batch now and after every change, until it is terminal. A watch
         that breaks because BOS is unavailable is opened again (it starts with the batch as it

@@ -1,5 +1,5 @@
 """The commands that call the services' gRPC APIs: `submit`, `status`, `batches`, `essays`,
-`text` and `diff`. Imported by services/cli/app.py only once one of them is to run."""
+`text`, `diff` and `delete`. Imported by services/cli/app.py only once one of them is to run."""
 
 from __future__ import annotations
 
@@ -91,6 +91,23 @@ async def _diff(args: argparse.Namespace) -> int:
     )
 
 
+async def _delete(args: argparse.Namespace) -> int:
+    async with _client(args) as client:
+        if args.essay:
+            await client.delete_essay(args.batch_id, args.essay)
+            print(
+                f"essay {args.essay} of batch {args.batch_id}: erasure ordered; its texts, "
+                "corrections and file are erased within seconds (its slot stays, ERASED)"
+            )
+            return 0
+        reply = await client.delete_batch(args.batch_id)
+    print(
+        f"batch {reply.batch_id}: erasure ordered; its {reply.essay_count} essay slot(s), files, "
+        "texts, corrections and records are erased within seconds"
+    )
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "submit": _submit,
     "status": _status,
@@ -98,4 +115,5 @@ COMMANDS: dict[str, Command] = {
     "essays": _essays,
     "text": _text,
     "diff": _diff,
+    "delete": _delete,
 }

@@ -75,3 +75,27 @@ def test_login_without_a_stack_key_says_what_to_do(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "make up" in result.stderr
+
+
+def test_huleedu_delete_erases_a_batch_only_for_its_school(
+    authed_stack: E2EStack, tmp_path: Path
+) -> None:
+    stack = authed_stack
+    assert stack.run_dir is not None
+    submitted = huleedu(stack, "submit", "--json", str(SAMPLE / "amira_hassan_phones.txt"))
+    assert submitted.returncode == 0, submitted.stderr
+    batch_id = json.loads(submitted.stdout)["batch_id"]
+
+    other = _as(stack, HULEEDU_TOKEN_FILE=str(tmp_path / "other-token"))
+    issuer = str(stack.run_dir / "auth/issuer.pem")
+    assert (
+        huleedu(other, "login", "--tenant", "other-school", "--issuer-key", issuer).returncode == 0
+    )
+    refused = huleedu(other, "delete", batch_id)
+    assert refused.returncode == 1 and "NOT_FOUND" in refused.stderr
+
+    erased = huleedu(stack, "delete", batch_id)
+    assert erased.returncode == 0, erased.stderr
+    assert f"batch {batch_id}: erasure ordered" in erased.stdout
+    gone = huleedu(stack, "status", batch_id)
+    assert gone.returncode == 1 and "NOT_FOUND" in gone.stderr
