@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
 
 from huleedu.audit.v1 import audit_pb2
 from huleedu.batch.v1 import batch_service_pb2
@@ -26,6 +28,8 @@ from services.cli.endpoints import Endpoint, Endpoints
 from services.cli.mesh_client import MeshClient
 from services.cli.retry import RetryHorizon
 from services.cli.stream_view import close_quietly, connect
+from services.file_service.adapters.batch_registry import BATCHES_BUCKET as FILE_BATCHES_BUCKET
+from services.file_service.adapters.kv_keys import batch_key
 from services.mesh.audit import READ, WRITTEN, AuditLog, audit_record
 from services.mesh.auth import LOCAL_CALLER
 from services.mesh.publisher import EventPublisher
@@ -98,6 +102,21 @@ async def _spellchecked_batch(stack: Stack) -> tuple[str, list[essay_service_pb2
                 batch_id=batch_id, file_name=name, content=content
             )
 
+    # The File Service's wait for a registration is short here: upload once it has this one, so
+    # that the one upload call is the one record of it.
+    nc = await nats.connect(stack.nats_url)
+    try:
+        registrations = await nc.jetstream().key_value(FILE_BATCHES_BUCKET)
+
+        async def registered_with_the_file_service() -> bool:
+            try:
+                return bool(await registrations.get(batch_key(batch_id)))
+            except KeyNotFoundError:
+                return False
+
+        await wait_until(registered_with_the_file_service, timeout_s=30, message="registration")
+    finally:
+        await nc.close()
     await stack.mesh.file_stub.UploadFiles(files())
     async with _client(stack) as client:
 

@@ -155,7 +155,10 @@ async def test_a_swedish_essay_is_corrected_in_swedish(
         "bätter än förra året, och Anna från Lindköping håller med."
     )
     storage_id = await running.content.put(
-        text.encode(), common_pb2.CONTENT_KIND_EXTRACTED_TEXT, "text/plain; charset=utf-8"
+        text.encode(),
+        common_pb2.CONTENT_KIND_EXTRACTED_TEXT,
+        "text/plain; charset=utf-8",
+        tenant="",
     )
     batch_id = unique("batch")
     publisher = EventPublisher(nats_js[1], "test")
@@ -165,7 +168,9 @@ async def test_a_swedish_essay_is_corrected_in_swedish(
     done = await answered(completions_tap, batch_id, 2)
     assert {c.status for c in done} == {SUCCESS}
     for completed in done:
-        stored = (await running.content.get(completed.corrected_text_storage_id)).decode()
+        stored = (
+            await running.content.get(completed.corrected_text_storage_id, tenant="")
+        ).decode()
         assert stored == (
             "Jag behöver pengar till skolbiblioteket. Mina vänner tycker att fotbollsmatchen var "
             "bättre än förra året, och Anna från Lindköping håller med."
