@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import DamerauLevenshtein
@@ -30,6 +30,37 @@ OWN_LETTERS: dict[str, frozenset[str]] = {"sv": frozenset("åäö")}
 ACRONYM_MAX_LENGTH = 5
 ELISION_MAX_LENGTH = 4  # l', qu', dell': the elided words French and Italian put before a word
 # Abbreviations students write in lower case that the dictionaries lack (`tv` is not `to`).
+# Contractions learners write without their apostrophe, each as it is written with one. Left out:
+# those that are words of their own as often (its, well, were, hell, shell, lets, id, ill).
+_EN_CONTRACTIONS = {
+    "im": "I'm",
+    "ive": "I've",
+    "dont": "don't",
+    "cant": "can't",
+    "wont": "won't",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "isnt": "isn't",
+    "arent": "aren't",
+    "wasnt": "wasn't",
+    "werent": "weren't",
+    "hasnt": "hasn't",
+    "havent": "haven't",
+    "hadnt": "hadn't",
+    "couldnt": "couldn't",
+    "wouldnt": "wouldn't",
+    "shouldnt": "shouldn't",
+    "mustnt": "mustn't",
+    "thats": "that's",
+    "whats": "what's",
+    "theyre": "they're",
+    "youre": "you're",
+    "theyve": "they've",
+    "youve": "you've",
+    "weve": "we've",
+    "theres": "there's",
+}
+CONTRACTIONS: dict[str, dict[str, str]] = {"en": _EN_CONTRACTIONS}
 COMMON_ABBREVIATIONS: dict[str, frozenset[str]] = {
     "en": frozenset(
         {"etc", "tv", "pc", "pcs", "cv", "cvs", "dvd", "dvds", "ceo", "dna", "gps", "html"}
@@ -93,9 +124,12 @@ class EssayChecker:
         capitalised_nouns: bool = False,
         own_letters: frozenset[str] = frozenset(),
         compounds: CompoundSplitter | None = None,
+        contractions: Mapping[str, str] | None = None,
         language: str = "dictionary",
     ) -> None:
         self._lexicon = lexicon
+        # Contractions written without an apostrophe (`dont`), and how to write them.
+        self._contractions = contractions or {}
         self._language = language  # as a warning names it: "en", "de"
         self._corrector = corrector
         self._allowed = frozenset(normalize_word(w) for w in allowed_words)
@@ -132,6 +166,7 @@ class EssayChecker:
             capitalised_nouns=language in CAPITALISED_NOUN_LANGUAGES,
             own_letters=OWN_LETTERS.get(language, frozenset()),
             compounds=compounds,
+            contractions=CONTRACTIONS.get(language.split("-", 1)[0]),
             language=language,
         )
 
@@ -190,6 +225,9 @@ class EssayChecker:
         part's position): itself to keep it, None when unknown."""
         word = part.text
         lookup = normalize_word(word)
+        contraction = self._contractions.get(lookup)
+        if contraction is not None and lookup not in allowed:
+            return _written_like(word, contraction, traits.apostrophe)  # the writer's apostrophe
         if self._accepted(lookup, allowed) or (
             part.compound != word and self._accepted(normalize_word(part.compound), allowed)
         ):

@@ -103,6 +103,18 @@ def test_a_missing_apostrophe_is_added_in_the_essays_own_style(english: EssayChe
     assert fixed(english, "I dont know.") == "I don't know."
 
 
+def test_contractions_written_without_an_apostrophe_get_one(english: EssayChecker) -> None:
+    # `cant` and `wont` are dictionary words, but in an essay they are nearly always can't and
+    # won't; `im` is I'm, with its capital.
+    assert fixed(english, "im sure I cant go, and Im sure they wont.") == (
+        "I'm sure I can't go, and I'm sure they won't."
+    )
+    assert fixed(english, "I\u00b4ve said it: im tired and it isnt fair.") == (
+        "I\u00b4ve said it: I\u00b4m tired and it isn\u00b4t fair."
+    )
+    assert fixed(english, "Its a cant.", allowed=("cant",)) == "Its a cant."  # as allowed
+
+
 def test_hyphenated_words_per_part(english: EssayChecker) -> None:
     assert fixed(english, "A well-knwon, self-driven car.") == "A well-known, self-driven car."
 
