@@ -26,6 +26,7 @@ SERVICES = {
             "GetContent": (False, False),
             "BatchGetContent": (False, False),
             "BatchPutContent": (False, False),
+            "EraseContent": (False, False),
         },
     ),
     "huleedu.file.v1.FileService": (
@@ -39,6 +40,8 @@ SERVICES = {
             "GetBatch": (False, False),
             "WatchBatch": (False, True),
             "ListBatches": (False, False),
+            "DeleteBatch": (False, False),
+            "DeleteEssay": (False, False),
         },
     ),
     "huleedu.essay.v1.EssayLifecycleService": (

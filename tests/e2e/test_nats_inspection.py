@@ -34,8 +34,9 @@ CONSUMERS = {
         subjects.BATCH_READINESS_DEADLINE,
         subjects.BATCH_SPELLCHECK_INITIATE,
         subjects.ESSAY_SPELLCHECK_COMPLETED,
+        subjects.BATCH_ERASURE_REQUESTED,
     },
-    "file_service": {subjects.BATCH_ESSAYS_REGISTERED},
+    "file_service": {subjects.BATCH_ESSAYS_REGISTERED, subjects.BATCH_ERASURE_REQUESTED},
     "spell_checker": {subjects.ESSAY_SPELLCHECK_REQUESTED},
 }
 
