@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from services.spell_checker.adapters import word_lists
 from services.spell_checker.adapters.dictionaries import load_spellchecker
 from services.spell_checker.adapters.english_model import Prior, english_corrector
 from services.spell_checker.adapters.index_cache import IndexCache
@@ -24,6 +25,7 @@ from services.spell_checker.domain.corrector import (
 )
 from services.spell_checker.domain.languages import (
     SUPPORTED_TAGS,
+    WORDFREQ_LANGUAGES,
     UnsupportedLanguageError,
     dictionary_of,
 )
@@ -89,6 +91,7 @@ class LanguageCheckers:
         self._dictionaries: dict[str, tuple[Lexicon, MemoizedCorrector]] = {}
         self._british_words: frozenset[str] | None = None
         self._splitters: dict[str, CompoundSplitter] = {}
+        self._quoted: dict[str, frozenset[str]] = {}
 
     def checker(self, language: str) -> EssayChecker:
         """The checker for `language`, loading its dictionary and index the first time."""
@@ -138,7 +141,18 @@ class LanguageCheckers:
             variants=variants,
             respell=respell,
             compounds=splitter,
+            quoted_words=self._quoted_english(code),
         )
+
+    def _quoted_english(self, code: str) -> frozenset[str]:
+        """The English words essays in `code` quote (Swedish: wordfreq's commonest English),
+        read once; none for English and pyspellchecker's languages."""
+        if code not in WORDFREQ_LANGUAGES:
+            return frozenset()
+        found = self._quoted.get(code)
+        if found is None:
+            found = self._quoted[code] = word_lists.quoted_english(code)
+        return found
 
     def _splitter(self, code: str, lexicon: Lexicon) -> CompoundSplitter:
         """The compound splitter of `code`, made once for all its tags."""

@@ -56,6 +56,24 @@ def word_frequencies(language: str) -> dict[str, int]:
     return drop_dotless_spellings(drop_english(frequencies, english))
 
 
+# The English words an essay in a wordfreq language may quote and leave as written: this many of
+# the commonest (its own dictionary's words are known anyway).
+QUOTED_ENGLISH_WORDS = 20_000
+
+
+def quoted_english(language: str) -> frozenset[str]:
+    """The commonest English words, which an essay in `language` (Swedish) quotes: left as
+    written rather than "corrected" into a word of the language (`make` is not `makt`)."""
+    _check(language)
+    words: set[str] = set()
+    for listed, _count in _ranked("en"):
+        if listed.isalpha() and listed.isascii():
+            words.add(listed)
+            if len(words) == QUOTED_ENGLISH_WORDS:
+                break
+    return frozenset(words)
+
+
 def _ranked(language: str) -> Iterator[tuple[str, int]]:
     """The word list's words, most frequent first, with their counts per billion words. Read
     from its file, not through wordfreq's functions, which keep every list they read in memory."""

@@ -311,3 +311,16 @@ def test_a_short_foreign_quote_or_a_weak_english_essay_gets_no_warning(
         "also find informtion for projects and write beter texts, and I think she is rigt."
     )
     assert weak.warning == "" and len(weak.corrections) >= 7
+
+
+def test_a_sentence_quoted_in_another_language_is_left_as_written(english: EssayChecker) -> None:
+    swedish = "Jag älskar dig mer än allt annat i hela världen"
+    text = (
+        "Every summer we visit my grandmother in the north, where the lakes are cold and clear. "
+        f'She always says: "{swedish}." I beleive she means it, becuase she smiles when she '
+        "says it, and we walk to the lake together every evening after dinner."
+    )
+    result = english.check(text)
+    assert swedish in result.corrected_text  # the quotation, as written
+    assert "I believe she means it, because she smiles" in result.corrected_text
+    assert not set(result.unknown_words) & set(swedish.split())

@@ -134,3 +134,15 @@ def test_an_english_essay_checked_as_swedish_gets_the_warning(swedish: EssayChec
 def test_swedish_learner_text_gets_no_warning(swedish: EssayChecker) -> None:
     for text in list(texts(10))[:150]:
         assert swedish.check(text.text).warning == "", text.text[:80]
+
+
+def test_english_quoted_in_a_swedish_essay_is_left_as_written(swedish: EssayChecker) -> None:
+    text = (
+        "Min mormor säger alltid samma sak till mig. Hon sa: I love you more than anything in "
+        "the world. Jag tror att hon menar det, eftersom hon alltid ler när hon säger det."
+    )
+    result = swedish.check(text)
+    assert result.corrected_text == text
+    assert {"more", "than", "anything"} <= set(result.unknown_words)
+    # An English word alone is not turned into a Swedish one either (`make` is not `makt`).
+    assert swedish.check("Vi ska make det bättre i skolan nästa vecka.").corrections == ()
