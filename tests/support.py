@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
+
 from devstack.cluster_layout import ClusterLayout, any_free_ports
 from devstack.nats_cluster import NatsNode, wait_healthy
+from services.mesh.auth import create_dev_keys
 
 T = TypeVar("T")
 
@@ -59,3 +63,29 @@ def three_nats_nodes(root: Path) -> Iterator[list[NatsNode]]:
     finally:
         for node in nodes:
             node.stop()
+
+
+def store_files_holding(stores: Iterable[Path], needle: bytes) -> list[Path]:
+    """Every file under the nats-server store directories that holds `needle` (the erasure
+    proof: scanned before, it finds the bytes; after, nothing)."""
+    found = []
+    for store in stores:
+        for root, _directories, files in os.walk(store):
+            for name in files:
+                path = Path(root, name)
+                try:
+                    if needle in path.read_bytes():
+                        found.append(path)
+                except FileNotFoundError:
+                    continue  # a block nats-server removed while this walked the store
+    return found
+
+
+@contextmanager
+def authentication_on(keys: Path) -> Iterator[None]:
+    """Development keys in `keys` and the AUTH_* variables that make services started in this
+    process verify bearer tokens and sign their own calls, for the block."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in create_dev_keys(keys).items():
+            env.setenv(name, value)
+        yield

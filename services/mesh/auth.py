@@ -28,7 +28,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from services.mesh.settings import SettingsError, env_float, env_str
+from services.mesh.settings import SettingsError, env_file, env_float, env_str
 
 ALGORITHMS = ("EdDSA", "ES256")
 ROLES = ("teacher", "admin", "service")
@@ -94,16 +94,6 @@ def current_caller() -> Caller:
         raise RuntimeError("no caller: the call did not pass the auth interceptor") from None
 
 
-def _file(name: str) -> Path | None:
-    value = env_str(name, "")
-    if not value:
-        return None
-    path = Path(value)
-    if not path.is_file():
-        raise SettingsError(f"{name}={value!r} is not a readable file")
-    return path
-
-
 @dataclass(frozen=True)
 class AuthSettings:
     """AUTH_*: where the issuer's public keys are, what a token must say, the services' key."""
@@ -123,10 +113,10 @@ class AuthSettings:
         key_id = env_str("AUTH_SERVICE_KEY_ID", DEFAULT_SERVICE_KEY_ID)
         ids = env_str("AUTH_SERVICE_KEY_IDS", key_id)
         return cls(
-            jwks_file=_file("AUTH_JWKS_FILE"),
+            jwks_file=env_file("AUTH_JWKS_FILE"),
             audience=env_str("AUTH_AUDIENCE", DEFAULT_AUDIENCE),
             issuer=env_str("AUTH_ISSUER", ""),
-            service_key_file=_file("AUTH_SERVICE_KEY"),
+            service_key_file=env_file("AUTH_SERVICE_KEY"),
             service_key_id=key_id,
             service_key_ids=tuple(i.strip() for i in ids.split(",") if i.strip()),
             leeway_s=env_float("AUTH_LEEWAY_S", 30.0, minimum=0.0, maximum=600.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_ADDRS: dict[str, str] = {
@@ -37,6 +38,17 @@ def env_str(name: str, default: str) -> str:
     """A string setting."""
     value = _raw(name)
     return default if value is None else value
+
+
+def env_file(name: str) -> Path | None:
+    """A setting naming a file that must exist; None when unset."""
+    value = _raw(name)
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise SettingsError(f"{name}={value!r} is not a readable file")
+    return path
 
 
 def env_int(

@@ -12,17 +12,7 @@ from pathlib import Path
 
 import grpc
 
-from services.mesh.settings import SettingsError, env_bool, env_str
-
-
-def _file_setting(name: str) -> Path | None:
-    value = env_str(name, "")
-    if not value:
-        return None
-    path = Path(value)
-    if not path.is_file():
-        raise SettingsError(f"{name}={value!r} is not a readable file")
-    return path
+from services.mesh.settings import SettingsError, env_bool, env_file, env_str
 
 
 @dataclass(frozen=True)
@@ -40,9 +30,9 @@ class GrpcTls:
         """GRPC_TLS_CERT/KEY (this process's certificate), GRPC_TLS_CA (the CA that signs peers),
         GRPC_TLS_REQUIRE_CLIENT_CERT (mutual TLS), GRPC_TLS_SERVER_NAME (name to verify)."""
         tls = cls(
-            cert_file=_file_setting("GRPC_TLS_CERT"),
-            key_file=_file_setting("GRPC_TLS_KEY"),
-            ca_file=_file_setting("GRPC_TLS_CA"),
+            cert_file=env_file("GRPC_TLS_CERT"),
+            key_file=env_file("GRPC_TLS_KEY"),
+            ca_file=env_file("GRPC_TLS_CA"),
             require_client_cert=env_bool("GRPC_TLS_REQUIRE_CLIENT_CERT", False),
             server_name=env_str("GRPC_TLS_SERVER_NAME", ""),
         )
@@ -99,9 +89,9 @@ class GrpcTls:
 
 def nats_tls_context() -> ssl.SSLContext | None:
     """An SSL context for NATS from NATS_TLS_CA, NATS_TLS_CERT and NATS_TLS_KEY, or None."""
-    ca_file = _file_setting("NATS_TLS_CA")
-    cert_file = _file_setting("NATS_TLS_CERT")
-    key_file = _file_setting("NATS_TLS_KEY")
+    ca_file = env_file("NATS_TLS_CA")
+    cert_file = env_file("NATS_TLS_CERT")
+    key_file = env_file("NATS_TLS_KEY")
     if ca_file is None and cert_file is None:
         return None
     if (cert_file is None) != (key_file is None):

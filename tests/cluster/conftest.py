@@ -8,10 +8,13 @@ them."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import nats
 import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from devstack.cluster_layout import ClusterLayout, any_free_ports
 from devstack.cluster_stack import ClusterStack
@@ -52,3 +55,16 @@ def cluster(tmp_path: Path) -> Iterator[ClusterStack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture
+async def nats_js(cluster: ClusterStack) -> AsyncIterator[tuple[Client, JetStreamContext]]:
+    """A client of all three nodes, reconnecting as they die and come back."""
+    client = await nats.connect(
+        servers=[node.client_url for node in cluster.layout.nodes],
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        name="cluster-test",
+    )
+    yield client, client.jetstream(timeout=10)
+    await client.close()

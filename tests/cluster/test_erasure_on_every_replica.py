@@ -5,12 +5,8 @@ file under every node's store directory is scanned and none holds it."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -22,7 +18,7 @@ from huleedu.common.v1 import common_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET
 from tests.harness.scaling_load import Essay, MeshDriver, jetstream_call
-from tests.support import wait_until
+from tests.support import store_files_holding, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(900)]
 # JetStream snapshots a clustered stream, compacting its Raft log, every two minutes.
@@ -32,33 +28,6 @@ ESSAY = (
     "family walks along the river and we collect chestnuts. {canary} Later we cook soup "
     "together and talk about the week, and I recieve a cup of hot chocolate."
 )
-
-
-def hits(stores: list[Path], needle: bytes) -> list[str]:
-    """Every file under the stores that holds `needle`."""
-    found = []
-    for store in stores:
-        for root, _dirs, files in os.walk(store):
-            for name in files:
-                path = Path(root) / name
-                try:
-                    if needle in path.read_bytes():
-                        found.append(str(path))
-                except FileNotFoundError:
-                    continue  # a block nats-server removed while this walked the store
-    return found
-
-
-@pytest.fixture
-async def nats_js(cluster: ClusterStack) -> AsyncIterator[tuple[Client, JetStreamContext]]:
-    client = await nats.connect(
-        servers=[node.client_url for node in cluster.layout.nodes],
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        name="cluster-erasure-test",
-    )
-    yield client, client.jetstream(timeout=10)
-    await client.close()
 
 
 async def test_a_deleted_batch_leaves_no_byte_on_any_node(
@@ -78,9 +47,9 @@ async def test_a_deleted_batch_leaves_no_byte_on_any_node(
 
         await wait_until(completed, timeout_s=180, message="the batch spell-checked")
         await wait_streams_current(servers, timeout_s=60)
-        found = hits(stores, canary.encode())
+        found = store_files_holding(stores, canary.encode())
         # Stored on every node: the scan does find it.
-        assert all(hits([store], canary.encode()) for store in stores), found
+        assert all(store_files_holding([store], canary.encode()) for store in stores), found
 
         await driver.call(
             driver.bos.DeleteBatch, batch_service_pb2.DeleteBatchRequest(batch_id=batch_id)
@@ -98,11 +67,11 @@ async def test_a_deleted_batch_leaves_no_byte_on_any_node(
         # the appended entries until JetStream's periodic snapshot compacts it (every two
         # minutes): poll past that.
         await wait_until(
-            lambda: not hits(stores, canary.encode()),
+            lambda: not store_files_holding(stores, canary.encode()),
             timeout_s=COMPACTION_WAIT_S,
             interval_s=5.0,
             message="no node's store holds the canary",
         )
-        assert hits(stores, b"whith seven silver kites") == []
+        assert store_files_holding(stores, b"whith seven silver kites") == []
     finally:
         await driver.close()

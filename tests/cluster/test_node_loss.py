@@ -10,7 +10,6 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import nats
 import nats.errors
@@ -49,18 +48,6 @@ BATCHES = 30
 ESSAYS = 10
 WINDOW = 8  # batches in flight at once: uploads go on while nodes and instances die
 B = common_pb2.BatchStatus
-
-
-@pytest.fixture
-async def nats_js(cluster: ClusterStack) -> AsyncIterator[tuple[Client, JetStreamContext]]:
-    client = await nats.connect(
-        servers=[node.client_url for node in cluster.layout.nodes],
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        name="cluster-test",
-    )
-    yield client, client.jetstream(timeout=10)
-    await client.close()
 
 
 def checks_logged(cluster: ClusterStack) -> int:

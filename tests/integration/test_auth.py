@@ -32,7 +32,7 @@ from services.mesh.auth import create_dev_keys, mint_token
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import AUDIT_STREAM
 from tests.integration.test_hostile_grpc_support import Mesh, running_mesh, status_of
-from tests.support import wait_until
+from tests.support import authentication_on, wait_until
 
 ESSAY = sorted((Path(__file__).parents[2] / "examples" / "essays").glob("*.txt"))[0].read_bytes()
 
@@ -98,9 +98,7 @@ async def world(
     nats_settings: NatsSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
     keys = tmp_path_factory.mktemp("auth")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in create_dev_keys(keys).items():
-            env.setenv(name, value)
+    with authentication_on(keys):
         tokens = _tokens(keys)
         async with running_mesh(nats_settings) as mesh:
             registered = await _register(mesh, tokens.tenant_a)

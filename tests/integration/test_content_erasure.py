@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 import pytest
@@ -26,10 +24,11 @@ from services.content_service.adapters.object_store import (
     ObjectStoreRepository,
 )
 from services.content_service.domain.content import ContentKind, StoredContent, object_key
-from services.mesh.auth import create_dev_keys, mint_token
+from services.mesh.auth import mint_token
 from services.mesh.content_client import ContentClient, ContentNotFoundError
 from services.mesh.settings import NatsSettings
 from tests.integration.test_file_service_support import content_stub, running_content_service
+from tests.support import authentication_on, store_files_holding
 
 STREAM = f"OBJ_{CONTENT_BUCKET}"
 TEXT = common_pb2.CONTENT_KIND_EXTRACTED_TEXT
@@ -49,9 +48,7 @@ async def erasing(
     nats_settings: NatsSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Erasing]:
     keys = tmp_path_factory.mktemp("auth")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in create_dev_keys(keys).items():
-            env.setenv(name, value)
+    with authentication_on(keys):
         async with running_content_service(nats_settings) as service:
             client = ContentClient(f"127.0.0.1:{service.port}", service="file_service")
             teacher = mint_token(keys / "issuer.pem", tenant="school-a", subject="anna")
@@ -61,20 +58,6 @@ async def erasing(
 
 def _canary() -> bytes:
     return f"The canary {uuid.uuid4()} sings in the essay nobody may keep.".encode()
-
-
-def _hits(store: Path, needle: bytes) -> list[Path]:
-    """Every file under the nats-server's store that holds `needle`."""
-    hits = []
-    for root, _directories, files in os.walk(store):
-        for name in files:
-            path = Path(root, name)
-            try:
-                if needle in path.read_bytes():
-                    hits.append(path)
-            except FileNotFoundError:
-                continue  # a block nats-server removed while this walked the store
-    return hits
 
 
 async def _messages_on(js: JetStreamContext, subject: str) -> int:
@@ -91,7 +74,7 @@ async def test_the_last_holder_erases_and_another_tenant_keeps_its_copy(
     storage_id = await client.put(essay, TEXT, "text/plain", tenant="school-a", holder="batch-1")
     await client.put(essay, TEXT, "text/plain", tenant="school-a", holder="batch-2")
     await client.put(essay, TEXT, "text/plain", tenant="school-b", holder="batch-3")
-    assert _hits(nats_server.store_dir, canary)  # stored: the scan does find it
+    assert store_files_holding([nats_server.store_dir], canary)  # stored: the scan does find it
 
     first = await client.erase([storage_id], tenant="school-a", holder="batch-1")
     readable = await client.get(storage_id, tenant="school-a")
@@ -105,7 +88,7 @@ async def test_the_last_holder_erases_and_another_tenant_keeps_its_copy(
     assert await client.get(storage_id, tenant="school-b") == essay  # another key, untouched
 
     await client.erase([storage_id], tenant="school-b", holder="batch-3")
-    assert _hits(nats_server.store_dir, canary) == []
+    assert store_files_holding([nats_server.store_dir], canary) == []
 
 
 async def test_erasing_twice_answers_the_same(erasing: Erasing) -> None:
@@ -132,7 +115,7 @@ async def test_a_multi_chunk_object_is_erased_whole(
     assert await erasing.client.erase([storage_id], tenant="t2", holder="") == ([storage_id], [])
 
     assert await _messages_on(js, chunks) == 0
-    assert _hits(nats_server.store_dir, canary) == []
+    assert store_files_holding([nats_server.store_dir], canary) == []
 
 
 async def test_a_listed_holder_putting_again_writes_nothing(
@@ -197,7 +180,7 @@ async def test_a_put_racing_an_erasure_ends_stored_or_erased_never_half(
         else:
             chunks = f"$O.{CONTENT_BUCKET}.C.{key}"
             assert await _messages_on(js, chunks) == 0, f"round {round_}"
-            assert _hits(nats_server.store_dir, canary) == [], f"round {round_}"
+            assert store_files_holding([nats_server.store_dir], canary) == [], f"round {round_}"
 
 
 async def _later(turns: int, repository: ObjectStoreRepository, key: str) -> bool:

@@ -6,7 +6,6 @@ bytes). Also: who may erase, DeleteEssay, what an erased batch answers, and rete
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,13 +28,13 @@ from services.batch_orchestrator.bootstrap import PROGRAM as BOS
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET
-from services.mesh.auth import create_dev_keys, mint_token
+from services.mesh.auth import mint_token
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM
 from services.spell_checker.bootstrap import PROGRAM as SPELL_CHECKER
 from tests.integration.test_hostile_grpc_support import Mesh, running_mesh, status_of
 from tests.integration.test_spell_checker_support import spell_checker_settings
-from tests.support import wait_until
+from tests.support import authentication_on, store_files_holding, wait_until
 
 NatsJs = tuple[Client, JetStreamContext]
 S = common_pb2.EssayStatus
@@ -58,20 +57,6 @@ def canary() -> tuple[str, bytes]:
     return sentence, f"Canary {tag}".encode()
 
 
-def hits(store: Path, needle: bytes) -> list[str]:
-    """Every file under the store that holds `needle`."""
-    found = []
-    for root, _dirs, files in os.walk(store):
-        for name in files:
-            path = Path(root) / name
-            try:
-                if needle in path.read_bytes():
-                    found.append(str(path))
-            except FileNotFoundError:
-                continue  # a block nats-server removed while this walked the store
-    return found
-
-
 @dataclass
 class World:
     mesh: Mesh
@@ -88,9 +73,7 @@ async def world(
     nats_settings: NatsSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
     keys = tmp_path_factory.mktemp("auth")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in create_dev_keys(keys).items():
-            env.setenv(name, value)
+    with authentication_on(keys):
         async with running_mesh(nats_settings) as mesh:
             checker = await SPELL_CHECKER.start(
                 spell_checker_settings(
@@ -160,8 +143,8 @@ async def test_a_deleted_batch_leaves_no_byte_of_its_essays_in_any_store_file(
     sentence, needle = canary()
     batch_id, essays = await checked_batch(world, [ESSAY.format(canary=sentence), OTHER])
     assert all(essay.corrected_text_storage_id for essay in essays)
-    assert hits(nats_server.store_dir, needle)  # stored: the scan does find it
-    assert hits(nats_server.store_dir, sentence.encode())
+    assert store_files_holding([nats_server.store_dir], needle)  # stored: the scan does find it
+    assert store_files_holding([nats_server.store_dir], sentence.encode())
 
     reply = await world.mesh.batch_stub.DeleteBatch(
         batch_pb.DeleteBatchRequest(batch_id=batch_id), metadata=world.token("school-a", "anna")
@@ -171,9 +154,9 @@ async def test_a_deleted_batch_leaves_no_byte_of_its_essays_in_any_store_file(
         lambda: erased_in_els(nats_js[1], batch_id), timeout_s=30, message="ELS erased the batch"
     )
 
-    assert hits(nats_server.store_dir, needle) == []
-    assert hits(nats_server.store_dir, sentence.encode()) == []
-    assert hits(nats_server.store_dir, b"whith seven silver kites") == []
+    assert store_files_holding([nats_server.store_dir], needle) == []
+    assert store_files_holding([nats_server.store_dir], sentence.encode()) == []
+    assert store_files_holding([nats_server.store_dir], b"whith seven silver kites") == []
 
 
 async def test_an_erased_batch_answers_as_missing_and_its_contents_are_gone(
@@ -252,9 +235,11 @@ async def test_a_deleted_essay_is_erased_and_its_neighbour_kept(
     blank = await wait_until(erased, timeout_s=30, message="the essay erased")
     assert not (blank.text_storage_id or blank.original_file_name or blank.corrections)
     await wait_until(
-        lambda: not hits(nats_server.store_dir, needle), timeout_s=30, message="bytes erased"
+        lambda: not store_files_holding([nats_server.store_dir], needle),
+        timeout_s=30,
+        message="bytes erased",
     )
-    assert hits(nats_server.store_dir, sentence.encode()) == []
+    assert store_files_holding([nats_server.store_dir], sentence.encode()) == []
     survivor = await world.mesh.content_stub.GetContent(
         content_pb.GetContentRequest(storage_id=kept.corrected_text_storage_id), metadata=anna
     )
