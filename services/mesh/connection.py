@@ -69,6 +69,7 @@ async def connect_nats(
         reconnected_cb=on_reconnected,
         error_cb=on_error,
         tls=nats_tls_context(),
+        inbox_prefix=settings.inbox_prefix,
     )
     log.info("nats connected", extra={"server": redact_url(_url(client))})
     return client, client.jetstream(timeout=settings.request_timeout_s)

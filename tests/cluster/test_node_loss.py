@@ -54,7 +54,7 @@ B = common_pb2.BatchStatus
 @pytest.fixture
 async def nats_js(cluster: ClusterStack) -> AsyncIterator[tuple[Client, JetStreamContext]]:
     client = await nats.connect(
-        servers=[node.client_url for node in cluster.layout.nodes],
+        servers=cluster.nats_url.split(","),
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         name="cluster-test",
@@ -107,7 +107,7 @@ async def test_thirty_batches_survive_a_lost_node_and_a_lost_instance_of_each_se
     started = time.monotonic()
     timeline: list[str] = []
     snapshots: dict[str, list[StreamReplicas]] = {}
-    servers = [node.client_url for node in cluster.layout.nodes]
+    servers = cluster.nats_url.split(",")
 
     def note(what: str) -> None:
         timeline.append(
