@@ -8,10 +8,11 @@ docker compose (docker/nats-users.conf, rendered with `python -m devstack.nats_u
 Passwords are never in it: each user's password is an environment variable of nats-server
 (`password_variable`), set by whoever starts the server.
 
-Streams: each service may create and update HULEEDU_EVENTS and HULEEDU_DLQ (services start in
-any order and each provisions what it uses, with the one configuration declared in
-services/mesh/streams.py) and do anything to its own buckets' streams (`KV_<bucket>`,
-`OBJ_<bucket>`), but delete or purge neither event stream, nor touch another service's bucket.
+Streams: each service may create and update the streams it writes to (HULEEDU_EVENTS and
+HULEEDU_DLQ, HULEEDU_AUDIT for the two that keep audit records: services start in any order and
+each provisions what it uses, with the one configuration declared in services/mesh/streams.py)
+and do anything to its own buckets' streams (`KV_<bucket>`, `OBJ_<bucket>`), but delete or purge
+none of the shared streams, nor touch another service's bucket (docs/security.md).
 """
 
 from __future__ import annotations
