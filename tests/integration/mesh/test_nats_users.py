@@ -140,15 +140,22 @@ async def test_the_spell_checker_cannot_read_the_bos_batches_bucket(
         # Nor the answers BOS gets to its own reads: only its own inboxes are the Spell Checker's.
         await client.subscribe("_INBOX.>")
         await client.subscribe(f"{inbox_prefix('batch_orchestrator')}.>")
-        await client.flush()
+        refused = [
+            f"$JS.API.STREAM.INFO.{stream}",
+            direct_get,
+            f"$JS.API.STREAM.MSG.GET.{stream}",
+            f"$KV.{BOS_BATCHES}.>",  # the subscriptions, refused too
+            "_INBOX.>",
+            "_INBOX_batch_orchestrator.>",
+        ]
+        # The server's refusals reach the error callback asynchronously.
+        await wait_until(
+            lambda: all(violations.of(subject) for subject in refused),
+            timeout_s=10,
+            message=f"a violation reported for each of {refused}",
+        )
     finally:
         await client.close()
-    assert violations.of(f"$JS.API.STREAM.INFO.{stream}")
-    assert violations.of(direct_get)
-    assert violations.of(f"$JS.API.STREAM.MSG.GET.{stream}")
-    assert violations.of(f"$KV.{BOS_BATCHES}.>")  # the subscription, refused too
-    assert violations.of("_INBOX.>")
-    assert violations.of("_INBOX_batch_orchestrator.>")
 
 
 async def test_the_spell_checker_does_its_own_job(
@@ -217,8 +224,8 @@ async def test_a_service_hears_the_max_deliveries_advisory_of_its_own_durable_on
         await client.flush()
         # What an advisory names is read back by its sequence (services.mesh.dead_letters).
         first = await js.get_msg(EVENTS_STREAM, seq=1)
+        await wait_until(lambda: violations.of(other), timeout_s=10, message="refused: " + other)
     finally:
         await client.close()
     assert first.subject == subjects.BATCH_ESSAYS_REGISTERED
     assert not violations.of(own)
-    assert violations.of(other)
