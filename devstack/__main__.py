@@ -57,7 +57,8 @@ def up(args: argparse.Namespace) -> int:
     say(
         f"logs: {stack.run_dir.logs}/  pids: {stack.run_dir.pids}/  "
         f"addresses: {stack.run_dir.env_file}\n"
-        "try: .venv/bin/huleedu submit examples/essays   stop: make down"
+        "try: .venv/bin/huleedu submit examples/essays   stop: make down\n"
+        f"NATS as the operator (huleedu events, nats): set -a; . {stack.run_dir.env_file}; set +a"
     )
     return 0
 
@@ -89,7 +90,7 @@ def status(args: argparse.Namespace) -> int:
             detail = f"{addr}  {check_health(addr)}"
             healthy = healthy and detail.endswith(" SERVING")
         elif name == NATS and addresses is not None:
-            detail = addresses.nats_url
+            detail = addresses.nats_address
         pid = process.pid if process is not None else "-"
         print(f"{name:<20} pid {pid!s:<8} {state:<8} {detail}")
         healthy = healthy and state == "running"

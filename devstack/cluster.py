@@ -22,10 +22,12 @@ from devstack.cluster_stack import (
     DEFAULT_RUN_DIR,
     ClusterStack,
     layout_path,
+    logins_path,
     stop_recorded,
 )
 from devstack.commands import run_command, say
 from devstack.nats_cluster import ClusterError, node_health, stream_replicas
+from devstack.nats_users import OPERATOR, NatsLogins
 from devstack.processes import read_pid_files
 from devstack.stack import SERVICES, RunDir
 from services.mesh.health_probe import check_health
@@ -87,7 +89,8 @@ def status(args: argparse.Namespace) -> int:
         pid = process.pid if process is not None else "-"
         print(f"{instance.name:<22} pid {pid!s:<8} {instance.grpc_addr:<24} {state}")
         healthy = healthy and state == "SERVING"
-    replicas_current = asyncio.run(_print_replicas(layout))
+    logins = NatsLogins.from_json(logins_path(run_dir).read_text())
+    replicas_current = asyncio.run(_print_replicas(logins.url(OPERATOR, layout.nats_url)))
     return 0 if healthy and replicas_current else 1
 
 
@@ -125,10 +128,10 @@ def _connections(monitor_url: str) -> str:
         return "?"
 
 
-async def _print_replicas(layout: ClusterLayout) -> bool:
+async def _print_replicas(nats_url: str) -> bool:
     try:
         client = await nats.connect(
-            servers=[node.client_url for node in layout.nodes],
+            servers=nats_url.split(","),
             connect_timeout=2,
             max_reconnect_attempts=1,
             name="devstack-status",

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from devstack.nats_server import free_port
-from devstack.stack import SERVICES, ServiceSpec
+from devstack.stack import SERVICES, ServiceSpec, write_private
 
 CLUSTER_NAME = "huleedu"
 NODE_COUNT = 3
@@ -234,11 +234,13 @@ class ClusterLayout:
             replicas=int(document["replicas"]),
         )
 
-    def write_env(self, path: Path) -> None:
-        """Write `client_env()` as a shell-sourceable file (`stack.env`)."""
+    def write_env(self, path: Path, *, nats_url: str) -> None:
+        """Write `client_env()` as a shell-sourceable file (`stack.env`), with `nats_url` (the
+        operator's login) as NATS_URL; only its owner may read it."""
+        env = {**self.client_env(), "NATS_URL": nats_url}
         lines = [
             "# The local cluster's addresses, written by `python -m devstack.cluster up`.",
             "# Point the CLI at it with: set -a; . .run/cluster/stack.env; set +a",
-            *(f"{name}={value}" for name, value in self.client_env().items()),
+            *(f"{name}={value}" for name, value in env.items()),
         ]
-        path.write_text("\n".join(lines) + "\n")
+        write_private(path, "\n".join(lines) + "\n")

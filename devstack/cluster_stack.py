@@ -20,6 +20,7 @@ from devstack.nats_cluster import (
     wait_healthy,
     wait_streams_current,
 )
+from devstack.nats_users import OPERATOR, NatsLogins
 from devstack.processes import (
     ManagedProcess,
     read_pid_files,
@@ -28,7 +29,14 @@ from devstack.processes import (
     stop,
     write_pid_file,
 )
-from devstack.stack import REPO_ROOT, RunDir, Starting, port_in_use, wait_serving
+from devstack.stack import (
+    REPO_ROOT,
+    RunDir,
+    Starting,
+    port_in_use,
+    wait_serving,
+    write_private,
+)
 
 Report = Callable[[str], None]
 DEFAULT_RUN_DIR = REPO_ROOT / ".run" / "cluster"
@@ -43,6 +51,12 @@ def layout_path(run_dir: RunDir) -> Path:
     return run_dir.root / "cluster.json"
 
 
+def logins_path(run_dir: RunDir) -> Path:
+    """Where the running cluster's NATS passwords are kept (readable by their owner only), for
+    the nodes and instances restarted by another process."""
+    return run_dir.nats / "logins.json"
+
+
 class ClusterStack:
     """Starts, stops, kills and restarts the nodes and service instances of one cluster."""
 
@@ -54,12 +68,22 @@ class ClusterStack:
         python: str = sys.executable,
         extra_env: Mapping[str, str] | None = None,
         sync_always: bool = True,
+        logins: NatsLogins | None = None,
         report: Report = _stderr,
     ) -> None:
         self.run_dir = run_dir
         self.layout = layout
+        # Each instance logs in as its service's NATS user (devstack.nats_users).
+        self.logins = logins or NatsLogins.generate()
         self.nodes = [
-            NatsNode(node, layout.nodes, run_dir.nats, run_dir.logs, sync_always=sync_always)
+            NatsNode(
+                node,
+                layout.nodes,
+                run_dir.nats,
+                run_dir.logs,
+                sync_always=sync_always,
+                logins=self.logins,
+            )
             for node in layout.nodes
         ]
         self._python = python
@@ -73,7 +97,12 @@ class ClusterStack:
         restart its nodes and instances; restarted instances get this process's environment."""
         if not layout_path(run_dir).exists():
             raise ClusterError(f"no cluster recorded in {run_dir.root} (`make cluster-up`)")
-        stack = cls(run_dir, ClusterLayout.read(layout_path(run_dir)), report=report)
+        stack = cls(
+            run_dir,
+            ClusterLayout.read(layout_path(run_dir)),
+            logins=NatsLogins.from_json(logins_path(run_dir).read_text()),
+            report=report,
+        )
         running = {p.name: p for p in read_pid_files(run_dir.pids) if p.alive}
         for node in stack.nodes:
             node.process = running.get(node.name)
@@ -102,6 +131,7 @@ class ClusterStack:
                 )
         for folder in (self.run_dir.logs, self.run_dir.pids, self.run_dir.nats):
             folder.mkdir(parents=True, exist_ok=True)
+        write_private(logins_path(self.run_dir), self.logins.to_json())
         started = time.monotonic()
         deadline = started + timeout_s
         try:
@@ -120,7 +150,7 @@ class ClusterStack:
             self.stop()
             raise
         self.layout.write(layout_path(self.run_dir))
-        self.layout.write_env(self.run_dir.env_file)
+        self.layout.write_env(self.run_dir.env_file, nats_url=self.nats_url)
         self._report(
             f"cluster ready in {time.monotonic() - started:.1f} s: {len(self.nodes)} NATS nodes, "
             f"{len(self.layout.instances)} service instances"
@@ -138,7 +168,8 @@ class ClusterStack:
                 if node.process is not None:
                     stopped += self._stop_process(node.process)
                     node.process = None
-            layout_path(self.run_dir).unlink(missing_ok=True)
+            for recorded in (layout_path(self.run_dir), logins_path(self.run_dir)):
+                recorded.unlink(missing_ok=True)
             self.run_dir.env_file.unlink(missing_ok=True)
         return stopped
 
@@ -164,8 +195,7 @@ class ClusterStack:
         self._report(f"  restarted {node.name} (pid {node.pid})")
 
     def _wait_streams_current(self, timeout_s: float) -> None:
-        servers = [node.client_url for node in self.layout.nodes]
-        asyncio.run(wait_streams_current(servers, timeout_s))
+        asyncio.run(wait_streams_current(self.nats_url.split(","), timeout_s))
 
     # -- one instance -------------------------------------------------------------------------
 
@@ -193,14 +223,22 @@ class ClusterStack:
             self._spawn(instance)
         self._wait_serving(instances, time.monotonic() + timeout_s)
 
+    @property
+    def nats_url(self) -> str:
+        """Every node's client URL, logged in as the operator (the CLI, tests)."""
+        return self.logins.url(OPERATOR, self.layout.nats_url)
+
     def instance_env(self, instance: InstanceAddresses) -> dict[str, str]:
         """The environment of one instance: worker defaults for a small machine, then the
-        caller's environment and extra settings, then the cluster's addresses and replicas."""
+        caller's environment and extra settings, then the cluster's addresses and replicas, and
+        NATS as its service's own user."""
+        cluster = self.layout.instance_env(instance)
         return {
             **INSTANCE_DEFAULTS,
             **os.environ,
             **self._extra_env,
-            **self.layout.instance_env(instance),
+            **cluster,
+            "NATS_URL": self.logins.url(instance.service, cluster["NATS_URL"]),
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -250,6 +288,7 @@ def stop_recorded(run_dir: RunDir, report: Report = _stderr) -> int:
             stopped += 1
         remove_pid_file(run_dir.pids, process.name)
     layout_path(run_dir).unlink(missing_ok=True)
+    logins_path(run_dir).unlink(missing_ok=True)
     run_dir.env_file.unlink(missing_ok=True)
     if stopped:
         report(f"stopped {stopped} process(es)")

@@ -26,6 +26,7 @@ from devstack.nats_server import (
     nats_server_binary,
     server_config,
 )
+from devstack.nats_users import NatsLogins
 from devstack.processes import ManagedProcess, spawn, stop
 from devstack.stack import REPO_ROOT
 
@@ -58,12 +59,14 @@ class NatsNode:
         logs: Path,
         *,
         sync_always: bool = True,
+        logins: NatsLogins | None = None,
     ) -> None:
         self.addresses = addresses
         self.folder = root / addresses.name
         self.log_path = logs / f"nats-{addresses.name}.log"
         self._peers = [peer for peer in peers if peer.name != addresses.name]
         self._sync_always = sync_always
+        self._logins = logins
         self.process: ManagedProcess | None = None
 
     @property
@@ -100,6 +103,7 @@ class NatsNode:
                     port=self.addresses.route_port,
                     peer_ports=tuple(peer.route_port for peer in self._peers),
                 ),
+                users=self._logins is not None,
             )
         )
 
@@ -110,7 +114,7 @@ class NatsNode:
             self.name,
             [nats_server_binary(), "-c", str(self.config_path)],
             log_path=self.log_path,
-            env={},
+            env=self._logins.server_env() if self._logins is not None else {},
             cwd=REPO_ROOT,
             marker=str(self.config_path),
         )

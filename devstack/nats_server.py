@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.nats_users import OPERATOR, NatsLogins, authorization_config
 from services.mesh.settings import SettingsError, env_str
 
 _START_TIMEOUT_S = 20.0
@@ -162,10 +163,13 @@ def server_config(
     security: NatsSecurity | None = None,
     cluster: ClusterRoutes | None = None,
     max_file_store: str | None = None,
+    users: bool = False,
 ) -> str:
     """The nats-server configuration; JetStream syncs every write to disk unless told not to,
     and stores at most `max_file_store` (nats-server's own default: 75% of the free space);
-    with `cluster`, the node also routes to its peers (server_name must differ per node)."""
+    with `cluster`, the node also routes to its peers (server_name must differ per node); with
+    `users`, clients log in as the users of devstack.nats_users (their passwords from the
+    server's environment: NatsLogins.server_env)."""
     sync = "  sync_interval: always\n" if sync_always else ""
     limit = f"  max_file_store: {max_file_store}\n" if max_file_store else ""
     lines = [
@@ -179,6 +183,8 @@ def server_config(
     ]
     if cluster is not None:
         lines.extend(cluster.config_lines())
+    if users:
+        lines.append(authorization_config())
     if security is not None:
         if security.user:
             lines.append(
@@ -204,6 +210,7 @@ class NatsServer:
         sync_always: bool = True,
         log_file: Path | None = None,
         security: NatsSecurity | None = None,
+        logins: NatsLogins | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
@@ -211,11 +218,15 @@ class NatsServer:
         self.sync_always = sync_always
         self.log_file = log_file or store_dir / "nats-server.log"
         self.security = security
+        self.logins = logins
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """The client URL, with the credentials when the server requires them."""
+        """The client URL, with the credentials when the server requires them (with `logins`,
+        the operator's)."""
+        if self.logins is not None:
+            return self.url_of(OPERATOR)
         scheme = "tls" if self.security is not None and self.security.tls_cert else "nats"
         credentials = ""
         if self.security is not None and self.security.user:
@@ -223,6 +234,11 @@ class NatsServer:
         elif self.security is not None and self.security.token:
             credentials = f"{self.security.token}@"
         return f"{scheme}://{credentials}127.0.0.1:{self.port}"
+
+    def url_of(self, user: str) -> str:
+        """The client URL logged in as `user` of devstack.nats_users (needs `logins`)."""
+        assert self.logins is not None
+        return self.logins.url(user, f"nats://127.0.0.1:{self.port}")
 
     def start(self) -> None:
         """Start the server and return once JetStream answers its health check."""
@@ -237,14 +253,16 @@ class NatsServer:
                 sync_always=self.sync_always,
                 security=self.security,
                 max_file_store=max_file_store(jetstream),
+                users=self.logins is not None,
             )
         )
+        passwords = self.logins.server_env() if self.logins is not None else {}
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen(
                 [nats_server_binary(), "-c", str(config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ},
+                env={**os.environ, **passwords},
             )
         self.wait_ready()
 

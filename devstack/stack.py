@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from devstack.nats_server import (
     nats_server_binary,
     server_config,
 )
+from devstack.nats_users import OPERATOR, NatsLogins, new_password
 from devstack.processes import (
     ManagedProcess,
     read_pid_files,
@@ -75,17 +76,24 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 @dataclass(frozen=True)
 class StackAddresses:
-    """Where the stack's processes listen."""
+    """Where the stack's processes listen, and the password of its NATS operator user (each
+    service logs in as its own user: devstack.nats_users)."""
 
     nats_port: int
     monitor_port: int
     services: Mapping[str, str]
     metrics: Mapping[str, str]
+    nats_password: str = field(default_factory=new_password, repr=False)
+
+    @property
+    def nats_address(self) -> str:
+        """The NATS server's URL, without a login (what may be shown)."""
+        return f"nats://127.0.0.1:{self.nats_port}"
 
     @property
     def nats_url(self) -> str:
-        """The NATS client URL."""
-        return f"nats://127.0.0.1:{self.nats_port}"
+        """The NATS client URL, logged in as the operator (the CLI, tests)."""
+        return f"nats://{OPERATOR}:{self.nats_password}@127.0.0.1:{self.nats_port}"
 
     def env(self) -> dict[str, str]:
         """The variables that point a service, the CLI or a test at this stack."""
@@ -126,31 +134,46 @@ class StackAddresses:
         )
 
     def write(self, path: Path) -> None:
-        """Write the addresses as a shell-sourceable env file."""
+        """Write the addresses as a shell-sourceable env file, readable by its owner only
+        (NATS_URL carries the operator's password)."""
         lines = [
             "# The local stack's addresses, written by `python -m devstack up`.",
             "# Point the CLI at it with: set -a; . .run/stack.env; set +a",
             *(f"{name}={value}" for name, value in self.env().items()),
         ]
-        path.write_text("\n".join(lines) + "\n")
+        write_private(path, "\n".join(lines) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> StackAddresses:
         """Read an env file written by `write`."""
-        values = dict(
-            line.split("=", 1)
-            for line in path.read_text().splitlines()
-            if "=" in line and not line.startswith("#")
-        )
+        values = read_env_file(path)
         monitor = urlsplit(values["NATS_MONITOR_URL"]).port
-        nats = urlsplit(values["NATS_URL"]).port
-        assert monitor is not None and nats is not None
+        nats = urlsplit(values["NATS_URL"])
+        assert monitor is not None and nats.port is not None
         return cls(
-            nats,
+            nats.port,
             monitor,
             {name: values[name] for name in DEFAULT_ADDRS},
             {name: values.get(name, default) for name, default in DEFAULT_METRICS_ADDRS.items()},
+            nats.password or "",
         )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables of a `stack.env` file (the local stack's or the local cluster's)."""
+    return dict(
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a new file at `path` that only its owner may read (it holds a password)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
 
 
 @dataclass(frozen=True)
@@ -259,6 +282,7 @@ class LocalStack:
         # With `auth`, development keys under the run directory (auth/): the services verify
         # bearer tokens against auth/jwks.json and sign their own calls with auth/services.pem.
         self._auth_env = create_dev_keys(run_dir.auth) if auth else {}
+        self._logins = NatsLogins.generate(operator_password=addresses.nats_password)
 
     def start(self, timeout_s: float = 120.0) -> None:
         """Start everything and return once all five services say SERVING; on any failure,
@@ -273,14 +297,13 @@ class LocalStack:
         started = time.monotonic()
         try:
             self._start_nats(deadline=started + 30.0)
-            env = self._service_env()
             for spec in SERVICES:
                 self._track(
                     spawn(
                         spec.name,
                         spec.argv(self._python),
                         log_path=self.run_dir.logs / f"{spec.name}.log",
-                        env=env,
+                        env=self._service_env(spec.name),
                         cwd=REPO_ROOT,
                         marker=spec.module,
                     )
@@ -325,13 +348,14 @@ class LocalStack:
                 monitor_port=self.addresses.monitor_port,
                 store_dir=store,
                 max_file_store=max_file_store(store),
+                users=True,
             )
         )
         process = spawn(
             NATS,
             [nats_server_binary(), "-c", str(config.resolve())],
             log_path=self.run_dir.logs / f"{NATS}.log",
-            env={},
+            env=self._logins.server_env(),
             cwd=REPO_ROOT,
             marker=NATS,
         )
@@ -345,16 +369,19 @@ class LocalStack:
                 urllib.request.urlopen(health, timeout=1) as response,
             ):
                 if response.status == 200:
-                    self._report(f"  {NATS:<20} {self.addresses.nats_url:<24} pid {process.pid}")
+                    address = self.addresses.nats_address
+                    self._report(f"  {NATS:<20} {address:<24} pid {process.pid}")
                     return
             time.sleep(0.05)
         raise StackError(f"nats-server not healthy in time:\n{self.run_dir.log_tail(NATS)}")
 
-    def _service_env(self) -> dict[str, str]:
+    def _service_env(self, service: str) -> dict[str, str]:
+        """The service's environment: the stack's addresses, and NATS as its own user."""
         return {
             **os.environ,
             **self.addresses.env(),
             **self._auth_env,
+            "NATS_URL": self._logins.url(service, self.addresses.nats_address),
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -33,7 +34,7 @@ from services.mesh.dead_letters import (
 )
 from services.mesh.outage import is_unavailable
 from services.mesh.publisher import HEADER_TYPE
-from services.mesh.settings import redact_url
+from services.mesh.settings import inbox_prefix, redact_url
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from services.mesh.subjects import DLQ_PREFIX, EVENTS_SUBJECTS, message_type_for
 from services.mesh.tls import nats_tls_context
@@ -174,6 +175,7 @@ async def connect(nats_url: str, retries: RetryHorizon) -> tuple[Client, NatsRea
             connect_timeout=3,
             error_cb=quiet,
             tls=nats_tls_context(),
+            inbox_prefix=inbox_prefix(urlsplit(nats_url.split(",", maxsplit=1)[0]).username),
         )
     except (nats.errors.NoServersError, OSError, TimeoutError, nats.errors.Error):
         raise CliError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote, urlsplit
 
 import nats
 import nats.errors
@@ -41,6 +42,17 @@ class Reconnects:
                 log.exception("a reconnection callback failed")
 
 
+def login_options(settings: NatsSettings) -> dict[str, str]:
+    """The user and password in NATS_URL (its first server's) as connect options. nats-py logs in
+    to the servers a cluster announces (gossiped, so never in NATS_URL) only with these: a login
+    inside a URL is used for that URL alone, and a reconnection to an announced node would be
+    refused."""
+    first = urlsplit(settings.servers[0]) if settings.servers else None
+    if first is None or first.username is None or first.password is None:
+        return {}
+    return {"user": unquote(first.username), "password": unquote(first.password)}
+
+
 async def connect_nats(
     settings: NatsSettings, name: str, reconnects: Reconnects | None = None
 ) -> tuple[Client, JetStreamContext]:
@@ -69,6 +81,8 @@ async def connect_nats(
         reconnected_cb=on_reconnected,
         error_cb=on_error,
         tls=nats_tls_context(),
+        inbox_prefix=settings.inbox_prefix,
+        **login_options(settings),
     )
     log.info("nats connected", extra={"server": redact_url(_url(client))})
     return client, client.jetstream(timeout=settings.request_timeout_s)

@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_ADDRS: dict[str, str] = {
     "CONTENT_SERVICE_ADDR": "127.0.0.1:50051",
@@ -150,6 +150,15 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://***@{host_and_port}{parts.path}"
 
 
+def inbox_prefix(user: str | None) -> str:
+    """The inbox prefix of a client logged in as `user`: `_INBOX_<user>` (its NATS permissions
+    let it subscribe to its own replies only, so no service can read the answers another gets:
+    devstack/nats_users.py), or nats-py's `_INBOX` without a user."""
+    if not user:
+        return "_INBOX"
+    return "_INBOX_" + re.sub(r"[^A-Za-z0-9_-]", "_", unquote(user))
+
+
 def _nats_servers(name: str) -> tuple[str, ...]:
     servers = env_list(name, (DEFAULT_NATS_URL,))
     for server in servers:
@@ -194,6 +203,11 @@ class NatsSettings:
     def url(self) -> str:
         """The servers as the comma-separated NATS_URL form."""
         return ",".join(self.servers)
+
+    @property
+    def inbox_prefix(self) -> str:
+        """Where the replies to this client's requests go: see `inbox_prefix`."""
+        return inbox_prefix(urlsplit(self.servers[0]).username if self.servers else None)
 
     @classmethod
     def from_env(cls) -> NatsSettings:

@@ -61,7 +61,7 @@ def cluster(tmp_path: Path) -> Iterator[ClusterStack]:
 async def nats_js(cluster: ClusterStack) -> AsyncIterator[tuple[Client, JetStreamContext]]:
     """A client of all three nodes, reconnecting as they die and come back."""
     client = await nats.connect(
-        servers=[node.client_url for node in cluster.layout.nodes],
+        servers=cluster.nats_url.split(","),  # as the operator: every node, logged in
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         name="cluster-test",

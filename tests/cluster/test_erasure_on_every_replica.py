@@ -34,7 +34,7 @@ async def test_a_deleted_batch_leaves_no_byte_on_any_node(
     cluster: ClusterStack, nats_js: tuple[Client, JetStreamContext]
 ) -> None:
     js = nats_js[1]
-    servers = [node.client_url for node in cluster.layout.nodes]
+    servers = cluster.nats_url.split(",")  # as the operator
     stores = [node.folder for node in cluster.nodes]
     canary = f"Canary {uuid.uuid4().hex[:12]} flew over the mountain whith seven silver kites."
     driver = MeshDriver(cluster.layout)

@@ -17,6 +17,7 @@ import pytest
 
 from devstack.cluster_layout import ClusterLayout
 from devstack.processes import read_pid_files
+from devstack.stack import read_env_file
 from huleedu.common.v1 import common_pb2
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from tests.harness.scaling_load import CORPUS, BatchFlow, MeshDriver, corpus_essays, jetstream_call
@@ -63,7 +64,8 @@ async def test_a_lost_and_restarted_node_loses_no_batch(tmp_path: Path) -> None:
         )
         assert status.stdout.count("SERVING") == 5 and "R3" in status.stdout
 
-        client = await nats.connect(servers=[node.client_url for node in layout.nodes])
+        operator = read_env_file(run_dir / "stack.env")["NATS_URL"]
+        client = await nats.connect(servers=operator.split(","))
         js = client.jetstream(timeout=10)
         essays = corpus_essays(BATCHES * ESSAYS, skip=400)
         driver = MeshDriver(layout)

@@ -1,13 +1,16 @@
 """docker compose's `cluster` profile without a Docker engine: three real nats-server processes run
 docker/nats-cluster.conf with the environment compose gives each node, form one JetStream cluster,
 and the mesh, connecting with the instances' NATS_URL and NATS_REPLICAS, provisions its streams,
-buckets and Object Store at three current replicas. Only what a container supplies differs: the
+buckets and Object Store at three current replicas (the streams as a service's own NATS user, the
+rest as the operator). Only what a container supplies differs: the
 store directory (the container's /data volume) and loopback ports and routes instead of the compose
 names, given as nats-server's own command-line flags."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -69,6 +72,7 @@ def cluster(compose: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, tuple
             service = compose["services"][name]
             config = tmp_path / f"{name}.conf"
             config.write_text(template.replace(STORE_LINE, f'store_dir: "{tmp_path / name}"'))
+            shutil.copy(REPO_ROOT / "docker" / "nats-users.conf", tmp_path)
             env = {key: interpolate(str(value)) for key, value in service["environment"].items()}
             argv = [
                 nats_server_binary(),
@@ -92,11 +96,17 @@ def cluster(compose: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, tuple
 
 
 def instance_servers(compose: dict[str, Any], ports: dict[str, tuple[int, int]]) -> list[str]:
-    """The cluster instances' NATS_URL, each compose name replaced by its node's loopback port."""
+    """A cluster instance's NATS_URL (the Spell Checker's), each compose name replaced by its
+    node's loopback port."""
     url = interpolate(compose["services"]["spell-checker-b"]["environment"]["NATS_URL"])
     for name, (client, _) in ports.items():
         url = url.replace(f"@{name}:4222", f"@127.0.0.1:{client}")
     return url.split(",")
+
+
+def as_operator(servers: list[str]) -> list[str]:
+    """The same servers, logged in as the operator (NATS_PASSWORD)."""
+    return [f"nats://huleedu:{PASSWORD}@{server.rpartition('@')[2]}" for server in servers]
 
 
 async def test_the_compose_cluster_nodes_form_one_jetstream_cluster_with_three_replicas(
@@ -107,10 +117,11 @@ async def test_the_compose_cluster_nodes_form_one_jetstream_cluster_with_three_r
         timeout_s=120,
         message="every node healthy (JetStream current, a meta leader elected)",
     )
-    servers = instance_servers(compose, cluster)
-    assert len(servers) == 3 and all(PASSWORD in server for server in servers)
+    spell_checker = instance_servers(compose, cluster)
+    assert len(spell_checker) == 3 and all("spell_checker:" in url for url in spell_checker)
+    servers = as_operator(spell_checker)
     env = compose["services"]["essay-lifecycle-a"]["environment"]
-    monkeypatch.setenv("NATS_URL", ",".join(servers))
+    monkeypatch.setenv("NATS_URL", ",".join(spell_checker))
     monkeypatch.setenv("NATS_REPLICAS", str(env["NATS_REPLICAS"]))
     settings = NatsSettings.from_env()
     assert settings.replicas == 3
@@ -118,6 +129,11 @@ async def test_the_compose_cluster_nodes_form_one_jetstream_cluster_with_three_r
     client, js = await connect_nats(settings, "compose-cluster-test")
     try:
         await ensure_streams(js, settings)
+    finally:
+        await client.close()
+    settings = dataclasses.replace(settings, servers=tuple(servers))
+    client, js = await connect_nats(settings, "compose-cluster-test")
+    try:
         bucket = await ensure_kv(js, unique("compose-kv"), settings)
         await bucket.put("essay", b"slot")
         store = await ensure_object_store(js, unique("compose-obj"), settings)

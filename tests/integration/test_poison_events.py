@@ -5,7 +5,8 @@ test_poison_events_support.py, with the poison itself), and afterwards every con
 works: a real batch goes from RegisterBatch to COMPLETED through all of them.
 
 A nats-server of its own, the four consuming services in-process (File Service, ELS, BOS, Spell
-Checker) plus the Content Service."""
+Checker) plus the Content Service, each logged in as its own NATS user (devstack/nats_users.py):
+every dead letter, deadline schedule and event here is within its service's permissions."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from devstack.nats_server import NatsServer
+from devstack.nats_users import NatsLogins
 from huleedu.batch.v1 import batch_service_pb2 as batch_pb
 from huleedu.batch.v1 import batch_service_pb2_grpc as batch_grpc
 from huleedu.common.v1 import common_pb2
@@ -93,35 +95,46 @@ class Mesh:
 
 
 @pytest.fixture(scope="module")
-def nats_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsSettings]:
-    """A nats-server of this module's own: the garbage published here must not reach the tests
-    that read the session server's subjects back."""
-    server = NatsServer(Path(tmp_path_factory.mktemp("poison-nats")))
+def poison_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A nats-server of this module's own (the garbage published here must not reach the tests
+    that read the session server's subjects back), with one user per service."""
+    server = NatsServer(Path(tmp_path_factory.mktemp("poison-nats")), logins=NatsLogins.generate())
     server.start()
-    yield settings_for(server.url)
+    yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
+def nats_settings(poison_server: NatsServer) -> NatsSettings:
+    """The test's own connection: the operator."""
+    return settings_for(poison_server.url)
+
+
+@pytest.fixture(scope="module")
 async def mesh(
-    nats_settings: NatsSettings, tmp_path_factory: pytest.TempPathFactory
+    poison_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Mesh]:
+    def nats_of(service: str) -> NatsSettings:
+        return settings_for(poison_server.url_of(service))
+
     bos = await BOS.start(
         BosSettings(
             addr="127.0.0.1:0",
-            nats=nats_settings,
+            nats=nats_of("batch_orchestrator"),
             policy=RegistrationPolicy(),
             unknown_batch_retry_s=0.1,
         )
     )
     async with (
-        running_content_service(nats_settings) as content,
-        running_file_service(nats_settings, content.port) as files,
+        running_content_service(nats_of("content_service")) as content,
+        running_file_service(nats_of("file_service"), content.port) as files,
     ):
-        els = await ELS.start(els_settings(nats_settings, content.port, consumer_concurrency=8))
+        els = await ELS.start(
+            els_settings(nats_of("essay_lifecycle"), content.port, consumer_concurrency=8)
+        )
         cache = Path(tmp_path_factory.mktemp("spell-index"))
         spell = await SPELL_CHECKER.start(
-            spell_checker_settings(nats_settings, content.port, cache)
+            spell_checker_settings(nats_of("spell_checker"), content.port, cache)
         )
         client = ContentClient(f"127.0.0.1:{content.port}")
         text_id = await client.put(

@@ -13,12 +13,20 @@ import pytest
 import yaml
 
 from devstack.nats_server import nats_server_binary
+from devstack.nats_users import RENDERED_PATH, USERS, NatsLogins, authorization_config
 from devstack.stack import SERVICES
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS
 from tests.support import REPO_ROOT
 
 NATS_URL = "nats://huleedu:${NATS_PASSWORD:-huleedu-local-dev}@nats:4222"
+
+
+def login(user: str) -> str:
+    """A service's NATS login in the compose file: its user, its password variable."""
+    variable = f"NATS_PASSWORD_{user.upper()}"
+    return f"{user}:${{{variable}:-{user.replace('_', '-')}-local-dev}}"
+
 
 COMPOSE_NAMES = {spec.addr_variable: spec.name.replace("_", "-") for spec in SERVICES}
 CLUSTER_NODES = ("nats-1", "nats-2", "nats-3")
@@ -115,8 +123,7 @@ def test_the_nats_configurations_are_valid_for_nats_server(config: str) -> None:
         env={
             **os.environ,
             "NATS_SERVER_NAME": "nats-1",
-            "NATS_USER": "huleedu",
-            "NATS_PASSWORD": "x",
+            **NatsLogins.generate().server_env(),
             "NATS_MAX_FILE_STORE": MAX_FILE_STORE_DEFAULT,
         },
     )
@@ -147,7 +154,10 @@ def test_each_cluster_node_runs_jetstream_on_its_own_volume_with_routes_to_all(
     assert mounts[f"{node}-data"] == "/data" and f"{node}-data" in compose["volumes"]
     assert service["command"] == ["--config", "/etc/nats/nats.conf"]
     assert service["environment"]["NATS_SERVER_NAME"] == node
-    assert service["environment"]["NATS_PASSWORD"] == "${NATS_PASSWORD:-huleedu-local-dev}"
+    assert service["environment"] == compose["services"]["nats"]["environment"] | {
+        "NATS_SERVER_NAME": node
+    }
+    assert mounts["./docker/nats-users.conf"] == "/etc/nats/nats-users.conf:ro"
     number = int(node.rsplit("-", 1)[1])
     assert service["ports"] == [f"{14221 + number}:4222", f"{18221 + number}:8222"]
     assert "healthz" in " ".join(service["healthcheck"]["test"])
@@ -172,8 +182,7 @@ def test_each_cluster_instance_reaches_every_node_and_its_peers_by_alias(
     assert service["healthcheck"]["test"] == single["healthcheck"]["test"]
     env = service["environment"]
     assert env["NATS_URL"].split(",") == [
-        f"nats://huleedu:${{NATS_PASSWORD:-huleedu-local-dev}}@{node}:4222"
-        for node in CLUSTER_NODES
+        f"nats://{login(spec.name)}@{node}:4222" for node in CLUSTER_NODES
     ]
     assert (env["NATS_REPLICAS"], env["NATS_MAX_DELIVER"]) == ("3", "30")
     for variable, other in COMPOSE_NAMES.items():
@@ -204,7 +213,7 @@ def test_each_service_runs_from_the_one_image_with_health_and_ordering(
     port = port_of(spec.addr_variable)
     assert service["ports"] == [f"{port}:{port}"]
     env = service["environment"]
-    assert env["NATS_URL"] == NATS_URL
+    assert env["NATS_URL"] == f"nats://{login(spec.name)}@nats:4222"
     for variable, addr in DEFAULT_METRICS_ADDRS.items():
         assert env[variable] == "0.0.0.0:" + addr.rsplit(":", 1)[1]
     for variable, name in COMPOSE_NAMES.items():
@@ -271,3 +280,18 @@ def test_the_makefile_starts_and_tests_exactly_the_cluster_profile(compose: dict
         instance_a = compose["services"][f"{COMPOSE_NAMES[spec.addr_variable]}-a"]
         assert instance_a["ports"] == [f"{port + 1000}:{port}"]
         assert f"{spec.addr_variable}=127.0.0.1:{port + 1000}" in dry_run
+
+
+def test_nats_runs_with_the_users_of_the_permission_table(compose: dict[str, Any]) -> None:
+    # docker/nats-users.conf is rendered from devstack/nats_users.py (python -m
+    # devstack.nats_users) and every password it names has a default in the compose file.
+    assert RENDERED_PATH.read_text() == authorization_config()
+    nats = compose["services"]["nats"]
+    mounts = dict(volume.split(":", 1) for volume in nats["volumes"])
+    assert mounts["./docker/nats-users.conf"] == "/etc/nats/nats-users.conf:ro"
+    assert 'include "nats-users.conf"' in (REPO_ROOT / "docker" / "nats.conf").read_text()
+    assert 'include "nats-users.conf"' in (REPO_ROOT / "docker" / "nats-cluster.conf").read_text()
+    for user in USERS:
+        default = login(user.name).split(":", 1)[1] if user.name != "huleedu" else None
+        expected = default or "${NATS_PASSWORD:-huleedu-local-dev}"
+        assert nats["environment"][user.password_variable] == expected
