@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
+import uuid
 from pathlib import Path
 
 from tests.e2e.conftest import E2EStack, huleedu, huleedu_argv
@@ -82,7 +84,13 @@ def test_huleedu_delete_erases_a_batch_only_for_its_school(
 ) -> None:
     stack = authed_stack
     assert stack.run_dir is not None
-    submitted = huleedu(stack, "submit", "--json", str(SAMPLE / "amira_hassan_phones.txt"))
+    essay = tmp_path / "only-here.txt"  # bytes no other batch holds, so erasing frees them
+    essay.write_text(
+        (SAMPLE / "amira_hassan_phones.txt").read_text(encoding="utf-8")
+        + f"\nWritten once, for batch erasure {uuid.uuid4()}.\n",
+        encoding="utf-8",
+    )
+    submitted = huleedu(stack, "submit", "--json", str(essay))
     assert submitted.returncode == 0, submitted.stderr
     batch_id = json.loads(submitted.stdout)["batch_id"]
 
@@ -94,8 +102,21 @@ def test_huleedu_delete_erases_a_batch_only_for_its_school(
     refused = huleedu(other, "delete", batch_id)
     assert refused.returncode == 1 and "NOT_FOUND" in refused.stderr
 
+    corrected = json.loads(submitted.stdout)["essays"][0]["corrected_text_storage_id"]
     erased = huleedu(stack, "delete", batch_id)
     assert erased.returncode == 0, erased.stderr
     assert f"batch {batch_id}: erasure ordered" in erased.stdout
     gone = huleedu(stack, "status", batch_id)
     assert gone.returncode == 1 and "NOT_FOUND" in gone.stderr
+
+    def text_erased() -> bool:
+        read = huleedu(stack, "text", corrected)
+        return read.returncode == 1 and "NOT_FOUND" in read.stderr
+
+    # ELS asks the Content Service to erase it, each service as its own NATS user.
+    deadline = time.monotonic() + 30
+    while not text_erased():
+        assert time.monotonic() < deadline, "the corrected text was not erased"
+        time.sleep(0.2)
+    nats_log = (stack.run_dir / "logs" / "nats-server.log").read_text()
+    assert "Permissions Violation" not in nats_log
