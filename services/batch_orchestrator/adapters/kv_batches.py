@@ -221,14 +221,18 @@ class KvBatchRepository:
     async def erase(self, batch_id: str, tombstone: BatchRecord) -> None:
         """Replace the document by `tombstone` (the bucket keeps one revision, so the old one is
         gone) and remove its index key and any announcement mark, leaving none behind."""
+        replaced: BatchRecord | None = None
+
+        def replace(doc: BatchRecord | None) -> BatchRecord:
+            nonlocal replaced
+            replaced = doc  # the document the tombstone replaces (its index key goes too)
+            return tombstone
+
         with _backend(f"erasing batch {batch_id}"):
-            found = await read_document(self._kv, batch_id, BatchRecord)
-            await update_document(
-                self._kv, batch_id, BatchRecord, lambda _doc: tombstone, self._cache
-            )
+            await update_document(self._kv, batch_id, BatchRecord, replace, self._cache)
             stream = f"KV_{self._bucket}"
-            if found is not None:
-                subject = f"$KV.{self._bucket}.{index_key(found[0])}"
+            if replaced is not None:
+                subject = f"$KV.{self._bucket}.{index_key(replaced)}"
                 await self._js.purge_stream(stream, subject=subject)
             mark = f"$KV.{self._bucket}.{UNANNOUNCED_PREFIX}{batch_id}"
             await self._js.purge_stream(stream, subject=mark)

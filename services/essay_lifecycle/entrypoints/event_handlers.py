@@ -163,11 +163,14 @@ class EssayLifecycleHandlers:
             )
             essay_ids = list(event.essay_ids)
         else:
-            before = await self._trackers.get(event.batch_id)
-            essay_ids = [] if before is None else [s.essay.essay_id for s in before.slots]
-            tracker = await self._apply(
-                event.batch_id, lambda t: Change(erasure.tombstone(t, event))
-            )
+            essay_ids = []
+
+            def bury(doc: BatchTracker | None) -> Change:
+                nonlocal essay_ids  # the essays of the tracker the tombstone replaces
+                essay_ids = [] if doc is None else [s.essay.essay_id for s in doc.slots]
+                return Change(erasure.tombstone(doc, event))
+
+            tracker = await self._apply(event.batch_id, bury)
         if tracker is None:
             return
         await self._essays.erase(event.batch_id, essay_ids, whole_batch=not event.essay_ids)
