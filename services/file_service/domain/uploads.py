@@ -22,14 +22,24 @@ class UploadStatus(StrEnum):
     DUPLICATE = "DUPLICATE"
 
 
-def file_upload_id_for(batch_id: str, content_sha256: str) -> str:
-    """The upload id: the same bytes uploaded to the same batch always get the same id."""
-    return derived_event_id("file_upload", batch_id, content_sha256)
+def _admission_parts(batch_id: str, content_sha256: str, position: int | None) -> list[str]:
+    parts = [batch_id, content_sha256]
+    return parts if position is None else [*parts, str(position)]
 
 
-def outcome_event_id_for(batch_id: str, content_sha256: str) -> str:
-    """The id of the one event (provisioned or failed) announcing a file of a batch."""
-    return derived_event_id("file_upload_outcome", batch_id, content_sha256)
+def file_upload_id_for(batch_id: str, content_sha256: str, position: int | None) -> str:
+    """The upload id: the same bytes admitted at the same position of the batch's files always
+    get the same id; admitted again after their essay's erasure (a new position), a new one.
+    `position` None: the id earlier versions gave, before files had positions."""
+    return derived_event_id("file_upload", *_admission_parts(batch_id, content_sha256, position))
+
+
+def outcome_event_id_for(batch_id: str, content_sha256: str, position: int | None) -> str:
+    """The id of the one event (provisioned or failed) announcing a file admitted to a batch
+    (`position` None: as earlier versions made it)."""
+    return derived_event_id(
+        "file_upload_outcome", *_admission_parts(batch_id, content_sha256, position)
+    )
 
 
 def display_file_name(file_name: str) -> str:
