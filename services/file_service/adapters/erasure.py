@@ -2,11 +2,16 @@
 records and its admitted files; of erased essays (EssayUploadsErased) their upload records, and
 their files stop counting as admitted. The messages that held them are erased by sequence, their
 bytes overwritten (services.mesh.message_erasure: a purge would leave them in the store's files).
-The contents themselves are erased by ELS through the Content Service."""
+The contents themselves are erased by ELS through the Content Service.
+
+A bucket made by an earlier version refuses message deletes (nats-py's `deny_delete`, which no
+update takes back): its messages are purged instead, with a warning, since their bytes stay in
+the store's files until nats-server compacts them (docs/security.md says how to remake it)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Sequence
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError
@@ -16,7 +21,24 @@ from services.file_service.adapters.batch_registry import BATCHES_BUCKET
 from services.file_service.adapters.file_admissions import BATCH_FILES_BUCKET, KvFileAdmissions
 from services.file_service.adapters.kv_keys import batch_key
 from services.file_service.adapters.upload_ledger import UPLOADS_BUCKET, decode_record, record_key
-from services.mesh.message_erasure import erase_message, erase_subject
+from services.mesh.message_erasure import DeletesDenied, erase_message, erase_subject
+
+log = logging.getLogger(__name__)
+
+
+async def _erased(
+    js: JetStreamContext, bucket: str, subject: str, erase: Awaitable[object]
+) -> None:
+    """Run `erase`; in a bucket that refuses message deletes, purge `subject` instead."""
+    try:
+        await erase
+    except DeletesDenied:
+        log.warning(
+            "KV bucket %s refuses message deletes (made by an earlier version): purged instead; "
+            "the bytes stay in the store's files until compacted. Remake the bucket to erase",
+            bucket,
+        )
+        await js.purge_stream(f"KV_{bucket}", subject=subject)
 
 
 async def forget_batch(js: JetStreamContext, batch_id: str) -> None:
@@ -28,7 +50,8 @@ async def forget_batch(js: JetStreamContext, batch_id: str) -> None:
         (UPLOADS_BUCKET, f"{key}.>"),
         (BATCH_FILES_BUCKET, key),
     ):
-        await erase_subject(js, f"KV_{bucket}", f"$KV.{bucket}.{keys}")
+        subject = f"$KV.{bucket}.{keys}"
+        await _erased(js, bucket, subject, erase_subject(js, f"KV_{bucket}", subject))
 
 
 class UploadEraser:
@@ -45,8 +68,9 @@ class UploadEraser:
         so a redelivered erasure changes nothing. Returns how many records were erased."""
         erased = 0
         for content_sha256, file_upload_id in uploads:
+            key = record_key(batch_id, content_sha256)
             try:
-                entry = await self._uploads.get(record_key(batch_id, content_sha256))
+                entry = await self._uploads.get(key)
             except (KeyNotFoundError, KeyDeletedError):
                 continue
             revision = entry.revision
@@ -54,7 +78,12 @@ class UploadEraser:
                 entry.value and decode_record(entry.value).file_upload_id != file_upload_id
             ):
                 continue
-            await erase_message(self._js, f"KV_{UPLOADS_BUCKET}", revision)
+            await _erased(
+                self._js,
+                UPLOADS_BUCKET,
+                f"$KV.{UPLOADS_BUCKET}.{key}",
+                erase_message(self._js, f"KV_{UPLOADS_BUCKET}", revision),
+            )
             erased += 1
         await self._admissions.forget(batch_id, uploads)
         return erased
