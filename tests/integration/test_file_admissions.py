@@ -1,6 +1,6 @@
 """KvFileAdmissions on a real nats-server: two instances admitting one batch's uploads at once
 never take more files than the limit, and each upload learns its own answer; an erased essay's
-file is forgotten (its place nulled), taken again at a new position, and a redelivered
+file is forgotten (its place nulled), admitted again in a new generation, and a redelivered
 forgetting leaves the new admission alone."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ async def test_two_instances_never_admit_more_than_the_limit(nats_settings: Nats
             await client.drain()
 
 
-async def test_a_forgotten_file_is_taken_again_at_a_new_position(
+async def test_a_forgotten_file_is_admitted_again_in_a_new_generation(
     nats_settings: NatsSettings,
 ) -> None:
     bucket = unique("admissions").replace("-", "_")
@@ -64,18 +64,25 @@ async def test_a_forgotten_file_is_taken_again_at_a_new_position(
         batch_id = unique("batch")
         kept, erased = "a" * 64, "b" * 64
         assert await admissions.admit(batch_id, kept, LIMIT) == (Admission.NEW, 0)
-        assert await admissions.admit(batch_id, erased, LIMIT) == (Admission.NEW, 1)
-        first = (erased, file_upload_id_for(batch_id, erased, 1))
+        assert await admissions.admit(batch_id, erased, LIMIT) == (Admission.NEW, 0)
+        first = (erased, file_upload_id_for(batch_id, erased))
 
         await admissions.forget(batch_id, [first])
         stored = await read_document(kv, batch_key(batch_id), struct_pb2.ListValue)
         assert stored is not None
-        assert [v.string_value for v in stored[0].values] == [kept, ""]
-        assert stored[0].values[1].WhichOneof("kind") == "null_value"
-        assert await admissions.admit(batch_id, erased, LIMIT) == (Admission.NEW, 2)
+        assert [v.WhichOneof("kind") for v in stored[0].values] == ["string_value", "null_value"]
+        assert erased not in str(stored[0])
+        assert await admissions.admit(batch_id, erased, LIMIT) == (Admission.NEW, 1)
 
         await admissions.forget(batch_id, [first])  # redelivered: the new admission stays
-        assert await admissions.admit(batch_id, erased, LIMIT) == (Admission.KNOWN, 2)
+        assert await admissions.admit(batch_id, erased, LIMIT) == (Admission.KNOWN, 1)
         assert await admissions.admit(batch_id, kept, LIMIT) == (Admission.KNOWN, 0)
+        # the new admission is forgotten by its own upload id
+        await admissions.forget(batch_id, [(erased, file_upload_id_for(batch_id, erased, 1))])
+        assert await admissions.admit(batch_id, erased, LIMIT) == (Admission.NEW, 2)
+        # forgotten files count against the limit
+        for n in range(LIMIT - 4):
+            assert (await admissions.admit(batch_id, f"{n:064x}", LIMIT))[0] == Admission.NEW
+        assert (await admissions.admit(batch_id, "f" * 64, LIMIT))[0] == Admission.REFUSED
     finally:
         await client.drain()

@@ -84,7 +84,7 @@ async def test_accepted_upload_is_stored_and_announced(
     assert receipt.status == STATUS.UPLOAD_STATUS_ACCEPTED
     assert receipt.raw_storage_id == receipt.content_sha256 == hashlib.sha256(data).hexdigest()
     assert receipt.content_md5 == hashlib.md5(data, usedforsecurity=False).hexdigest()
-    assert receipt.file_upload_id == file_upload_id_for(batch_id, receipt.content_sha256, 0)
+    assert receipt.file_upload_id == file_upload_id_for(batch_id, receipt.content_sha256)
     assert receipt.detected_format == "txt" and receipt.word_count > 25
     assert await _content_of(content, receipt.raw_storage_id) == data
     text = (await _content_of(content, receipt.text_storage_id)).decode("utf-8")
@@ -298,8 +298,8 @@ async def test_a_record_an_earlier_version_left_unpublished_is_published_by_the_
     pending = UploadRecord(
         batch_id=batch_id,
         correlation_id=correlation_id,
-        file_upload_id=file_upload_id_for(batch_id, sha, None),
-        event_id=outcome_event_id_for(batch_id, sha, None),
+        file_upload_id=file_upload_id_for(batch_id, sha),
+        event_id=outcome_event_id_for(batch_id, sha),
         file_name="essay.txt",
         content_sha256=sha,
         content_md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),

@@ -3,9 +3,10 @@ SHA-256s per batch (a protobuf ListValue), grown by compare-and-set so that conc
 any number of instances never admit more than the limit. The uploads of one batch that arrive
 while its list is being written are admitted together by the next write (group commit).
 
-The list only grows: a file of an erased essay (EssayUploadsErased) leaves a null in its place,
-so each admission keeps its position, which its upload's ids derive from (a file admitted again
-after its erasure is a new upload, with new ids), and the erased SHA-256 is gone from the list."""
+The file of an erased essay (EssayUploadsErased) is forgotten: a null takes its place, so the
+erased SHA-256 is gone and the file counts against the limit still. A file admitted while n files
+of the batch are forgotten is listed as `<sha256>/<n>`: its generation, which its upload's ids
+derive from, so the same file admitted again after its erasure is a new upload."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ from services.mesh.kv import DocumentCache, GroupCommitter
 BATCH_FILES_BUCKET = "file_service_batch_files"
 
 
+def _admitted(value: struct_pb2.Value) -> tuple[str, int] | None:
+    """The SHA-256 and generation of a listed file; None for a forgotten one."""
+    if not value.string_value:
+        return None
+    sha256, _, generation = value.string_value.partition("/")
+    return sha256, int(generation or 0)
+
+
 class KvFileAdmissions:
     """Admits a batch's files up to its limit; a file admitted once stays admitted until its
     essay is erased."""
@@ -31,44 +40,45 @@ class KvFileAdmissions:
         )
 
     async def admit(self, batch_id: str, content_sha256: str, limit: int) -> tuple[Admission, int]:
-        """Count the file among the batch's files unless `limit` are counted already (erased
-        ones included); with the file's position in the batch's list (0 when refused)."""
-        admission, position = Admission.REFUSED, 0
+        """Count the file among the batch's files unless `limit` are counted already (forgotten
+        ones too); with the file's generation (0 when refused)."""
+        admission, generation = Admission.REFUSED, 0
 
         def add(doc: struct_pb2.ListValue | None) -> struct_pb2.ListValue | None:
             # The last run decides: it is the one applied to the stored list.
-            nonlocal admission, position
+            nonlocal admission, generation
             files = doc if doc is not None else struct_pb2.ListValue()
-            for index, value in enumerate(files.values):
-                if value.string_value == content_sha256:
-                    admission, position = Admission.KNOWN, index
-                    return None
-            if len(files.values) >= limit:
-                admission, position = Admission.REFUSED, 0
+            listed = [_admitted(value) for value in files.values]
+            known = next((entry for entry in listed if entry and entry[0] == content_sha256), None)
+            if known is not None:
+                admission, generation = Admission.KNOWN, known[1]
                 return None
-            admission, position = Admission.NEW, len(files.values)
-            files.values.add(string_value=content_sha256)
+            if len(files.values) >= limit:
+                admission, generation = Admission.REFUSED, 0
+                return None
+            admission, generation = Admission.NEW, listed.count(None)
+            suffix = f"/{generation}" if generation else ""
+            files.values.add(string_value=content_sha256 + suffix)
             return files
 
         await self._committer.update(batch_key(batch_id), add)
-        return admission, position
+        return admission, generation
 
     async def forget(self, batch_id: str, uploads: Iterable[tuple[str, str]]) -> None:
-        """Null the admissions of these uploads (SHA-256, upload id): only the admission the
-        upload id was derived from (or, for an upload of an earlier version, that has no
-        position, the file's only one), so a file admitted again since is kept (idempotent)."""
+        """Forget the files of these uploads (SHA-256, upload id): only the admission the upload
+        id derives from, so a file admitted again since stays (idempotent)."""
         wanted = set(uploads)
 
         def drop(doc: struct_pb2.ListValue | None) -> struct_pb2.ListValue | None:
             if doc is None:
                 return None
             changed = False
-            for index, value in enumerate(doc.values):
-                sha256 = value.string_value
-                if not sha256:
+            for value in doc.values:
+                entry = _admitted(value)
+                if entry is None:
                     continue
-                ids = (file_upload_id_for(batch_id, sha256, at) for at in (index, None))
-                if any((sha256, upload_id) in wanted for upload_id in ids):
+                sha256, generation = entry
+                if (sha256, file_upload_id_for(batch_id, sha256, generation)) in wanted:
                     value.null_value = struct_pb2.NULL_VALUE
                     changed = True
             return doc if changed else None

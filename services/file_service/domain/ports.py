@@ -65,7 +65,8 @@ class FileAdmissions(Protocol):
     async def admit(self, batch_id: str, content_sha256: str, limit: int) -> tuple[Admission, int]:
         """Count the file among the batch's files unless `limit` are counted already: NEW when
         counted now, KNOWN when it was counted before, REFUSED otherwise; with the file's
-        position among them, which its upload's ids derive from."""
+        generation (how many of the batch's files were forgotten when it was admitted), which its
+        upload's ids derive from."""
         ...
 
 

@@ -22,23 +22,22 @@ class UploadStatus(StrEnum):
     DUPLICATE = "DUPLICATE"
 
 
-def _admission_parts(batch_id: str, content_sha256: str, position: int | None) -> list[str]:
+def _admission_parts(batch_id: str, content_sha256: str, generation: int) -> list[str]:
     parts = [batch_id, content_sha256]
-    return parts if position is None else [*parts, str(position)]
+    return [*parts, str(generation)] if generation else parts
 
 
-def file_upload_id_for(batch_id: str, content_sha256: str, position: int | None) -> str:
-    """The upload id: the same bytes admitted at the same position of the batch's files always
-    get the same id; admitted again after their essay's erasure (a new position), a new one.
-    `position` None: the id earlier versions gave, before files had positions."""
-    return derived_event_id("file_upload", *_admission_parts(batch_id, content_sha256, position))
+def file_upload_id_for(batch_id: str, content_sha256: str, generation: int = 0) -> str:
+    """The upload id: the same bytes uploaded to the same batch always get the same id, until
+    the batch's files of erased essays are forgotten (`generation`: how many were when the file
+    was admitted), so the same file admitted again after its essay's erasure gets a new one."""
+    return derived_event_id("file_upload", *_admission_parts(batch_id, content_sha256, generation))
 
 
-def outcome_event_id_for(batch_id: str, content_sha256: str, position: int | None) -> str:
-    """The id of the one event (provisioned or failed) announcing a file admitted to a batch
-    (`position` None: as earlier versions made it)."""
+def outcome_event_id_for(batch_id: str, content_sha256: str, generation: int = 0) -> str:
+    """The id of the one event (provisioned or failed) announcing a file admitted to a batch."""
     return derived_event_id(
-        "file_upload_outcome", *_admission_parts(batch_id, content_sha256, position)
+        "file_upload_outcome", *_admission_parts(batch_id, content_sha256, generation)
     )
 
 

@@ -110,11 +110,11 @@ class FakeAdmissions:
     async def admit(self, batch_id: str, content_sha256: str, limit: int) -> tuple[Admission, int]:
         admitted = self.files.setdefault(batch_id, [])
         if content_sha256 in admitted:
-            return Admission.KNOWN, admitted.index(content_sha256)
+            return Admission.KNOWN, 0
         if len(admitted) >= limit:
             return Admission.REFUSED, 0
         admitted.append(content_sha256)
-        return Admission.NEW, len(admitted) - 1
+        return Admission.NEW, 0
 
 
 Parts = tuple[FakeRegistry, FakeExtractor, FakeContent, FakeLedger, FakeStream]

@@ -28,8 +28,8 @@ def record(**changes: object) -> UploadRecord:
     values: dict[str, object] = {
         "batch_id": "batch-1",
         "correlation_id": "corr-1",
-        "file_upload_id": file_upload_id_for("batch-1", SHA, 0),
-        "event_id": outcome_event_id_for("batch-1", SHA, 0),
+        "file_upload_id": file_upload_id_for("batch-1", SHA),
+        "event_id": outcome_event_id_for("batch-1", SHA),
         "file_name": "essay.txt",
         "content_sha256": SHA,
         "content_md5": "cd" * 16,
@@ -44,15 +44,13 @@ def record(**changes: object) -> UploadRecord:
     return UploadRecord(**values)  # type: ignore[arg-type]
 
 
-def test_ids_are_deterministic_per_batch_content_and_position() -> None:
-    assert file_upload_id_for("b", SHA, 0) == file_upload_id_for("b", SHA, 0)
-    assert file_upload_id_for("b", SHA, 0) != file_upload_id_for("c", SHA, 0)
-    assert file_upload_id_for("b", SHA, 0) != outcome_event_id_for("b", SHA, 0)
-    # taken again after its essay's erasure, at another position: a new upload
-    assert file_upload_id_for("b", SHA, 0) != file_upload_id_for("b", SHA, 3)
-    assert outcome_event_id_for("b", SHA, 0) != outcome_event_id_for("b", SHA, 3)
-    # the ids earlier versions made, before files had positions
-    assert file_upload_id_for("b", SHA, None) != file_upload_id_for("b", SHA, 0)
+def test_ids_are_deterministic_per_batch_content_and_generation() -> None:
+    assert file_upload_id_for("b", SHA) == file_upload_id_for("b", SHA, 0)
+    assert file_upload_id_for("b", SHA) != file_upload_id_for("c", SHA)
+    assert file_upload_id_for("b", SHA) != outcome_event_id_for("b", SHA)
+    # admitted again after its essay's erasure, in a later generation: a new upload
+    assert file_upload_id_for("b", SHA) != file_upload_id_for("b", SHA, 1)
+    assert outcome_event_id_for("b", SHA) != outcome_event_id_for("b", SHA, 1)
 
 
 def test_file_name_is_data_only() -> None:
@@ -78,7 +76,7 @@ def test_record_keys_are_valid_kv_keys_for_any_batch_id() -> None:
 def test_accepted_record_becomes_content_provisioned() -> None:
     event = outcome_event(record())
     assert isinstance(event, events_pb2.EssayContentProvisioned)
-    assert event.metadata.event_id == outcome_event_id_for("batch-1", SHA, 0)
+    assert event.metadata.event_id == outcome_event_id_for("batch-1", SHA)
     assert event.metadata.correlation_id == "corr-1"
     assert event.metadata.producer == "file_service"
     assert event.metadata.occurred_at.ToMilliseconds() == 1_700_000_000_123
