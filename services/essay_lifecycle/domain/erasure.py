@@ -141,7 +141,7 @@ def _forget_upload(tracker: BatchTracker, essay: essay_service_pb2.Essay) -> Non
 
 
 def uploads_announced(
-    tracker: BatchTracker | None, uploads: Sequence[events_pb2.ErasedUpload]
+    tracker: BatchTracker | None, uploads: Sequence[events_pb2.EssayUploadsErased.Upload]
 ) -> Change:
     """The tracker without `uploads` waiting to be announced (EssayUploadsErased is stored)."""
     if tracker is None:

@@ -172,7 +172,7 @@ async def test_an_erased_essays_upload_is_announced_once_with_ids_only() -> None
     before = await world.trackers.get(batch_id)
     assert before is not None
     essay = next(s.essay for s in before.slots if s.essay.essay_id == doomed)
-    expected = events_pb2.ErasedUpload(
+    expected = events_pb2.EssayUploadsErased.Upload(
         content_sha256=essay.content_sha256, file_upload_id=essay.file_upload_id
     )
 

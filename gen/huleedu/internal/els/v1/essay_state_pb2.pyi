@@ -171,7 +171,7 @@ class BatchTracker(_message.Message):
         """
 
     @_builtins.property
-    def unannounced_erased_uploads(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.ErasedUpload]:
+    def unannounced_erased_uploads(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.EssayUploadsErased.Upload]:
         """Uploads of erased essays not yet announced in EssayUploadsErased: written with the erasure,
         cleared once the event is stored, so an erasure cut off between the two announces them on
         its next delivery.
@@ -201,7 +201,7 @@ class BatchTracker(_message.Message):
         tenant_id: _builtins.str = ...,
         erased: _builtins.bool = ...,
         pending_erasure: _abc.Iterable[_builtins.str] | None = ...,
-        unannounced_erased_uploads: _abc.Iterable[_events_pb2.ErasedUpload] | None = ...,
+        unannounced_erased_uploads: _abc.Iterable[_events_pb2.EssayUploadsErased.Upload] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "created_at", b"created_at", "deadline", b"deadline", "readiness", b"readiness", "registered_at", b"registered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
