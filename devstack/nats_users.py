@@ -36,6 +36,7 @@ from services.essay_lifecycle.bootstrap import CONSUMER_DURABLE as ELS_DURABLE
 from services.file_service.adapters.batch_registry import BATCHES_BUCKET as FILE_BATCHES
 from services.file_service.adapters.file_admissions import BATCH_FILES_BUCKET as FILE_ADMISSIONS
 from services.file_service.adapters.upload_ledger import UPLOADS_BUCKET as FILE_UPLOADS
+from services.file_service.bootstrap import CONSUMED_SUBJECTS as FILE_CONSUMES
 from services.file_service.bootstrap import DURABLE as FILE_DURABLE
 from services.mesh import subjects
 from services.mesh.dead_letters import MAX_DELIVERIES_ADVISORY
@@ -143,9 +144,7 @@ USERS: tuple[NatsUser, ...] = (
         "file_service",
         "File Service: learns batches and erasures, announces content and validation failures",
         produces=[subjects.ESSAY_CONTENT_PROVISIONED, subjects.ESSAY_VALIDATION_FAILED],
-        consumes=Consumes(
-            FILE_DURABLE, [subjects.BATCH_ESSAYS_REGISTERED, subjects.BATCH_ERASURE_REQUESTED]
-        ),
+        consumes=Consumes(FILE_DURABLE, FILE_CONSUMES),
         kv_buckets=[FILE_BATCHES, FILE_UPLOADS, FILE_ADMISSIONS],
         audits=[AUDIT_BATCH],
     ),
@@ -162,7 +161,7 @@ USERS: tuple[NatsUser, ...] = (
     ),
     service_user(
         "essay_lifecycle",
-        "Essay Lifecycle: readiness, deadlines, spellcheck requests, phase outcomes",
+        "Essay Lifecycle: readiness, deadlines, spellcheck requests, outcomes, erased uploads",
         produces=[
             subjects.BATCH_ESSAYS_READY,
             subjects.BATCH_READINESS_TIMED_OUT,
@@ -170,6 +169,7 @@ USERS: tuple[NatsUser, ...] = (
             subjects.ESSAY_SPELLCHECK_REQUESTED,
             subjects.BATCH_PHASE_OUTCOME,
             subjects.BATCH_READINESS_DEADLINE,
+            subjects.ESSAY_UPLOADS_ERASED,
             f"{subjects.BATCH_READINESS_DEADLINE_SCHEDULE}.*",
         ],
         consumes=Consumes(ELS_DURABLE, ELS_CONSUMES),

@@ -8,12 +8,16 @@ from huleedu.file.v1 import file_service_pb2_grpc
 from services.file_service.adapters.announcer import PRODUCER, JetStreamAnnouncer
 from services.file_service.adapters.batch_registry import BATCHES_BUCKET, KvBatchRegistry
 from services.file_service.adapters.content_store import GrpcContentStore
-from services.file_service.adapters.erasure import forget_batch
+from services.file_service.adapters.erasure import UploadEraser, forget_batch
 from services.file_service.adapters.extraction_pool import ExtractionPool
 from services.file_service.adapters.file_admissions import BATCH_FILES_BUCKET, KvFileAdmissions
 from services.file_service.adapters.upload_ledger import UPLOADS_BUCKET, KvUploadLedger
 from services.file_service.domain.ingest import UploadIngestor
-from services.file_service.entrypoints.event_handlers import erasure_handler, registration_handler
+from services.file_service.entrypoints.event_handlers import (
+    erasure_handler,
+    registration_handler,
+    uploads_erased_handler,
+)
 from services.file_service.entrypoints.grpc_servicer import SERVICE_NAME, FileServicer
 from services.file_service.entrypoints.upload_audit import UploadAudit
 from services.file_service.settings import FileServiceSettings
@@ -23,15 +27,21 @@ from services.mesh.runtime import RunningService, ServiceProgram, Wiring
 from services.mesh.streams import ConsumerSpec
 
 DURABLE = "file_service"
+# Exactly the subjects the File Service handles.
+CONSUMED_SUBJECTS = [
+    subjects.BATCH_ESSAYS_REGISTERED,
+    subjects.BATCH_ERASURE_REQUESTED,
+    subjects.ESSAY_UPLOADS_ERASED,
+]
 
 FileService = RunningService[ExtractionPool]
 
 
 def consumer_spec(settings: FileServiceSettings) -> ConsumerSpec:
-    """The File Service's durable consumer: batch registrations and erasures."""
+    """The File Service's durable consumer: batch registrations, erasures, erased uploads."""
     return ConsumerSpec.of_service(
         DURABLE,
-        [subjects.BATCH_ESSAYS_REGISTERED, subjects.BATCH_ERASURE_REQUESTED],
+        CONSUMED_SUBJECTS,
         settings.nats,
         "File Service: learns which batches exist and which are erased",
     )
@@ -41,7 +51,8 @@ async def wire(mesh: Wiring, settings: FileServiceSettings) -> ExtractionPool:
     """The buckets, the workers and the content client behind the ingestor; the registrations
     consumer."""
     registry = KvBatchRegistry(await mesh.kv(BATCHES_BUCKET))
-    ledger = KvUploadLedger(await mesh.kv(UPLOADS_BUCKET), mesh.nats)
+    uploads_kv = await mesh.kv(UPLOADS_BUCKET)
+    ledger = KvUploadLedger(uploads_kv, mesh.nats)
     admissions = KvFileAdmissions(await mesh.kv(BATCH_FILES_BUCKET))
     pool = ExtractionPool(settings.pool, settings.limits)
     await pool.start()
@@ -67,6 +78,9 @@ async def wire(mesh: Wiring, settings: FileServiceSettings) -> ExtractionPool:
             events_pb2.BatchEssaysRegistered: registration_handler(registry),
             events_pb2.BatchErasureRequested: erasure_handler(
                 registry, lambda batch_id: forget_batch(mesh.js, batch_id)
+            ),
+            events_pb2.EssayUploadsErased: uploads_erased_handler(
+                UploadEraser(mesh.js, uploads_kv, admissions).forget
             ),
         },
     )

@@ -17,7 +17,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
-    KeyValueConfig,
+    DiscardPolicy,
     ObjectStoreConfig,
     RetentionPolicy,
     StorageType,
@@ -47,6 +47,7 @@ _LEADER_WAIT_S = 15.0
 # "expected stream does not match") and stores nothing.
 _PROBE_HEADERS = {"Nats-Expected-Stream": "huleedu-write-probe"}
 _STREAM_NOT_MATCH = 10060
+_KV_DUPLICATE_WINDOW_S = 120.0  # nats-py's for a KV bucket (its TTL when shorter)
 _STREAM_NAME_IN_USE = 10058  # "stream name already in use with a different configuration"
 # "no suitable peers for placement": nodes that were just unreachable count as offline for a
 # moment after they come back; the placement is asked again like an unanswered request.
@@ -280,20 +281,17 @@ async def ensure_kv(
     message_ttls: bool = False,
 ) -> KeyValue:
     """Bind the KV bucket, creating it if it does not exist (entries expire after `ttl_s`);
-    with `message_ttls`, a write may also carry its own TTL (services.mesh.kv's `ttl_of`)."""
+    with `message_ttls`, a write may also carry its own TTL (services.mesh.kv's `ttl_of`).
+    Unlike nats-py's, the bucket's stream takes message deletes, so what it held can be erased
+    (services.mesh.message_erasure)."""
 
     async def attempt() -> KeyValue:
         try:
             kv = await js.key_value(bucket)
         except BucketNotFoundError:
-            config = KeyValueConfig(
-                bucket=bucket,
-                history=1,
-                ttl=ttl_s,
-                storage=StorageType.FILE,
-                replicas=settings.replicas,
+            kv = await _created_or_bound(
+                _create_kv(js, bucket, settings.replicas, ttl_s), lambda: js.key_value(bucket)
             )
-            kv = await _created_or_bound(js.create_key_value(config), lambda: js.key_value(bucket))
         # Also when bound: another node may have created it a moment ago, and its interest may
         # not have reached the node this connection talks to yet.
         await wait_until_writable(js, f"KV_{bucket}", f"$KV.{bucket}._probe", settings.replicas)
@@ -301,6 +299,34 @@ async def ensure_kv(
         return kv
 
     return await _until_answered(f"KV bucket {bucket}", attempt, settings.provision_wait_s)
+
+
+async def _create_kv(
+    js: JetStreamContext, bucket: str, replicas: int, ttl_s: float | None
+) -> KeyValue:
+    """The bucket's stream as nats-py's create_key_value makes it (one revision per key), but
+    without `deny_delete`, which no update can take back."""
+    await js.add_stream(
+        StreamConfig(
+            name=f"KV_{bucket}",
+            subjects=[f"$KV.{bucket}.>"],
+            allow_direct=True,
+            allow_rollup_hdrs=True,
+            allow_msg_ttl=True,
+            deny_delete=False,
+            discard=DiscardPolicy.NEW,
+            duplicate_window=min(ttl_s, _KV_DUPLICATE_WINDOW_S)
+            if ttl_s
+            else _KV_DUPLICATE_WINDOW_S,
+            max_age=ttl_s,
+            max_consumers=-1,
+            max_msgs=-1,
+            max_msgs_per_subject=1,
+            num_replicas=replicas,
+            storage=StorageType.FILE,
+        )
+    )
+    return await js.key_value(bucket)
 
 
 async def ensure_object_store(

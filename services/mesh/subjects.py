@@ -18,6 +18,7 @@ ESSAY_SPELLCHECK_COMPLETED = "huleedu.spellcheck.essay_spellcheck_completed.v1"
 BATCH_PHASE_OUTCOME = "huleedu.els.batch_phase_outcome.v1"
 BATCH_READINESS_DEADLINE = "huleedu.els.batch_readiness_deadline.v1"
 BATCH_ERASURE_REQUESTED = "huleedu.bos.batch_erasure_requested.v1"
+ESSAY_UPLOADS_ERASED = "huleedu.els.essay_uploads_erased.v1"
 # Deadline schedules live under this prefix, one subject per batch (the server keeps one schedule
 # per subject); at the scheduled time it stores the message on BATCH_READINESS_DEADLINE.
 BATCH_READINESS_DEADLINE_SCHEDULE = "huleedu.els.batch_readiness_deadline_schedule.v1"
@@ -41,6 +42,7 @@ SUBJECT_BY_TYPE: dict[type[Message], str] = {
     events_pb2.ELSBatchPhaseOutcome: BATCH_PHASE_OUTCOME,
     events_pb2.BatchReadinessDeadlineReached: BATCH_READINESS_DEADLINE,
     events_pb2.BatchErasureRequested: BATCH_ERASURE_REQUESTED,
+    events_pb2.EssayUploadsErased: ESSAY_UPLOADS_ERASED,
 }
 MESH_SUBJECTS = frozenset(SUBJECT_BY_TYPE.values())
 _TYPE_BY_NAME: dict[str, type[Message]] = {

@@ -36,7 +36,11 @@ CONSUMERS = {
         subjects.ESSAY_SPELLCHECK_COMPLETED,
         subjects.BATCH_ERASURE_REQUESTED,
     },
-    "file_service": {subjects.BATCH_ESSAYS_REGISTERED, subjects.BATCH_ERASURE_REQUESTED},
+    "file_service": {
+        subjects.BATCH_ESSAYS_REGISTERED,
+        subjects.BATCH_ERASURE_REQUESTED,
+        subjects.ESSAY_UPLOADS_ERASED,
+    },
     "spell_checker": {subjects.ESSAY_SPELLCHECK_REQUESTED},
 }
 

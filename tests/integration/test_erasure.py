@@ -2,12 +2,15 @@
 batch whose essay holds a unique canary sentence spell-checked, then erased. The proof: before
 the erasure the canary is in the nats-server's store files; after DeleteBatch, every file under
 the store directory is scanned and none holds it (JetStream's message delete overwrites the
-bytes). Also: who may erase, DeleteEssay, what an erased batch answers, and retention."""
+bytes). Also: who may erase, DeleteEssay (and the File Service's record of the erased essay's
+upload, erased from its KV streams too, so the same file is taken again), what an erased batch
+answers, and retention."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 from grpc import StatusCode as Code
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
 
 from devstack.nats_server import NatsServer
 from huleedu.batch.v1 import batch_service_pb2 as batch_pb
@@ -28,7 +32,11 @@ from services.batch_orchestrator.bootstrap import PROGRAM as BOS
 from services.batch_orchestrator.domain.registration import RegistrationPolicy
 from services.batch_orchestrator.settings import BosSettings
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET
+from services.file_service.adapters.upload_ledger import UPLOADS_BUCKET, decode_record, record_key
+from services.file_service.bootstrap import DURABLE as FILE_SERVICE_DURABLE
+from services.mesh import subjects
 from services.mesh.auth import mint_token
+from services.mesh.publisher import HEADER_MSG_ID, event_headers
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM
 from services.spell_checker.bootstrap import PROGRAM as SPELL_CHECKER
@@ -87,9 +95,16 @@ async def world(
 
 
 async def checked_batch(
-    world: World, texts: list[str], *, tenant: str = "school-a", subject: str = "anna"
+    world: World,
+    texts: list[str],
+    *,
+    tenant: str = "school-a",
+    subject: str = "anna",
+    names: list[str] | None = None,
 ) -> tuple[str, list[essay_pb.Essay]]:
-    """A batch of `texts` registered and uploaded by the teacher, spell-checked to the end."""
+    """A batch of `texts` (uploaded as `names`, default essay-<n>.txt) registered and uploaded
+    by the teacher, spell-checked to the end."""
+    file_names = names or [f"essay-{n}.txt" for n in range(len(texts))]
     teacher = world.token(tenant, subject)
     registered = await world.mesh.batch_stub.RegisterBatch(
         batch_pb.RegisterBatchRequest(
@@ -104,7 +119,7 @@ async def checked_batch(
             code, _ = await status_of(
                 world.mesh.file_stub.UploadFile(
                     file_pb.UploadFileRequest(
-                        batch_id=batch_id, file_name=f"essay-{n}.txt", content=text.encode()
+                        batch_id=batch_id, file_name=file_names[n], content=text.encode()
                     ),
                     metadata=teacher,
                 )
@@ -137,14 +152,25 @@ async def erased_in_els(js: JetStreamContext, batch_id: str) -> bool:
     return tracker.erased and not tracker.pending_erasure
 
 
+def file_service_kv_streams(store_dir: Path) -> list[Path]:
+    """The store directories of the File Service's KV buckets' streams. Only these are scanned
+    for a file name: events carry file names until their retention ends."""
+    return [path for path in store_dir.rglob("KV_file_service_*") if path.is_dir()]
+
+
 async def test_a_deleted_batch_leaves_no_byte_of_its_essays_in_any_store_file(
     world: World, nats_server: NatsServer, nats_js: NatsJs
 ) -> None:
     sentence, needle = canary()
-    batch_id, essays = await checked_batch(world, [ESSAY.format(canary=sentence), OTHER])
+    file_name = f"canary-{uuid.uuid4().hex}.txt"
+    batch_id, essays = await checked_batch(
+        world, [ESSAY.format(canary=sentence), OTHER], names=[file_name, "other.txt"]
+    )
     assert all(essay.corrected_text_storage_id for essay in essays)
     assert store_files_holding([nats_server.store_dir], needle)  # stored: the scan does find it
     assert store_files_holding([nats_server.store_dir], sentence.encode())
+    file_service = file_service_kv_streams(nats_server.store_dir)
+    assert store_files_holding(file_service, file_name.encode())
 
     reply = await world.mesh.batch_stub.DeleteBatch(
         batch_pb.DeleteBatchRequest(batch_id=batch_id), metadata=world.token("school-a", "anna")
@@ -157,6 +183,13 @@ async def test_a_deleted_batch_leaves_no_byte_of_its_essays_in_any_store_file(
     assert store_files_holding([nats_server.store_dir], needle) == []
     assert store_files_holding([nats_server.store_dir], sentence.encode()) == []
     assert store_files_holding([nats_server.store_dir], b"whith seven silver kites") == []
+    await wait_until(
+        lambda: not store_files_holding(file_service, file_name.encode()),
+        timeout_s=30,
+        message="the File Service's records erased",
+    )
+    for text in (ESSAY.format(canary=sentence), OTHER):
+        assert await record_of(nats_js[1], batch_id, text) is None
 
 
 async def test_an_erased_batch_answers_as_missing_and_its_contents_are_gone(
@@ -253,15 +286,115 @@ async def test_a_deleted_essay_is_erased_and_its_neighbour_kept(
     assert code == Code.NOT_FOUND
 
 
+async def record_of(js: JetStreamContext, batch_id: str, text: str) -> tuple[int, bytes] | None:
+    """The revision and value of the File Service's upload record of `text` in the batch."""
+    records = await js.key_value(UPLOADS_BUCKET)
+    key = record_key(batch_id, hashlib.sha256(text.encode()).hexdigest())
+    try:
+        entry = await records.get(key)
+    except (KeyNotFoundError, KeyDeletedError):
+        return None
+    return (entry.revision or 0, entry.value or b"") if entry.value else None
+
+
+async def handled_by_file_service(js: JetStreamContext, stream_seq: int) -> bool:
+    """True once the File Service's durable has acknowledged everything up to `stream_seq`."""
+    info = await js.consumer_info(EVENTS_STREAM, FILE_SERVICE_DURABLE)
+    return info.ack_floor.stream_seq >= stream_seq
+
+
+async def test_a_deleted_essays_upload_is_erased_and_its_file_taken_again(
+    world: World, nats_server: NatsServer, nats_js: NatsJs
+) -> None:
+    js = nats_js[1]
+    tag = uuid.uuid4().hex
+    doomed_name, kept_name = f"canary-{tag}-doomed.txt", f"canary-{tag}-kept.txt"
+    doomed_text, kept_text = ESSAY.format(canary=canary()[0]), OTHER
+    batch_id, essays = await checked_batch(
+        world, [doomed_text, kept_text], names=[doomed_name, kept_name]
+    )
+    anna = world.token("school-a", "anna")
+    doomed = next(e for e in essays if e.original_file_name == doomed_name)
+    stored = await record_of(js, batch_id, doomed_text)
+    assert stored is not None
+    original = decode_record(stored[1])
+    file_service = file_service_kv_streams(nats_server.store_dir)
+    assert store_files_holding(file_service, doomed_name.encode())  # the scan finds it before
+
+    await world.mesh.batch_stub.DeleteEssay(
+        batch_pb.DeleteEssayRequest(batch_id=batch_id, essay_id=doomed.essay_id), metadata=anna
+    )
+    await wait_until(
+        lambda: _is_none(record_of(js, batch_id, doomed_text)),
+        timeout_s=30,
+        message="the upload record erased",
+    )
+    # (a) neither the name nor the record is left in the File Service's KV store files ...
+    assert store_files_holding(file_service, doomed_name.encode()) == []
+    assert store_files_holding(file_service, original.file_upload_id.encode()) == []
+    assert store_files_holding(file_service, original.event_id.encode()) == []
+    # ... and the neighbour's record stays
+    neighbour = await record_of(js, batch_id, kept_text)
+    assert neighbour is not None and decode_record(neighbour[1]).file_name == kept_name
+    assert store_files_holding(file_service, kept_name.encode())
+
+    # (b) the same file is taken again: a new upload, with new ids
+    again = await world.mesh.file_stub.UploadFile(
+        file_pb.UploadFileRequest(
+            batch_id=batch_id, file_name=doomed_name, content=doomed_text.encode()
+        ),
+        metadata=anna,
+    )
+    assert again.receipt.status == file_pb.UPLOAD_STATUS_ACCEPTED, again.receipt.detail
+    assert again.receipt.file_upload_id != original.file_upload_id
+
+    # (c) the announcement delivered again (stored anew, past JetStream's duplicate check)
+    # erases nothing more: the file's new upload and the neighbour stay
+    announced = await js.get_msg(
+        EVENTS_STREAM, subject=subjects.ESSAY_UPLOADS_ERASED, seq=1, next=True
+    )
+    while events_pb2.EssayUploadsErased.FromString(announced.data or b"").batch_id != batch_id:
+        announced = await js.get_msg(
+            EVENTS_STREAM,
+            subject=subjects.ESSAY_UPLOADS_ERASED,
+            seq=(announced.seq or 0) + 1,
+            next=True,
+        )
+    event = events_pb2.EssayUploadsErased.FromString(announced.data or b"")
+    assert [(u.content_sha256, u.file_upload_id) for u in event.uploads] == [
+        (original.content_sha256, original.file_upload_id)
+    ]
+    headers = {**event_headers(event), HEADER_MSG_ID: str(uuid.uuid4())}
+    ack = await js.publish(subjects.ESSAY_UPLOADS_ERASED, announced.data or b"", headers=headers)
+    await wait_until(
+        lambda: handled_by_file_service(js, ack.seq), timeout_s=30, message="redelivery handled"
+    )
+    taken_again = await record_of(js, batch_id, doomed_text)
+    assert taken_again is not None
+    assert decode_record(taken_again[1]).file_upload_id == again.receipt.file_upload_id
+    assert await record_of(js, batch_id, kept_text) == neighbour
+
+
+async def _is_none(value: Awaitable[object]) -> bool:
+    return await value is None
+
+
 async def test_the_erasure_event_carries_ids_only(world: World, nats_js: NatsJs) -> None:
     js = nats_js[1]
     info = await js.stream_info(EVENTS_STREAM)
     erasures = []
+    announcements = []
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         message = await js.get_msg(EVENTS_STREAM, seq=seq)
         if message.subject == "huleedu.bos.batch_erasure_requested.v1":
             erasures.append(events_pb2.BatchErasureRequested.FromString(message.data or b""))
-    assert erasures
+        if message.subject == subjects.ESSAY_UPLOADS_ERASED:
+            announcements.append(events_pb2.EssayUploadsErased.FromString(message.data or b""))
+    assert erasures and announcements
+    for announcement in announcements:
+        assert set(announcement.DESCRIPTOR.fields_by_name) == {"metadata", "batch_id", "uploads"}
+        for upload in announcement.uploads:
+            assert set(upload.DESCRIPTOR.fields_by_name) == {"content_sha256", "file_upload_id"}
     for event in erasures:
         assert set(event.DESCRIPTOR.fields_by_name) == {
             "metadata",

@@ -81,6 +81,10 @@ NOT_PRODUCED = {
         "produced by DeleteBatch/DeleteEssay only; tests/integration/test_erasure.py reads every "
         "one its batches produce and holds them to ids (batch_id, tenant_id, essay_ids)"
     ),
+    "huleedu.events.v1.EssayUploadsErased": (
+        "produced by DeleteEssay only; tests/integration/test_erasure.py reads every one its "
+        "batches produce and holds them to ids (batch_id, content_sha256, file_upload_id)"
+    ),
 }
 
 

@@ -53,7 +53,6 @@ from nats.js.errors import APIError, NotFoundError
 from nats.js.kv import MSG_ROLLUP_SUBJECT
 
 from services.content_service.adapters import object_meta
-from services.content_service.adapters.message_erasure import erase_subject
 from services.content_service.domain.content import (
     DEFAULT_MEDIA_TYPE,
     ContentCorruptedError,
@@ -62,6 +61,7 @@ from services.content_service.domain.content import (
 )
 from services.mesh.atomic_batch import Outgoing, every_result, store_together
 from services.mesh.direct_get import last_messages
+from services.mesh.message_erasure import erase_subject
 from services.mesh.nats_internals import connection_of
 from services.mesh.storage_health import storage_health
 

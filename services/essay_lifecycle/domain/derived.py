@@ -192,3 +192,23 @@ def events_after_phase_event(tracker: BatchTracker, event_id: str, now: Timestam
         for progress in tracker.phases
         if progress.finished_by_event_id == event_id
     ]
+
+
+def uploads_erased(
+    tracker: BatchTracker, causation_id: str, now: Timestamp
+) -> events_pb2.EssayUploadsErased | None:
+    """The erased essays' uploads still to announce to the File Service; its id names the
+    uploads, so whichever delivery announces them publishes the same event."""
+    uploads = list(tracker.unannounced_erased_uploads)
+    if not uploads:
+        return None
+    event_id = derived_event_id(
+        tracker.batch_id,
+        "essay_uploads_erased",
+        *sorted(f"{u.content_sha256}:{u.file_upload_id}" for u in uploads),
+    )
+    return events_pb2.EssayUploadsErased(
+        metadata=_metadata(tracker, event_id, causation_id, now),
+        batch_id=tracker.batch_id,
+        uploads=uploads,
+    )

@@ -2,10 +2,12 @@
 
 A batch's tracker becomes a tombstone: its id, its tenant, `erased`, and the storage ids still
 being erased (`pending_erasure`), nothing else. An erased essay's slot keeps only its id, the
-status ERASED and one timeline entry. Storage ids are put in `pending_erasure` before the Content
-Service is asked to erase them and cleared after, so an erasure cut off between the two is
-finished by the next delivery; uploads and results still in flight for an erased batch or essay
-add their storage ids there instead of coming back.
+status ERASED and one timeline entry; its upload (SHA-256 and upload id, never the file name)
+waits in `unannounced_erased_uploads` until EssayUploadsErased tells the File Service to forget
+it, so that the same file may be uploaded to the batch again. Storage ids are put in
+`pending_erasure` before the Content Service is asked to erase them and cleared after, so an
+erasure cut off between the two is finished by the next delivery; uploads and results still in
+flight for an erased batch or essay add their storage ids there instead of coming back.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ def erase_essays(
     for essay_id in todo:
         slot = find_slot(updated, essay_id)
         assert slot is not None
+        _forget_upload(updated, slot.essay)
         blank = essay_service_pb2.Essay(
             essay_id=essay_id, batch_id=updated.batch_id, status=S.ESSAY_STATUS_ERASED
         )
@@ -123,6 +126,33 @@ def erase_essays(
     updated.pending_erasure.extend(_ids(p for p in pending if p not in updated.pending_erasure))
     for progress in updated.phases:
         phases.finish_if_done(updated, progress, event.metadata.event_id, now)
+    return Change(updated)
+
+
+def _forget_upload(tracker: BatchTracker, essay: essay_service_pb2.Essay) -> None:
+    """The essay's upload, to announce as erased; its content no longer blocks the same file."""
+    sha256 = essay.content_sha256
+    if tracker.essay_id_by_sha256.get(sha256) == essay.essay_id:
+        del tracker.essay_id_by_sha256[sha256]
+    if sha256 or essay.file_upload_id:
+        tracker.unannounced_erased_uploads.add(
+            content_sha256=sha256, file_upload_id=essay.file_upload_id
+        )
+
+
+def uploads_announced(
+    tracker: BatchTracker | None, uploads: Sequence[events_pb2.EssayUploadsErased.Upload]
+) -> Change:
+    """The tracker without `uploads` waiting to be announced (EssayUploadsErased is stored)."""
+    if tracker is None:
+        return Change(None)
+    left = [u for u in tracker.unannounced_erased_uploads if u not in uploads]
+    if len(left) == len(tracker.unannounced_erased_uploads):
+        return Change(None)
+    updated = BatchTracker()
+    updated.CopyFrom(tracker)
+    del updated.unannounced_erased_uploads[:]
+    updated.unannounced_erased_uploads.extend(left)
     return Change(updated)
 
 

@@ -154,7 +154,8 @@ class EssayLifecycleHandlers:
 
     async def on_erasure_requested(self, event: events_pb2.BatchErasureRequested) -> None:
         """Erase the batch (or its essays named): their contents, through the Content Service,
-        and what ELS holds of them; the batch's tracker becomes a tombstone."""
+        and what ELS holds of them; the batch's tracker becomes a tombstone. The erased essays'
+        uploads are announced (EssayUploadsErased) for the File Service to forget."""
         now = self._clock()
         require_id(event.batch_id, "batch_id")
         if event.essay_ids:
@@ -174,11 +175,23 @@ class EssayLifecycleHandlers:
         if tracker is None:
             return
         await self._essays.erase(event.batch_id, essay_ids, whole_batch=not event.essay_ids)
+        await self._announce_erased_uploads(tracker, event.metadata.event_id, now)
         await self._erase_pending(tracker)
         if not tracker.erased:
             await self._publish(
                 derived.events_after_phase_event(tracker, event.metadata.event_id, now)
             )
+
+    async def _announce_erased_uploads(
+        self, tracker: BatchTracker, causation_id: str, now: Timestamp
+    ) -> None:
+        """Publish the erased uploads waiting in the tracker, then mark them announced."""
+        announcement = derived.uploads_erased(tracker, causation_id, now)
+        if announcement is None:
+            return
+        uploads = list(announcement.uploads)
+        await self._publish([announcement])
+        await self._apply(tracker.batch_id, lambda t: erasure.uploads_announced(t, uploads))
 
     async def _erase_pending(self, tracker: BatchTracker) -> None:
         """Erase the tracker's pending contents, then mark them done."""

@@ -7,10 +7,12 @@ Order of work, so that nothing acknowledged is ever lost and nothing is announce
    may be recorded already: then it is a duplicate (a record never published is published now,
    with its original event id). A file counted just now has no record to look up (records are
    made after the count), which saves a read per new file; should one exist all the same (an
-   upload of an earlier version), step 5 finds it;
+   upload of an earlier version), step 5 finds it. The upload's ids derive from batch, SHA-256
+   and the admission's generation, so the same file taken again after its essay was erased is
+   a new upload, announced anew;
 3. extract and validate in the worker pool, store the raw bytes (and the text if accepted) in
    one call to the Content Service (a text that is the raw bytes themselves is not stored twice);
-4. publish the event (its id derives from batch and SHA-256) and wait for JetStream's ack;
+4. publish the event (its id is the upload's) and wait for JetStream's ack;
 5. create the record, marked published, atomically: of concurrent uploads of the same bytes
    exactly one creates it and answers ACCEPTED; their publishes carried the same event id, so
    JetStream stored one event;
@@ -171,7 +173,7 @@ class UploadIngestor:
         sha256, md5 = await hashed(content, _digests)
         async with self._same_file.hold(f"{batch_id}\x1f{sha256}"):
             limit = self._policy.file_limit(registration.expected_essay_count)
-            admission = await self._admissions.admit(batch_id, sha256, limit)
+            admission, generation = await self._admissions.admit(batch_id, sha256, limit)
             if admission is Admission.REFUSED:
                 raise BatchFileLimitError(
                     f"batch {batch_id!r} already has {limit} different files for its "
@@ -183,7 +185,9 @@ class UploadIngestor:
                 existing = await self._ledger.get(batch_id, sha256)
                 if existing is not None:
                     return await self._settle(existing, file_name)
-            record = await self._process(registration, file_name, content, (sha256, md5))
+            record = await self._process(
+                registration, file_name, content, (sha256, md5), generation
+            )
             stored_now = await self._announcer.announce(record)
             if await self._ledger.create(record.as_published()):
                 return receipt_for(record, file_name, duplicate=False)
@@ -208,6 +212,7 @@ class UploadIngestor:
         file_name: str,
         content: bytes,
         digests: tuple[str, str],
+        generation: int,
     ) -> UploadRecord:
         sha256, md5 = digests
         outcome = await self._extractor.extract(content, file_name)
@@ -229,8 +234,8 @@ class UploadIngestor:
         return UploadRecord(
             batch_id=batch_id,
             correlation_id=registration.correlation_id,
-            file_upload_id=file_upload_id_for(batch_id, sha256),
-            event_id=outcome_event_id_for(batch_id, sha256),
+            file_upload_id=file_upload_id_for(batch_id, sha256, generation),
+            event_id=outcome_event_id_for(batch_id, sha256, generation),
             file_name=display_file_name(file_name),
             content_sha256=sha256,
             content_md5=md5,

@@ -62,9 +62,11 @@ class UploadLedger(Protocol):
 class FileAdmissions(Protocol):
     """The different files (by SHA-256) each batch has taken, up to the batch's limit."""
 
-    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> Admission:
+    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> tuple[Admission, int]:
         """Count the file among the batch's files unless `limit` are counted already: NEW when
-        counted now, KNOWN when it was counted before, REFUSED otherwise."""
+        counted now, KNOWN when it was counted before, REFUSED otherwise; with the file's
+        generation (how many of the batch's files were forgotten when it was admitted), which its
+        upload's ids derive from."""
         ...
 
 

@@ -22,14 +22,23 @@ class UploadStatus(StrEnum):
     DUPLICATE = "DUPLICATE"
 
 
-def file_upload_id_for(batch_id: str, content_sha256: str) -> str:
-    """The upload id: the same bytes uploaded to the same batch always get the same id."""
-    return derived_event_id("file_upload", batch_id, content_sha256)
+def _admission_parts(batch_id: str, content_sha256: str, generation: int) -> list[str]:
+    parts = [batch_id, content_sha256]
+    return [*parts, str(generation)] if generation else parts
 
 
-def outcome_event_id_for(batch_id: str, content_sha256: str) -> str:
-    """The id of the one event (provisioned or failed) announcing a file of a batch."""
-    return derived_event_id("file_upload_outcome", batch_id, content_sha256)
+def file_upload_id_for(batch_id: str, content_sha256: str, generation: int = 0) -> str:
+    """The upload id: the same bytes uploaded to the same batch always get the same id, until
+    the batch's files of erased essays are forgotten (`generation`: how many were when the file
+    was admitted), so the same file admitted again after its essay's erasure gets a new one."""
+    return derived_event_id("file_upload", *_admission_parts(batch_id, content_sha256, generation))
+
+
+def outcome_event_id_for(batch_id: str, content_sha256: str, generation: int = 0) -> str:
+    """The id of the one event (provisioned or failed) announcing a file admitted to a batch."""
+    return derived_event_id(
+        "file_upload_outcome", *_admission_parts(batch_id, content_sha256, generation)
+    )
 
 
 def display_file_name(file_name: str) -> str:

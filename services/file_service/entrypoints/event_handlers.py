@@ -1,15 +1,21 @@
-"""Event handlers: BatchEssaysRegistered tells the File Service which batches exist, and
-BatchErasureRequested that one is gone."""
+"""Event handlers: BatchEssaysRegistered tells the File Service which batches exist,
+BatchErasureRequested that one is gone, EssayUploadsErased which uploads' essays are gone."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
 
 from google.protobuf.message import Message
 
 from huleedu.events.v1 import events_pb2
 from services.file_service.adapters.batch_registry import KvBatchRegistry
 from services.mesh.consumer import Delivery, Handler, PermanentError
+
+log = logging.getLogger(__name__)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+ForgetUploads = Callable[[str, Sequence[tuple[str, str]]], Awaitable[int]]
 
 
 def registration_handler(registry: KvBatchRegistry) -> Handler:
@@ -27,8 +33,7 @@ def registration_handler(registry: KvBatchRegistry) -> Handler:
 
 def erasure_handler(registry: KvBatchRegistry, forget: Callable[[str], Awaitable[None]]) -> Handler:
     """The handler that erases what the File Service holds of an erased batch. An erasure of some
-    essays only leaves the upload records (their names and ids), which ELS's slots no longer
-    point at."""
+    essays is ELS's to resolve to uploads: it announces them in EssayUploadsErased."""
 
     async def on_erasure(event: Message, delivery: Delivery) -> None:
         if not isinstance(event, events_pb2.BatchErasureRequested):
@@ -41,3 +46,27 @@ def erasure_handler(registry: KvBatchRegistry, forget: Callable[[str], Awaitable
         await forget(event.batch_id)
 
     return on_erasure
+
+
+def uploads_erased_handler(forget: ForgetUploads) -> Handler:
+    """The handler that forgets the uploads of erased essays (idempotent: see UploadEraser)."""
+
+    async def on_uploads_erased(event: Message, delivery: Delivery) -> None:
+        if not isinstance(event, events_pb2.EssayUploadsErased):
+            raise PermanentError(f"expected EssayUploadsErased, got {type(event).__name__}")
+        if not event.batch_id:
+            raise PermanentError("EssayUploadsErased without a batch_id")
+        for upload in event.uploads:
+            if not _SHA256.fullmatch(upload.content_sha256) or not upload.file_upload_id:
+                raise PermanentError(
+                    "EssayUploadsErased names an upload without a lowercase hex SHA-256 and an "
+                    f"upload id (content_sha256 {upload.content_sha256[:80]!r})"
+                )
+        uploads = [(u.content_sha256, u.file_upload_id) for u in event.uploads]
+        erased = await forget(event.batch_id, uploads)
+        log.info(
+            "erased essays' uploads forgotten",
+            extra={"batch_id": event.batch_id, "uploads": len(uploads), "records": erased},
+        )
+
+    return on_uploads_erased

@@ -1,12 +1,15 @@
 """Least privilege on NATS (devstack/nats_users.py): a real nats-server with one user per
 service refuses a service what is not its own (another service's event, another service's KV
-bucket) and lets it do its own job."""
+bucket) and lets it do its own job, erasure included (ELS announces an erased essay's upload, the
+File Service erases its record)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import nats
 import nats.errors
@@ -21,11 +24,16 @@ from devstack.nats_users import NatsLogins
 from huleedu.events.v1 import events_pb2
 from services.batch_orchestrator.adapters.kv_batches import BUCKET as BOS_BATCHES
 from services.essay_lifecycle.adapters.deadline import JetStreamDeadlineScheduler
+from services.file_service import bootstrap as file_service
+from services.file_service.adapters.erasure import UploadEraser
+from services.file_service.adapters.file_admissions import BATCH_FILES_BUCKET, KvFileAdmissions
+from services.file_service.adapters.upload_ledger import UPLOADS_BUCKET, KvUploadLedger
+from services.file_service.domain.uploads import UploadRecord, file_upload_id_for
 from services.mesh import subjects
 from services.mesh.connection import connect_nats
 from services.mesh.dead_letters import MAX_DELIVERIES_ADVISORY
 from services.mesh.event_ids import new_metadata
-from services.mesh.publisher import EventPublisher
+from services.mesh.publisher import HEADER_TYPE, EventPublisher
 from services.mesh.settings import NatsSettings, inbox_prefix
 from services.mesh.streams import (
     EVENTS_STREAM,
@@ -229,3 +237,62 @@ async def test_a_service_hears_the_max_deliveries_advisory_of_its_own_durable_on
         await client.close()
     assert first.subject == subjects.BATCH_ESSAYS_REGISTERED
     assert not violations.of(own)
+
+
+async def test_an_erased_essays_upload_goes_from_the_essay_lifecycle_to_the_file_service(
+    users_server: NatsServer, bos_batch_key: str
+) -> None:
+    batch_id, sha256 = str(uuid.uuid4()), "ab" * 32
+    upload = events_pb2.EssayUploadsErased.Upload(
+        content_sha256=sha256, file_upload_id=file_upload_id_for(batch_id, sha256)
+    )
+    settings = settings_of(users_server, "file_service")
+    files, files_js = await connect_nats(settings, "file-service-test")
+    els, els_js = await connect_nats(settings_of(users_server, "essay_lifecycle"), "els-test")
+    try:
+        service_settings: Any = SimpleNamespace(nats=settings)
+        spec = file_service.consumer_spec(service_settings)
+        await ensure_consumer(files_js, spec, provision_wait_s=REFUSED_AFTER_S)
+        uploads_kv = await ensure_kv(files_js, UPLOADS_BUCKET, settings)
+        admissions = KvFileAdmissions(await ensure_kv(files_js, BATCH_FILES_BUCKET, settings))
+        ledger = KvUploadLedger(uploads_kv, files)
+        assert await ledger.create(upload_record(batch_id, upload))
+
+        await EventPublisher(els_js, "essay_lifecycle").publish(
+            events_pb2.EssayUploadsErased(
+                metadata=new_metadata("essay_lifecycle", correlation_id=batch_id),
+                batch_id=batch_id,
+                uploads=[upload],
+            )
+        )
+        pull = await files_js.pull_subscribe_bind(file_service.DURABLE, EVENTS_STREAM)
+        announced = None
+        while announced is None:
+            [msg] = await pull.fetch(batch=1, timeout=5)
+            await msg.ack()
+            if (msg.headers or {}).get(HEADER_TYPE) == "huleedu.events.v1.EssayUploadsErased":
+                announced = events_pb2.EssayUploadsErased.FromString(msg.data)
+        await pull.unsubscribe()
+        eraser = UploadEraser(files_js, uploads_kv, admissions)
+        uploads = [(u.content_sha256, u.file_upload_id) for u in announced.uploads]
+        assert await eraser.forget(announced.batch_id, uploads) == 1  # deleted with erase
+        assert await ledger.get(batch_id, sha256) is None
+    finally:
+        await els.drain()
+        await files.drain()
+
+
+def upload_record(batch_id: str, upload: events_pb2.EssayUploadsErased.Upload) -> UploadRecord:
+    return UploadRecord(
+        batch_id=batch_id,
+        correlation_id=batch_id,
+        file_upload_id=upload.file_upload_id,
+        event_id=str(uuid.uuid4()),
+        file_name="essay.txt",
+        content_sha256=upload.content_sha256,
+        content_md5="0" * 32,
+        file_size_bytes=1,
+        raw_storage_id=upload.content_sha256,
+        detected_format="txt",
+        published=True,
+    )

@@ -1,10 +1,13 @@
 """ELS's part of erasure against fakes of its ports: a batch becomes a tombstone holding ids only,
 its contents are erased through the Content Service once even when redelivered, events still in
-flight for it erase what they carry, and an erased essay's slot is blanked and ends its phase."""
+flight for it erase what they carry, and an erased essay's slot is blanked and ends its phase;
+its upload is announced (EssayUploadsErased) once, with the same id however often delivered."""
 
 from __future__ import annotations
 
 import contextlib
+
+from google.protobuf.message import Message
 
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
@@ -160,3 +163,62 @@ async def test_an_erased_essay_is_blanked_and_ends_the_phase_it_held_up() -> Non
     other = next(s for s in tracker.slots if s.essay.essay_id != waiting)
     assert other.essay.status == S.ESSAY_STATUS_SPELLCHECKED_SUCCESS
     assert set(essay_ids) == {s.essay.essay_id for s in tracker.slots}
+
+
+async def test_an_erased_essays_upload_is_announced_once_with_ids_only() -> None:
+    world = World()
+    batch_id, _, requests = await checked_batch(world, 2)
+    doomed = requests[0].essay_id
+    before = await world.trackers.get(batch_id)
+    assert before is not None
+    essay = next(s.essay for s in before.slots if s.essay.essay_id == doomed)
+    expected = events_pb2.EssayUploadsErased.Upload(
+        content_sha256=essay.content_sha256, file_upload_id=essay.file_upload_id
+    )
+
+    event = erasure(batch_id, doomed)
+    await world.handlers.on_erasure_requested(event)
+    await world.handlers.on_erasure_requested(event)  # redelivered: announced already
+
+    [announced] = world.publisher.of_type(events_pb2.EssayUploadsErased)
+    assert announced.batch_id == batch_id and list(announced.uploads) == [expected]
+    assert announced.metadata.causation_id == event.metadata.event_id
+    tracker = await world.trackers.get(batch_id)
+    assert tracker is not None and list(tracker.unannounced_erased_uploads) == []
+    # the content no longer stands for the erased essay: the same file is not its duplicate
+    assert essay.content_sha256 not in tracker.essay_id_by_sha256
+    assert len(tracker.essay_id_by_sha256) == 1
+
+
+async def test_an_announcement_cut_off_is_made_by_the_redelivery_with_the_same_id() -> None:
+    world = World()
+    batch_id, _, requests = await checked_batch(world, 2)
+    event = erasure(batch_id, requests[1].essay_id)
+    publish = world.publisher.publish
+
+    async def unavailable(message: Message, **_kwargs: object) -> None:
+        if isinstance(message, events_pb2.EssayUploadsErased):
+            world.publisher.published.append(message)  # stored, but the ack was lost
+            raise ConnectionError("NATS unavailable")
+        await publish(message)
+
+    world.publisher.publish = unavailable  # type: ignore[method-assign]
+    with contextlib.suppress(ConnectionError):
+        await world.handlers.on_erasure_requested(event)
+    waiting = await world.trackers.get(batch_id)
+    assert waiting is not None and len(waiting.unannounced_erased_uploads) == 1
+
+    world.publisher.publish = publish  # type: ignore[method-assign]
+    await world.handlers.on_erasure_requested(event)
+    first, second = world.publisher.of_type(events_pb2.EssayUploadsErased)
+    assert first.metadata.event_id == second.metadata.event_id  # JetStream keeps one
+    assert first.uploads == second.uploads
+    done = await world.trackers.get(batch_id)
+    assert done is not None and list(done.unannounced_erased_uploads) == []
+
+
+async def test_a_whole_batchs_erasure_announces_no_uploads() -> None:
+    world = World()
+    batch_id, _, _ = await checked_batch(world, 2)
+    await world.handlers.on_erasure_requested(erasure(batch_id))
+    assert world.publisher.of_type(events_pb2.EssayUploadsErased) == []

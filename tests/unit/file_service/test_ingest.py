@@ -107,14 +107,14 @@ class FakeAdmissions:
     def __init__(self) -> None:
         self.files: dict[str, list[str]] = {}
 
-    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> Admission:
+    async def admit(self, batch_id: str, content_sha256: str, limit: int) -> tuple[Admission, int]:
         admitted = self.files.setdefault(batch_id, [])
         if content_sha256 in admitted:
-            return Admission.KNOWN
+            return Admission.KNOWN, 0
         if len(admitted) >= limit:
-            return Admission.REFUSED
+            return Admission.REFUSED, 0
         admitted.append(content_sha256)
-        return Admission.NEW
+        return Admission.NEW, 0
 
 
 Parts = tuple[FakeRegistry, FakeExtractor, FakeContent, FakeLedger, FakeStream]

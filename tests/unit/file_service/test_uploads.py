@@ -44,10 +44,13 @@ def record(**changes: object) -> UploadRecord:
     return UploadRecord(**values)  # type: ignore[arg-type]
 
 
-def test_ids_are_deterministic_per_batch_and_content() -> None:
-    assert file_upload_id_for("b", SHA) == file_upload_id_for("b", SHA)
+def test_ids_are_deterministic_per_batch_content_and_generation() -> None:
+    assert file_upload_id_for("b", SHA) == file_upload_id_for("b", SHA, 0)
     assert file_upload_id_for("b", SHA) != file_upload_id_for("c", SHA)
     assert file_upload_id_for("b", SHA) != outcome_event_id_for("b", SHA)
+    # admitted again after its essay's erasure, in a later generation: a new upload
+    assert file_upload_id_for("b", SHA) != file_upload_id_for("b", SHA, 1)
+    assert outcome_event_id_for("b", SHA) != outcome_event_id_for("b", SHA, 1)
 
 
 def test_file_name_is_data_only() -> None:

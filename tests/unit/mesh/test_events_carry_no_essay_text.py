@@ -82,6 +82,9 @@ NOT_ESSAY_TEXT: dict[str, str] = {
     "huleedu.events.v1.BatchErasureRequested.batch_id": ID,
     "huleedu.events.v1.BatchErasureRequested.tenant_id": ID,
     "huleedu.events.v1.BatchErasureRequested.essay_ids": ID,
+    "huleedu.events.v1.EssayUploadsErased.batch_id": ID,
+    "huleedu.events.v1.EssayUploadsErased.Upload.content_sha256": ID,
+    "huleedu.events.v1.EssayUploadsErased.Upload.file_upload_id": ID,
 }
 
 # Fields that held essay text before it moved to the Content Service. `buf breaking` (FILE rules)

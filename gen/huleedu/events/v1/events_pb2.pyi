@@ -659,3 +659,64 @@ class BatchErasureRequested(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BatchErasureRequested: _TypeAlias = BatchErasureRequested  # noqa: Y015
+
+@_typing.final
+class EssayUploadsErased(_message.Message):
+    """EssayUploadsErased names the uploads of essays ELS erased (DeleteEssay), so the File Service
+    erases its records of them and takes the same files into the batch again. Ids only, never a
+    file name. Subject `huleedu.els.essay_uploads_erased.v1`; ELS → File Service.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class Upload(_message.Message):
+        """Upload is one upload of an erased essay."""
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        CONTENT_SHA256_FIELD_NUMBER: _builtins.int
+        FILE_UPLOAD_ID_FIELD_NUMBER: _builtins.int
+        content_sha256: _builtins.str
+        """Lowercase hex SHA-256 of the raw upload (the File Service's record key in the batch)."""
+        file_upload_id: _builtins.str
+        """Id the File Service gave the upload."""
+        def __init__(
+            self,
+            *,
+            content_sha256: _builtins.str = ...,
+            file_upload_id: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["content_sha256", b"content_sha256", "file_upload_id", b"file_upload_id"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    UPLOADS_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """The batch id."""
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata:
+        """Event metadata."""
+
+    @_builtins.property
+    def uploads(self) -> _containers.RepeatedCompositeFieldContainer[Global___EssayUploadsErased.Upload]:
+        """The erased essays' uploads."""
+
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        batch_id: _builtins.str = ...,
+        uploads: _abc.Iterable[Global___EssayUploadsErased.Upload] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "metadata", b"metadata", "uploads", b"uploads"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EssayUploadsErased: _TypeAlias = EssayUploadsErased  # noqa: Y015

@@ -101,6 +101,7 @@ class BatchTracker(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     ERASED_FIELD_NUMBER: _builtins.int
     PENDING_ERASURE_FIELD_NUMBER: _builtins.int
+    UNANNOUNCED_ERASED_UPLOADS_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id (also the KV key)."""
     correlation_id: _builtins.str
@@ -169,6 +170,13 @@ class BatchTracker(_message.Message):
         erasure cut off between the two is finished by the next delivery.
         """
 
+    @_builtins.property
+    def unannounced_erased_uploads(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.EssayUploadsErased.Upload]:
+        """Uploads of erased essays not yet announced in EssayUploadsErased: written with the erasure,
+        cleared once the event is stored, so an erasure cut off between the two announces them on
+        its next delivery.
+        """
+
     def __init__(
         self,
         *,
@@ -193,10 +201,11 @@ class BatchTracker(_message.Message):
         tenant_id: _builtins.str = ...,
         erased: _builtins.bool = ...,
         pending_erasure: _abc.Iterable[_builtins.str] | None = ...,
+        unannounced_erased_uploads: _abc.Iterable[_events_pb2.EssayUploadsErased.Upload] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "created_at", b"created_at", "deadline", b"deadline", "readiness", b"readiness", "registered_at", b"registered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "closed_at", b"closed_at", "closed_by_event_id", b"closed_by_event_id", "closure", b"closure", "correlation_id", b"correlation_id", "course_code", b"course_code", "created_at", b"created_at", "deadline", b"deadline", "erased", b"erased", "essay_id_by_sha256", b"essay_id_by_sha256", "held_uploads", b"held_uploads", "language", b"language", "pending_erasure", b"pending_erasure", "phases", b"phases", "readiness", b"readiness", "registered", b"registered", "registered_at", b"registered_at", "registration_event_id", b"registration_event_id", "slots", b"slots", "tenant_id", b"tenant_id", "unassigned_uploads", b"unassigned_uploads"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "closed_at", b"closed_at", "closed_by_event_id", b"closed_by_event_id", "closure", b"closure", "correlation_id", b"correlation_id", "course_code", b"course_code", "created_at", b"created_at", "deadline", b"deadline", "erased", b"erased", "essay_id_by_sha256", b"essay_id_by_sha256", "held_uploads", b"held_uploads", "language", b"language", "pending_erasure", b"pending_erasure", "phases", b"phases", "readiness", b"readiness", "registered", b"registered", "registered_at", b"registered_at", "registration_event_id", b"registration_event_id", "slots", b"slots", "tenant_id", b"tenant_id", "unannounced_erased_uploads", b"unannounced_erased_uploads", "unassigned_uploads", b"unassigned_uploads"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
