@@ -55,7 +55,7 @@ def batch_contents(tracker: BatchTracker) -> list[str]:
     for slot in tracker.slots:
         found += _essay_contents(slot.essay)
     for item in tracker.unassigned_uploads:
-        found.append(item.text_storage_id)
+        found += [item.raw_storage_id, item.text_storage_id]
     for held in tracker.held_uploads:
         found += _upload_contents(held)
     return _ids([*found, *tracker.pending_erasure])

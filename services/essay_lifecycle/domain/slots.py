@@ -193,6 +193,7 @@ def _unassigned(
         file_upload_id=event.file_upload_id,
         original_file_name=event.original_file_name,
         text_storage_id=getattr(event, "text_storage_id", ""),
+        raw_storage_id=event.raw_storage_id,
         content_sha256=event.content_sha256,
         validation_failed=upload.WhichOneof("upload") == "validation_failed",
     )

@@ -20,6 +20,7 @@ from tests.harness.coordination_events import (
     registered,
     spellcheck_command,
     spellcheck_completed,
+    validation_failed,
 )
 from tests.unit.essay_lifecycle.support import (
     RULES,
@@ -97,6 +98,23 @@ async def test_a_batch_becomes_a_tombstone_and_its_contents_are_erased_once() ->
     assert tombstone is not None and tombstone.erased
     assert list(tombstone.slots) == [] and list(tombstone.pending_erasure) == []
     assert not set(essay_ids) & set(world.essays.records)
+
+
+async def test_the_raw_bytes_of_uploads_that_found_no_slot_are_erased_with_the_batch() -> None:
+    world = World()
+    batch_id, _, _ = await checked_batch(world, 1)
+    excess = provisioned(batch_id, "essay.docx")  # a .docx: its raw bytes are not its text
+    rejected = validation_failed(batch_id, "empty.pdf")
+    await world.handlers.on_upload(excess)
+    await world.handlers.on_upload(rejected)
+
+    await world.handlers.on_erasure_requested(erasure(batch_id))
+
+    assert {
+        excess.raw_storage_id,
+        excess.text_storage_id,
+        rejected.raw_storage_id,
+    } <= world.contents.erased
 
 
 async def test_events_in_flight_for_an_erased_batch_erase_what_they_stored() -> None:

@@ -295,6 +295,7 @@ class UnassignedUpload(_message.Message):
     TEXT_STORAGE_ID_FIELD_NUMBER: _builtins.int
     CONTENT_SHA256_FIELD_NUMBER: _builtins.int
     VALIDATION_FAILED_FIELD_NUMBER: _builtins.int
+    RAW_STORAGE_ID_FIELD_NUMBER: _builtins.int
     source_event_id: _builtins.str
     """The event id of the upload."""
     resolved_by_event_id: _builtins.str
@@ -311,6 +312,8 @@ class UnassignedUpload(_message.Message):
     """Lowercase hex SHA-256 of the raw upload."""
     validation_failed: _builtins.bool
     """True when the upload had failed validation."""
+    raw_storage_id: _builtins.str
+    """Content Service storage id of the raw upload, erased with the batch."""
     def __init__(
         self,
         *,
@@ -322,10 +325,11 @@ class UnassignedUpload(_message.Message):
         text_storage_id: _builtins.str = ...,
         content_sha256: _builtins.str = ...,
         validation_failed: _builtins.bool = ...,
+        raw_storage_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_sha256", b"content_sha256", "file_upload_id", b"file_upload_id", "original_file_name", b"original_file_name", "reason", b"reason", "resolved_by_event_id", b"resolved_by_event_id", "source_event_id", b"source_event_id", "text_storage_id", b"text_storage_id", "validation_failed", b"validation_failed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_sha256", b"content_sha256", "file_upload_id", b"file_upload_id", "original_file_name", b"original_file_name", "raw_storage_id", b"raw_storage_id", "reason", b"reason", "resolved_by_event_id", b"resolved_by_event_id", "source_event_id", b"source_event_id", "text_storage_id", b"text_storage_id", "validation_failed", b"validation_failed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
