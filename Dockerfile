@@ -33,7 +33,11 @@ RUN apt-get update \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY docker/healthcheck.py ./docker/healthcheck.py
-RUN useradd --create-home --uid 10001 huleedu
+# /auth: where docker compose mounts the signing keys (the `auth-keys` volume). Docker gives a new
+# named volume the owner of the directory it is mounted on, so the `auth-init` service, running as
+# this user, can write the development keys there.
+RUN useradd --create-home --uid 10001 huleedu \
+    && mkdir /auth && chown huleedu:huleedu /auth && chmod 0700 /auth
 
 USER huleedu
 CMD ["python", "-m", "services.batch_orchestrator"]

@@ -132,9 +132,14 @@ compose-down:
 compose-logs:
 	$(COMPOSE) logs --follow
 
+# A development token for a teacher of the tenant demo, signed with the compose stack's issuer key
+# (the `auth-keys` volume), on stdout: what the E2E suite against compose sends.
+COMPOSE_TOKEN = $(COMPOSE) run --rm -T cli huleedu login --tenant demo --print
+
 # The E2E suite against the compose stack (published on the default ports) instead of its own.
 compose-e2e: install compose-up
-	HULEEDU_E2E_STACK=external NATS_URL=nats://huleedu:$${NATS_PASSWORD:-huleedu-local-dev}@127.0.0.1:4222 \
+	token=$$($(COMPOSE_TOKEN)) && HULEEDU_TOKEN=$$token HULEEDU_E2E_STACK=external \
+		NATS_URL=nats://huleedu:$${NATS_PASSWORD:-huleedu-local-dev}@127.0.0.1:4222 \
 		$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 # The compose `cluster` profile alone: three NATS nodes and instances a and b of every service
@@ -152,17 +157,21 @@ compose-cluster-down:
 
 # The E2E suite against the compose cluster, through instance a of each service.
 compose-cluster-e2e: install compose-cluster-up
-	HULEEDU_E2E_STACK=external NATS_URL=$(COMPOSE_CLUSTER_NATS) NATS_MAX_DELIVER=30 \
+	token=$$($(COMPOSE_TOKEN)) && HULEEDU_TOKEN=$$token \
+		HULEEDU_E2E_STACK=external NATS_URL=$(COMPOSE_CLUSTER_NATS) NATS_MAX_DELIVER=30 \
 		CONTENT_SERVICE_ADDR=127.0.0.1:51051 FILE_SERVICE_ADDR=127.0.0.1:51052 \
 		BATCH_ORCHESTRATOR_ADDR=127.0.0.1:51053 ESSAY_LIFECYCLE_ADDR=127.0.0.1:51054 \
 		SPELL_CHECKER_ADDR=127.0.0.1:51055 $(VENV)/bin/pytest tests/e2e -m "not compose" $(PYTEST_ARGS)
 
 # Build the image, bring the single-node stack up, run the E2E suite (and the `compose` tests of
-# the containers themselves) against it, and take it down again, volumes too, pass or fail.
+# the containers themselves) against it with a token of the stack's issuer, and take it down again,
+# volumes (and keys) too, pass or fail.
 test-compose: install
 	$(COMPOSE) up --build --detach --wait; up=$$?; \
+	if [ $$up -eq 0 ]; then token=$$($(COMPOSE_TOKEN)); up=$$?; fi; \
 	if [ $$up -eq 0 ]; then \
-		HULEEDU_E2E_STACK=external NATS_URL=nats://huleedu:$${NATS_PASSWORD:-huleedu-local-dev}@127.0.0.1:4222 \
+		HULEEDU_TOKEN=$$token HULEEDU_E2E_STACK=external \
+			NATS_URL=nats://huleedu:$${NATS_PASSWORD:-huleedu-local-dev}@127.0.0.1:4222 \
 			$(VENV)/bin/pytest tests/e2e -m "not slow" $(PYTEST_ARGS); up=$$?; \
 	fi; \
 	$(COMPOSE) down --volumes; exit $$up
@@ -224,7 +233,7 @@ test-hostile: install
 .PHONY: cluster-up cluster-down cluster-status cluster-e2e test-cluster bench-scaling
 
 cluster-up: install
-	$(PY) -m devstack.cluster up
+	$(PY) -m devstack.cluster --auth up
 
 cluster-down:
 	@if [ -x $(PY) ]; then $(PY) -m devstack.cluster down; fi

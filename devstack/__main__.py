@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devstack.cli_login import login_cli
 from devstack.commands import run_command, say
 from devstack.processes import read_pid_files
 from devstack.stack import (
@@ -22,8 +23,6 @@ from devstack.stack import (
     running_processes,
     stop_recorded,
 )
-from services.cli.credentials import token_file, write_token
-from services.mesh.auth import mint_token
 from services.mesh.health_probe import check_health
 from services.mesh.settings import SettingsError
 
@@ -35,21 +34,13 @@ def _stack(args: argparse.Namespace) -> LocalStack:
     return LocalStack(RunDir(args.run_dir), addresses, auth=args.auth)
 
 
-def _login(run_dir: RunDir, tenant: str) -> Path:
-    """A development token for a teacher of `tenant`, where the CLI reads it."""
-    path = token_file()
-    subject = os.environ.get("USER", "") or "teacher"
-    write_token(mint_token(run_dir.auth / "issuer.pem", tenant=tenant, subject=subject), path)
-    return path
-
-
 def up(args: argparse.Namespace) -> int:
     """Start the stack in the background and return once every service is SERVING."""
     stack = _stack(args)
     say(f"starting nats-server and {len(SERVICES)} services (run dir {args.run_dir})")
     stack.start()
     if args.auth:
-        token = _login(stack.run_dir, args.tenant)
+        token = login_cli(stack.run_dir.auth, args.tenant)
         say(
             f"authentication on: keys in {stack.run_dir.auth}/; a teacher token for tenant "
             f"{args.tenant} in {token} (another: huleedu login --tenant NAME)"
@@ -113,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if stack is not None:
             stack.start()
             if args.auth:
-                _login(stack.run_dir, args.tenant)
+                login_cli(stack.run_dir.auth, args.tenant)
         paths = [_shown(path) for path in args.paths]
         say(f"$ huleedu submit {' '.join(paths)}")
         return subprocess.call(

@@ -17,6 +17,7 @@ from pathlib import Path
 import nats
 import nats.errors
 
+from devstack.cli_login import login_cli
 from devstack.cluster_layout import ClusterLayout, any_free_ports, fixed_ports
 from devstack.cluster_stack import (
     DEFAULT_RUN_DIR,
@@ -30,6 +31,7 @@ from devstack.nats_cluster import ClusterError, node_health, stream_replicas
 from devstack.nats_users import OPERATOR, NatsLogins
 from devstack.processes import read_pid_files
 from devstack.stack import SERVICES, RunDir
+from services.mesh.auth import create_dev_keys
 from services.mesh.health_probe import check_health
 from services.mesh.settings import SettingsError
 
@@ -40,12 +42,21 @@ def up(args: argparse.Namespace) -> int:
     ports = any_free_ports if args.free_ports else fixed_ports
     counts = {spec.name: args.instances for spec in SERVICES}
     layout = ClusterLayout.build(ports=ports, instances=counts)
-    stack = ClusterStack(RunDir(args.run_dir), layout)
+    run_dir = RunDir(args.run_dir)
+    auth_env = create_dev_keys(run_dir.auth) if args.auth else None
+    stack = ClusterStack(run_dir, layout, auth_env=auth_env)
     say(
         f"starting {len(layout.nodes)} NATS nodes (replicas {layout.replicas}) and "
         f"{len(layout.instances)} service instances (run dir {args.run_dir})"
     )
     stack.start()
+    if args.auth:
+        token = login_cli(run_dir.auth, args.tenant)
+        say(
+            f"authentication on: keys in {run_dir.auth}/; a teacher token for tenant "
+            f"{args.tenant} in {token} (another: huleedu login --tenant NAME --issuer-key "
+            f"{run_dir.auth / 'issuer.pem'})"
+        )
     say(
         f"logs: {stack.run_dir.logs}/  layout: {layout_path(stack.run_dir)}\n"
         f"try: set -a; . {stack.run_dir.env_file}; set +a; huleedu submit examples/essays\n"
@@ -164,6 +175,17 @@ def parser() -> argparse.ArgumentParser:
         "--free-ports",
         action="store_true",
         help="listen on free ports instead of 4222-4224 and the default service ports",
+    )
+    top.add_argument(
+        "--auth",
+        action="store_true",
+        help="verify bearer tokens: create development keys under the run directory (auth/) "
+        "and log the CLI in (make cluster-up does this)",
+    )
+    top.add_argument(
+        "--tenant",
+        default="demo",
+        help="with --auth, the tenant the CLI is logged in to (default: demo)",
     )
     commands = top.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="start the cluster in the background")

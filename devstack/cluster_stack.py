@@ -6,6 +6,7 @@ under one run directory (`.run/cluster/` by default): logs/, pids/, nats/<node>/
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -51,6 +52,12 @@ def layout_path(run_dir: RunDir) -> Path:
     return run_dir.root / "cluster.json"
 
 
+def auth_path(run_dir: RunDir) -> Path:
+    """Where a cluster started with authentication records the AUTH_* settings of its
+    instances, for the instances restarted by another process."""
+    return run_dir.root / "auth.json"
+
+
 def logins_path(run_dir: RunDir) -> Path:
     """Where the running cluster's NATS passwords are kept (readable by their owner only), for
     the nodes and instances restarted by another process."""
@@ -69,9 +76,13 @@ class ClusterStack:
         extra_env: Mapping[str, str] | None = None,
         sync_always: bool = True,
         logins: NatsLogins | None = None,
+        auth_env: Mapping[str, str] | None = None,
         report: Report = _stderr,
     ) -> None:
         self.run_dir = run_dir
+        # With `auth_env` (create_dev_keys), every instance verifies bearer tokens and signs
+        # its own calls, as in the local stack started with --auth.
+        self.auth_env = dict(auth_env or {})
         self.layout = layout
         # Each instance logs in as its service's NATS user (devstack.nats_users).
         self.logins = logins or NatsLogins.generate()
@@ -101,6 +112,9 @@ class ClusterStack:
             run_dir,
             ClusterLayout.read(layout_path(run_dir)),
             logins=NatsLogins.from_json(logins_path(run_dir).read_text()),
+            auth_env=(
+                json.loads(auth_path(run_dir).read_text()) if auth_path(run_dir).exists() else None
+            ),
             report=report,
         )
         running = {p.name: p for p in read_pid_files(run_dir.pids) if p.alive}
@@ -132,6 +146,9 @@ class ClusterStack:
         for folder in (self.run_dir.logs, self.run_dir.pids, self.run_dir.nats):
             folder.mkdir(parents=True, exist_ok=True)
         write_private(logins_path(self.run_dir), self.logins.to_json())
+        auth_path(self.run_dir).unlink(missing_ok=True)
+        if self.auth_env:
+            auth_path(self.run_dir).write_text(json.dumps(self.auth_env))
         started = time.monotonic()
         deadline = started + timeout_s
         try:
@@ -168,7 +185,11 @@ class ClusterStack:
                 if node.process is not None:
                     stopped += self._stop_process(node.process)
                     node.process = None
-            for recorded in (layout_path(self.run_dir), logins_path(self.run_dir)):
+            for recorded in (
+                layout_path(self.run_dir),
+                logins_path(self.run_dir),
+                auth_path(self.run_dir),
+            ):
                 recorded.unlink(missing_ok=True)
             self.run_dir.env_file.unlink(missing_ok=True)
         return stopped
@@ -237,6 +258,7 @@ class ClusterStack:
             **INSTANCE_DEFAULTS,
             **os.environ,
             **self._extra_env,
+            **self.auth_env,
             **cluster,
             "NATS_URL": self.logins.url(instance.service, cluster["NATS_URL"]),
             "PYTHONUNBUFFERED": "1",

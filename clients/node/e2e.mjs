@@ -7,7 +7,8 @@
 //
 // Environment: PROTO_DIR (our proto/), GOOGLE_PROTO_DIR (a directory holding google/rpc/*.proto,
 // e.g. googleapis-common-protos), ESSAYS_DIR (.txt essays to upload), and the services'
-// *_ADDR of all five. Prints one JSON line with
+// *_ADDR of all five; HULEEDU_TOKEN, when set, is sent as the bearer token of every call (a stack
+// with authentication on, e.g. docker compose). Prints one JSON line with
 // what it saw; exits non-zero on the first thing that is not as documented.
 
 import assert from "node:assert/strict";
@@ -43,9 +44,28 @@ const definition = protoLoader.loadSync(
 );
 const api = grpc.loadPackageDefinition(definition).huleedu;
 const insecure = grpc.credentials.createInsecure();
-const bos = new api.batch.v1.BatchOrchestratorService(env("BATCH_ORCHESTRATOR_ADDR"), insecure);
-const files = new api.file.v1.FileService(env("FILE_SERVICE_ADDR"), insecure);
-const content = new api.content.v1.ContentService(env("CONTENT_SERVICE_ADDR"), insecure);
+// The bearer token as the `authorization` header of every call: grpc-js takes call credentials
+// only on TLS channels, so an interceptor adds it on a plain-text one.
+const token = process.env.HULEEDU_TOKEN?.trim();
+const bearer = (options, nextCall) =>
+  new grpc.InterceptingCall(nextCall(options), {
+    start(metadata, listener, next) {
+      if (token) metadata.add("authorization", `Bearer ${token}`);
+      next(metadata, listener);
+    },
+  });
+const withToken = { interceptors: [bearer] };
+const bos = new api.batch.v1.BatchOrchestratorService(
+  env("BATCH_ORCHESTRATOR_ADDR"),
+  insecure,
+  withToken,
+);
+const files = new api.file.v1.FileService(env("FILE_SERVICE_ADDR"), insecure, withToken);
+const content = new api.content.v1.ContentService(
+  env("CONTENT_SERVICE_ADDR"),
+  insecure,
+  withToken,
+);
 
 // grpc.health.v1, the standard health protocol, declared here: no npm package ships its .proto
 // alone.

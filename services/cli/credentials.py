@@ -14,8 +14,15 @@ from pathlib import Path
 
 from services.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 
-# Where `make up` keeps the development keys (devstack, run directory `.run`).
+# Where `make up` keeps the development keys (devstack, run directory `.run`); HULEEDU_ISSUER_KEY
+# names another (docker compose's `cli` service: /auth/issuer.pem).
 DEV_ISSUER_KEY = Path(".run") / "auth" / "issuer.pem"
+
+
+def issuer_key() -> Path:
+    """The development issuer key `huleedu login` signs with unless told otherwise."""
+    named = os.environ.get("HULEEDU_ISSUER_KEY", "").strip()
+    return Path(named) if named else DEV_ISSUER_KEY
 
 
 def token_file() -> Path:
@@ -54,10 +61,17 @@ def add_login_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--issuer-key",
         type=Path,
-        default=DEV_ISSUER_KEY,
+        default=issuer_key(),
         metavar="PEM",
-        help=f"the development issuer's private key (default: {DEV_ISSUER_KEY}, which `make up` "
-        "creates)",
+        help=f"the development issuer's private key (default: $HULEEDU_ISSUER_KEY, else "
+        f"{DEV_ISSUER_KEY}, which `make up` creates)",
+    )
+    sub.add_argument(
+        "--print",
+        action="store_true",
+        dest="print_token",
+        help="print the token on stdout instead of storing it (for HULEEDU_TOKEN=, grpcurl, "
+        "docker compose)",
     )
     sub.add_argument(
         "--hours", type=float, default=12.0, help="how long the token lasts (default: 12)"
@@ -69,7 +83,9 @@ def login(args: argparse.Namespace) -> int:
     if not args.issuer_key.is_file():
         raise CliError(
             f"no issuer key at {args.issuer_key}: start the local stack with `make up` (it "
-            "creates one), or get a token from your identity provider and set HULEEDU_TOKEN",
+            "creates one), get one from docker compose (`docker compose run --rm -T cli huleedu "
+            "login --tenant NAME --print`), or get a token from your identity provider and set "
+            "HULEEDU_TOKEN",
             EXIT_USAGE,
         )
     from services.mesh.auth import mint_token  # noqa: PLC0415 (JWT and gRPC only for login)
@@ -85,6 +101,9 @@ def login(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise CliError(str(error), EXIT_USAGE) from None
+    if args.print_token:
+        print(token)
+        return EXIT_OK
     path = token_file()
     write_token(token, path)
     print(f"logged in to tenant {args.tenant} as {subject} ({args.role}); token in {path}")

@@ -146,8 +146,9 @@ class MeshClient:
         message = f"{endpoint.title}: {code.name}: {error.details() or ''}"
         if code == grpc.StatusCode.UNAUTHENTICATED:
             message += (
-                "; log in with `huleedu login --tenant NAME` (local stack) or set HULEEDU_TOKEN "
-                "to a token from your identity provider"
+                "; log in with `huleedu login --tenant NAME` (local stack), or set HULEEDU_TOKEN "
+                "to a token: `export HULEEDU_TOKEN=$(docker compose run --rm -T cli huleedu login "
+                "--tenant NAME --print)` (docker compose) or one from your identity provider"
             )
         return CliError(message, EXIT_FAILED)
 

@@ -1,5 +1,6 @@
 """The cluster suite: three nats-server nodes with routes (R3) and the services as processes,
-started by devstack.cluster_stack on free ports with a temporary run directory.
+started by devstack.cluster_stack on free ports with a temporary run directory, authentication
+on as `make cluster-up` runs it (calls carry `teacher_token(cluster)`).
 
 Tests marked `cluster` take minutes and most of a small machine, so they run only when asked for
 (`make test-cluster`, i.e. `pytest -m cluster`, or HULEEDU_CLUSTER_TESTS=1); `make test` skips
@@ -19,6 +20,7 @@ from nats.js import JetStreamContext
 from devstack.cluster_layout import ClusterLayout, any_free_ports
 from devstack.cluster_stack import ClusterStack
 from devstack.stack import RunDir
+from services.mesh.auth import create_dev_keys, mint_token
 
 # Killed handlers' messages come back after the ack wait: short, so a run does not wait 30 s.
 CLUSTER_TEST_ENV = {"NATS_ACK_WAIT_S": "10", "LOG_LEVEL": "INFO"}
@@ -44,10 +46,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def cluster(tmp_path: Path) -> Iterator[ClusterStack]:
     """Three NATS nodes and two instances of every service, on free ports; stopped after the
     test (logs stay under the test's tmp_path)."""
+    run_dir = RunDir(tmp_path / "cluster")
     stack = ClusterStack(
-        RunDir(tmp_path / "cluster"),
+        run_dir,
         ClusterLayout.build(ports=any_free_ports),
         extra_env=CLUSTER_TEST_ENV,
+        auth_env=create_dev_keys(run_dir.auth),
         report=print,
     )
     stack.start()
@@ -55,6 +59,11 @@ def cluster(tmp_path: Path) -> Iterator[ClusterStack]:
         yield stack
     finally:
         stack.stop()
+
+
+def teacher_token(cluster: ClusterStack) -> str:
+    """A token for a teacher of the tenant demo, signed with the cluster's development issuer."""
+    return mint_token(cluster.run_dir.auth / "issuer.pem", tenant="demo", subject="cluster-test")
 
 
 @pytest.fixture

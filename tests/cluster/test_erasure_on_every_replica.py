@@ -17,6 +17,7 @@ from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.adapters.kv_store import BATCHES_BUCKET
+from tests.cluster.conftest import teacher_token
 from tests.harness.scaling_load import Essay, MeshDriver, jetstream_call
 from tests.support import store_files_holding, wait_until
 
@@ -37,7 +38,7 @@ async def test_a_deleted_batch_leaves_no_byte_on_any_node(
     servers = cluster.nats_url.split(",")  # as the operator
     stores = [node.folder for node in cluster.nodes]
     canary = f"Canary {uuid.uuid4().hex[:12]} flew over the mountain whith seven silver kites."
-    driver = MeshDriver(cluster.layout)
+    driver = MeshDriver(cluster.layout, token=teacher_token(cluster))
     try:
         batch_id = await driver.submit([Essay("canary.txt", ESSAY.format(canary=canary).encode())])
 

@@ -28,6 +28,7 @@ from devstack.stack import SERVICES
 from huleedu.common.v1 import common_pb2
 from services.mesh.dead_letters import HEADER_DLQ_REASON
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
+from tests.cluster.conftest import teacher_token
 from tests.harness.scaling_load import (
     CORPUS,
     BatchFlow,
@@ -89,7 +90,7 @@ async def test_thirty_batches_survive_a_lost_node_and_a_lost_instance_of_each_se
     _, js = nats_js
     essays = corpus_essays(BATCHES * ESSAYS)
     batches = [essays[i * ESSAYS : (i + 1) * ESSAYS] for i in range(BATCHES)]
-    driver = MeshDriver(cluster.layout)
+    driver = MeshDriver(cluster.layout, token=teacher_token(cluster))
     flow = BatchFlow(driver, batches, window=WINDOW)
     started = time.monotonic()
     timeline: list[str] = []

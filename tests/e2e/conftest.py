@@ -1,7 +1,8 @@
 """The running system for the E2E suite: one stack per session, started the way `make up` starts
 it (`python -m devstack up`, here on free ports with a temporary run directory), or, with
 HULEEDU_E2E_STACK=external, the stack already running at NATS_URL and the *_ADDR variables (how
-`make compose-e2e` runs the suite against docker compose)."""
+`make compose-e2e` runs the suite against docker compose; its calls then carry the token the CLI
+would send: HULEEDU_TOKEN, else the file `huleedu login` writes)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 
 from devstack.stack import StackAddresses
 from huleedu.batch.v1 import batch_service_pb2
+from services.cli.credentials import bearer_token
 from services.mesh.settings import DEFAULT_ADDRS, DEFAULT_NATS_URL
 from tests.e2e.chaos_faults import SEEDS_USED
 from tests.harness.mesh_calls import MeshCalls
@@ -46,6 +48,13 @@ class E2EStack:
     def nats_url(self) -> str:
         """The NATS URL."""
         return self.env["NATS_URL"]
+
+    @property
+    def call_metadata(self) -> tuple[tuple[str, str], ...]:
+        """The metadata of a gRPC call made straight from a test: the bearer token of a stack
+        that needs one (HULEEDU_TOKEN), else none."""
+        token = self.env.get("HULEEDU_TOKEN", "")
+        return (("authorization", f"Bearer {token}"),) if token else ()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -85,6 +94,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
     if os.environ.get("HULEEDU_E2E_STACK") == "external":
         env = {name: os.environ.get(name, default) for name, default in DEFAULT_ADDRS.items()}
         env["NATS_URL"] = os.environ.get("NATS_URL", DEFAULT_NATS_URL)
+        env["HULEEDU_TOKEN"] = bearer_token() or ""
         yield E2EStack(env, None)
         return
     run_dir = tmp_path_factory.mktemp("stack")
@@ -106,7 +116,8 @@ def authed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]
     tokens, and `up` logged the CLI in to the tenant demo (HULEEDU_TOKEN_FILE in its env)."""
     run_dir = tmp_path_factory.mktemp("authed")
     token = run_dir / "cli-token"
-    env = {**os.environ, "HULEEDU_TOKEN_FILE": str(token)}
+    # HULEEDU_TOKEN (an external stack's token) would win over the file `up` writes.
+    env = {**os.environ, "HULEEDU_TOKEN_FILE": str(token), "HULEEDU_TOKEN": ""}
     started = devstack(run_dir, "--auth", "--free-ports", "up", env=env)
     if started.returncode != 0:
         devstack(run_dir, "down")
@@ -114,7 +125,9 @@ def authed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]
     try:
         assert f"a teacher token for tenant demo in {token}" in started.stderr
         addresses = StackAddresses.read(run_dir / "stack.env")
-        yield E2EStack({**addresses.env(), "HULEEDU_TOKEN_FILE": str(token)}, run_dir)
+        yield E2EStack(
+            {**addresses.env(), "HULEEDU_TOKEN_FILE": str(token), "HULEEDU_TOKEN": ""}, run_dir
+        )
     finally:
         stopped = devstack(run_dir, "down")
         assert stopped.returncode == 0, stopped.stderr

@@ -1,6 +1,7 @@
 """The short cluster check that `make test` runs (the full one is `make test-cluster`): the
 cluster started and stopped the way `make cluster-up`/`make cluster-down` do it (on free ports,
-one instance of each service to keep it short), six batches through it while the node leading
+one instance of each service to keep it short; authentication on, the batches sent with the
+teacher token `up` wrote), six batches through it while the node leading
 the event stream is SIGKILLed and restarted with the CLI, every batch completed, nothing in the
 DLQ, and every stream's three replicas current again."""
 
@@ -12,12 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import nats
 import pytest
 
 from devstack.cluster_layout import ClusterLayout
 from devstack.processes import read_pid_files
 from devstack.stack import read_env_file
+from huleedu.batch.v1.batch_service_pb2 import ListBatchesRequest
 from huleedu.common.v1 import common_pb2
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM
 from tests.harness.scaling_load import CORPUS, BatchFlow, MeshDriver, corpus_essays, jetstream_call
@@ -35,7 +38,8 @@ ESSAYS = 5
 
 
 def cluster_cli(run_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m devstack.cluster --run-dir RUN_DIR ARGS...`."""
+    """`python -m devstack.cluster --run-dir RUN_DIR ARGS...`; the CLI's token (`--auth up`
+    logs it in) beside the run directory, not in the user's ~/.config."""
     return subprocess.run(
         [sys.executable, "-m", "devstack.cluster", "--run-dir", str(run_dir), *args],
         capture_output=True,
@@ -43,13 +47,20 @@ def cluster_cli(run_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=180,
         cwd=REPO_ROOT,
         check=False,
+        env={**os.environ, "HULEEDU_TOKEN_FILE": str(token_file(run_dir))},
     )
+
+
+def token_file(run_dir: Path) -> Path:
+    """Where `up --auth` writes the CLI's teacher token for this cluster."""
+    return run_dir.parent / "cli-token"
 
 
 async def test_a_lost_and_restarted_node_loses_no_batch(tmp_path: Path) -> None:
     run_dir = tmp_path / "cluster"
-    started = cluster_cli(run_dir, "--free-ports", "up", "--instances", "1")
+    started = cluster_cli(run_dir, "--free-ports", "--auth", "up", "--instances", "1")
     assert started.returncode == 0, started.stderr
+    assert f"a teacher token for tenant demo in {token_file(run_dir)}" in started.stderr
     try:
         layout = ClusterLayout.read(run_dir / "cluster.json")
 
@@ -68,7 +79,14 @@ async def test_a_lost_and_restarted_node_loses_no_batch(tmp_path: Path) -> None:
         client = await nats.connect(servers=operator.split(","))
         js = client.jetstream(timeout=10)
         essays = corpus_essays(BATCHES * ESSAYS, skip=400)
-        driver = MeshDriver(layout)
+        anonymous = MeshDriver(layout)
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await anonymous.call(anonymous.bos.ListBatches, ListBatchesRequest())
+        finally:
+            await anonymous.close()
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        driver = MeshDriver(layout, token=token_file(run_dir).read_text().strip())
         flow = BatchFlow(
             driver, [essays[i * ESSAYS : (i + 1) * ESSAYS] for i in range(BATCHES)], window=2
         )

@@ -93,7 +93,9 @@ def test_each_format_is_extracted_to_the_students_text(
         content = content_service_pb2_grpc.ContentServiceStub(channel)
         texts = {
             name: content.GetContent(
-                content_service_pb2.GetContentRequest(storage_id=storage_id), timeout=10
+                content_service_pb2.GetContentRequest(storage_id=storage_id),
+                timeout=10,
+                metadata=stack.call_metadata,
             ).content.decode()
             for name, storage_id in text_ids.items()
             if storage_id

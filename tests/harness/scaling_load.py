@@ -31,6 +31,7 @@ from huleedu.events.v1 import events_pb2
 from huleedu.file.v1 import file_service_pb2, file_service_pb2_grpc
 from services.cli.results import TERMINAL
 from services.mesh import subjects
+from services.mesh.auth import bearer_interceptors
 from services.mesh.streams import EVENTS_STREAM
 from tests.support import CORPUS as SHARED_CORPUS
 
@@ -68,11 +69,12 @@ def corpus_essays(count: int, *, skip: int = 0, min_words: int = 60) -> list[Ess
     raise FileNotFoundError(f"fewer than {count} usable essays in {CORPUS}")
 
 
-def round_robin_channel(target: str) -> grpc.aio.Channel:
+def round_robin_channel(target: str, token: str = "") -> grpc.aio.Channel:
     """A channel that spreads calls over every address of an `ipv4:a,b` target and skips
-    addresses that do not answer."""
+    addresses that do not answer; with `token`, every call carries it as its bearer token."""
     return grpc.aio.insecure_channel(
         target,
+        interceptors=bearer_interceptors(token) if token else None,
         options=[
             ("grpc.lb_policy_name", "round_robin"),
             ("grpc.max_send_message_length", 16 * _MIB),
@@ -91,9 +93,11 @@ def _method_name(method: object) -> str:
 class MeshDriver:
     """gRPC clients of BOS, the File Service and ELS over all their instances."""
 
-    def __init__(self, layout: ClusterLayout, *, attempt_timeout_s: float = 45.0) -> None:
+    def __init__(
+        self, layout: ClusterLayout, *, attempt_timeout_s: float = 45.0, token: str = ""
+    ) -> None:
         self._channels = [
-            round_robin_channel(layout.grpc_target(service))
+            round_robin_channel(layout.grpc_target(service), token)
             for service in ("batch_orchestrator", "file_service", "essay_lifecycle")
         ]
         self.bos = batch_service_pb2_grpc.BatchOrchestratorServiceStub(self._channels[0])

@@ -67,12 +67,15 @@ def cluster(compose: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, tuple
     ports = {name: (free_port(), free_port(), free_port()) for name in NODES}
     routes = ",".join(f"nats://127.0.0.1:{route}" for _, route, _ in ports.values())
     processes: list[ManagedProcess] = []
+    # Once, before any node starts: copied again beside each node, it was truncated and
+    # rewritten while the node started before it read it, and that node, including an empty
+    # file, ran with no users at all (a client without a password got in).
+    shutil.copy(REPO_ROOT / "docker" / "nats-users.conf", tmp_path)
     try:
         for name, (client, route, monitor) in ports.items():
             service = compose["services"][name]
             config = tmp_path / f"{name}.conf"
             config.write_text(template.replace(STORE_LINE, f'store_dir: "{tmp_path / name}"'))
-            shutil.copy(REPO_ROOT / "docker" / "nats-users.conf", tmp_path)
             env = {key: interpolate(str(value)) for key, value in service["environment"].items()}
             argv = [
                 nats_server_binary(),

@@ -17,6 +17,7 @@ from devstack.nats_users import RENDERED_PATH, USERS, NatsLogins, authorization_
 from devstack.stack import SERVICES
 from services.mesh.metrics import DEFAULT_METRICS_ADDRS
 from services.mesh.settings import DEFAULT_ADDRS
+from tests.e2e.test_compose_auth import DOCS_TOKENS
 from tests.support import REPO_ROOT
 
 NATS_URL = "nats://huleedu:${NATS_PASSWORD:-huleedu-local-dev}@nats:4222"
@@ -30,6 +31,7 @@ def login(user: str) -> str:
 
 COMPOSE_NAMES = {spec.addr_variable: spec.name.replace("_", "-") for spec in SERVICES}
 CLUSTER_NODES = ("nats-1", "nats-2", "nats-3")
+AUTH_KEYS_READ_ONLY = "${HULEEDU_AUTH_KEYS:-auth-keys}:/auth:ro"
 MAX_FILE_STORE_DEFAULT = "4GB"
 
 
@@ -58,10 +60,12 @@ def test_the_compose_file_has_nats_nats_box_and_the_five_services(
     assert services_of(compose, None) == {
         "nats",
         "nats-box",
+        "auth-init",
         *COMPOSE_NAMES.values(),
         "prometheus",
     }
     assert services_of(compose, "grafana") == {"grafana"}  # no image for it where none is pulled
+    assert services_of(compose, "cli") == {"cli"}  # `docker compose run` only
     assert "nats-data" in compose["volumes"]
 
 
@@ -70,7 +74,7 @@ def test_the_cluster_profile_has_three_nats_nodes_and_two_instances_of_each_serv
 ) -> None:
     instances = {f"{name}-{suffix}" for name in COMPOSE_NAMES.values() for suffix in "ab"}
     assert services_of(compose, "cluster") == {*CLUSTER_NODES, *instances}
-    profiles = [services_of(compose, profile) for profile in (None, "cluster", "grafana")]
+    profiles = [services_of(compose, profile) for profile in (None, "cluster", "grafana", "cli")]
     assert set(compose["services"]) == set().union(*profiles)
     published = [
         port for service in compose["services"].values() for port in service.get("ports", [])
@@ -194,7 +198,8 @@ def test_each_cluster_instance_reaches_every_node_and_its_peers_by_alias(
         assert env[variable] == expected
     for variable, addr in DEFAULT_METRICS_ADDRS.items():
         assert env[variable] == "0.0.0.0:" + addr.rsplit(":", 1)[1]
-    depends = service["depends_on"]
+    depends = dict(service["depends_on"])
+    assert depends.pop("auth-init") == {"condition": "service_completed_successfully"}
     assert {dep["condition"] for dep in depends.values()} == {"service_healthy"}
     assert set(CLUSTER_NODES) <= set(depends)
     first_wave = suffix == "a" and spec.name in {"content_service", "batch_orchestrator"}
@@ -227,8 +232,10 @@ def test_each_service_runs_from_the_one_image_with_health_and_ordering(
         "docker/healthcheck.py",
         f"127.0.0.1:{port}",
     ]
-    conditions = {dep["condition"] for dep in service["depends_on"].values()}
-    assert "nats" in service["depends_on"] and conditions == {"service_healthy"}
+    depends = dict(service["depends_on"])
+    assert depends.pop("auth-init") == {"condition": "service_completed_successfully"}
+    conditions = {dep["condition"] for dep in depends.values()}
+    assert "nats" in depends and conditions == {"service_healthy"}
 
 
 def test_the_dockerfile_copies_only_what_exists_and_installs_from_the_lock() -> None:
@@ -295,3 +302,55 @@ def test_nats_runs_with_the_users_of_the_permission_table(compose: dict[str, Any
         default = login(user.name).split(":", 1)[1] if user.name != "huleedu" else None
         expected = default or "${NATS_PASSWORD:-huleedu-local-dev}"
         assert nats["environment"][user.password_variable] == expected
+
+
+def mesh_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every container that runs a service of the mesh: the five and the cluster's instances."""
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("command", [])[:2] == ["python", "-m"]
+        and service["command"][2] in {spec.module for spec in SERVICES}
+    }
+
+
+def test_every_service_verifies_tokens_with_the_keys_auth_init_made(
+    compose: dict[str, Any],
+) -> None:
+    """Authentication on in compose: each service of both profiles mounts the keys read-only,
+    names them in AUTH_*, and starts only once `auth-init` has created them."""
+    services = mesh_services(compose)
+    assert len(services) == len(SERVICES) * 3  # the five, instances a and b
+    for name, service in services.items():
+        assert AUTH_KEYS_READ_ONLY in service["volumes"], name
+        env = service["environment"]
+        assert env["AUTH_JWKS_FILE"] == "${AUTH_JWKS_FILE:-/auth/jwks.json}", name
+        assert env["AUTH_SERVICE_KEY"] == "${AUTH_SERVICE_KEY:-/auth/services.pem}", name
+        assert env["AUTH_SERVICE_KEY_IDS"] == "${AUTH_SERVICE_KEY_IDS:-huleedu-services}", name
+        assert env["AUTH_AUDIENCE"] == "${AUTH_AUDIENCE:-huleedu}", name
+        assert service["depends_on"]["auth-init"] == {
+            "condition": "service_completed_successfully"
+        }, name
+    assert "auth-keys" in compose["volumes"]
+
+
+def test_auth_init_creates_the_keys_once_and_the_cli_signs_with_them(
+    compose: dict[str, Any],
+) -> None:
+    init = compose["services"]["auth-init"]
+    assert init["image"] == "huleedu-mesh:dev" and "restart" not in init
+    assert init["command"] == ["python", "-m", "services.mesh.dev_keys", "/auth"]
+    assert (REPO_ROOT / "services" / "mesh" / "dev_keys.py").exists()
+    assert init["volumes"] == ["${HULEEDU_AUTH_KEYS:-auth-keys}:/auth"]  # writable: it writes
+    assert init["environment"]["AUTH_JWKS_FILE"] == "${AUTH_JWKS_FILE:-/auth/jwks.json}"
+    cli = compose["services"]["cli"]
+    assert cli["image"] == "huleedu-mesh:dev" and cli["volumes"] == [AUTH_KEYS_READ_ONLY]
+    assert cli["environment"]["HULEEDU_ISSUER_KEY"] == "/auth/issuer.pem"
+    assert cli["depends_on"] == {"auth-init": {"condition": "service_completed_successfully"}}
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    # A new named volume takes the owner of the directory it is mounted on.
+    assert "mkdir /auth && chown huleedu:huleedu /auth" in dockerfile
+
+
+def test_the_docs_show_the_token_commands_as_the_compose_tests_run_them() -> None:
+    assert f"```sh\n{DOCS_TOKENS}```" in (REPO_ROOT / "docs" / "compose.md").read_text()
