@@ -7,7 +7,6 @@ pays for one of them, and `huleedu --help` or a usage error for neither (no gRPC
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -134,9 +133,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("batch_id", metavar="BATCH_ID")
     sub.add_argument(
         "--tenant",
-        default=os.environ.get("HULEEDU_TENANT", ""),
-        help="the tenant (school) whose records to read (default: $HULEEDU_TENANT, else the "
-        "local tenant of a stack without authentication)",
+        help="the tenant (school) whose records to read (default: the tenant of the CLI's "
+        "token, else $HULEEDU_TENANT, else the local tenant of a stack without authentication)",
     )
     sub.add_argument("--json", action="store_true", help="one JSON object per record")
 

@@ -45,6 +45,21 @@ def bearer_token() -> str | None:
     return None
 
 
+def token_tenant() -> str | None:
+    """The tenant claim of this command's token (read, not verified: the services verify it),
+    or None without a token."""
+    import jwt  # noqa: PLC0415 (only the commands that need it pay for the import)
+
+    token = bearer_token()
+    if token is None:
+        return None
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as error:
+        raise CliError(f"the CLI's token is not a JWT ({error}); run `huleedu login`") from error
+    return str(claims.get("tenant", ""))
+
+
 def write_token(token: str, path: Path) -> None:
     """Store `token` where only this user can read it."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from services.cli import audit_view, stream_view, trace_view
+from services.cli.credentials import token_tenant
 from services.cli.endpoints import resolve_endpoints
+from services.cli.errors import EXIT_USAGE, CliError
 from services.cli.render import announce_on_stderr
 from services.cli.retry import RetryHorizon, resolve_horizon_s
 from services.mesh.tracing import configure_tracing
@@ -47,15 +50,31 @@ async def _trace(args: argparse.Namespace) -> int:
     )
 
 
+def _audit_tenant(named: str | None) -> str:
+    """The tenant whose records `huleedu audit` reads: the token's; one named beside a token must
+    be the token's own, since the batch's essays are looked up with that token."""
+    own = token_tenant()
+    if own is None:
+        return named if named is not None else os.environ.get("HULEEDU_TENANT", "")
+    if named is not None and named != own:
+        raise CliError(
+            f"--tenant {named} is not the tenant of the CLI's token ({own}); log in to that "
+            f"tenant (`huleedu login --tenant {named}`) to read its records",
+            EXIT_USAGE,
+        )
+    return own
+
+
 async def _audit(args: argparse.Namespace) -> int:
     from services.cli.mesh_client import MeshClient  # noqa: PLC0415 (gRPC for this one only)
 
+    tenant = _audit_tenant(args.tenant)
     endpoints = resolve_endpoints(args)
     async with MeshClient(endpoints, retries=_retries(args)) as mesh:
         essays = await mesh.list_batch_essays(args.batch_id)
     client, reads = await stream_view.connect(endpoints.nats_url, _retries(args))
     try:
-        entries, contents = await audit_view.audit_trail(reads, args.tenant, args.batch_id, essays)
+        entries, contents = await audit_view.audit_trail(reads, tenant, args.batch_id, essays)
     finally:
         await stream_view.close_quietly(client)
     return audit_view.print_trail(args.batch_id, entries, contents, as_json=args.json)

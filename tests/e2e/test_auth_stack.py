@@ -120,3 +120,26 @@ def test_huleedu_delete_erases_a_batch_only_for_its_school(
         time.sleep(0.2)
     nats_log = (stack.run_dir / "logs" / "nats-server.log").read_text()
     assert "Permissions Violation" not in nats_log
+
+
+def test_huleedu_audit_reads_the_tokens_school(authed_stack: E2EStack, tmp_path: Path) -> None:
+    stack = authed_stack
+    essay = tmp_path / "audited.txt"
+    essay.write_text(
+        (SAMPLE / "amira_hassan_phones.txt").read_text(encoding="utf-8")
+        + f"\nWritten once, for the audit {uuid.uuid4()}.\n",
+        encoding="utf-8",
+    )
+    submitted = huleedu(stack, "submit", "--json", str(essay))
+    assert submitted.returncode == 0, submitted.stderr
+    batch_id = json.loads(submitted.stdout)["batch_id"]
+
+    audit = huleedu(stack, "audit", "--json", batch_id)
+    assert audit.returncode == 0, audit.stderr
+    records = [json.loads(line) for line in audit.stdout.splitlines()]
+    assert records and {record["tenant"] for record in records} == {"demo"}
+    assert any(record["service"] == "file_service" for record in records), records
+
+    elsewhere = huleedu(stack, "audit", "--tenant", "other-school", batch_id)
+    assert elsewhere.returncode == 2
+    assert "not the tenant of the CLI's token (demo)" in elsewhere.stderr
