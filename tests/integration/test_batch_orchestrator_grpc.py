@@ -14,8 +14,10 @@ import pytest
 from huleedu.batch.v1 import batch_service_pb2 as pb
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
+from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
 from services.batch_orchestrator.adapters.kv_batches import BUCKET, KvBatchRepository
 from services.batch_orchestrator.bootstrap import utc_now
+from services.batch_orchestrator.domain.erasure import essay_erased
 from services.batch_orchestrator.domain.publishing import registered_event_id
 from services.batch_orchestrator.domain.registration import (
     BatchRequest,
@@ -269,3 +271,37 @@ async def test_watch_right_after_register_always_finds_the_batch(bos: Bos) -> No
 
     batches = await asyncio.gather(*(register_then_watch() for _ in range(40)))
     assert all(b.status == Status.Value("BATCH_STATUS_AWAITING_CONTENT") for b in batches)
+
+
+async def test_an_update_in_flight_cannot_bring_an_erased_essays_name_back(
+    bos: Bos, nats_settings: NatsSettings
+) -> None:
+    kv = await ensure_kv(bos.js, BUCKET, nats_settings)
+    repository = KvBatchRepository(bos.js, kv)
+    essay_id = str(uuid.uuid4())
+    batch = new_batch(
+        validate_registration(
+            BatchRequest(expected_essay_count=1, course_code="ENG5", language="en"),
+            RegistrationPolicy(),
+        ),
+        batch_id=str(uuid.uuid4()),
+        essay_ids=[essay_id],
+        correlation_id=str(uuid.uuid4()),
+        now=utc_now(),
+    )
+    await repository.add(batch)
+    await repository.update(batch.batch_id, lambda doc: essay_erased(doc, essay_id))
+
+    def late_ready(doc: BatchRecord) -> BatchRecord:  # an event published before the erasure
+        doc.ready_essays.add(
+            essay_id=essay_id, text_storage_id="t", original_file_name="amira_hassan.txt"
+        )
+        return doc
+
+    stored = await repository.update(batch.batch_id, late_ready)
+    assert stored is not None
+    assert [(r.essay_id, r.original_file_name) for r in stored.batch.ready_essays] == [
+        (essay_id, "")
+    ]
+    entry = await kv.get(batch.batch_id)
+    assert b"amira_hassan" not in (entry.value or b"")

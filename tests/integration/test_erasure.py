@@ -267,6 +267,14 @@ async def test_a_deleted_essay_is_erased_and_its_neighbour_kept(
 
     blank = await wait_until(erased, timeout_s=30, message="the essay erased")
     assert not (blank.text_storage_id or blank.original_file_name or blank.corrections)
+    batch = (
+        await world.mesh.batch_stub.GetBatch(
+            batch_pb.GetBatchRequest(batch_id=batch_id), metadata=anna
+        )
+    ).batch
+    assert list(batch.erased_essay_ids) == [doomed.essay_id]
+    named = {r.essay_id: r.original_file_name for r in batch.ready_essays}
+    assert named == {doomed.essay_id: "", kept.essay_id: "essay-1.txt"}
     await wait_until(
         lambda: not store_files_holding([nats_server.store_dir], needle),
         timeout_s=30,

@@ -54,6 +54,7 @@ from nats.js.errors import (
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from huleedu.internal.bos.v1.batch_record_pb2 import BatchRecord
+from services.batch_orchestrator.domain.erasure import without_erased
 from services.batch_orchestrator.domain.errors import BackendUnavailable, BatchNotFound
 from services.batch_orchestrator.domain.ports import (
     Added,
@@ -173,7 +174,8 @@ class KvBatchRepository:
         """Compare-and-set `change` onto the document; None if there is no such batch."""
 
         def mutate(doc: BatchRecord | None) -> BatchRecord | None:
-            return None if doc is None else change(doc)
+            changed = None if doc is None else change(doc)
+            return None if changed is None else without_erased(changed)
 
         with _backend(f"updating batch {batch_id}"):
             result = await self._committer.update(batch_id, mutate)

@@ -41,6 +41,34 @@ def tombstone(batch: BatchRecord, now: datetime) -> BatchRecord:
     return left
 
 
+def without_erased(batch: BatchRecord) -> BatchRecord:
+    """`batch` with nothing of its erased essays but their ids: no file name, no storage id, no
+    failure detail (which may name the file). Applied to every write of the record, so an event
+    still in flight when an essay was erased cannot bring its name back."""
+    erased = set(batch.erased_essay_ids)
+    if not erased:
+        return batch
+    refs = [*batch.ready_essays]
+    for phase in batch.phase_states:
+        refs += phase.processed_essays
+    for ref in refs:
+        if ref.essay_id in erased:
+            ref.original_file_name = ""
+            ref.text_storage_id = ""
+    for failure in batch.validation_failures:
+        if failure.essay_id in erased:
+            failure.original_file_name = ""
+            failure.detail = ""
+    return batch
+
+
+def essay_erased(batch: BatchRecord, essay_id: str) -> BatchRecord:
+    """`batch` with `essay_id` among its erased essays, and nothing of it left but its id."""
+    if essay_id not in batch.erased_essay_ids:
+        batch.erased_essay_ids.append(essay_id)
+    return without_erased(batch)
+
+
 class BatchEraser:
     """Erases batches and essays on request, and batches past their retention."""
 
@@ -82,6 +110,7 @@ class BatchEraser:
                 batch.batch_id, f"batch {batch.batch_id} has no essay {shown(essay_id)}"
             )
         await self._publish(batch, [essay_id])
+        await self._repository.update(batch.batch_id, lambda doc: essay_erased(doc, essay_id))
         log.info("essay erasure ordered", extra={"batch_id": batch.batch_id, "essay_id": essay_id})
         return batch
 

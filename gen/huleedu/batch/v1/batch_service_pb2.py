@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from huleedu.common.v1 import common_pb2 as huleedu_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$huleedu/batch/v1/batch_service.proto\x12\x10huleedu.batch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ehuleedu/common/v1/common.proto\"\x8d\x01\n\x0b\x42\x61tchCounts\x12\x10\n\x08\x65xpected\x18\x01 \x01(\r\x12\x10\n\x08\x61ssigned\x18\x02 \x01(\r\x12\x19\n\x11\x66\x61iled_validation\x18\x03 \x01(\r\x12\x0e\n\x06\x65xcess\x18\x04 \x01(\r\x12\x14\n\x0cspellchecked\x18\x05 \x01(\r\x12\x19\n\x11spellcheck_failed\x18\x06 \x01(\r\"\x97\x02\n\nPhaseState\x12\'\n\x05phase\x18\x01 \x01(\x0e\x32\x18.huleedu.common.v1.Phase\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.PhaseStatus\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x10processed_essays\x18\x05 \x03(\x0b\x32\x1b.huleedu.common.v1.EssayRef\x12\x18\n\x10\x66\x61iled_essay_ids\x18\x06 \x03(\t\"\xfa\x06\n\x05\x42\x61tch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.BatchStatus\x12\x13\n\x0b\x63ourse_code\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x19\n\x11teacher_reference\x18\x06 \x01(\t\x12\x11\n\tessay_ids\x18\x07 \x03(\t\x12\x35\n\treadiness\x18\x08 \x01(\x0b\x32\".huleedu.common.v1.ReadinessConfig\x12(\n\x06phases\x18\t \x03(\x0e\x32\x18.huleedu.common.v1.Phase\x12-\n\x06\x63ounts\x18\n \x01(\x0b\x32\x1d.huleedu.batch.v1.BatchCounts\x12\x32\n\x0cphase_states\x18\x0b \x03(\x0b\x32\x1c.huleedu.batch.v1.PhaseState\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\x13validation_failures\x18\x0f \x03(\x0b\x32$.huleedu.common.v1.ValidationFailure\x12\x38\n\x0e\x65xcess_content\x18\x10 \x03(\x0b\x32 .huleedu.common.v1.ExcessContent\x12\x16\n\x0e\x66\x61ilure_reason\x18\x11 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x12 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07partial\x18\x14 \x01(\x08\x12\x15\n\rmissing_count\x18\x15 \x01(\r\x12\x31\n\x0cready_essays\x18\x16 \x03(\x0b\x32\x1b.huleedu.common.v1.EssayRef\x12\x18\n\x10\x66\x61iled_essay_ids\x18\x17 \x03(\t\x12\x11\n\ttenant_id\x18\x18 \x01(\t\x12\x12\n\ncreated_by\x18\x19 \x01(\t\"\xfa\x01\n\x14RegisterBatchRequest\x12\x1c\n\x14\x65xpected_essay_count\x18\x01 \x01(\r\x12\x13\n\x0b\x63ourse_code\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12(\n\x06phases\x18\x04 \x03(\x0e\x32\x18.huleedu.common.v1.Phase\x12\x35\n\treadiness\x18\x05 \x01(\x0b\x32\".huleedu.common.v1.ReadinessConfig\x12\r\n\x05title\x18\x06 \x01(\t\x12\x19\n\x11teacher_reference\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"T\n\x15RegisterBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tessay_ids\x18\x02 \x03(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\"#\n\x0fGetBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"&\n\x12\x44\x65leteBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"<\n\x13\x44\x65leteBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ssay_count\x18\x02 \x01(\r\"8\n\x12\x44\x65leteEssayRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x65ssay_id\x18\x02 \x01(\t\"9\n\x13\x44\x65leteEssayResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x65ssay_id\x18\x02 \x01(\t\":\n\x10GetBatchResponse\x12&\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.huleedu.batch.v1.Batch\"%\n\x11WatchBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"<\n\x12WatchBatchResponse\x12&\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.huleedu.batch.v1.Batch\";\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListBatchesResponse\x12(\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x17.huleedu.batch.v1.Batch\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xbe\x04\n\x18\x42\x61tchOrchestratorService\x12`\n\rRegisterBatch\x12&.huleedu.batch.v1.RegisterBatchRequest\x1a\'.huleedu.batch.v1.RegisterBatchResponse\x12Q\n\x08GetBatch\x12!.huleedu.batch.v1.GetBatchRequest\x1a\".huleedu.batch.v1.GetBatchResponse\x12Y\n\nWatchBatch\x12#.huleedu.batch.v1.WatchBatchRequest\x1a$.huleedu.batch.v1.WatchBatchResponse0\x01\x12Z\n\x0bListBatches\x12$.huleedu.batch.v1.ListBatchesRequest\x1a%.huleedu.batch.v1.ListBatchesResponse\x12Z\n\x0b\x44\x65leteBatch\x12$.huleedu.batch.v1.DeleteBatchRequest\x1a%.huleedu.batch.v1.DeleteBatchResponse\x12Z\n\x0b\x44\x65leteEssay\x12$.huleedu.batch.v1.DeleteEssayRequest\x1a%.huleedu.batch.v1.DeleteEssayResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$huleedu/batch/v1/batch_service.proto\x12\x10huleedu.batch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ehuleedu/common/v1/common.proto\"\x8d\x01\n\x0b\x42\x61tchCounts\x12\x10\n\x08\x65xpected\x18\x01 \x01(\r\x12\x10\n\x08\x61ssigned\x18\x02 \x01(\r\x12\x19\n\x11\x66\x61iled_validation\x18\x03 \x01(\r\x12\x0e\n\x06\x65xcess\x18\x04 \x01(\r\x12\x14\n\x0cspellchecked\x18\x05 \x01(\r\x12\x19\n\x11spellcheck_failed\x18\x06 \x01(\r\"\x97\x02\n\nPhaseState\x12\'\n\x05phase\x18\x01 \x01(\x0e\x32\x18.huleedu.common.v1.Phase\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.PhaseStatus\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x10processed_essays\x18\x05 \x03(\x0b\x32\x1b.huleedu.common.v1.EssayRef\x12\x18\n\x10\x66\x61iled_essay_ids\x18\x06 \x03(\t\"\x94\x07\n\x05\x42\x61tch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.huleedu.common.v1.BatchStatus\x12\x13\n\x0b\x63ourse_code\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x19\n\x11teacher_reference\x18\x06 \x01(\t\x12\x11\n\tessay_ids\x18\x07 \x03(\t\x12\x35\n\treadiness\x18\x08 \x01(\x0b\x32\".huleedu.common.v1.ReadinessConfig\x12(\n\x06phases\x18\t \x03(\x0e\x32\x18.huleedu.common.v1.Phase\x12-\n\x06\x63ounts\x18\n \x01(\x0b\x32\x1d.huleedu.batch.v1.BatchCounts\x12\x32\n\x0cphase_states\x18\x0b \x03(\x0b\x32\x1c.huleedu.batch.v1.PhaseState\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\x13validation_failures\x18\x0f \x03(\x0b\x32$.huleedu.common.v1.ValidationFailure\x12\x38\n\x0e\x65xcess_content\x18\x10 \x03(\x0b\x32 .huleedu.common.v1.ExcessContent\x12\x16\n\x0e\x66\x61ilure_reason\x18\x11 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x12 \x01(\t\x12,\n\x08\x64\x65\x61\x64line\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07partial\x18\x14 \x01(\x08\x12\x15\n\rmissing_count\x18\x15 \x01(\r\x12\x31\n\x0cready_essays\x18\x16 \x03(\x0b\x32\x1b.huleedu.common.v1.EssayRef\x12\x18\n\x10\x66\x61iled_essay_ids\x18\x17 \x03(\t\x12\x11\n\ttenant_id\x18\x18 \x01(\t\x12\x12\n\ncreated_by\x18\x19 \x01(\t\x12\x18\n\x10\x65rased_essay_ids\x18\x1b \x03(\t\"\xfa\x01\n\x14RegisterBatchRequest\x12\x1c\n\x14\x65xpected_essay_count\x18\x01 \x01(\r\x12\x13\n\x0b\x63ourse_code\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12(\n\x06phases\x18\x04 \x03(\x0e\x32\x18.huleedu.common.v1.Phase\x12\x35\n\treadiness\x18\x05 \x01(\x0b\x32\".huleedu.common.v1.ReadinessConfig\x12\r\n\x05title\x18\x06 \x01(\t\x12\x19\n\x11teacher_reference\x18\x07 \x01(\t\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"T\n\x15RegisterBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x11\n\tessay_ids\x18\x02 \x03(\t\x12\x16\n\x0e\x63orrelation_id\x18\x03 \x01(\t\"#\n\x0fGetBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"&\n\x12\x44\x65leteBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"<\n\x13\x44\x65leteBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ssay_count\x18\x02 \x01(\r\"8\n\x12\x44\x65leteEssayRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x65ssay_id\x18\x02 \x01(\t\"9\n\x13\x44\x65leteEssayResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x65ssay_id\x18\x02 \x01(\t\":\n\x10GetBatchResponse\x12&\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.huleedu.batch.v1.Batch\"%\n\x11WatchBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"<\n\x12WatchBatchResponse\x12&\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.huleedu.batch.v1.Batch\";\n\x12ListBatchesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x13ListBatchesResponse\x12(\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x17.huleedu.batch.v1.Batch\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xbe\x04\n\x18\x42\x61tchOrchestratorService\x12`\n\rRegisterBatch\x12&.huleedu.batch.v1.RegisterBatchRequest\x1a\'.huleedu.batch.v1.RegisterBatchResponse\x12Q\n\x08GetBatch\x12!.huleedu.batch.v1.GetBatchRequest\x1a\".huleedu.batch.v1.GetBatchResponse\x12Y\n\nWatchBatch\x12#.huleedu.batch.v1.WatchBatchRequest\x1a$.huleedu.batch.v1.WatchBatchResponse0\x01\x12Z\n\x0bListBatches\x12$.huleedu.batch.v1.ListBatchesRequest\x1a%.huleedu.batch.v1.ListBatchesResponse\x12Z\n\x0b\x44\x65leteBatch\x12$.huleedu.batch.v1.DeleteBatchRequest\x1a%.huleedu.batch.v1.DeleteBatchResponse\x12Z\n\x0b\x44\x65leteEssay\x12$.huleedu.batch.v1.DeleteEssayRequest\x1a%.huleedu.batch.v1.DeleteEssayResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,31 +38,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PHASESTATE']._serialized_start=268
   _globals['_PHASESTATE']._serialized_end=547
   _globals['_BATCH']._serialized_start=550
-  _globals['_BATCH']._serialized_end=1440
-  _globals['_REGISTERBATCHREQUEST']._serialized_start=1443
-  _globals['_REGISTERBATCHREQUEST']._serialized_end=1693
-  _globals['_REGISTERBATCHRESPONSE']._serialized_start=1695
-  _globals['_REGISTERBATCHRESPONSE']._serialized_end=1779
-  _globals['_GETBATCHREQUEST']._serialized_start=1781
-  _globals['_GETBATCHREQUEST']._serialized_end=1816
-  _globals['_DELETEBATCHREQUEST']._serialized_start=1818
-  _globals['_DELETEBATCHREQUEST']._serialized_end=1856
-  _globals['_DELETEBATCHRESPONSE']._serialized_start=1858
-  _globals['_DELETEBATCHRESPONSE']._serialized_end=1918
-  _globals['_DELETEESSAYREQUEST']._serialized_start=1920
-  _globals['_DELETEESSAYREQUEST']._serialized_end=1976
-  _globals['_DELETEESSAYRESPONSE']._serialized_start=1978
-  _globals['_DELETEESSAYRESPONSE']._serialized_end=2035
-  _globals['_GETBATCHRESPONSE']._serialized_start=2037
-  _globals['_GETBATCHRESPONSE']._serialized_end=2095
-  _globals['_WATCHBATCHREQUEST']._serialized_start=2097
-  _globals['_WATCHBATCHREQUEST']._serialized_end=2134
-  _globals['_WATCHBATCHRESPONSE']._serialized_start=2136
-  _globals['_WATCHBATCHRESPONSE']._serialized_end=2196
-  _globals['_LISTBATCHESREQUEST']._serialized_start=2198
-  _globals['_LISTBATCHESREQUEST']._serialized_end=2257
-  _globals['_LISTBATCHESRESPONSE']._serialized_start=2259
-  _globals['_LISTBATCHESRESPONSE']._serialized_end=2347
-  _globals['_BATCHORCHESTRATORSERVICE']._serialized_start=2350
-  _globals['_BATCHORCHESTRATORSERVICE']._serialized_end=2924
+  _globals['_BATCH']._serialized_end=1466
+  _globals['_REGISTERBATCHREQUEST']._serialized_start=1469
+  _globals['_REGISTERBATCHREQUEST']._serialized_end=1719
+  _globals['_REGISTERBATCHRESPONSE']._serialized_start=1721
+  _globals['_REGISTERBATCHRESPONSE']._serialized_end=1805
+  _globals['_GETBATCHREQUEST']._serialized_start=1807
+  _globals['_GETBATCHREQUEST']._serialized_end=1842
+  _globals['_DELETEBATCHREQUEST']._serialized_start=1844
+  _globals['_DELETEBATCHREQUEST']._serialized_end=1882
+  _globals['_DELETEBATCHRESPONSE']._serialized_start=1884
+  _globals['_DELETEBATCHRESPONSE']._serialized_end=1944
+  _globals['_DELETEESSAYREQUEST']._serialized_start=1946
+  _globals['_DELETEESSAYREQUEST']._serialized_end=2002
+  _globals['_DELETEESSAYRESPONSE']._serialized_start=2004
+  _globals['_DELETEESSAYRESPONSE']._serialized_end=2061
+  _globals['_GETBATCHRESPONSE']._serialized_start=2063
+  _globals['_GETBATCHRESPONSE']._serialized_end=2121
+  _globals['_WATCHBATCHREQUEST']._serialized_start=2123
+  _globals['_WATCHBATCHREQUEST']._serialized_end=2160
+  _globals['_WATCHBATCHRESPONSE']._serialized_start=2162
+  _globals['_WATCHBATCHRESPONSE']._serialized_end=2222
+  _globals['_LISTBATCHESREQUEST']._serialized_start=2224
+  _globals['_LISTBATCHESREQUEST']._serialized_end=2283
+  _globals['_LISTBATCHESRESPONSE']._serialized_start=2285
+  _globals['_LISTBATCHESRESPONSE']._serialized_end=2373
+  _globals['_BATCHORCHESTRATORSERVICE']._serialized_start=2376
+  _globals['_BATCHORCHESTRATORSERVICE']._serialized_end=2950
 # @@protoc_insertion_point(module_scope)

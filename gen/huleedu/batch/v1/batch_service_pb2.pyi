@@ -145,6 +145,7 @@ class Batch(_message.Message):
     FAILED_ESSAY_IDS_FIELD_NUMBER: _builtins.int
     TENANT_ID_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
+    ERASED_ESSAY_IDS_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id."""
     status: _common_pb2.BatchStatus.ValueType
@@ -223,6 +224,10 @@ class Batch(_message.Message):
     def failed_essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Essays that failed in a phase (including ready essays a phase outcome did not account for)."""
 
+    @_builtins.property
+    def erased_essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Essays erased one by one (DeleteEssay): their slots stay, with no file name or storage id."""
+
     def __init__(
         self,
         *,
@@ -251,10 +256,11 @@ class Batch(_message.Message):
         failed_essay_ids: _abc.Iterable[_builtins.str] | None = ...,
         tenant_id: _builtins.str = ...,
         created_by: _builtins.str = ...,
+        erased_essay_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "counts", b"counts", "created_at", b"created_at", "deadline", b"deadline", "readiness", b"readiness", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "completed_at", b"completed_at", "correlation_id", b"correlation_id", "counts", b"counts", "course_code", b"course_code", "created_at", b"created_at", "created_by", b"created_by", "deadline", b"deadline", "essay_ids", b"essay_ids", "excess_content", b"excess_content", "failed_essay_ids", b"failed_essay_ids", "failure_reason", b"failure_reason", "language", b"language", "missing_count", b"missing_count", "partial", b"partial", "phase_states", b"phase_states", "phases", b"phases", "readiness", b"readiness", "ready_essays", b"ready_essays", "status", b"status", "teacher_reference", b"teacher_reference", "tenant_id", b"tenant_id", "title", b"title", "updated_at", b"updated_at", "validation_failures", b"validation_failures"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "completed_at", b"completed_at", "correlation_id", b"correlation_id", "counts", b"counts", "course_code", b"course_code", "created_at", b"created_at", "created_by", b"created_by", "deadline", b"deadline", "erased_essay_ids", b"erased_essay_ids", "essay_ids", b"essay_ids", "excess_content", b"excess_content", "failed_essay_ids", b"failed_essay_ids", "failure_reason", b"failure_reason", "language", b"language", "missing_count", b"missing_count", "partial", b"partial", "phase_states", b"phase_states", "phases", b"phases", "readiness", b"readiness", "ready_essays", b"ready_essays", "status", b"status", "teacher_reference", b"teacher_reference", "tenant_id", b"tenant_id", "title", b"title", "updated_at", b"updated_at", "validation_failures", b"validation_failures"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

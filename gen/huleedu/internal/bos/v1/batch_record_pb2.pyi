@@ -61,6 +61,7 @@ class BatchRecord(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
     ERASED_AT_FIELD_NUMBER: _builtins.int
+    ERASED_ESSAY_IDS_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.str
     """The batch id."""
     status: _common_pb2.BatchStatus.ValueType
@@ -145,6 +146,12 @@ class BatchRecord(_message.Message):
         ids only, answered as missing, so events still in flight for the batch are dropped.
         """
 
+    @_builtins.property
+    def erased_essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Essays erased one by one (DeleteEssay): their file names and storage ids are taken out of
+        this record and kept out of it by every later update (as in huleedu.batch.v1.Batch).
+        """
+
     def __init__(
         self,
         *,
@@ -174,10 +181,11 @@ class BatchRecord(_message.Message):
         tenant_id: _builtins.str = ...,
         created_by: _builtins.str = ...,
         erased_at: _timestamp_pb2.Timestamp | None = ...,
+        erased_essay_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["completed_at", b"completed_at", "counts", b"counts", "created_at", b"created_at", "deadline", b"deadline", "erased_at", b"erased_at", "readiness", b"readiness", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "completed_at", b"completed_at", "correlation_id", b"correlation_id", "counts", b"counts", "course_code", b"course_code", "created_at", b"created_at", "created_by", b"created_by", "deadline", b"deadline", "erased_at", b"erased_at", "essay_ids", b"essay_ids", "excess_content", b"excess_content", "failed_essay_ids", b"failed_essay_ids", "failure_reason", b"failure_reason", "language", b"language", "missing_count", b"missing_count", "partial", b"partial", "phase_states", b"phase_states", "phases", b"phases", "readiness", b"readiness", "ready_essays", b"ready_essays", "status", b"status", "teacher_reference", b"teacher_reference", "tenant_id", b"tenant_id", "title", b"title", "updated_at", b"updated_at", "validation_failures", b"validation_failures"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "completed_at", b"completed_at", "correlation_id", b"correlation_id", "counts", b"counts", "course_code", b"course_code", "created_at", b"created_at", "created_by", b"created_by", "deadline", b"deadline", "erased_at", b"erased_at", "erased_essay_ids", b"erased_essay_ids", "essay_ids", b"essay_ids", "excess_content", b"excess_content", "failed_essay_ids", b"failed_essay_ids", "failure_reason", b"failure_reason", "language", b"language", "missing_count", b"missing_count", "partial", b"partial", "phase_states", b"phase_states", "phases", b"phases", "readiness", b"readiness", "ready_essays", b"ready_essays", "status", b"status", "teacher_reference", b"teacher_reference", "tenant_id", b"tenant_id", "title", b"title", "updated_at", b"updated_at", "validation_failures", b"validation_failures"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
