@@ -120,10 +120,14 @@ def batch_details(batch: Batch) -> str:
             f"finished {timestamp_text(state.finished_at)}"
         )
     for failure in batch.validation_failures:
+        if failure.essay_id in batch.erased_essay_ids:
+            continue  # its name and detail were erased with it; the erased line counts it
         lines.append(
             f"failed       {failure.original_file_name}: {error_code(failure.error_code)}: "
             f"{failure.detail}"
         )
+    if batch.erased_essay_ids:
+        lines.append(f"erased       {', '.join(batch.erased_essay_ids)}")
     for item in batch.excess_content:
         lines.append(f"excess       {item.original_file_name}: {excess_reason(item.reason)}")
     if batch.partial:
