@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import difflib
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -96,7 +97,8 @@ def mesh_client(env: Mapping[str, str]) -> MeshClient:
         essay=endpoint("Essay Lifecycle Service", "ESSAY_LIFECYCLE_ADDR"),
         nats_url=env["NATS_URL"],
     )
-    return MeshClient(endpoints, timeout_s=60.0, retries=RetryHorizon(60.0, print), token="")
+    retries = RetryHorizon(60.0, lambda line: print(line, file=sys.stderr))
+    return MeshClient(endpoints, timeout_s=60.0, retries=retries, token="")
 
 
 def rebase(correction: Correction, extracted: str, original: str) -> Correction:
