@@ -25,6 +25,7 @@ cores, most of it plain pyspellchecker (`--sample`, `--old-engine-essays`); `--e
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -236,13 +237,18 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"no {path}: the corpus is not beside the repository", file=sys.stderr)
             return 2
+    tree, load_before = tree_state(), os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="huleedu-quality-") as cache:
         result = measure(args, Path(cache))
     result.update(
         {
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "tree": tree_state(),
-            "machine": machine(),
+            "tree": tree,
+            "machine": {
+                **machine(),
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            },
             "arguments": {k: v for k, v in vars(args).items() if k not in ("results", "name")},
             "budget": budget_reference(RESULTS),
         }

@@ -342,6 +342,11 @@ def _resources_section(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _load(machine: Mapping[str, Any], when: str) -> str:
+    figures = machine.get(f"load_average_{when}")
+    return " / ".join(f"{x:.1f}" for x in figures) if figures else "–"
+
+
 def markdown(result: Mapping[str, Any]) -> str:
     """The report."""
     tree = result["tree"]
@@ -351,7 +356,9 @@ def markdown(result: Mapping[str, Any]) -> str:
         "# Spelling quality (issue 19)",
         "",
         f"`python -m bench.spellcheck_quality` at {tree['commit']}{changes}, "
-        f"{result['generated_at']}, on {load['cpus']} CPUs ({load['platform']}).",
+        f"{result['generated_at']}, on {load['cpus']} CPUs ({load['platform']}); load "
+        f"average {_load(load, 'before')} before, {_load(load, 'after')} after (CPU figures "
+        "grow when the machine is busy).",
         "",
         "| target | figure | met |",
         "|---|---|---|",
