@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import psutil
 
@@ -50,7 +50,7 @@ class ServiceEssay:
     result: CheckResult
 
 
-@dataclass
+@dataclass(frozen=True)
 class TagRun:
     """One language tag through the service: each essay by file name; CPU seconds and peak RSS
     (MiB) of each process over the run; how long it took."""
@@ -58,7 +58,6 @@ class TagRun:
     essays: dict[str, ServiceEssay]
     usage: dict[str, dict[str, float]]
     seconds: float
-    batches: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -215,7 +214,7 @@ async def _tag_run(
         usage = sampler.stop()
         seconds = time.monotonic() - started
         essays = await _read_back(client, batch_ids, files)
-    return TagRun(essays, usage, seconds, list(batch_ids))
+    return TagRun(essays, usage, seconds)
 
 
 def check_through_service(
