@@ -39,7 +39,13 @@ from bench.e2e_budget import tree_state
 from bench.spellcheck_lists import measure as measure_lists
 from bench.spellcheck_report import budget_reference, targets, write_report
 from bench.spellcheck_scoring import GOLD, TAGS, Essay, annotated_essays, tally, tuning_half
-from bench.spellcheck_service import StackRun, TagRun, check_through_service, cpu_ms_per_essay
+from bench.spellcheck_service import (
+    BATCH_SIZE,
+    StackRun,
+    TagRun,
+    check_through_service,
+    cpu_ms_per_essay,
+)
 from bench.spellcheck_swedish import SENTENCES_PER_TEXT, memory_in_fresh_processes
 from bench.spellcheck_swedish import tally as tally_swell
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
@@ -154,15 +160,19 @@ def swedish_in_context(
 
 
 def old_engine(
-    essays: Mapping[str, Essay], ours: StackRun, count: int, seed: int, timeout_s: float
+    essays: Mapping[str, Essay], ours: StackRun, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """The pyspellchecker engine through its own stack on a seeded sample of the essays, and
-    ours (from the full run) on the same sample."""
-    names = sorted(random.Random(seed).sample(sorted(essays), min(count, len(essays))))
+    """The pyspellchecker engine through its own stack on a seeded sample of the essays
+    (`--old-engine-essays`), and ours (from the full run) on the same sample."""
+    count, seed = min(args.old_engine_essays, len(essays)), args.seed
+    names = sorted(random.Random(seed).sample(sorted(essays), count))
     sample = {name: essays[name] for name in names}
     files = {name: text for name, (text, _) in sample.items()}
     old = check_through_service(
-        {tag: files for tag in TAGS}, timeout_s=timeout_s, settings=OLD_ENGINE
+        {tag: files for tag in TAGS},
+        timeout_s=args.timeout_s,
+        batch_size=args.batch_size,
+        settings=OLD_ENGINE,
     )
     figures: dict[str, Any] = {"essays": len(names), "seed": seed}
     for tag in TAGS:
@@ -200,7 +210,7 @@ def measure(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
         f"service: {len(essays)} essays x {len(TAGS)} tags, {len(swell)} SweLL texts",
         file=sys.stderr,
     )
-    run = check_through_service(jobs, timeout_s=args.timeout_s)
+    run = check_through_service(jobs, timeout_s=args.timeout_s, batch_size=args.batch_size)
     checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, cache))
     checkers.preload([*TAGS, SWEDISH])  # loading is not checking: timed apart by the workers
     result: dict[str, Any] = {
@@ -210,9 +220,7 @@ def measure(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     }
     if args.old_engine_essays:
         print(f"old engine: {args.old_engine_essays} essays", file=sys.stderr)
-        result["old_engine"] = old_engine(
-            essays, run, args.old_engine_essays, args.seed, args.timeout_s
-        )
+        result["old_engine"] = old_engine(essays, run, args)
     print(f"misspelling lists: at most {args.sample} pairs each", file=sys.stderr)
     result["lists"] = measure_lists(args.sample, args.seed, cache)
     result["worker_memory_mib"] = memory_in_fresh_processes(MEMORY_LANGUAGES)
@@ -228,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swell-texts", type=int, help="the first N SweLL texts (all)")
     parser.add_argument(
         "--old-engine-essays", type=int, default=150, help="pyspellchecker's sample (0: none)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="essays per batch (25: a class)"
     )
     parser.add_argument("--timeout-s", type=float, default=1800.0, help="per tag's batches")
     parser.add_argument("--results", type=Path, default=RESULTS)

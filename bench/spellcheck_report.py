@@ -179,10 +179,12 @@ def _english_section(result: Mapping[str, Any]) -> list[str]:
     lines = [
         "## In context, through the service (`spelling_gold`)",
         "",
-        "Each essay uploaded as a .txt file to a batch of its tag, its corrections read back with "
-        "GetEssay. Right: an annotated error changed to the annotators' word; wrong word: an "
-        "annotated error changed to another; false: a change where nothing is annotated. The "
-        "ranking was tuned on the tuning half: the report half is the fair figure.",
+        f"Each essay uploaded as a .txt file to a batch of its tag (batches of "
+        f"{result.get('arguments', {}).get('batch_size', '?')} essays, as a class), its "
+        "corrections read back with GetEssay. Right: an annotated error changed to the "
+        "annotators' word; wrong word: an annotated error changed to another; false: a change "
+        "where nothing is annotated. The ranking was tuned on the tuning half: the report half "
+        "is the fair figure.",
         "",
         *_GOLD_HEAD,
     ]

@@ -1,5 +1,6 @@
-"""A few annotated essays through the running stack (bench.spellcheck_service): the corrections
-GetEssay gives back, scored against the gold, are the in-process engine's."""
+"""A few annotated essays, and a few SweLL texts as `sv`, through the running stack
+(bench.spellcheck_service): the corrections GetEssay gives back, scored, are the in-process
+engine's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.spellcheck_quality import choose_swell
 from bench.spellcheck_scoring import GOLD, annotated_essays, tally
 from bench.spellcheck_service import (
     SPELL_CHECKER,
@@ -15,11 +17,16 @@ from bench.spellcheck_service import (
     cpu_ms_per_essay,
     rebase,
 )
+from bench.spellcheck_swedish import tally as tally_swell
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
 from services.spell_checker.domain.model import Correction
+from tests.harness.swedish_corpus import SWELL, LabelledText
 
-pytestmark = pytest.mark.skipif(not GOLD.is_file(), reason="../shared/corpus is not there")
+pytestmark = pytest.mark.skipif(
+    not (GOLD.is_file() and SWELL.is_file()), reason="../shared/corpus is not there"
+)
 ESSAYS = 6
+SWELL_TEXTS = 3
 TAGS = ("en", "en-GB")
 
 
@@ -33,11 +40,19 @@ def chosen() -> dict[str, tuple[str, list[tuple[int, int, str]]]]:
 
 
 @pytest.fixture(scope="module")
-def run(chosen: dict[str, tuple[str, list[tuple[int, int, str]]]]) -> StackRun:
+def swedish() -> dict[str, LabelledText]:
+    """The first SweLL texts."""
+    return choose_swell(SWELL_TEXTS)
+
+
+@pytest.fixture(scope="module")
+def run(
+    chosen: dict[str, tuple[str, list[tuple[int, int, str]]]], swedish: dict[str, LabelledText]
+) -> StackRun:
     files = {name: text for name, (text, _) in chosen.items()}
-    return check_through_service(
-        {tag: files for tag in TAGS}, timeout_s=240, settings={"SPELL_CHECKER_WORKERS": "1"}
-    )
+    jobs = {tag: files for tag in TAGS}
+    jobs["sv"] = {name: labelled.text for name, labelled in swedish.items()}
+    return check_through_service(jobs, timeout_s=240, settings={"SPELL_CHECKER_WORKERS": "1"})
 
 
 def test_the_service_corrects_as_the_engine_does(
@@ -57,6 +72,20 @@ def test_the_service_corrects_as_the_engine_does(
         in_process = tally((ours[n], s) for n, s in spans.items())
         assert by_service == in_process
         assert by_service["right"] > 0
+
+
+def test_the_service_checks_swedish_as_the_engine_does(
+    run: StackRun, swedish: dict[str, LabelledText], tmp_path: Path
+) -> None:
+    checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, tmp_path))
+    service = run.tags["sv"].essays
+    ours = {name: checkers.check("sv", labelled.text) for name, labelled in swedish.items()}
+    assert {n: e.result.corrections for n, e in service.items()} == {
+        n: r.corrections for n, r in ours.items()
+    }
+    by_service = tally_swell((swedish[n], service[n].result) for n in sorted(swedish))
+    assert by_service == tally_swell((swedish[n], ours[n]) for n in sorted(swedish))
+    assert by_service["texts"] == SWELL_TEXTS and by_service["correct_word_tokens"] > 0
 
 
 def test_the_service_read_back_the_repaired_text_and_rebased_its_offsets(
