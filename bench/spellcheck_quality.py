@@ -92,7 +92,7 @@ def differences(
         for name in sorted(ours)
         if service.essays[name].result.corrections != ours[name].corrections
     ]
-    shown = [
+    shown: list[dict[str, object]] = [
         {
             "essay": name,
             "service": [str(c) for c in service.essays[name].result.corrections],
