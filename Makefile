@@ -190,19 +190,25 @@ bench-budget: install
 	$(PY) -m bench.e2e_budget $(if $(wildcard bench/results/budget_before.json),--before \
 		bench/results/budget_before.json) $(BENCH_ARGS)
 
-# What the `huleedu` CLI itself costs (issue 15): `huleedu --help` start-up, and CPU per essay and
-# time to the first RPC of 8 parallel `huleedu submit` of 25 essays → bench/results/cli_submit.json.
-# Spelling fixes in context on the annotated essays of ../shared/corpus/spelling_gold (issue 19).
-.PHONY: bench-spelling-gold
+# Spelling quality (issue 19). The whole report, through the running service: fix precision and
+# recall on ../shared/corpus/spelling_gold per English tag, Swedish on SweLL, the old engine on a
+# sample, the misspelling lists, speed per word, CPU per essay, memory per worker, each target met
+# or not → bench/results/spellcheck_quality.{json,md} (about 20 minutes).
+.PHONY: bench-spelling-quality bench-spelling-gold bench-spelling-swedish
+bench-spelling-quality: install
+	$(PY) -m bench.spellcheck_quality $(BENCH_ARGS)
+
+# The engine alone, in this process, on the same annotated essays (quick, for tuning).
 bench-spelling-gold: install
 	$(PY) -m bench.spellcheck_gold
 
-# Swedish (`sv`) on SweLL learner text in ../shared/corpus/swedish (issue 19): changes to tokens
-# annotated correct, flags on those annotated wrong, the index and a worker's memory.
-.PHONY: bench-spelling-swedish
+# Swedish (`sv`) on SweLL learner text in ../shared/corpus/swedish, in this process: changes to
+# tokens annotated correct, flags on those annotated wrong, the index and a worker's memory.
 bench-spelling-swedish: install
 	$(PY) -m bench.spellcheck_swedish
 
+# What the `huleedu` CLI itself costs (issue 15): `huleedu --help` start-up, and CPU per essay and
+# time to the first RPC of 8 parallel `huleedu submit` of 25 essays → bench/results/cli_submit.json.
 .PHONY: bench-cli
 bench-cli: install
 	$(PY) -m bench.cli_submit

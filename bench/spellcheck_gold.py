@@ -19,95 +19,23 @@ essays are written. Writes bench/results/spellcheck_gold.json.
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 
+from bench.spellcheck_scoring import GOLD, TAGS, Essay, annotated_essays, halves, tally
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
-from services.spell_checker.domain.model import Correction
 from tests.harness.spellcheck_common import machine, write_result
-from tests.support import CORPUS
-
-GOLD = CORPUS / "spelling_gold" / "gold.tsv"
-FIRST_ANNOTATED = 1001  # e0001-e1000 are ELLIPSE essays, which carry no spelling annotation
-TAGS = ("en", "en-GB", "en-US")
-
-Span = tuple[int, int, str]  # start, end, the annotators' word
-Essay = tuple[str, list[Span]]  # text, annotated errors
-
-
-def tuning_half(file_name: str) -> bool:
-    """Whether an essay is in the half the ranking is tuned on (a fixed hash of its name)."""
-    return hashlib.sha256(file_name.encode("utf-8")).digest()[0] % 2 == 0
-
-
-def read_gold() -> dict[str, list[Span]]:
-    """The annotated errors of each essay file."""
-    spans: dict[str, list[Span]] = defaultdict(list)
-    with GOLD.open(encoding="utf-8", newline="") as rows:
-        for row in csv.DictReader(rows, delimiter="\t"):
-            spans[row["essay_file"]].append((int(row["start"]), int(row["end"]), row["right"]))
-    return spans
-
-
-def annotated_essays() -> dict[str, Essay]:
-    """Every essay the annotation covers, with or without errors, by file name."""
-    gold = read_gold()
-    paths = sorted(
-        path for path in (CORPUS / "essays").glob("e*.txt") if int(path.stem[1:]) >= FIRST_ANNOTATED
-    )
-    return {
-        path.name: (path.read_bytes().decode("utf-8"), gold.get(path.name, [])) for path in paths
-    }
-
-
-def halves(essays: dict[str, Essay]) -> tuple[list[Essay], list[Essay]]:
-    """The tuning half and the report half."""
-    tuning = [essay for name, essay in essays.items() if tuning_half(name)]
-    report = [essay for name, essay in essays.items() if not tuning_half(name)]
-    return tuning, report
-
-
-def judge(correction: Correction, spans: list[Span]) -> str:
-    """right, wrong word or false (see the module docstring)."""
-    end = correction.offset + correction.length
-    touched = [s for s in spans if s[0] < end and correction.offset < s[1]]
-    if not touched:
-        return "false"
-    return "right" if any(correction.replacement == s[2] for s in touched) else "wrong word"
 
 
 def measure(checkers: LanguageCheckers, tag: str, essays: list[Essay]) -> dict[str, object]:
     """The counts, rates and most common false changes of one tag."""
-    outcomes: Counter[str] = Counter()
-    false_changes: Counter[str] = Counter()
     checker = checkers.checker(tag)
     started = time.process_time()
-    for text, spans in essays:
-        for correction in checker.check(text).corrections:
-            outcome = judge(correction, spans)
-            outcomes[outcome] += 1
-            if outcome == "false":
-                false_changes[f"{correction.original} -> {correction.replacement}"] += 1
+    checked = [(checker.check(text).corrections, spans) for text, spans in essays]
     seconds = time.process_time() - started
-    changes = sum(outcomes.values())
-    errors = sum(len(spans) for _, spans in essays)
-    return {
-        "essays": len(essays),
-        "annotated_errors": errors,
-        "changes": changes,
-        "right": outcomes["right"],
-        "wrong_word": outcomes["wrong word"],
-        "false": outcomes["false"],
-        "fix_precision": round(outcomes["right"] / changes, 4) if changes else None,
-        "recall": round(outcomes["right"] / errors, 4),
-        "cpu_ms_per_essay": round(1000 * seconds / len(essays), 3),
-        "most_common_false": false_changes.most_common(5),
-    }
+    return {**tally(checked), "cpu_ms_per_essay": round(1000 * seconds / len(essays), 3)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,143 +1,275 @@
-"""`python -m bench.spellcheck_quality`: share of misspellings corrected to the gold word, ours
-beside plain pyspellchecker, on every list in ../shared/corpus/misspellings, in one run.
+"""`python -m bench.spellcheck_quality`: everything issue 19 asks of the spell checker, per
+language, in one run and one report (bench/results/spellcheck_quality.{json,md}):
 
-* ours: the Spell Checker's answer for the misspelling as a text (a one-word text opens a
-  sentence, so the proper-noun rule does not apply);
-* plain: pyspellchecker checking the same text the way it checks any text: its own tokenizer
-  (`split_words`), `correction()` for each word; for a one-word misspelling that is exactly
-  `SpellChecker().correction(misspelling)`;
-* plain, whole string: `correction()` called on the raw string even when it holds a space or a
-  hyphen (`swim wear` -> `swimwear` by deleting the space); no word checker sees text that way,
-  so it is reported beside the others but not used for "not worse";
-* our engine: the English engine alone on the raw string, against the line above; it leaves a
-  word it is unsure of unchanged (the product's precision rule), which counts as wrong here;
-* our top 1: the engine's best-ranked candidate, unsure or not: the ranking's own accuracy,
-  judged against plain pyspellchecker (`top1_not_worse`, `top1_points_over_plain`).
+* in context, through the running service (bench.spellcheck_service): the 1,500 essays of
+  ../shared/corpus/spelling_gold as `en`, `en-GB` and `en-US`, each change judged right, wrong
+  word or false (bench.spellcheck_scoring), on the tuning half, the report half and all; the
+  same essays checked by the engine in this process, which must give the same corrections;
+* Swedish (`sv`) through the service too: the SweLL learner texts of ../shared/corpus/swedish
+  (ten sentences a text), tokens annotated correct that were changed, and tokens annotated
+  incorrect that were flagged or changed (bench.spellcheck_swedish's counting);
+* the old engine (`SPELL_CHECKER_ENGINE=pyspellchecker`) through a second stack, on a seeded
+  sample of the essays (it takes about 0.1 s a word), beside ours on the same sample;
+* the CPU per essay of every process in the service runs (the Spell Checker's workers apart)
+  against the per-essay budget of issue 15 (12 ms for the whole mesh);
+* top 1 on every misspelling list against plain pyspellchecker, and the speed per word against
+  its `correction()`, as a ratio measured in the same run (bench.spellcheck_lists);
+* the memory of a worker with each language loaded (a fresh interpreter per language, as
+  bench.spellcheck_swedish measures it), and of the service's workers after the run.
 
-Answers are compared with the gold word ignoring case (pyspellchecker answers in lower case).
-Only the held-out 30 % of each list is scored (`bench.learn_edits.held_out`): the error model is
-learned from the rest. Lists whose held-out part is longer than --sample pairs are sampled with a
-fixed seed (the JSON says which). Plain
-pyspellchecker runs in worker processes (0.1 s a word) with PYTHONHASHSEED fixed.
+Every target is marked met or not met in the .md. The full run takes about 20 minutes on two
+cores, most of it plain pyspellchecker (`--sample`, `--old-engine-essays`); `--essays` and
+`--swell-texts` make a quick run on part of the corpus.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
-import re
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bench.learn_edits import held_out, read_pairs
-from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
-from services.spell_checker.domain.corrector import Ranking
-from tests.harness.spellcheck_common import (
-    MISSPELLINGS,
-    machine,
-    reference_corrections,
-    write_result,
+from bench.e2e_budget import tree_state
+from bench.spellcheck_lists import measure as measure_lists
+from bench.spellcheck_report import budget_reference, targets, write_report
+from bench.spellcheck_scoring import GOLD, TAGS, Essay, annotated_essays, tally, tuning_half
+from bench.spellcheck_service import (
+    BATCH_SIZE,
+    StackRun,
+    TagRun,
+    check_through_service,
+    cpu_ms_per_essay,
 )
+from bench.spellcheck_swedish import SENTENCES_PER_TEXT, memory_in_fresh_processes
+from bench.spellcheck_swedish import tally as tally_swell
+from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
+from services.spell_checker.domain.model import CheckResult
+from tests.harness.spellcheck_common import RESULTS, machine
+from tests.harness.swedish_corpus import SWELL, LabelledText, texts
+
+SWEDISH = "sv"
+MEMORY_LANGUAGES = ("en", "en-GB", "en-US", SWEDISH)
+OLD_ENGINE = {"SPELL_CHECKER_ENGINE": "pyspellchecker"}
+_DIFFERENCES_SHOWN = 5
 
 
-def score(answers: Sequence[str | None], golds: Sequence[str]) -> float:
-    """Percent of answers equal to their gold word, ignoring case."""
-    right = sum(1 for a, g in zip(answers, golds, strict=True) if a and a.lower() == g.lower())
-    return round(100 * right / len(golds), 2)
+def gold_figures(results: Mapping[str, CheckResult], essays: Mapping[str, Essay]) -> dict[str, Any]:
+    """The tally of all the essays, with the tuning half and the report half beside it."""
 
+    def part(names: Sequence[str]) -> dict[str, object]:
+        return tally((results[name].corrections, essays[name][1]) for name in names)
 
-_PLAIN_WORD = re.compile(r"\w[\w']*\w|\w")  # pyspellchecker's own tokenizer
-
-
-def plain_on_text(text: str, answers: dict[str, str | None]) -> str:
-    """`text` as pyspellchecker corrects it: each of its words through correction()."""
-    return _PLAIN_WORD.sub(lambda m: answers[m.group(0)] or m.group(0), text)
-
-
-def _first(ranking: Ranking) -> str | None:
-    return ranking.candidates[0][0] if ranking.candidates else None
-
-
-def measure(sample: int, seed: int, cache_dir: Path) -> dict[str, object]:
-    """Score every list."""
-    checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, cache_dir, memo_size=0))
-    english = checkers.checker("en")
-    engine = checkers.corrector("en")
-    lists: dict[str, dict[str, object]] = {}
-    for path in sorted(MISSPELLINGS.glob("*.tsv")):
-        pairs = [pair for pair in read_pairs(path) if held_out(pair)]
-        sampled = len(pairs) > sample
-        chosen = random.Random(seed).sample(pairs, sample) if sampled else pairs
-        wrong = [w for w, _ in chosen]
-        golds = [g for _, g in chosen]
-        started = time.perf_counter()
-        ours = [english.check(w).corrected_text for w in wrong]
-        ours_s = time.perf_counter() - started
-        ours_engine = [engine.correct(w) for w in wrong]
-        ours_top1 = [_first(engine.candidates(w.lower())) for w in wrong]
-        words = {m.group(0) for w in wrong for m in _PLAIN_WORD.finditer(w)}
-        started = time.perf_counter()
-        plain = reference_corrections(sorted(words | set(wrong)))
-        plain_s = time.perf_counter() - started
-        plain_text = [plain_on_text(w, plain.answers) for w in wrong]
-        plain_whole = [plain.answers[w] for w in wrong]
-        single = [i for i, w in enumerate(wrong) if _PLAIN_WORD.fullmatch(w)]
-        ours_percent = score(ours, golds)
-        plain_percent = score(plain_text, golds)
-        top1_percent = score(ours_top1, golds)
-        lists[path.stem] = {
-            "held_out_pairs": len(pairs),
-            "pairs_scored": len(chosen),
-            "sampled": sampled,
-            "seed": seed if sampled else None,
-            "ours_percent": ours_percent,
-            "plain_pyspellchecker_percent": plain_percent,
-            "ours_not_worse": ours_percent >= plain_percent,
-            "ours_top1_percent": top1_percent,
-            "top1_not_worse": top1_percent >= plain_percent,
-            "top1_points_over_plain": round(top1_percent - plain_percent, 2),
-            "single_word_pairs": len(single),
-            "single_word_ours_percent": score(
-                [ours[i] for i in single], [golds[i] for i in single]
-            ),
-            "single_word_plain_percent": score(
-                [plain_whole[i] for i in single], [golds[i] for i in single]
-            ),
-            "plain_whole_string_percent": score(plain_whole, golds),
-            "ours_engine_whole_string_percent": score(ours_engine, golds),
-            "engine_answers_differing_from_plain": sum(
-                1 for a, b in zip(ours_engine, plain_whole, strict=True) if a != b
-            ),
-            "ours_seconds": round(ours_s, 3),
-            "plain_wall_seconds": round(plain_s, 1),
-        }
-        print(f"{path.stem}: {lists[path.stem]}", file=sys.stderr)
+    names = sorted(essays)
     return {
-        "what": (
-            "top-1 accuracy (case-insensitive) on the held-out part of the misspelling lists; "
-            "see the docstring"
-        ),
-        "lists": lists,
-        "ours_not_worse_on_every_list": all(e["ours_not_worse"] for e in lists.values()),
-        "top1_not_worse_on_every_list": all(e["top1_not_worse"] for e in lists.values()),
-        "machine": machine(),
+        **part(names),
+        "tuning_half": part([n for n in names if tuning_half(n)]),
+        "report_half": part([n for n in names if not tuning_half(n)]),
     }
 
 
-def main() -> None:
-    """Run and write bench/results/spellcheck_quality.json."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sample", type=int, default=500, help="pairs per list at most")
+def in_process(
+    checkers: LanguageCheckers, tag: str, texts_by_name: Mapping[str, str]
+) -> tuple[dict[str, CheckResult], float]:
+    """Each text checked by the engine in this process; CPU ms per text."""
+    started = time.process_time()
+    results = {name: checkers.check(tag, text) for name, text in texts_by_name.items()}
+    return results, round(1000 * (time.process_time() - started) / len(texts_by_name), 3)
+
+
+def differences(
+    service: TagRun, ours: Mapping[str, CheckResult]
+) -> tuple[int, list[dict[str, object]]]:
+    """How many essays the service corrected otherwise than the engine in this process, and
+    the first few of them."""
+    differing = [
+        name
+        for name in sorted(ours)
+        if service.essays[name].result.corrections != ours[name].corrections
+    ]
+    shown: list[dict[str, object]] = [
+        {
+            "essay": name,
+            "service": [str(c) for c in service.essays[name].result.corrections],
+            "in_process": [str(c) for c in ours[name].corrections],
+        }
+        for name in differing[:_DIFFERENCES_SHOWN]
+    ]
+    return len(differing), shown
+
+
+def english_in_context(
+    run: StackRun, checkers: LanguageCheckers, essays: Mapping[str, Essay]
+) -> dict[str, Any]:
+    """Per English tag: the service's figures, the engine's in this process, and whether they
+    agree essay by essay."""
+    figures: dict[str, Any] = {}
+    texts_by_name = {name: text for name, (text, _) in essays.items()}
+    for tag in TAGS:
+        service = run.tags[tag]
+        ours, ours_cpu = in_process(checkers, tag, texts_by_name)
+        differing, shown = differences(service, ours)
+        service_results = {name: e.result for name, e in service.essays.items()}
+        figures[tag] = {
+            "service": gold_figures(service_results, essays),
+            "in_process": gold_figures(ours, essays),
+            "essays_corrected_differently": differing,
+            "differences": shown,
+            "essays_not_spellchecked": sum(
+                e.status != "SPELLCHECKED_SUCCESS" for e in service.essays.values()
+            ),
+            "essays_repaired_by_file_service": sum(
+                e.text != texts_by_name[name] for name, e in service.essays.items()
+            ),
+            "service_seconds": round(service.seconds, 1),
+            "cpu_ms_per_essay": cpu_ms_per_essay(service),
+            "in_process_cpu_ms_per_essay": ours_cpu,
+        }
+    return figures
+
+
+def swedish_in_context(
+    run: StackRun, checkers: LanguageCheckers, labelled: Mapping[str, LabelledText]
+) -> dict[str, Any]:
+    """SweLL through the service and in this process."""
+    service = run.tags[SWEDISH]
+    ours, ours_cpu = in_process(checkers, SWEDISH, {n: t.text for n, t in labelled.items()})
+    differing, shown = differences(service, ours)
+    names = sorted(labelled)
+    return {
+        "texts_of_sentences": SENTENCES_PER_TEXT,
+        "service": tally_swell((labelled[n], service.essays[n].result) for n in names),
+        "in_process": tally_swell((labelled[n], ours[n]) for n in names),
+        "texts_corrected_differently": differing,
+        "differences": shown,
+        "texts_not_spellchecked": sum(
+            e.status != "SPELLCHECKED_SUCCESS" for e in service.essays.values()
+        ),
+        "texts_repaired_by_file_service": sum(
+            e.text != labelled[n].text for n, e in service.essays.items()
+        ),
+        "service_seconds": round(service.seconds, 1),
+        "cpu_ms_per_text": cpu_ms_per_essay(service),
+        "in_process_cpu_ms_per_text": ours_cpu,
+    }
+
+
+def old_engine(
+    essays: Mapping[str, Essay], ours: StackRun, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The pyspellchecker engine through its own stack on a seeded sample of the essays
+    (`--old-engine-essays`), and ours (from the full run) on the same sample."""
+    count, seed = min(args.old_engine_essays, len(essays)), args.seed
+    names = sorted(random.Random(seed).sample(sorted(essays), count))
+    sample = {name: essays[name] for name in names}
+    files = {name: text for name, (text, _) in sample.items()}
+    old = check_through_service(
+        {tag: files for tag in TAGS},
+        timeout_s=args.timeout_s,
+        batch_size=args.batch_size,
+        settings=OLD_ENGINE,
+    )
+    figures: dict[str, Any] = {"essays": len(names), "seed": seed}
+    for tag in TAGS:
+        old_results = {n: e.result for n, e in old.tags[tag].essays.items()}
+        our_results = {n: ours.tags[tag].essays[n].result for n in names}
+        figures[tag] = {
+            "pyspellchecker": tally((old_results[n].corrections, sample[n][1]) for n in names),
+            "ours": tally((our_results[n].corrections, sample[n][1]) for n in names),
+            "pyspellchecker_cpu_ms_per_essay": cpu_ms_per_essay(old.tags[tag]),
+        }
+    return figures
+
+
+def choose_essays(limit: int | None, seed: int) -> dict[str, Essay]:
+    """The annotated essays, or a seeded sample of `limit` of them."""
+    essays = annotated_essays()
+    if limit is None or limit >= len(essays):
+        return essays
+    return {n: essays[n] for n in sorted(random.Random(seed).sample(sorted(essays), limit))}
+
+
+def choose_swell(limit: int | None) -> dict[str, LabelledText]:
+    """SweLL as texts, by the file name each is uploaded as (the first `limit` of them)."""
+    labelled = list(texts(SENTENCES_PER_TEXT))[:limit]
+    return {f"swell-{number:04d}.txt": text for number, text in enumerate(labelled, 1)}
+
+
+def measure(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
+    """Every part of the report."""
+    essays = choose_essays(args.essays, args.seed)
+    swell = choose_swell(args.swell_texts)
+    jobs: dict[str, dict[str, str]] = {tag: {n: t for n, (t, _) in essays.items()} for tag in TAGS}
+    jobs[SWEDISH] = {name: text.text for name, text in swell.items()}
+    print(
+        f"service: {len(essays)} essays x {len(TAGS)} tags, {len(swell)} SweLL texts",
+        file=sys.stderr,
+    )
+    run = check_through_service(jobs, timeout_s=args.timeout_s, batch_size=args.batch_size)
+    checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, cache))
+    checkers.preload([*TAGS, SWEDISH])  # loading is not checking: timed apart by the workers
+    result: dict[str, Any] = {
+        "english": english_in_context(run, checkers, essays),
+        "swedish": swedish_in_context(run, checkers, swell),
+        "service_worker_rss_mib": run.worker_rss_mib,
+    }
+    if args.old_engine_essays:
+        print(f"old engine: {args.old_engine_essays} essays", file=sys.stderr)
+        result["old_engine"] = old_engine(essays, run, args)
+    print(f"misspelling lists: at most {args.sample} pairs each", file=sys.stderr)
+    result["lists"] = measure_lists(args.sample, args.seed, cache)
+    result["worker_memory_mib"] = memory_in_fresh_processes(MEMORY_LANGUAGES)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every part and write bench/results/spellcheck_quality.{json,md}."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--sample", type=int, default=500, help="pairs per misspelling list")
     parser.add_argument("--seed", type=int, default=10)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        result = measure(args.sample, args.seed, Path(scratch))
-    path = write_result("spellcheck_quality", result)
-    print(f"written {path}", file=sys.stderr)
+    parser.add_argument("--essays", type=int, help="a seeded sample of the gold essays (all)")
+    parser.add_argument("--swell-texts", type=int, help="the first N SweLL texts (all)")
+    parser.add_argument(
+        "--old-engine-essays", type=int, default=150, help="pyspellchecker's sample (0: none)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=BATCH_SIZE, help="essays per batch (25: a class)"
+    )
+    parser.add_argument("--timeout-s", type=float, default=1800.0, help="per tag's batches")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="spellcheck_quality", help="file name of the results")
+    args = parser.parse_args(argv)
+    for path in (GOLD, SWELL):
+        if not path.is_file():
+            print(f"no {path}: the corpus is not beside the repository", file=sys.stderr)
+            return 2
+    tree, load_before = tree_state(), os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="huleedu-quality-") as cache:
+        result = measure(args, Path(cache))
+    result.update(
+        {
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "tree": tree,
+            "machine": {
+                **machine(),
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            },
+            "arguments": {k: v for k, v in vars(args).items() if k not in ("results", "name")},
+            "budget": budget_reference(RESULTS),
+        }
+    )
+    result["targets"] = targets(result)
+    paths = write_report(result, args.results, args.name)
+    print(paths["md"].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

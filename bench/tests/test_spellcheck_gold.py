@@ -1,8 +1,8 @@
-"""How bench.spellcheck_gold judges a change against the annotated errors of its essay."""
+"""How bench.spellcheck_scoring judges a change against the annotated errors of its essay."""
 
 from __future__ import annotations
 
-from bench.spellcheck_gold import judge, read_gold
+from bench.spellcheck_scoring import judge, read_gold
 from services.spell_checker.domain.model import Correction
 
 SPANS = [(10, 16, "beleive"), (30, 35, "their")]

@@ -1,0 +1,100 @@
+"""How a spell checker's changes are judged against the annotated errors of
+../shared/corpus/spelling_gold (the W&I and FCE essays), shared by the in-process benchmark
+(bench.spellcheck_gold) and the one through the running service (bench.spellcheck_service).
+
+Every change the checker makes is one of:
+
+* right: it touches an annotated error and writes the annotators' word;
+* wrong word: it touches an annotated error and writes something else;
+* false: it touches no annotated error (the annotation is complete for these essays).
+
+Fix precision is right ÷ changes, recall right ÷ annotated errors. The essays are split in two
+halves by a hash of the file name (`tuning_half`): the English ranking's weights are chosen on
+the tuning half, so the report half is the fair figure.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+
+from services.spell_checker.domain.model import Correction
+from tests.support import CORPUS
+
+GOLD = CORPUS / "spelling_gold" / "gold.tsv"
+FIRST_ANNOTATED = 1001  # e0001-e1000 are ELLIPSE essays, which carry no spelling annotation
+TAGS = ("en", "en-GB", "en-US")
+
+Span = tuple[int, int, str]  # start, end, the annotators' word
+Essay = tuple[str, list[Span]]  # text, annotated errors
+
+
+def tuning_half(file_name: str) -> bool:
+    """Whether an essay is in the half the ranking is tuned on (a fixed hash of its name)."""
+    return hashlib.sha256(file_name.encode("utf-8")).digest()[0] % 2 == 0
+
+
+def read_gold() -> dict[str, list[Span]]:
+    """The annotated errors of each essay file."""
+    spans: dict[str, list[Span]] = defaultdict(list)
+    with GOLD.open(encoding="utf-8", newline="") as rows:
+        for row in csv.DictReader(rows, delimiter="\t"):
+            spans[row["essay_file"]].append((int(row["start"]), int(row["end"]), row["right"]))
+    return spans
+
+
+def annotated_essays() -> dict[str, Essay]:
+    """Every essay the annotation covers, with or without errors, by file name."""
+    gold = read_gold()
+    paths = sorted(
+        path for path in (CORPUS / "essays").glob("e*.txt") if int(path.stem[1:]) >= FIRST_ANNOTATED
+    )
+    return {
+        path.name: (path.read_bytes().decode("utf-8"), gold.get(path.name, [])) for path in paths
+    }
+
+
+def halves(essays: dict[str, Essay]) -> tuple[list[Essay], list[Essay]]:
+    """The tuning half and the report half."""
+    tuning = [essay for name, essay in essays.items() if tuning_half(name)]
+    report = [essay for name, essay in essays.items() if not tuning_half(name)]
+    return tuning, report
+
+
+def judge(correction: Correction, spans: list[Span]) -> str:
+    """right, wrong word or false (see the module docstring)."""
+    end = correction.offset + correction.length
+    touched = [s for s in spans if s[0] < end and correction.offset < s[1]]
+    if not touched:
+        return "false"
+    return "right" if any(correction.replacement == s[2] for s in touched) else "wrong word"
+
+
+def tally(checked: Iterable[tuple[Sequence[Correction], list[Span]]]) -> dict[str, object]:
+    """The counts, rates and 5 most common false changes of essays checked: for each, the
+    changes the checker made and the essay's annotated errors."""
+    outcomes: Counter[str] = Counter()
+    false_changes: Counter[str] = Counter()
+    essays = errors = 0
+    for corrections, spans in checked:
+        essays += 1
+        errors += len(spans)
+        for correction in corrections:
+            outcome = judge(correction, spans)
+            outcomes[outcome] += 1
+            if outcome == "false":
+                false_changes[f"{correction.original} -> {correction.replacement}"] += 1
+    changes = sum(outcomes.values())
+    return {
+        "essays": essays,
+        "annotated_errors": errors,
+        "changes": changes,
+        "right": outcomes["right"],
+        "wrong_word": outcomes["wrong word"],
+        "false": outcomes["false"],
+        "fix_precision": round(outcomes["right"] / changes, 4) if changes else None,
+        "recall": round(outcomes["right"] / errors, 4) if errors else None,
+        "most_common_false": false_changes.most_common(5),
+    }
