@@ -21,6 +21,20 @@ def _as(stack: E2EStack, **env: str) -> E2EStack:
     return E2EStack({**stack.env, **env}, stack.run_dir)
 
 
+def submit_unique_essay(stack: E2EStack, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`huleedu submit --json` of a sample essay made unique, so no other batch holds its bytes
+    (erasing the batch frees them)."""
+    essay = tmp_path / "only-here.txt"
+    essay.write_text(
+        (SAMPLE / "amira_hassan_phones.txt").read_text(encoding="utf-8")
+        + f"\nWritten once, for this test {uuid.uuid4()}.\n",
+        encoding="utf-8",
+    )
+    submitted = huleedu(stack, "submit", "--json", str(essay))
+    assert submitted.returncode == 0, submitted.stderr
+    return submitted
+
+
 def test_the_sample_class_runs_with_the_token_up_wrote_and_other_schools_see_nothing(
     authed_stack: E2EStack, tmp_path: Path
 ) -> None:
@@ -84,14 +98,7 @@ def test_huleedu_delete_erases_a_batch_only_for_its_school(
 ) -> None:
     stack = authed_stack
     assert stack.run_dir is not None
-    essay = tmp_path / "only-here.txt"  # bytes no other batch holds, so erasing frees them
-    essay.write_text(
-        (SAMPLE / "amira_hassan_phones.txt").read_text(encoding="utf-8")
-        + f"\nWritten once, for batch erasure {uuid.uuid4()}.\n",
-        encoding="utf-8",
-    )
-    submitted = huleedu(stack, "submit", "--json", str(essay))
-    assert submitted.returncode == 0, submitted.stderr
+    submitted = submit_unique_essay(stack, tmp_path)  # bytes no other batch holds
     batch_id = json.loads(submitted.stdout)["batch_id"]
 
     other = _as(stack, HULEEDU_TOKEN_FILE=str(tmp_path / "other-token"))
@@ -124,15 +131,7 @@ def test_huleedu_delete_erases_a_batch_only_for_its_school(
 
 def test_huleedu_audit_reads_the_tokens_school(authed_stack: E2EStack, tmp_path: Path) -> None:
     stack = authed_stack
-    essay = tmp_path / "audited.txt"
-    essay.write_text(
-        (SAMPLE / "amira_hassan_phones.txt").read_text(encoding="utf-8")
-        + f"\nWritten once, for the audit {uuid.uuid4()}.\n",
-        encoding="utf-8",
-    )
-    submitted = huleedu(stack, "submit", "--json", str(essay))
-    assert submitted.returncode == 0, submitted.stderr
-    batch_id = json.loads(submitted.stdout)["batch_id"]
+    batch_id = json.loads(submit_unique_essay(stack, tmp_path).stdout)["batch_id"]
 
     audit = huleedu(stack, "audit", "--json", batch_id)
     assert audit.returncode == 0, audit.stderr

@@ -12,7 +12,8 @@ flight for an erased batch or essay add their storage ids there instead of comin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -146,14 +147,7 @@ def uploads_announced(
     """The tracker without `uploads` waiting to be announced (EssayUploadsErased is stored)."""
     if tracker is None:
         return Change(None)
-    left = [u for u in tracker.unannounced_erased_uploads if u not in uploads]
-    if len(left) == len(tracker.unannounced_erased_uploads):
-        return Change(None)
-    updated = BatchTracker()
-    updated.CopyFrom(tracker)
-    del updated.unannounced_erased_uploads[:]
-    updated.unannounced_erased_uploads.extend(left)
-    return Change(updated)
+    return _without(tracker, "unannounced_erased_uploads", lambda upload: upload in uploads)
 
 
 def hold_for_erasure(tracker: BatchTracker, storage_ids: Iterable[str]) -> Change:
@@ -172,13 +166,21 @@ def erased_done(tracker: BatchTracker | None, storage_ids: Sequence[str]) -> Cha
     if tracker is None:
         return Change(None)
     done = set(storage_ids)
-    left = [s for s in tracker.pending_erasure if s not in done]
-    if len(left) == len(tracker.pending_erasure):
+    return _without(tracker, "pending_erasure", lambda storage_id: storage_id in done)
+
+
+def _without(tracker: BatchTracker, field: str, drop: Callable[[Any], bool]) -> Change:
+    """The tracker with the items of the repeated `field` that `drop` picks taken out; no change
+    when it picks none."""
+    items = getattr(tracker, field)
+    left = [item for item in items if not drop(item)]
+    if len(left) == len(items):
         return Change(None)
     updated = BatchTracker()
     updated.CopyFrom(tracker)
-    del updated.pending_erasure[:]
-    updated.pending_erasure.extend(left)
+    kept = getattr(updated, field)
+    del kept[:]
+    kept.extend(left)
     return Change(updated)
 
 
