@@ -254,10 +254,12 @@ class EditModel:
             tail += 1
         if head == len(intended) - tail and head == len(typed) - tail:
             return 0.0, []
-        # the letter before the differing middle stays in: it names the first edit
+        # the letter before the differing middle stays in: it names the first edit; the one
+        # after it too: a doubled letter's edit is that of its second copy
         before = intended[head - 1] if head else START
-        a = before + intended[head : len(intended) - tail]
-        b = before + typed[head : len(typed) - tail]
+        after = intended[len(intended) - tail] if tail else ""
+        a = before + intended[head : len(intended) - tail] + after
+        b = before + typed[head : len(typed) - tail] + after
         return self._viterbi(a, b)
 
     def _log_p(self, edit: str) -> float:
@@ -267,7 +269,8 @@ class EditModel:
         return found
 
     def _viterbi(self, a: str, b: str) -> tuple[float, list[str]]:
-        """The likeliest alignment of `a` into `b`, which both start with the same letter."""
+        """The likeliest alignment of `a` into `b`, which start with the same letter (and end
+        with the same letter, if any follows the differing middle)."""
         known, log_p = self._known, self._log_p  # no edit's log P is 0: `or` falls back
         rows, cols = len(a), len(b)
         score = [[-math.inf] * cols for _ in range(rows)]
@@ -285,12 +288,15 @@ class EditModel:
                         name = f"s:{a[i]}{b[j]}"
                         best, edit = score[i - 1][j - 1] + (known.get(name) or log_p(name)), name
                 if i:
-                    name = f"d:{a[i - 1]}{a[i]}"
+                    # dropping the first of two copies is dropping the second: named so
+                    doubled = i + 1 < rows and a[i + 1] == a[i]
+                    name = f"d:{a[i]}{a[i]}" if doubled else f"d:{a[i - 1]}{a[i]}"
                     here = score[i - 1][j] + (known.get(name) or log_p(name))
                     if here > best:
                         best, edit = here, name
                 if j:
-                    name = f"i:{b[j - 1]}{b[j]}"
+                    doubled = j + 1 < cols and b[j + 1] == b[j]
+                    name = f"i:{b[j]}{b[j]}" if doubled else f"i:{b[j - 1]}{b[j]}"
                     here = score[i][j - 1] + (known.get(name) or log_p(name))
                     if here > best:
                         best, edit = here, name
