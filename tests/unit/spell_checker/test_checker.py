@@ -263,9 +263,10 @@ def test_a_missing_british_list_says_how_to_get_one(index_cache_dir: Path, tmp_p
 
 def test_en_gb_writes_its_fixes_the_british_way(checkers: LanguageCheckers) -> None:
     british = checkers.checker("en-GB")
-    text = "The neigborhood is beatiful; I realy realiize the centter is travled and colourful."
+    text = "The neigborhood is beatiful; I realy realiize the centter is colourful. I have travled."
     assert fixed(british, text) == (  # centter: center or centers, too close to choose
-        "The neighbourhood is beautiful; I really realise the centter is travelled and colourful."
+        "The neighbourhood is beautiful; I really realise the centter is colourful. "
+        "I have travelled."
     )
     kept = "My favourite colour; my favorite color."  # neither spelling is changed
     assert fixed(british, kept) == kept
