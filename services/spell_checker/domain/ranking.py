@@ -172,26 +172,26 @@ class NoisyChannelCorrector:
 
 
 def _one_word_per_spelling(scored: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """`scored` (best first) with the British and American spellings of one word as one
+    """`scored` (best first) with the British and American spellings of the best word as one
     candidate: the American (the dictionary's spelling, which `en-GB` respells), with their
-    probabilities added. `travled` meant `traveled` or `travelled`: the same word, so the two do
-    not split its probability and leave it unsure."""
-    merged: list[tuple[str, float]] = []
-    for candidate, score in scored:
-        for k, (other, other_score) in enumerate(merged):
-            if _variants(candidate, other):
-                american = other if is_british_form(candidate, other) else candidate
-                merged[k] = (american, float(np.logaddexp(score, other_score)))
-                break
+    probabilities added. `travled` meant `traveled` or `travelled`: the same word, so the two
+    must not split its probability and leave it unsure."""
+    if not scored:
+        return scored
+    best, best_score = scored[0]
+    others: list[tuple[str, float]] = []
+    for candidate, score in scored[1:]:
+        if _variants(candidate, best):
+            best = best if is_british_form(candidate, best) else candidate
+            best_score = float(np.logaddexp(best_score, score))
         else:
-            merged.append((candidate, score))
-    merged.sort(key=lambda pair: (-pair[1], pair[0]))
-    return merged
+            others.append((candidate, score))
+    return [(best, best_score), *others]
 
 
 def _variants(one: str, other: str) -> bool:
     """Whether two words are the British and American spellings of one (`colour`, `color`);
-    the cheap tests first: such spellings start alike and differ by at most three letters."""
-    if one[:2] != other[:2] or abs(len(one) - len(other)) > 3:
+    the cheap test first: such spellings start alike and differ by at most four letters."""
+    if one[:2] != other[:2] or abs(len(one) - len(other)) > 4:
         return False
     return is_british_form(one, other) or is_british_form(other, one)
