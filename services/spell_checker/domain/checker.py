@@ -198,10 +198,17 @@ class EssayChecker:
         unknown: dict[str, None] = {}
         position = 0
         parts = tokens.parts
-        quoted = self._quoted(text, parts, allowed)
+        lookups = [normalize_word(part.text) for part in parts]
+        known = [self._accepted(lookup, allowed) for lookup in lookups]
+        quoted = self._quoted(
+            text, parts, [k or len(w) < 2 for k, w in zip(known, lookups, strict=True)]
+        )
+        contractions = self._contractions
         for k, whole in enumerate(parts):
             if k in quoted:
                 continue  # a sentence in another language: not ours to correct
+            if known[k] and lookups[k] not in contractions:
+                continue  # most words: known as written (what `_replacement` would find)
             part = self._past_elision(whole, allowed)
             replacement = self._replacement(part, allowed, traits, (text, parts, k))
             if replacement is None:
@@ -230,11 +237,12 @@ class EssayChecker:
         return CheckResult("".join(pieces), tuple(corrections), tuple(unknown), tokens.word_count)
 
     def _quoted(
-        self, text: str, parts: Sequence[WordPart], allowed: frozenset[str]
+        self, text: str, parts: Sequence[WordPart], known: Sequence[bool]
     ) -> frozenset[int]:
         """The positions of the parts in stretches of another language: a sentence, or a stretch
         a colon or quotation marks set apart, of at least QUOTE_MIN_WORDS words, more than
-        QUOTE_SHARE of them unknown to the dictionary."""
+        QUOTE_SHARE of them unknown to the dictionary (`known`: each part known, or a single
+        letter)."""
         quoted: list[int] = []
         sentence: list[int] = []
         unknown = 0
@@ -251,8 +259,7 @@ class EssayChecker:
                 break
             sentence.append(k)
             end = part.end
-            lookup = normalize_word(part.text)
-            if len(lookup) > 1 and not self._accepted(lookup, allowed):
+            if not known[k]:
                 unknown += 1
         return frozenset(quoted)
 
