@@ -35,8 +35,7 @@ def test_case_is_kept(english: EssayChecker) -> None:
 
 def test_only_misspelled_words_change(english: EssayChecker) -> None:
     text = "Teh  cat ,sat\ton the mat!!  (realy)\r\n\u00a0Tehn — it  left…"
-    # `Tehn` alone could be `then` or `the`: the ranking is not sure enough and leaves it
-    assert fixed(english, text) == "The  cat ,sat\ton the mat!!  (really)\r\n\u00a0Tehn — it  left…"
+    assert fixed(english, text) == "The  cat ,sat\ton the mat!!  (really)\r\n\u00a0Then — it  left…"
 
 
 def test_corrections_report_code_point_offsets_in_the_original(english: EssayChecker) -> None:
