@@ -25,6 +25,8 @@ CAPITALISED_NOUN_LANGUAGES = frozenset({"de"})
 # (bench.spellcheck_swedish) it flags 2,048 tokens marked wrong instead of 1,569, and changes 149
 # of 84,155 right ones instead of 108.
 COMPOUND_EDITS = 1
+# Languages whose accents are optional: a word known with them is known without (`cafe`).
+OPTIONAL_ACCENT_LANGUAGES = frozenset({"en"})
 # Letters of their own in a language, not accented ones: `hår` (hair) is not `har` (has).
 OWN_LETTERS: dict[str, frozenset[str]] = {"sv": frozenset("åäö")}
 ACRONYM_MAX_LENGTH = 5
@@ -110,13 +112,14 @@ class _TextTraits:
 class EssayChecker:
     """Corrects misspelled words of one language and leaves everything else as written.
 
-    Left alone: known words (also with a possessive `'s` or only differing in accents; å, ä and
-    ö are letters of their own in Swedish, not accents), words in the allow-lists, single
-    letters, all-caps acronyms of up to five letters, likely proper nouns (capitalised, and not
-    opening a sentence or also seen mid-sentence in the text), words with inner capitals, and
-    in a compounding language known words written as one (domain.compounds) unless one edit
-    from a dictionary word. Kept and reported as unknown: words with letters the language's
-    dictionary never uses, and words with no candidate within two edits.
+    Left alone: known words (also with a possessive `'s` or only differing in accents: `naïve`,
+    and in English `cafe`; å, ä and ö are letters of their own in Swedish, not accents), words
+    in the allow-lists, single letters, all-caps acronyms of up to five letters, likely proper
+    nouns (capitalised, and not opening a sentence or also seen mid-sentence in the text), words
+    with inner capitals, and in a compounding language known words written as one
+    (domain.compounds) unless one edit from a dictionary word. Kept and reported as unknown:
+    words with letters the language's dictionary never uses, and words with no candidate within
+    two edits.
     """
 
     def __init__(
@@ -133,6 +136,7 @@ class EssayChecker:
         contractions: Mapping[str, str] | None = None,
         quoted_words: frozenset[str] = frozenset(),
         language: str = "dictionary",
+        optional_accents: bool = False,
     ) -> None:
         self._lexicon = lexicon
         # Contractions written without an apostrophe (`dont`), and how to write them.
@@ -150,6 +154,14 @@ class EssayChecker:
         self._respell = respell
         self._capitalised_nouns = capitalised_nouns
         self._own_letters = own_letters
+        # Dictionary words written without their accents (`cafe`, `naive`, `resume`), in a
+        # language whose accents are optional (English loanwords): known too, not "corrected"
+        # into another word (`cafe` is not `safe`). French `ecole` is still `école`.
+        self._unaccented = frozenset(
+            self._without_accents(word)
+            for word in (lexicon.words if optional_accents else ())
+            if not word.isascii()
+        )
         # Splits an unknown lower-case word into known words written as one (Swedish).
         self._compounds = compounds
 
@@ -180,6 +192,7 @@ class EssayChecker:
             contractions=CONTRACTIONS.get(language.split("-", 1)[0]),
             quoted_words=quoted_words,
             language=language,
+            optional_accents=language in OPTIONAL_ACCENT_LANGUAGES,
         )
 
     @property
@@ -326,6 +339,8 @@ class EssayChecker:
     def _accepted(self, lookup: str, allowed: frozenset[str]) -> bool:
         knows = self._lexicon.knows  # tokens are letters only, so membership is the whole test
         if knows(lookup) or lookup in allowed or lookup in self._variants:
+            return True
+        if lookup in self._unaccented:
             return True
         if lookup.endswith("'s"):
             stem = lookup[:-2]

@@ -59,6 +59,14 @@ def test_unicode_words_are_words(english: EssayChecker) -> None:
     assert fixed(english, decomposed) == decomposed
 
 
+def test_english_words_without_their_accents_are_known(english: EssayChecker) -> None:
+    # from the FCE essays of spelling_gold: `our cafe` became `our safe`
+    text = "I want working in our cafe. Her naive friend sent a resume."
+    result = english.check(text)
+    assert result.corrected_text == text
+    assert result.unknown_words == ()
+
+
 def test_letters_the_language_does_not_use_are_unknown_not_corrected(
     english: EssayChecker,
 ) -> None:
