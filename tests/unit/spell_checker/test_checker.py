@@ -67,6 +67,14 @@ def test_english_words_without_their_accents_are_known(english: EssayChecker) ->
     assert result.unknown_words == ()
 
 
+def test_a_word_in_the_wrong_number_is_left_to_grammar(english: EssayChecker) -> None:
+    # from the FCE essays of spelling_gold, where these are grammar errors, not spelling
+    result = english.check("I need some informations about the homeworks.")
+    assert result.corrected_text == "I need some informations about the homeworks."
+    assert set(result.unknown_words) == {"informations", "homeworks"}
+    assert fixed(english, "I recieved the informaton.") == "I received the information."
+
+
 def test_letters_the_language_does_not_use_are_unknown_not_corrected(
     english: EssayChecker,
 ) -> None:
