@@ -38,7 +38,15 @@ from typing import Any
 from bench.e2e_budget import tree_state
 from bench.spellcheck_lists import measure as measure_lists
 from bench.spellcheck_report import budget_reference, targets, write_report
-from bench.spellcheck_scoring import GOLD, TAGS, Essay, annotated_essays, tally, tuning_half
+from bench.spellcheck_scoring import (
+    GOLD,
+    TAGS,
+    Essay,
+    annotated_essays,
+    known_fixes,
+    tally,
+    tuning_half,
+)
 from bench.spellcheck_service import (
     BATCH_SIZE,
     StackRun,
@@ -63,7 +71,7 @@ def gold_figures(results: Mapping[str, CheckResult], essays: Mapping[str, Essay]
     """The tally of all the essays, with the tuning half and the report half beside it."""
 
     def part(names: Sequence[str]) -> dict[str, object]:
-        return tally((results[name].corrections, essays[name][1]) for name in names)
+        return tally(((results[n].corrections, essays[n][1]) for n in names), known_fixes())
 
     names = sorted(essays)
     return {

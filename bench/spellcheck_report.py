@@ -208,8 +208,23 @@ def _english_section(result: Mapping[str, Any]) -> list[str]:
             f"moved back onto the file's text); {part['service_seconds']} s through the service. "
             "Most common false changes: "
             + ", ".join(f"{c} ({n})" for c, n in part["service"]["most_common_false"])
+            + _known_kinds(part["service"]["report_half"])
         )
     return lines
+
+
+def _known_kinds(half: Mapping[str, Any]) -> str:
+    """The report half's false changes that fix an error of a known kind the gold does not
+    code as spelling (bench.spellcheck_gold's docstring), when the run counted them."""
+    kinds = half.get("false_of_known_kinds")
+    if kinds is None:
+        return ""
+    listed = ", ".join(f"{kind} {n}" for kind, n in kinds.items())
+    return (
+        f". Of the report half's {half['false']} false changes, {sum(kinds.values())} fix an "
+        f"error of a known kind ({listed}); counted as right, fix precision would be "
+        f"{100 * half['fix_precision_if_known_kinds_were_right']:.1f} %"
+    )
 
 
 def _old_engine_section(old: Mapping[str, Any]) -> list[str]:

@@ -16,10 +16,13 @@ the tuning half, so the report half is the fair figure.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
+from bench.learn_edits import MISSPELLINGS, read_pairs
+from services.spell_checker.domain.checker import CONTRACTIONS, normalize_word
 from services.spell_checker.domain.model import Correction
 from tests.support import CORPUS
 
@@ -29,6 +32,8 @@ TAGS = ("en", "en-GB", "en-US")
 
 Span = tuple[int, int, str]  # start, end, the annotators' word
 Essay = tuple[str, list[Span]]  # text, annotated errors
+Pair = tuple[str, str]  # wrong, right: lower case, straight apostrophes
+KnownFixes = tuple[set[Pair], set[Pair]]  # pairs annotated as spelling; pairs of the lists
 
 
 def tuning_half(file_name: str) -> bool:
@@ -72,11 +77,44 @@ def judge(correction: Correction, spans: list[Span]) -> str:
     return "right" if any(correction.replacement == s[2] for s in touched) else "wrong word"
 
 
-def tally(checked: Iterable[tuple[Sequence[Correction], list[Span]]]) -> dict[str, object]:
+@functools.cache
+def known_fixes() -> KnownFixes:
+    """The wrong -> right pairs annotated as spelling in the gold, and those of the misspelling
+    lists (all of them: this only sorts false changes, it tunes nothing)."""
+    gold: set[Pair] = set()
+    with GOLD.open(encoding="utf-8", newline="") as rows:
+        for row in csv.DictReader(rows, delimiter="\t"):
+            gold.add((normalize_word(row["wrong"]), normalize_word(row["right"])))
+    lists = {
+        (normalize_word(wrong), normalize_word(right))
+        for path in sorted(MISSPELLINGS.glob("*.tsv"))
+        for wrong, right in read_pairs(path)
+    }
+    return gold, lists
+
+
+def false_kind(correction: Correction, fixes: KnownFixes) -> str:
+    """Which known kind of real fix a false change is (bench.spellcheck_gold's docstring), or
+    other."""
+    pair = (normalize_word(correction.original), normalize_word(correction.replacement))
+    if pair[0] in CONTRACTIONS["en"]:
+        return "contraction without its apostrophe"
+    if pair in fixes[0]:
+        return "pair annotated as spelling elsewhere in the gold"
+    if pair in fixes[1]:
+        return "pair in a misspelling list"
+    return "other"
+
+
+def tally(
+    checked: Iterable[tuple[Sequence[Correction], list[Span]]], fixes: KnownFixes | None = None
+) -> dict[str, object]:
     """The counts, rates and 5 most common false changes of essays checked: for each, the
-    changes the checker made and the essay's annotated errors."""
+    changes the checker made and the essay's annotated errors; with `fixes`, the false changes
+    of known kinds too."""
     outcomes: Counter[str] = Counter()
     false_changes: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
     essays = errors = 0
     for corrections, spans in checked:
         essays += 1
@@ -86,8 +124,10 @@ def tally(checked: Iterable[tuple[Sequence[Correction], list[Span]]]) -> dict[st
             outcomes[outcome] += 1
             if outcome == "false":
                 false_changes[f"{correction.original} -> {correction.replacement}"] += 1
+                if fixes is not None:
+                    kinds[false_kind(correction, fixes)] += 1
     changes = sum(outcomes.values())
-    return {
+    result: dict[str, object] = {
         "essays": essays,
         "annotated_errors": errors,
         "changes": changes,
@@ -98,3 +138,13 @@ def tally(checked: Iterable[tuple[Sequence[Correction], list[Span]]]) -> dict[st
         "recall": round(outcomes["right"] / errors, 4) if errors else None,
         "most_common_false": false_changes.most_common(5),
     }
+    if fixes is not None:
+        known = sum(n for kind, n in kinds.items() if kind != "other")
+        result |= {
+            "false_of_known_kinds": {k: n for k, n in sorted(kinds.items()) if k != "other"},
+            "false_other": kinds["other"],
+            "fix_precision_if_known_kinds_were_right": (
+                round((outcomes["right"] + known) / changes, 4) if changes else None
+            ),
+        }
+    return result

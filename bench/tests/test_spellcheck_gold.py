@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.spellcheck_scoring import judge, read_gold
+from bench.spellcheck_scoring import false_kind, judge, known_fixes, read_gold
 from services.spell_checker.domain.model import Correction
 
 SPANS = [(10, 16, "beleive"), (30, 35, "their")]
@@ -25,3 +25,11 @@ def test_the_gold_file_names_the_right_word_of_each_span() -> None:
     gold = read_gold()
     assert sum(len(spans) for spans in gold.values()) == 1802
     assert all(start < end and right for spans in gold.values() for start, end, right in spans)
+
+
+def test_false_changes_of_known_kinds_are_told_apart() -> None:
+    fixes = known_fixes()
+    # W&I and FCE annotate these elsewhere as spelling, or the lists have them
+    assert false_kind(Correction(0, 4, "dont", "don't"), fixes).startswith("contraction")
+    assert false_kind(Correction(0, 8, "Writting", "Writing"), fixes) != "other"
+    assert false_kind(Correction(0, 9, "floorball", "football"), fixes) == "other"

@@ -19,6 +19,7 @@ from services.spell_checker.domain.context import BigramContext, WordCounts
 from services.spell_checker.domain.index import SymmetricDeleteIndex
 from services.spell_checker.domain.lexicon import Lexicon
 from services.spell_checker.domain.ranking import NoisyChannelCorrector, RankingWeights
+from services.spell_checker.domain.sounds import SoundIndex
 
 EDIT_TABLE = "edit_model.json"
 SYMSPELL_WORDS = "frequency_dictionary_en_82_765.txt"
@@ -92,5 +93,6 @@ def english_corrector(
         prior=log_prior,
         written=log_written,
         context=context,
+        sounds=SoundIndex(lexicon.words, lexicon.is_candidate),
         weights=weights,
     )

@@ -41,11 +41,29 @@ def british_spelling(word: str, british: frozenset[str]) -> str:
     return word
 
 
-def is_british_form(word: str, american: str) -> bool:
+_LONGEST = max(max(len(american), len(british)) for american, british in _DIFFERENCES)
+
+
+def is_british_form(word: str, american: str, differences: int = 2) -> bool:
     """Whether `word` is `american` with one or two of the regular differences applied
     (`favourite` of `favorite`), whether or not a word list has it."""
-    once = set(_respelled(american))
-    return word in once or any(word in _respelled(w) for w in once)
+    if word == american or not differences:
+        return False
+    # the first letter the two differ at must be in the first difference applied: only the
+    # few places around it are tried, not every respelling (a ranking asks this often); two
+    # differences that overlap (beers, beres, brees) are not seen
+    first = 0
+    limit = min(len(word), len(american))
+    while first < limit and word[first] == american[first]:
+        first += 1
+    for fragment, british in _DIFFERENCES:
+        start = american.find(fragment, max(0, first - _LONGEST + 1))
+        while 0 <= start <= first:
+            respelled = american[:start] + british + american[start + len(fragment) :]
+            if respelled == word or is_british_form(word, respelled, differences - 1):
+                return True
+            start = american.find(fragment, start + 1)
+    return False
 
 
 def _respelled(word: str) -> Iterator[str]:

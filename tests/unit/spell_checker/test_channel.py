@@ -61,3 +61,17 @@ def test_the_shipped_model_knows_what_writers_do() -> None:
     assert model.edit_log_probability("s:sa") > model.edit_log_probability("s:sp")
     # two edits cost more than either alone
     assert model.log_probability("receive", "recieve") > model.log_probability("receive", "reciev")
+
+
+def test_the_likeliest_edits_explain_a_misspelling() -> None:
+    model = edit_model()
+    # a doubled m and a dropped t, not two unlikely substitutions (s:im, s:ti)
+    assert model.likeliest_edits("omitted", "ommited")[1] == ["i:mm", "d:tt"]
+    assert model.likeliest_edits("writing", "writting")[1] == ["i:tt"]
+    assert model.likeliest_edits("receive", "recieve")[1] == ["t:ei"]
+    assert model.likeliest_edits("same", "same") == (0.0, [])
+    probability, found = model.likeliest_edits("omitted", "ommited")
+    assert probability == pytest.approx(sum(model.edit_log_probability(e) for e in found))
+    assert model.log_probability("omitted", "ommited") > model.log_probability(
+        "committed", "ommited"
+    )

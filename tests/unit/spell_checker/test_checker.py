@@ -35,8 +35,7 @@ def test_case_is_kept(english: EssayChecker) -> None:
 
 def test_only_misspelled_words_change(english: EssayChecker) -> None:
     text = "Teh  cat ,sat\ton the mat!!  (realy)\r\n\u00a0Tehn — it  left…"
-    # `Tehn` alone could be `then` or `the`: the ranking is not sure enough and leaves it
-    assert fixed(english, text) == "The  cat ,sat\ton the mat!!  (really)\r\n\u00a0Tehn — it  left…"
+    assert fixed(english, text) == "The  cat ,sat\ton the mat!!  (really)\r\n\u00a0Then — it  left…"
 
 
 def test_corrections_report_code_point_offsets_in_the_original(english: EssayChecker) -> None:
@@ -58,6 +57,22 @@ def test_unicode_words_are_words(english: EssayChecker) -> None:
     assert result.corrections == ()
     decomposed = unicodedata.normalize("NFD", "The café was naïve.")
     assert fixed(english, decomposed) == decomposed
+
+
+def test_english_words_without_their_accents_are_known(english: EssayChecker) -> None:
+    # from the FCE essays of spelling_gold: `our cafe` became `our safe`
+    text = "I want working in our cafe. Her naive friend sent a resume."
+    result = english.check(text)
+    assert result.corrected_text == text
+    assert result.unknown_words == ()
+
+
+def test_a_word_in_the_wrong_number_is_left_to_grammar(english: EssayChecker) -> None:
+    # from the FCE essays of spelling_gold, where these are grammar errors, not spelling
+    result = english.check("I need some informations about the homeworks.")
+    assert result.corrected_text == "I need some informations about the homeworks."
+    assert set(result.unknown_words) == {"informations", "homeworks"}
+    assert fixed(english, "I recieved the informaton.") == "I received the information."
 
 
 def test_letters_the_language_does_not_use_are_unknown_not_corrected(
@@ -263,9 +278,10 @@ def test_a_missing_british_list_says_how_to_get_one(index_cache_dir: Path, tmp_p
 
 def test_en_gb_writes_its_fixes_the_british_way(checkers: LanguageCheckers) -> None:
     british = checkers.checker("en-GB")
-    text = "The neigborhood is beatiful; I realy realiize the centter is travled and colourful."
+    text = "The neigborhood is beatiful; I realy realiize the centter is colourful. I have travled."
     assert fixed(british, text) == (  # centter: center or centers, too close to choose
-        "The neighbourhood is beautiful; I really realise the centter is travelled and colourful."
+        "The neighbourhood is beautiful; I really realise the centter is colourful. "
+        "I have travelled."
     )
     kept = "My favourite colour; my favorite color."  # neither spelling is changed
     assert fixed(british, kept) == kept

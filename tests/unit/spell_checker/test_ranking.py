@@ -3,13 +3,21 @@ word pairs around a misspelling."""
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from services.spell_checker.adapters.checkers import LanguageCheckers
 from services.spell_checker.domain.checker import EssayChecker
 from services.spell_checker.domain.context import BigramContext, Context, WordCounts
 from services.spell_checker.domain.corrector import MemoizedCorrector
-from services.spell_checker.domain.ranking import NoisyChannelCorrector, RankingWeights
+from services.spell_checker.domain.ranking import (
+    CHANNEL_WEIGHT,
+    NoisyChannelCorrector,
+    RankingWeights,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +86,40 @@ def test_word_pair_evidence_is_pointwise_mutual_information() -> None:
     assert context.evidence(["red"], Context()) == [0.0]
     assert context.evidence(["unheard"], Context("the", "")) == [0.0]
     assert words.get("wine") == 100.0 and words.get("beer") == 0.0 and len(pairs) == 2
+
+
+def test_words_spelled_by_ear_are_found_past_two_edits(corrector: MemoizedCorrector) -> None:
+    # from the training split of the misspelling lists: each three or more edits away
+    assert corrector.engine.candidates("butefl").candidates[0][0] == "beautiful"
+    assert corrector.engine.candidates("beaurocracy").candidates[0][0] == "bureaucracy"
+    assert corrector.engine.candidates("misslinious").candidates[0][0] == "miscellaneous"
+
+
+def test_skipping_hopeless_alignments_keeps_the_same_candidates(
+    checkers: LanguageCheckers,
+) -> None:
+    engine = checkers.corrector("en").engine
+    assert isinstance(engine, NoisyChannelCorrector)
+    everything = NoisyChannelCorrector.__new__(NoisyChannelCorrector)
+    everything.__dict__.update(engine.__dict__)
+    everything._scored = functools.partial(_score_all, engine)  # type: ignore[method-assign]
+    for word in ("recieve", "tomorow", "wich", "enviroment", "becouse", "lether", "butefl"):
+        kept, every = engine.candidates(word), everything.candidates(word)
+        assert kept.candidates[:3] == every.candidates[:3], word
+        # the misspellings of the skipped candidates add next to nothing
+        assert kept.written == pytest.approx(every.written, abs=0.01), word
+
+
+def _score_all(
+    engine: NoisyChannelCorrector, word: str, ids: npt.NDArray[np.uint32], _: object
+) -> tuple[list[tuple[str, float]], float]:
+    """Every candidate aligned, none skipped: what `_scored` must keep the best of."""
+    words = engine._lexicon.words
+    errors = [engine._channel.log_probability(words[i], word) for i in ids.tolist()]
+    priors = [float(engine._prior[i]) for i in ids.tolist()]
+    scored = [
+        (words[i], prior + CHANNEL_WEIGHT * error)
+        for i, prior, error in zip(ids.tolist(), priors, errors, strict=True)
+    ]
+    misspelled = [prior + error for prior, error in zip(priors, errors, strict=True)]
+    return scored, float(np.logaddexp.reduce(misspelled))
