@@ -92,8 +92,8 @@ def _all_edits() -> Iterable[str]:
             yield f"i:{p}{x}"
 
 
-def edits(intended: str, typed: str) -> list[str]:
-    """The edits that turn `intended` into `typed` (see the module docstring), fewest first."""
+def common_ends(intended: str, typed: str) -> tuple[int, int]:
+    """How many letters the two words share at their start, and then at their end."""
     head = 0
     limit = min(len(intended), len(typed))
     while head < limit and intended[head] == typed[head]:
@@ -101,6 +101,12 @@ def edits(intended: str, typed: str) -> list[str]:
     tail = 0
     while tail < limit - head and intended[-1 - tail] == typed[-1 - tail]:
         tail += 1
+    return head, tail
+
+
+def edits(intended: str, typed: str) -> list[str]:
+    """The edits that turn `intended` into `typed` (see the module docstring), fewest first."""
+    head, tail = common_ends(intended, typed)
     a = intended[head : len(intended) - tail]
     b = typed[head : len(typed) - tail]
     before = intended[head - 1] if head else START
@@ -245,13 +251,7 @@ class EditModel:
 
     def likeliest_edits(self, intended: str, typed: str) -> tuple[float, list[str]]:
         """The likeliest edits that turn `intended` into `typed`, and their summed log P."""
-        head = 0
-        limit = min(len(intended), len(typed))
-        while head < limit and intended[head] == typed[head]:
-            head += 1
-        tail = 0
-        while tail < limit - head and intended[-1 - tail] == typed[-1 - tail]:
-            tail += 1
+        head, tail = common_ends(intended, typed)
         if head == len(intended) - tail and head == len(typed) - tail:
             return 0.0, []
         # the letter before the differing middle stays in: it names the first edit; the one
