@@ -3,7 +3,9 @@ Service in this process with AUTH_JWKS_FILE and AUTH_SERVICE_KEY set, called wit
 
 Every RPC × {no token, expired, bad signature, wrong audience, another tenant, the right
 tenant}: the first four end UNAUTHENTICATED with a reason; another tenant's ids answer NOT_FOUND
-exactly as missing ones do; the right tenant gets its data."""
+exactly as missing ones do (EraseContent, for an admin: the answer a missing id gets, and
+school-a's content stays);
+the right tenant gets its data, or erases what it owns."""
 
 from __future__ import annotations
 
@@ -210,6 +212,19 @@ OWN: dict[str, Call] = {
     ),
 }
 EVERY_RPC = {**READS, **OWN}
+# The erasing RPCs, on school-a's ids: refused without a valid token and in another tenant, so
+# they leave the module's world alone; the right tenant erases what it made for the test.
+ERASING: dict[str, Call] = {
+    "DeleteBatch": lambda w, m: w.mesh.batch_stub.DeleteBatch(
+        batch_pb.DeleteBatchRequest(batch_id=w.batch_id), metadata=m
+    ),
+    "DeleteEssay": lambda w, m: w.mesh.batch_stub.DeleteEssay(
+        batch_pb.DeleteEssayRequest(batch_id=w.batch_id, essay_id=w.essay_id), metadata=m
+    ),
+    "EraseContent": lambda w, m: w.mesh.content_stub.EraseContent(
+        content_pb.EraseContentRequest(storage_ids=[w.text_storage_id]), metadata=m
+    ),
+}
 BAD_TOKENS = {
     "no token": (lambda t: None, "needs a bearer token"),
     "expired": (lambda t: t.expired, "expired"),
@@ -218,13 +233,14 @@ BAD_TOKENS = {
 }
 
 
-@pytest.mark.parametrize("rpc", sorted(EVERY_RPC))
+@pytest.mark.parametrize("rpc", sorted({**EVERY_RPC, **ERASING}))
 @pytest.mark.parametrize("case", sorted(BAD_TOKENS))
 async def test_a_call_without_a_valid_token_is_unauthenticated(
     world: World, rpc: str, case: str
 ) -> None:
     token_of, reason = BAD_TOKENS[case]
-    code, details = await status_of(EVERY_RPC[rpc](world, _bearer(token_of(world.tokens))))
+    call = {**EVERY_RPC, **ERASING}[rpc]
+    code, details = await status_of(call(world, _bearer(token_of(world.tokens))))
     assert code == Code.UNAUTHENTICATED, (rpc, case, code, details)
     assert reason in details
 
@@ -242,6 +258,61 @@ async def test_another_tenant_finds_nothing_exactly_as_for_a_missing_id(
 async def test_the_right_tenant_gets_its_data(world: World, rpc: str) -> None:
     code, details = await status_of(EVERY_RPC[rpc](world, _bearer(world.tokens.tenant_a)))
     assert code == Code.OK, (rpc, code, details)
+
+
+def _admin(world: World, tenant: str) -> list[tuple[str, str]] | None:
+    issuer = world.tokens.keys / "issuer.pem"
+    return _bearer(mint_token(issuer, tenant=tenant, subject="root", role="admin"))
+
+
+async def test_another_tenant_erases_nothing_exactly_as_for_a_missing_id(world: World) -> None:
+    b = _bearer(world.tokens.tenant_b)
+    for rpc in ("DeleteBatch", "DeleteEssay"):
+        code, details = await status_of(ERASING[rpc](world, b))
+        assert code == Code.NOT_FOUND, (rpc, code, details)
+        assert "school-a" not in details and "anna" not in details
+    stub = world.mesh.content_stub
+    admin_b = _admin(world, "school-b")
+    foreign = await stub.EraseContent(
+        content_pb.EraseContentRequest(storage_ids=[world.text_storage_id]), metadata=admin_b
+    )
+    absent = uuid.uuid4().hex * 2
+    missing = await stub.EraseContent(
+        content_pb.EraseContentRequest(storage_ids=[absent]), metadata=admin_b
+    )
+    # Nothing of either id is left in school-b: both read as erased, neither as kept.
+    assert (
+        list(foreign.erased_storage_ids) == [world.text_storage_id] and not foreign.kept_storage_ids
+    )
+    assert list(missing.erased_storage_ids) == [absent] and not missing.kept_storage_ids
+    code, _ = await status_of(READS["GetContent"](world, _bearer(world.tokens.tenant_a)))
+    assert code == Code.OK  # school-a's text is still there
+
+
+async def test_the_right_tenant_erases_its_own(world: World) -> None:
+    a = _bearer(world.tokens.tenant_a)
+    registered = await _register(world.mesh, world.tokens.tenant_a)
+    stub = world.mesh.batch_stub
+    await stub.DeleteEssay(
+        batch_pb.DeleteEssayRequest(batch_id=registered.batch_id, essay_id=registered.essay_ids[0]),
+        metadata=a,
+    )
+    await stub.DeleteBatch(batch_pb.DeleteBatchRequest(batch_id=registered.batch_id), metadata=a)
+    code, _ = await status_of(
+        stub.GetBatch(batch_pb.GetBatchRequest(batch_id=registered.batch_id), metadata=a)
+    )
+    assert code == Code.NOT_FOUND
+    put = await world.mesh.content_stub.PutContent(
+        content_pb.PutContentRequest(
+            content=f"Erase me {uuid.uuid4()}".encode(), kind=common_pb2.CONTENT_KIND_RAW_UPLOAD
+        ),
+        metadata=a,
+    )
+    erased = await world.mesh.content_stub.EraseContent(
+        content_pb.EraseContentRequest(storage_ids=[put.storage_id]),
+        metadata=_admin(world, "school-a"),
+    )
+    assert list(erased.erased_storage_ids) == [put.storage_id]
 
 
 async def test_another_tenants_missing_and_foreign_ids_read_the_same(world: World) -> None:

@@ -252,7 +252,9 @@ class EraseContentRequest(_message.Message):
     """The holder that releases them (a batch id); empty releases every holder."""
     @_builtins.property
     def storage_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Storage ids, at most 100; ids not stored are skipped."""
+        """Storage ids, at most 100; an id with nothing stored counts as erased, so erasing again
+        answers the same.
+        """
 
     def __init__(
         self,
