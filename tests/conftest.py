@@ -4,6 +4,8 @@ checkers per session (unit and integration tests share them)."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -25,6 +27,12 @@ TIER_TIMEOUT_S = {"unit": 60, "integration": 300, "e2e": 600, "cluster": 600}
 
 
 SERVER_FIXTURES = frozenset({"nats_server", "nats_settings", "nats_js"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the CLI's own token file out of the tests: `make up` logs the developer's CLI in
+    (~/.config/huleedu/token), and a test of the CLI must see only the token it gives."""
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="huleedu-test-config-")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -187,7 +187,7 @@ async def test_audit_shows_every_write_and_read_of_the_batch_with_who_did_it(
 
     args = argparse.Namespace(
         batch_id=batch_id,
-        tenant="",
+        tenant=None,  # as argparse leaves it: the token's tenant, else the local one
         json=True,
         content_service_addr=f"127.0.0.1:{stack.mesh.content.port}",
         file_service_addr=f"127.0.0.1:{stack.mesh.files.port}",
