@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from google.protobuf.message import Message
 
@@ -16,17 +17,23 @@ from services.mesh.consumer import Delivery, Handler, PermanentError
 log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 ForgetUploads = Callable[[str, Sequence[tuple[str, str]]], Awaitable[int]]
+E = TypeVar("E", bound=Message)
+
+
+def _batch_event(event: Message, kind: type[E]) -> E:
+    """`event` as a `kind` naming a batch; anything else is dead-lettered."""
+    if not isinstance(event, kind):
+        raise PermanentError(f"expected {kind.__name__}, got {type(event).__name__}")
+    if not getattr(event, "batch_id", ""):
+        raise PermanentError(f"{kind.__name__} without a batch_id")
+    return event
 
 
 def registration_handler(registry: KvBatchRegistry) -> Handler:
     """The handler that records each registered batch (NATS errors raise, so it is retried)."""
 
     async def on_batch_registered(event: Message, delivery: Delivery) -> None:
-        if not isinstance(event, events_pb2.BatchEssaysRegistered):
-            raise PermanentError(f"expected BatchEssaysRegistered, got {type(event).__name__}")
-        if not event.batch_id:
-            raise PermanentError("BatchEssaysRegistered without a batch_id")
-        await registry.record(event)
+        await registry.record(_batch_event(event, events_pb2.BatchEssaysRegistered))
 
     return on_batch_registered
 
@@ -36,14 +43,11 @@ def erasure_handler(registry: KvBatchRegistry, forget: Callable[[str], Awaitable
     essays is ELS's to resolve to uploads: it announces them in EssayUploadsErased."""
 
     async def on_erasure(event: Message, delivery: Delivery) -> None:
-        if not isinstance(event, events_pb2.BatchErasureRequested):
-            raise PermanentError(f"expected BatchErasureRequested, got {type(event).__name__}")
-        if not event.batch_id:
-            raise PermanentError("BatchErasureRequested without a batch_id")
-        if event.essay_ids:
+        erasure = _batch_event(event, events_pb2.BatchErasureRequested)
+        if erasure.essay_ids:
             return
-        registry.forget(event.batch_id)
-        await forget(event.batch_id)
+        registry.forget(erasure.batch_id)
+        await forget(erasure.batch_id)
 
     return on_erasure
 
@@ -52,21 +56,18 @@ def uploads_erased_handler(forget: ForgetUploads) -> Handler:
     """The handler that forgets the uploads of erased essays (idempotent: see UploadEraser)."""
 
     async def on_uploads_erased(event: Message, delivery: Delivery) -> None:
-        if not isinstance(event, events_pb2.EssayUploadsErased):
-            raise PermanentError(f"expected EssayUploadsErased, got {type(event).__name__}")
-        if not event.batch_id:
-            raise PermanentError("EssayUploadsErased without a batch_id")
-        for upload in event.uploads:
+        erased = _batch_event(event, events_pb2.EssayUploadsErased)
+        for upload in erased.uploads:
             if not _SHA256.fullmatch(upload.content_sha256) or not upload.file_upload_id:
                 raise PermanentError(
                     "EssayUploadsErased names an upload without a lowercase hex SHA-256 and an "
                     f"upload id (content_sha256 {upload.content_sha256[:80]!r})"
                 )
-        uploads = [(u.content_sha256, u.file_upload_id) for u in event.uploads]
-        erased = await forget(event.batch_id, uploads)
+        uploads = [(u.content_sha256, u.file_upload_id) for u in erased.uploads]
+        records = await forget(erased.batch_id, uploads)
         log.info(
             "erased essays' uploads forgotten",
-            extra={"batch_id": event.batch_id, "uploads": len(uploads), "records": erased},
+            extra={"batch_id": erased.batch_id, "uploads": len(uploads), "records": records},
         )
 
     return on_uploads_erased
