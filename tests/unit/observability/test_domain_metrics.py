@@ -40,21 +40,6 @@ def test_census_counts_each_key_once_and_forgets_deleted_keys() -> None:
     assert (_scraped("A"), _scraped("B"), _scraped("C")) == (0, 3, 1)
 
 
-def test_a_key_rewritten_between_scrapes_is_decoded_once() -> None:
-    decoded: list[bytes] = []
-
-    def classify(_key: str, value: bytes) -> Counter[str]:
-        decoded.append(value)
-        return Counter(value.decode().split(","))
-
-    census = KvCensus(cast(Any, None), classify, GAUGE, ["A", "B"])
-    for revision in range(12):
-        census.apply("batch", b"A" if revision < 11 else b"B")
-
-    assert (_scraped("A"), _scraped("B")) == (0, 1)
-    assert decoded == [b"B"]
-
-
 def test_essay_states_count_the_slots_of_a_tracker() -> None:
     tracker = essay_state_pb2.BatchTracker(batch_id="b", registered=True)
     for status in (
