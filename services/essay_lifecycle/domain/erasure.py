@@ -126,6 +126,8 @@ def erase_essays(
         slot.essay.CopyFrom(blank)
     updated.pending_erasure.extend(_ids(p for p in pending if p not in updated.pending_erasure))
     for progress in updated.phases:
+        if progress.status == phases.PhaseStatus.PHASE_STATUS_IN_PROGRESS:
+            phases.count_terminal(updated, progress)
         phases.finish_if_done(updated, progress, event.metadata.event_id, now)
     return Change(updated)
 

@@ -14,9 +14,11 @@ from services.essay_lifecycle.domain.readiness import close_if_complete, effecti
 from services.essay_lifecycle.domain.tracker import (
     BatchTracker,
     Change,
+    first_free_slot,
     is_open,
     new_tracker,
     require_id,
+    slot_resolved_by,
 )
 from services.essay_lifecycle.domain.transitions import RefusedTransition, transition
 
@@ -55,7 +57,7 @@ def _event(
 def is_known_upload(tracker: BatchTracker, event_id: str) -> bool:
     """True when the upload event `event_id` was already applied (held, assigned or excess)."""
     return (
-        any(slot.resolved_by_event_id == event_id for slot in tracker.slots)
+        slot_resolved_by(tracker, event_id) is not None
         or any(item.source_event_id == event_id for item in tracker.unassigned_uploads)
         or any(_event(held).metadata.event_id == event_id for held in tracker.held_uploads)
     )
@@ -144,7 +146,7 @@ def _resolve(
     if sha256 and sha256 in tracker.essay_id_by_sha256:
         _unassigned(tracker, upload, Reason.EXCESS_CONTENT_REASON_DUPLICATE_CONTENT, resolved_by)
         return []
-    slot = next((s for s in tracker.slots if not s.resolved_by_event_id), None)
+    slot = first_free_slot(tracker)
     if slot is None:
         _unassigned(tracker, upload, Reason.EXCESS_CONTENT_REASON_NO_FREE_SLOT, resolved_by)
         return []
