@@ -58,6 +58,9 @@ class KvTrackerRepository:
             essay_state_pb2.BatchTracker,
             cache if cache is not None else DocumentCache(),
             ttl_of=self._ttl_of,
+            # The domain's steps change a tracker only to return it (they refuse, or find nothing
+            # to do, before changing anything; erasure's work on their own copy).
+            lone_in_place=True,
         )
 
     def _ttl_of(self, tracker: BatchTracker) -> float | None:
