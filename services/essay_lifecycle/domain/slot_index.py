@@ -1,4 +1,5 @@
-"""Where an essay, or the upload that resolved a slot, sits in a tracker's slots, without a scan.
+"""Where an essay, the upload that resolved a slot, or a content sits in a tracker's slots,
+without a scan.
 
 Every event is applied to a fresh copy of the batch's tracker, and a Python pass over 500 slots
 costs about as much as the rest of handling the event: lookups must not scan. Two facts about a
@@ -48,7 +49,10 @@ def resolved_count(tracker: BatchTracker) -> int:
 class _Positions:
     by_essay_id: dict[str, int]
     by_upload_event_id: dict[str, int] = field(default_factory=dict)
-    resolved: int = 0  # slots [0, resolved) are in by_upload_event_id
+    # The last slot each SHA-256 resolved (an erased essay's slot loses it; the same file may
+    # then resolve a later slot).
+    by_sha256: dict[str, int] = field(default_factory=dict)
+    resolved: int = 0  # slots [0, resolved) are in by_upload_event_id and by_sha256
 
 
 class SlotIndex:
@@ -88,6 +92,23 @@ class SlotIndex:
                 return slots[unseen]
         return None
 
+    def holding(self, tracker: BatchTracker, sha256: str) -> EssaySlot | None:
+        """The slot whose content has this SHA-256, or None."""
+        positions = self._positions(tracker)
+        resolved = resolved_count(tracker)
+        slots = tracker.slots
+        position = positions.by_sha256.get(sha256)
+        if (
+            position is not None
+            and position < resolved
+            and slots[position].essay.content_sha256 == sha256
+        ):
+            return slots[position]
+        for unseen in range(min(positions.resolved, resolved), resolved):
+            if slots[unseen].essay.content_sha256 == sha256:
+                return slots[unseen]
+        return None
+
     def observe(self, stored: BatchTracker) -> None:
         """Learn the slots resolved in `stored`, a revision that was stored: only those, since
         a copy being changed may resolve a slot that a concurrent write then resolves otherwise
@@ -95,7 +116,10 @@ class SlotIndex:
         positions = self._positions(stored)
         resolved = resolved_count(stored)
         for newly in range(positions.resolved, resolved):
-            positions.by_upload_event_id[stored.slots[newly].resolved_by_event_id] = newly
+            slot = stored.slots[newly]
+            positions.by_upload_event_id[slot.resolved_by_event_id] = newly
+            if slot.essay.content_sha256:
+                positions.by_sha256[slot.essay.content_sha256] = newly
         positions.resolved = max(positions.resolved, resolved)
 
     def _positions(self, tracker: BatchTracker) -> _Positions:

@@ -18,6 +18,7 @@ from services.essay_lifecycle.domain.tracker import (
     is_open,
     new_tracker,
     require_id,
+    slot_holding,
     slot_resolved_by,
 )
 from services.essay_lifecycle.domain.transitions import RefusedTransition, transition
@@ -143,7 +144,7 @@ def _resolve(
     sha256 = event.content_sha256
     # The most specific reason wins: the same content, then every slot taken, then a batch that
     # closed at its deadline with slots still empty.
-    if sha256 and sha256 in tracker.essay_id_by_sha256:
+    if sha256 and slot_holding(tracker, sha256) is not None:
         _unassigned(tracker, upload, Reason.EXCESS_CONTENT_REASON_DUPLICATE_CONTENT, resolved_by)
         return []
     slot = first_free_slot(tracker)
@@ -179,8 +180,6 @@ def _resolve(
     essay.raw_storage_id = event.raw_storage_id
     essay.content_sha256 = sha256
     slot.resolved_by_event_id = event.metadata.event_id
-    if sha256:
-        tracker.essay_id_by_sha256[sha256] = essay.essay_id
     return []
 
 

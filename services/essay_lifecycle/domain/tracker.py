@@ -70,6 +70,11 @@ def slot_resolved_by(tracker: BatchTracker, upload_event_id: str) -> EssaySlot |
     return _SLOTS.resolved_by(tracker, upload_event_id)
 
 
+def slot_holding(tracker: BatchTracker, sha256: str) -> EssaySlot | None:
+    """The slot whose content has the SHA-256 `sha256`, or None."""
+    return _SLOTS.holding(tracker, sha256)
+
+
 def observe_stored(tracker: BatchTracker) -> None:
     """Let the slot index learn from `tracker`, a revision that was stored (or read)."""
     _SLOTS.observe(tracker)

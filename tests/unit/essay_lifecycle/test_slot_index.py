@@ -26,6 +26,7 @@ from tests.unit.essay_lifecycle.support import now, register, upload
 
 S = common_pb2.EssayStatus
 P = common_pb2.PhaseStatus
+R = common_pb2.ExcessContentReason
 
 
 def batch(
@@ -188,3 +189,44 @@ def test_erasing_the_last_awaited_essay_ends_the_phase_with_a_recount() -> None:
     assert progress.terminal_essays == 2
     assert progress.status == P.PHASE_STATUS_COMPLETED_WITH_FAILURES
     assert progress.finished_by_event_id == erase.metadata.event_id
+
+
+def excess_reasons(tracker: BatchTracker) -> list[int]:
+    return [item.reason for item in tracker.unassigned_uploads]
+
+
+def test_the_same_content_twice_is_a_duplicate_whether_the_index_saw_it_stored_or_not() -> None:
+    for observed in (False, True):
+        tracker, events = batch(slots=4, uploads=2)
+        index = SlotIndex()
+        if observed:
+            index.observe(tracker)
+        holder = index.holding(copy(tracker), events[1].content_sha256)
+        assert holder is not None and holder.essay.essay_id == tracker.slots[1].essay.essay_id
+        assert index.holding(tracker, "0" * 64) is None
+        again = provisioned(tracker.batch_id, "1.txt")  # the same bytes as events[1], a new id
+        tracker = upload(tracker, again)
+        assert excess_reasons(tracker) == [R.EXCESS_CONTENT_REASON_DUPLICATE_CONTENT]
+        assert not tracker.essay_id_by_sha256, "the map is no longer written"
+
+
+def test_a_tracker_stored_with_the_sha256_map_deduplicates_and_erases_as_before() -> None:
+    tracker, events = batch(slots=3, uploads=2)
+    for slot in tracker.slots[:2]:  # as the previous version stored it
+        tracker.essay_id_by_sha256[slot.essay.content_sha256] = slot.essay.essay_id
+    tracker = upload(tracker, provisioned(tracker.batch_id, "0.txt"))
+    assert excess_reasons(tracker) == [R.EXCESS_CONTENT_REASON_DUPLICATE_CONTENT]
+    erase = events_pb2.BatchErasureRequested(
+        metadata=metadata("batch_orchestrator", tracker.batch_id),
+        batch_id=tracker.batch_id,
+        essay_ids=[tracker.slots[0].essay.essay_id],
+    )
+    change = erasure.erase_essays(tracker, erase, now())
+    assert change.tracker is not None
+    tracker = change.tracker
+    assert list(tracker.essay_id_by_sha256) == [events[1].content_sha256]
+    # The erased essay's file may come again: it takes the free slot, not a duplicate's place.
+    tracker = upload(tracker, provisioned(tracker.batch_id, "0.txt"))
+    assert excess_reasons(tracker) == [R.EXCESS_CONTENT_REASON_DUPLICATE_CONTENT]
+    assert tracker.slots[2].essay.content_sha256 == events[0].content_sha256
+    assert find_slot(tracker, tracker.slots[2].essay.essay_id) is not None

@@ -21,6 +21,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _BatchClosure:
@@ -145,8 +150,13 @@ class BatchTracker(_message.Message):
         """Uploads that arrived before the registration, in arrival order, waiting to be assigned."""
 
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def essay_id_by_sha256(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """SHA-256 of every upload that resolved a slot → the essay id of that slot."""
+        """SHA-256 of every upload that resolved a slot → the essay id of that slot. No longer written:
+        the slots hold the same (EssaySlot.essay.content_sha256) and ELS indexes them in memory, so
+        each write of the tracker is ~100 bytes a slot smaller. A tracker stored before keeps its
+        entries, unread, and an erasure still removes an erased upload's.
+        """
 
     @_builtins.property
     def unassigned_uploads(self) -> _containers.RepeatedCompositeFieldContainer[Global___UnassignedUpload]:
