@@ -118,9 +118,7 @@ def erase_essays(
         slot = find_slot(updated, essay_id)
         assert slot is not None
         _forget_upload(updated, slot.essay)
-        blank = essay_service_pb2.Essay(
-            essay_id=essay_id, batch_id=updated.batch_id, status=S.ESSAY_STATUS_ERASED
-        )
+        blank = essay_service_pb2.Essay(essay_id=essay_id, status=S.ESSAY_STATUS_ERASED)
         change = blank.timeline.add(status=S.ESSAY_STATUS_ERASED, reason=ERASED_REASON)
         change.at.CopyFrom(now)
         slot.essay.CopyFrom(blank)

@@ -100,8 +100,7 @@ def apply_registration(
     refused: list[RefusedTransition] = []
     for essay_id in event.essay_ids:
         slot = updated.slots.add()
-        slot.essay.essay_id = essay_id
-        slot.essay.batch_id = batch_id
+        slot.essay.essay_id = essay_id  # its batch id is the tracker's, filled in by the queries
         _collect(
             refused,
             transition(

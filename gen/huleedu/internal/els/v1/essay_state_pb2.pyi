@@ -237,7 +237,8 @@ class EssaySlot(_message.Message):
     @_builtins.property
     def essay(self) -> _essay_service_pb2.Essay:
         """The essay as GetEssay shows it, less the corrections and unknown words: those are essay
-        text, kept only in the Content Service (essay.spellcheck_details_storage_id).
+        text, kept only in the Content Service (essay.spellcheck_details_storage_id), and less its
+        batch id, the tracker's (slots stored before repeat it).
         """
 
     def __init__(
