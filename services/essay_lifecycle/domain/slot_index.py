@@ -28,7 +28,9 @@ from huleedu.internal.els.v1 import essay_state_pb2
 
 BatchTracker = essay_state_pb2.BatchTracker
 EssaySlot = essay_state_pb2.EssaySlot
-MAX_INDEXED_BATCHES = 256  # batches whose events are being handled at once, with room to spare
+# Twice ELS_CONSUMER_CONCURRENCY's default (64): at most that many batches have events in hand at
+# once. A batch of 500 essays is indexed in about 190 KiB; one evicted is indexed again on use.
+MAX_INDEXED_BATCHES = 128
 
 
 def resolved_count(tracker: BatchTracker) -> int:

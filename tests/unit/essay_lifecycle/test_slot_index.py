@@ -230,3 +230,16 @@ def test_a_tracker_stored_with_the_sha256_map_deduplicates_and_erases_as_before(
     assert excess_reasons(tracker) == [R.EXCESS_CONTENT_REASON_DUPLICATE_CONTENT]
     assert tracker.slots[2].essay.content_sha256 == events[0].content_sha256
     assert find_slot(tracker, tracker.slots[2].essay.essay_id) is not None
+
+
+def test_a_batch_evicted_from_the_index_is_still_answered_right() -> None:
+    index = SlotIndex(max_batches=1)
+    first, first_events = batch(slots=3, uploads=2)
+    second, second_events = batch(slots=3, uploads=2)
+    for _ in range(2):
+        for tracker, events in ((first, first_events), (second, second_events)):
+            index.observe(tracker)
+            slot = index.resolved_by(tracker, events[1].metadata.event_id)
+            assert slot is not None and slot.essay.essay_id == tracker.slots[1].essay.essay_id
+            assert index.holding(tracker, events[0].content_sha256) is not None
+    assert len(index) == 1
