@@ -213,6 +213,12 @@ bench-spelling-swedish: install
 bench-cli: install
 	$(PY) -m bench.cli_submit
 
+# ELS's cost per essay against the batch size: its real handlers on a fresh nats-server, batches
+# of 25, 100 and 500 essays; CPU and tracker bytes written per essay → bench/results/els_batch_size.json.
+.PHONY: bench-els-batch-size
+bench-els-batch-size: install
+	$(PY) -m bench.els_batch_size $(BENCH_ARGS)
+
 # ------------------------------------------------------------------------------------------------
 # Faults and load (issue 7): the whole chaos suite (CHAOS_SEED=<seed> replays a run's schedule)
 # and 200 batches × 25 essays through a local stack, then 200 more for the check that the services'

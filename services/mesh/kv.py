@@ -232,6 +232,12 @@ class GroupCommitter(Generic[M]):
     costs one write instead of a queue of compare-and-set races. Each caller gets its own
     outcome, as if the updates had been written one by one in the order they came: the document
     as its `mutate` left it, whether that changed it, and its own exception.
+
+    Each update is given its own copy of the document. With `lone_in_place`, an update alone in
+    its group is given the document itself, parsed for that attempt only: a copy of a large
+    document costs as much as parsing it, and most updates of a document come alone. Only for
+    updates that change the document they are given solely when they return it (a failed or
+    "no change" update leaves it as it was), since the caller is handed that document.
     """
 
     def __init__(
@@ -240,11 +246,14 @@ class GroupCommitter(Generic[M]):
         message_type: type[M],
         cache: DocumentCache | None = None,
         ttl_of: TtlOf[M] | None = None,
+        *,
+        lone_in_place: bool = False,
     ) -> None:
         self._kv = kv
         self._message_type = message_type
         self._cache = cache
         self._ttl_of = ttl_of
+        self._lone_in_place = lone_in_place
         self._queues: dict[str, list[_Pending[M]]] = {}
         self._writers: set[asyncio.Task[None]] = set()
 
@@ -276,11 +285,13 @@ class GroupCommitter(Generic[M]):
     async def _write(self, key: str, group: list[_Pending[M]]) -> None:
         """One compare-and-set for the whole group; each caller gets its own outcome."""
 
+        in_place = self._lone_in_place and len(group) == 1
+
         def combined(doc: M | None) -> M | None:
             current, changed = doc, False
             for item in group:
                 item.error, item.changed = None, False
-                attempt = None if current is None else _copy(current)
+                attempt = current if current is None or in_place else _copy(current)
                 try:
                     result = item.mutate(attempt)
                 except Exception as error:  # this update's failure is its caller's alone

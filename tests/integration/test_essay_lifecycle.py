@@ -393,7 +393,7 @@ async def test_get_essay_and_list_batch_essays_show_states_timeline_and_correcti
     good = (
         await essays.GetEssay(essay_service_pb2.GetEssayRequest(essay_id=by_name["good.txt"]))
     ).essay
-    assert good.status == S.ESSAY_STATUS_SPELLCHECKED_SUCCESS
+    assert good.status == S.ESSAY_STATUS_SPELLCHECKED_SUCCESS and good.batch_id == batch_id
     assert [c.status for c in good.timeline] == [
         S.ESSAY_STATUS_AWAITING_CONTENT,
         S.ESSAY_STATUS_READY_FOR_PROCESSING,
@@ -412,6 +412,7 @@ async def test_get_essay_and_list_batch_essays_show_states_timeline_and_correcti
     listed = await essays.ListBatchEssays(
         essay_service_pb2.ListBatchEssaysRequest(batch_id=batch_id)
     )
+    assert {e.batch_id for e in listed.essays} == {batch_id}
     (empty,) = [e for e in listed.essays if e.original_file_name == "empty.txt"]
     assert empty.status == S.ESSAY_STATUS_VALIDATION_FAILED
     assert empty.error_code == common_pb2.ValidationErrorCode.VALIDATION_ERROR_CODE_EMPTY_CONTENT

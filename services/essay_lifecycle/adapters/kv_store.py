@@ -15,7 +15,7 @@ from nats.js.kv import KeyValue
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.errors import StoreUnavailableError
 from services.essay_lifecycle.domain.ports import BatchTracker, EssayRecord, Mutation
-from services.essay_lifecycle.domain.tracker import is_valid_id
+from services.essay_lifecycle.domain.tracker import is_valid_id, observe_stored
 from services.mesh.atomic_batch import every_result, kv_entry, store_together
 from services.mesh.kv import DocumentCache, GroupCommitter, read_document
 
@@ -58,6 +58,9 @@ class KvTrackerRepository:
             essay_state_pb2.BatchTracker,
             cache if cache is not None else DocumentCache(),
             ttl_of=self._ttl_of,
+            # The domain's steps change a tracker only to return it (they refuse, or find nothing
+            # to do, before changing anything; erasure's work on their own copy).
+            lone_in_place=True,
         )
 
     def _ttl_of(self, tracker: BatchTracker) -> float | None:
@@ -72,7 +75,10 @@ class KvTrackerRepository:
 
     async def update(self, batch_id: str, mutate: Mutation) -> BatchTracker | None:
         """Apply `mutate` by compare-and-set and return the tracker as it left it."""
-        return (await self._committer.update(batch_id, mutate)).doc
+        tracker = (await self._committer.update(batch_id, mutate)).doc
+        if tracker is not None:
+            observe_stored(tracker)  # its resolved slots are stored: the index may learn them
+        return tracker
 
     async def get(self, batch_id: str) -> BatchTracker | None:
         """The tracker of `batch_id`, or None (also for ids that cannot be keys)."""

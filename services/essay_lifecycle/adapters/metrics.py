@@ -11,6 +11,7 @@ from prometheus_client import Gauge
 from huleedu.common.v1 import common_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
 from services.essay_lifecycle.domain.ports import BatchTracker
+from services.essay_lifecycle.domain.tracker import slot_resolved_by
 from services.mesh.kv_census import KvCensus
 
 # A census kept by a watch of the bucket: every instance reports the whole-system count, so
@@ -50,10 +51,10 @@ def essay_census(kv: KeyValue) -> KvCensus:
 
 def upload_outcome(tracker: BatchTracker, upload_event_id: str) -> str | None:
     """What ELS did with one upload: assigned, validation_failed, held, or the excess reason."""
-    for slot in tracker.slots:
-        if slot.resolved_by_event_id == upload_event_id:
-            failed = slot.essay.status == common_pb2.ESSAY_STATUS_VALIDATION_FAILED
-            return "validation_failed" if failed else "assigned"
+    slot = slot_resolved_by(tracker, upload_event_id)
+    if slot is not None:
+        failed = slot.essay.status == common_pb2.ESSAY_STATUS_VALIDATION_FAILED
+        return "validation_failed" if failed else "assigned"
     for excess in tracker.unassigned_uploads:
         if excess.source_event_id == upload_event_id:
             name = common_pb2.ExcessContentReason.Name(excess.reason)

@@ -118,14 +118,14 @@ def erase_essays(
         slot = find_slot(updated, essay_id)
         assert slot is not None
         _forget_upload(updated, slot.essay)
-        blank = essay_service_pb2.Essay(
-            essay_id=essay_id, batch_id=updated.batch_id, status=S.ESSAY_STATUS_ERASED
-        )
+        blank = essay_service_pb2.Essay(essay_id=essay_id, status=S.ESSAY_STATUS_ERASED)
         change = blank.timeline.add(status=S.ESSAY_STATUS_ERASED, reason=ERASED_REASON)
         change.at.CopyFrom(now)
         slot.essay.CopyFrom(blank)
     updated.pending_erasure.extend(_ids(p for p in pending if p not in updated.pending_erasure))
     for progress in updated.phases:
+        if progress.status == phases.PhaseStatus.PHASE_STATUS_IN_PROGRESS:
+            phases.count_terminal(updated, progress)
         phases.finish_if_done(updated, progress, event.metadata.event_id, now)
     return Change(updated)
 

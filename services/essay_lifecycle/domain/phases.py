@@ -84,6 +84,7 @@ def apply_spellcheck_command(
             refused.append(refusal)
             continue
         progress.essay_ids.append(ref.essay_id)
+    progress.terminal_essays = 0  # every essay of the phase awaits its result
     finish_if_done(tracker, progress, command.metadata.event_id, now)
     return Change(tracker, tuple(refused))
 
@@ -129,6 +130,12 @@ def apply_spellcheck_result(
         essay.failure_reason = reason
     progress = find_phase(tracker, Phase.PHASE_SPELLCHECK)
     if progress is not None:
+        # Only the command moves an essay to AWAITING_SPELLCHECK, adding it to the phase, and the
+        # table lets it leave that state once: this result is the essay's one count.
+        if progress.HasField("terminal_essays"):
+            progress.terminal_essays += 1
+        else:
+            count_terminal(tracker, progress)
         finish_if_done(tracker, progress, event_id, now)
     return Change(tracker)
 
@@ -157,14 +164,23 @@ def _phase_slots(tracker: BatchTracker, progress: PhaseProgress) -> list[essay_s
     return [slot for slot in tracker.slots if slot.essay.essay_id in members]
 
 
+def count_terminal(tracker: BatchTracker, progress: PhaseProgress) -> None:
+    """Count the phase's essays in a terminal state again, from its slots: for a tracker stored
+    before the count was kept, and after an erasure (rare, and it may end any phase)."""
+    progress.terminal_essays = sum(
+        1 for slot in _phase_slots(tracker, progress) if slot.essay.status in TERMINAL_PHASE_STATES
+    )
+
+
 def finish_if_done(
     tracker: BatchTracker, progress: PhaseProgress, event_id: str, now: Timestamp
 ) -> None:
     """End the phase (by `event_id`) when every essay of it is in a terminal state."""
     if progress.status != PhaseStatus.PHASE_STATUS_IN_PROGRESS:
         return
-    slots = _phase_slots(tracker, progress)
-    if any(slot.essay.status not in TERMINAL_PHASE_STATES for slot in slots):
+    if not progress.HasField("terminal_essays"):
+        count_terminal(tracker, progress)
+    if progress.terminal_essays < len(progress.essay_ids):
         return
     progress.status = outcome_status(*phase_counts(tracker, progress))
     progress.finished_by_event_id = event_id

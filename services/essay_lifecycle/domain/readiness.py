@@ -13,6 +13,7 @@ from services.essay_lifecycle.domain.tracker import (
     Closure,
     assigned_slots,
     is_open,
+    missing_count,
 )
 
 
@@ -29,7 +30,7 @@ def effective_deadline(
 
 def is_complete(tracker: BatchTracker) -> bool:
     """True when the batch is registered and every slot holds content or a failure."""
-    return tracker.registered and all(slot.resolved_by_event_id for slot in tracker.slots)
+    return tracker.registered and missing_count(tracker) == 0
 
 
 def close(tracker: BatchTracker, closure: Closure.ValueType, event_id: str, now: Timestamp) -> None:

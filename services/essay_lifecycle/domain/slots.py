@@ -14,9 +14,12 @@ from services.essay_lifecycle.domain.readiness import close_if_complete, effecti
 from services.essay_lifecycle.domain.tracker import (
     BatchTracker,
     Change,
+    first_free_slot,
     is_open,
     new_tracker,
     require_id,
+    slot_holding,
+    slot_resolved_by,
 )
 from services.essay_lifecycle.domain.transitions import RefusedTransition, transition
 
@@ -55,7 +58,7 @@ def _event(
 def is_known_upload(tracker: BatchTracker, event_id: str) -> bool:
     """True when the upload event `event_id` was already applied (held, assigned or excess)."""
     return (
-        any(slot.resolved_by_event_id == event_id for slot in tracker.slots)
+        slot_resolved_by(tracker, event_id) is not None
         or any(item.source_event_id == event_id for item in tracker.unassigned_uploads)
         or any(_event(held).metadata.event_id == event_id for held in tracker.held_uploads)
     )
@@ -97,8 +100,7 @@ def apply_registration(
     refused: list[RefusedTransition] = []
     for essay_id in event.essay_ids:
         slot = updated.slots.add()
-        slot.essay.essay_id = essay_id
-        slot.essay.batch_id = batch_id
+        slot.essay.essay_id = essay_id  # its batch id is the tracker's, filled in by the queries
         _collect(
             refused,
             transition(
@@ -141,10 +143,10 @@ def _resolve(
     sha256 = event.content_sha256
     # The most specific reason wins: the same content, then every slot taken, then a batch that
     # closed at its deadline with slots still empty.
-    if sha256 and sha256 in tracker.essay_id_by_sha256:
+    if sha256 and slot_holding(tracker, sha256) is not None:
         _unassigned(tracker, upload, Reason.EXCESS_CONTENT_REASON_DUPLICATE_CONTENT, resolved_by)
         return []
-    slot = next((s for s in tracker.slots if not s.resolved_by_event_id), None)
+    slot = first_free_slot(tracker)
     if slot is None:
         _unassigned(tracker, upload, Reason.EXCESS_CONTENT_REASON_NO_FREE_SLOT, resolved_by)
         return []
@@ -177,8 +179,6 @@ def _resolve(
     essay.raw_storage_id = event.raw_storage_id
     essay.content_sha256 = sha256
     slot.resolved_by_event_id = event.metadata.event_id
-    if sha256:
-        tracker.essay_id_by_sha256[sha256] = essay.essay_id
     return []
 
 

@@ -122,8 +122,7 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
                 request.essay_id,
                 f"no essay {request.essay_id!r} is known to ELS",
             )
-        essay = essay_service_pb2.Essay()
-        essay.CopyFrom(slot.essay)
+        essay = _essay_of(slot.essay, record.batch_id)
         if essay.spellcheck_details_storage_id:
             details = await _details(
                 self._content, essay.spellcheck_details_storage_id, current_caller().tenant, context
@@ -158,5 +157,14 @@ class EssayLifecycleServicer(essay_service_pb2_grpc.EssayLifecycleServiceService
                 f"no batch {request.batch_id!r} is registered with ELS",
             )
         return essay_service_pb2.ListBatchEssaysResponse(
-            essays=[slot.essay for slot in tracker.slots]
+            essays=[_essay_of(slot.essay, tracker.batch_id) for slot in tracker.slots]
         )
+
+
+def _essay_of(stored: essay_service_pb2.Essay, batch_id: str) -> essay_service_pb2.Essay:
+    """The essay as the queries show it: a slot does not repeat its tracker's batch id (slots
+    stored before do; it is the same)."""
+    essay = essay_service_pb2.Essay()
+    essay.CopyFrom(stored)
+    essay.batch_id = batch_id
+    return essay

@@ -37,11 +37,12 @@ async def stored_values(kv: KeyValue, key: str) -> list[str]:
     return values(found[0])
 
 
+@pytest.mark.parametrize("lone_in_place", [False, True], ids=["copies", "lone_in_place"])
 async def test_each_caller_gets_its_own_document_change_and_exception(
-    two_instances: tuple[CountingBucket, CountingBucket],
+    two_instances: tuple[CountingBucket, CountingBucket], lone_in_place: bool
 ) -> None:
     kv, _ = two_instances
-    committer = GroupCommitter(kv, Doc, DocumentCache())
+    committer = GroupCommitter(kv, Doc, DocumentCache(), lone_in_place=lone_in_place)
 
     def update(n: int) -> Callable[[Doc | None], Doc | None]:
         if n == 7:
@@ -115,10 +116,14 @@ async def test_an_update_cancelled_while_it_waits_is_left_out(
     assert committer._queues == {}, "nothing is left behind per key"
 
 
+@pytest.mark.parametrize("lone_in_place", [False, True], ids=["copies", "lone_in_place"])
 async def test_two_instances_with_caches_lose_no_update(
-    two_instances: tuple[CountingBucket, CountingBucket],
+    two_instances: tuple[CountingBucket, CountingBucket], lone_in_place: bool
 ) -> None:
-    committers = [GroupCommitter(kv, Doc, DocumentCache()) for kv in two_instances]
+    committers = [
+        GroupCommitter(kv, Doc, DocumentCache(), lone_in_place=lone_in_place)
+        for kv in two_instances
+    ]
 
     async def append(n: int) -> None:
         await committers[n % 2].update("doc", appending(f"u{n}"))
@@ -129,3 +134,24 @@ async def test_two_instances_with_caches_lose_no_update(
     assert sorted(await stored_values(two_instances[0], "doc")) == sorted(
         f"u{n}" for n in range(100)
     )
+
+
+async def test_a_lone_update_in_place_that_fails_leaves_the_next_its_stored_document(
+    two_instances: tuple[CountingBucket, CountingBucket],
+) -> None:
+    """An update alone in its group gets the document itself: one that fails halfway through
+    its change must not reach the caller or the next update."""
+    kv, _ = two_instances
+    committer = GroupCommitter(kv, Doc, DocumentCache(), lone_in_place=True)
+    await committer.update("doc", appending("first"))
+
+    def fail_halfway(doc: Doc | None) -> Doc:
+        assert doc is not None
+        appending("half")(doc)
+        raise ValueError("failed after changing its document")
+
+    with pytest.raises(ValueError):
+        await committer.update("doc", fail_halfway)
+    outcome = await committer.update("doc", appending("second"))
+    assert outcome.doc is not None and values(outcome.doc) == ["first", "second"]
+    assert await stored_values(kv, "doc") == ["first", "second"]

@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
+from services.essay_lifecycle.domain.tracker import slot_holding
 from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
 from services.mesh.event_ids import derived_event_id, new_metadata
 from tests.harness.coordination_events import (
@@ -204,8 +205,9 @@ async def test_an_erased_essays_upload_is_announced_once_with_ids_only() -> None
     tracker = await world.trackers.get(batch_id)
     assert tracker is not None and list(tracker.unannounced_erased_uploads) == []
     # the content no longer stands for the erased essay: the same file is not its duplicate
-    assert essay.content_sha256 not in tracker.essay_id_by_sha256
-    assert len(tracker.essay_id_by_sha256) == 1
+    assert slot_holding(tracker, essay.content_sha256) is None
+    kept = next(s.essay for s in tracker.slots if s.essay.essay_id != doomed)
+    assert slot_holding(tracker, kept.content_sha256) is not None
 
 
 async def test_an_announcement_cut_off_is_made_by_the_redelivery_with_the_same_id() -> None:

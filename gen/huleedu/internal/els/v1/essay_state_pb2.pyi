@@ -21,6 +21,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _BatchClosure:
@@ -145,8 +150,13 @@ class BatchTracker(_message.Message):
         """Uploads that arrived before the registration, in arrival order, waiting to be assigned."""
 
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def essay_id_by_sha256(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """SHA-256 of every upload that resolved a slot → the essay id of that slot."""
+        """SHA-256 of every upload that resolved a slot → the essay id of that slot. No longer written:
+        the slots hold the same (EssaySlot.essay.content_sha256) and ELS indexes them in memory, so
+        each write of the tracker is ~100 bytes a slot smaller. A tracker stored before keeps its
+        entries, unread, and an erasure still removes an erased upload's.
+        """
 
     @_builtins.property
     def unassigned_uploads(self) -> _containers.RepeatedCompositeFieldContainer[Global___UnassignedUpload]:
@@ -227,7 +237,8 @@ class EssaySlot(_message.Message):
     @_builtins.property
     def essay(self) -> _essay_service_pb2.Essay:
         """The essay as GetEssay shows it, less the corrections and unknown words: those are essay
-        text, kept only in the Content Service (essay.spellcheck_details_storage_id).
+        text, kept only in the Content Service (essay.spellcheck_details_storage_id), and less its
+        batch id, the tracker's (slots stored before repeat it).
         """
 
     def __init__(
@@ -349,6 +360,7 @@ class PhaseProgress(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _builtins.int
     FINISHED_BY_EVENT_ID_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
+    TERMINAL_ESSAYS_FIELD_NUMBER: _builtins.int
     phase: _common_pb2.Phase.ValueType
     """The phase."""
     command_event_id: _builtins.str
@@ -359,6 +371,10 @@ class PhaseProgress(_message.Message):
     """The event id whose handling finished the phase (it re-publishes the outcome)."""
     language: _builtins.str
     """Language the phase's requests carry (a BCP 47 tag)."""
+    terminal_essays: _builtins.int
+    """How many essays of the phase are in a terminal state, kept so that a result need not look
+    at every slot; absent in trackers stored before it was kept, which count their slots once.
+    """
     @_builtins.property
     def essay_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The essays sent into the phase."""
@@ -382,12 +398,15 @@ class PhaseProgress(_message.Message):
         finished_at: _timestamp_pb2.Timestamp | None = ...,
         finished_by_event_id: _builtins.str = ...,
         language: _builtins.str = ...,
+        terminal_essays: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at", "started_at", b"started_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_terminal_essays", b"_terminal_essays", "finished_at", b"finished_at", "started_at", b"started_at", "terminal_essays", b"terminal_essays"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_event_id", b"command_event_id", "essay_ids", b"essay_ids", "finished_at", b"finished_at", "finished_by_event_id", b"finished_by_event_id", "language", b"language", "phase", b"phase", "started_at", b"started_at", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_terminal_essays", b"_terminal_essays", "command_event_id", b"command_event_id", "essay_ids", b"essay_ids", "finished_at", b"finished_at", "finished_by_event_id", b"finished_by_event_id", "language", b"language", "phase", b"phase", "started_at", b"started_at", "status", b"status", "terminal_essays", b"terminal_essays"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__terminal_essays: _TypeAlias = _typing.Literal["terminal_essays"]  # noqa: Y015
+    _WhichOneofArgType__terminal_essays: _TypeAlias = _typing.Literal["_terminal_essays", b"_terminal_essays"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__terminal_essays) -> _WhichOneofReturnType__terminal_essays | None: ...
 
 Global___PhaseProgress: _TypeAlias = PhaseProgress  # noqa: Y015
 
