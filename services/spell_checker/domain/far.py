@@ -6,8 +6,8 @@ multiply its size. Instead the words are kept in one list per first two letters,
 length, and the words of the typed word's first two letters and a length within three of its
 own are compared with it: first by their sets of letters (a numpy pass), then the few left by
 rapidfuzz's Levenshtein distance, about 0.06 ms a word in all. Writers seldom get the first
-letters of a long word wrong: on the training split of the misspelling lists, the words found
-this way gave 85 to 100 % of what searching every word of the same first letter gave.
+letters of a long word wrong: on the training split of the misspelling lists, top 1 was within
+0.3 points of searching every word of the same first letter (0.5 ms a word).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Noisy-channel ranking of corrections: the word meant is the one that best explains what was
 typed, in the words around it, unless the word as written explains it better.
 
-A candidate's score is log P(w) + CHANNEL_WEIGHT·log P(typed | w) + λ·context evidence, where
-P(w) is the word's frequency, P(typed | w) the learned error model (`channel.EditModel`), and
-the evidence comes from word pairs (`context.BigramContext`). Every dictionary word within two
-edits competes at once, with the words that sound like the typed one (`sounds.SoundIndex`): a
-likely double edit may beat an unlikely single one. The typed word itself competes too, as a
+A candidate's score is log P(w) + CHANNEL_WEIGHT·log P(typed | w) + likeness + λ·context
+evidence, where P(w) is the word's frequency, P(typed | w) the learned error model
+(`channel.EditModel`), the likeness two log-odds (a word that sounds like the typed one, a word
+with another first letter), and the evidence comes from word pairs (`context.BigramContext`).
+Every dictionary word within two edits competes at once, with the words that sound like the
+typed one (`sounds.SoundIndex`) and, for a long word nothing nearer explains, words three edits
+away (`far.FirstLetterIndex`): a likely double edit may beat an unlikely single one. The typed
+word itself competes too, as a
 word meant as written (a name, a compound, a rare word the dictionary lacks) with its own
 frequency (at least `RankingWeights.written_floor`) times `keep_weight`; a fix is made only
 when the best candidate's posterior against the others and the written word reaches
@@ -43,7 +46,8 @@ SOUND_DISTANCE = 12
 # of the misspelling lists (800-pair samples), where they raised top-1 on aspell by 3.7 points,
 # birkbeck 3.7, holbrook 0.3 and wikipedia 0.1, norvig unchanged; on the corpus essays, one
 # unknown word in six asks for them (asking only when nothing nearer is found gained two thirds
-# as much; aligning every one of them, 0.5 point more on aspell for 3 times the alignments).
+# as much; aligning every one of them, 0.5 point more on aspell for six times the added
+# alignments).
 FAR_MIN_LENGTH = 6
 FAR_BELOW = -20.0
 FAR_ALIGNED = 3
