@@ -16,6 +16,7 @@ import wordfreq
 
 from services.spell_checker.domain.channel import EditModel
 from services.spell_checker.domain.context import BigramContext, WordCounts
+from services.spell_checker.domain.far import FirstLetterIndex
 from services.spell_checker.domain.index import SymmetricDeleteIndex
 from services.spell_checker.domain.lexicon import Lexicon
 from services.spell_checker.domain.ranking import NoisyChannelCorrector, RankingWeights
@@ -94,5 +95,6 @@ def english_corrector(
         written=log_written,
         context=context,
         sounds=SoundIndex(lexicon.words, lexicon.is_candidate),
+        far=FirstLetterIndex(lexicon.words, lexicon.is_candidate),
         weights=weights,
     )

@@ -273,39 +273,48 @@ class EditModel:
         with the same letter, if any follows the differing middle)."""
         known, log_p = self._known, self._log_p  # no edit's log P is 0: `or` falls back
         rows, cols = len(a), len(b)
+        # a deletion's name depends on its row only, an insertion's on its column only:
+        # dropping or adding the first of two copies is named as the second
+        # (position 0, the shared first letter, is never dropped or added)
+        drops = [""] + [
+            f"d:{a[i]}{a[i]}" if i + 1 < rows and a[i + 1] == a[i] else f"d:{a[i - 1]}{a[i]}"
+            for i in range(1, rows)
+        ]
+        adds = [""] + [
+            f"i:{b[j]}{b[j]}" if j + 1 < cols and b[j + 1] == b[j] else f"i:{b[j - 1]}{b[j]}"
+            for j in range(1, cols)
+        ]
+        drop_p = [0.0] + [known.get(name) or log_p(name) for name in drops[1:]]
+        add_p = [0.0] + [known.get(name) or log_p(name) for name in adds[1:]]
         score = [[-math.inf] * cols for _ in range(rows)]
         step: list[list[str]] = [[""] * cols for _ in range(rows)]
         score[0][0] = 0.0
-        for i in range(rows):
-            for j in range(cols):
-                if not (i or j):
-                    continue
-                best, edit = -math.inf, ""
-                if i and j:
-                    if a[i] == b[j]:
-                        best, edit = score[i - 1][j - 1], "="
-                    else:
-                        name = f"s:{a[i]}{b[j]}"
-                        best, edit = score[i - 1][j - 1] + (known.get(name) or log_p(name)), name
-                if i:
-                    # dropping the first of two copies is dropping the second: named so
-                    doubled = i + 1 < rows and a[i + 1] == a[i]
-                    name = f"d:{a[i]}{a[i]}" if doubled else f"d:{a[i - 1]}{a[i]}"
-                    here = score[i - 1][j] + (known.get(name) or log_p(name))
-                    if here > best:
-                        best, edit = here, name
-                if j:
-                    doubled = j + 1 < cols and b[j + 1] == b[j]
-                    name = f"i:{b[j]}{b[j]}" if doubled else f"i:{b[j - 1]}{b[j]}"
-                    here = score[i][j - 1] + (known.get(name) or log_p(name))
-                    if here > best:
-                        best, edit = here, name
-                if i > 1 and j > 1 and a[i] == b[j - 1] and a[i - 1] == b[j] and a[i] != a[i - 1]:
-                    name = f"t:{a[i - 1]}{a[i]}"
+        first = score[0]
+        for j in range(1, cols):
+            first[j], step[0][j] = first[j - 1] + add_p[j], adds[j]
+        for i in range(1, rows):
+            here_row, above, moves = score[i], score[i - 1], step[i]
+            x, drop = a[i], drop_p[i]
+            here_row[0], moves[0] = above[0] + drop, drops[i]
+            for j in range(1, cols):
+                y = b[j]
+                if x == y:
+                    best, edit = above[j - 1], "="
+                else:
+                    name = f"s:{x}{y}"
+                    best, edit = above[j - 1] + (known.get(name) or log_p(name)), name
+                here = above[j] + drop
+                if here > best:
+                    best, edit = here, drops[i]
+                here = here_row[j - 1] + add_p[j]
+                if here > best:
+                    best, edit = here, adds[j]
+                if i > 1 and j > 1 and x == b[j - 1] and a[i - 1] == y and x != a[i - 1]:
+                    name = f"t:{a[i - 1]}{x}"
                     here = score[i - 2][j - 2] + (known.get(name) or log_p(name))
                     if here > best:
                         best, edit = here, name
-                score[i][j], step[i][j] = best, edit
+                here_row[j], moves[j] = best, edit
         found: list[str] = []
         i, j = rows - 1, cols - 1
         while i or j:

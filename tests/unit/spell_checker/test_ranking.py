@@ -56,15 +56,16 @@ def test_a_real_word_the_dictionary_lacks_is_left_alone(corrector: MemoizedCorre
 def test_an_unsure_choice_is_not_made(checkers: LanguageCheckers) -> None:
     engine = checkers.corrector("en").engine
     assert isinstance(engine, NoisyChannelCorrector)
-    ranking = engine.candidates("bery")  # very or berry
+    ranking = engine.candidates("mony")  # money or many
     sure = RankingWeights(min_posterior=0.99)
     assert engine.choose(ranking, Context("", "blue")) is None
     engine.weights, kept = RankingWeights(min_posterior=0.0), engine.weights
     try:
-        assert engine.choose(ranking, Context("", "blue")) in {"very", "berry"}
+        assert engine.choose(ranking, Context("", "blue")) in {"money", "many"}
         engine.weights = sure
-        assert engine.choose(ranking, Context()) is None  # very and berry are close
-        assert engine.choose(ranking, Context("very", "good")) == "very"
+        assert engine.choose(ranking, Context()) is None  # money and many are close
+        assert engine.choose(ranking, Context("how", "people")) == "many"
+        assert engine.choose(ranking, Context("much", "")) == "money"
     finally:
         engine.weights = kept
 
@@ -103,7 +104,16 @@ def test_skipping_hopeless_alignments_keeps_the_same_candidates(
     everything = NoisyChannelCorrector.__new__(NoisyChannelCorrector)
     everything.__dict__.update(engine.__dict__)
     everything._scored = functools.partial(_score_all, engine)  # type: ignore[method-assign]
-    for word in ("recieve", "tomorow", "wich", "enviroment", "becouse", "lether", "butefl"):
+    for word in (
+        "recieve",
+        "tomorow",
+        "wich",
+        "enviroment",
+        "becouse",
+        "lether",
+        "butefl",
+        "bigginging",
+    ):
         kept, every = engine.candidates(word), everything.candidates(word)
         assert kept.candidates[:3] == every.candidates[:3], word
         # the misspellings of the skipped candidates add next to nothing
@@ -111,15 +121,28 @@ def test_skipping_hopeless_alignments_keeps_the_same_candidates(
 
 
 def _score_all(
-    engine: NoisyChannelCorrector, word: str, ids: npt.NDArray[np.uint32], _: object
+    engine: NoisyChannelCorrector,
+    word: str,
+    ids: npt.NDArray[np.uint32],
+    _: object,
+    alike: npt.NDArray[np.bool_],
+    rivals: object = None,
 ) -> tuple[list[tuple[str, float]], float]:
     """Every candidate aligned, none skipped: what `_scored` must keep the best of."""
     words = engine._lexicon.words
     errors = [engine._channel.log_probability(words[i], word) for i in ids.tolist()]
     priors = [float(engine._prior[i]) for i in ids.tolist()]
+    likeness = engine.likeness(word, ids, alike).tolist()
     scored = [
-        (words[i], prior + CHANNEL_WEIGHT * error)
-        for i, prior, error in zip(ids.tolist(), priors, errors, strict=True)
+        (words[i], prior + CHANNEL_WEIGHT * error + like)
+        for i, prior, error, like in zip(ids.tolist(), priors, errors, likeness, strict=True)
     ]
     misspelled = [prior + error for prior, error in zip(priors, errors, strict=True)]
     return scored, float(np.logaddexp.reduce(misspelled))
+
+
+def test_long_words_are_found_three_edits_away(corrector: MemoizedCorrector) -> None:
+    # from the training split of the misspelling lists: no dictionary word is within two edits
+    assert corrector.engine.candidates("appresteate").candidates[0][0] == "appreciate"
+    assert corrector.engine.candidates("documtations").candidates[0][0] == "documentation"
+    assert corrector.engine.candidates("comittmend").candidates[0][0] == "commitment"
