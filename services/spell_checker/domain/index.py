@@ -123,11 +123,22 @@ def _query_plan(length: int) -> npt.NDArray[np.uint64]:
 def query_hashes(word: str) -> Keys:
     """`deletion_hashes` of the one non-empty `word` (the same keys in the same order), in a
     few numpy operations instead of a few dozen: the lookup of every query."""
-    codes = np.frombuffer(word.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
-    mixed = np.empty(len(codes) + 1, dtype=np.uint64)
-    mixed[:-1] = _mix(codes + _U64(1))
-    mixed[-1] = 1  # times each row's salt
-    return (_mix(_query_plan(len(word)) @ mixed) >> _U64(32)).astype(np.uint32)
+    mixed = _mixed_chars
+    try:
+        terms = [mixed[char] for char in word]
+    except KeyError:
+        for char in word:
+            if char not in mixed:
+                mixed[char] = int(_mix(np.array([ord(char) + 1], dtype=np.uint64))[0])
+        terms = [mixed[char] for char in word]
+    terms.append(1)  # times each row's salt
+    plan = _query_plan(len(word))
+    return (_mix(plan @ np.array(terms, dtype=np.uint64)) >> _U64(32)).astype(np.uint32)
+
+
+# Each character's mixed code point (plus one), as deletion_hashes mixes it: the characters
+# of the queries seen so far (a language's letters, mostly).
+_mixed_chars: dict[str, int] = {}
 
 
 def word_codes(words: Sequence[str], length: int) -> npt.NDArray[np.uint32]:
