@@ -27,6 +27,9 @@ _U64 = np.uint64
 _BASE = 0x100000001B3
 _BASE_INV = pow(_BASE, -1, 1 << 64)
 _BASE_INV2 = pow(_BASE_INV, 2, 1 << 64)
+# The longest query hashed through a cached plan (its matrix: about 70 KB at 25 characters,
+# 140 KB at 32; about 1 MB for every length up to 32); longer ones are hashed as the index is.
+_QUERY_PLAN_MAX_LENGTH = 32
 _LENGTH_SALT = 0x9E3779B97F4A7C15
 _MIX1 = _U64(0xBF58476D1CE4E5B9)
 _MIX2 = _U64(0x94D049BB133111EB)
@@ -123,6 +126,9 @@ def _query_plan(length: int) -> npt.NDArray[np.uint64]:
 def query_hashes(word: str) -> Keys:
     """`deletion_hashes` of the one non-empty `word` (the same keys in the same order), in a
     few numpy operations instead of a few dozen: the lookup of every query."""
+    if len(word) > _QUERY_PLAN_MAX_LENGTH:  # a plan grows with the cube of the length
+        row: Keys = deletion_hashes(word_codes([word], len(word)))[0]
+        return row
     mixed = _mixed_chars
     try:
         terms = [mixed[char] for char in word]
