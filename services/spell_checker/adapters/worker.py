@@ -6,6 +6,7 @@ worker loads a language's dictionary once and memoises corrections for its whole
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -54,6 +55,9 @@ def initialize(
     _state.roll_call = roll_call
     _state.checkers = LanguageCheckers(config)
     _state.checkers.preload(config.preload_languages)
+    # What is loaded now stays for the worker's life: out of the collector's way, so that its
+    # full collections only go through what essays leave behind.
+    gc.freeze()
     _state.ready_after_s = time.monotonic() - _started_at
 
 

@@ -86,6 +86,13 @@ QUOTE_SHARE = 0.5
 _QUOTE_BREAK = re.compile('[:;"\u201c\u201d\u201e\u00ab\u00bb()]').search
 
 
+def _next_quote_break(text: str, start: int) -> int:
+    """The position of the first quotation break at or after `start` (the text's length when
+    there is none)."""
+    found = _QUOTE_BREAK(text, start)
+    return len(text) if found is None else found.start()
+
+
 def normalize_word(word: str) -> str:
     """The dictionary form of a written word: NFC, lower case, straight apostrophes."""
     if word.isascii():  # most words: already NFC
@@ -211,8 +218,14 @@ class EssayChecker:
         unknown: dict[str, None] = {}
         position = 0
         parts = tokens.parts
-        lookups = [normalize_word(part.text) for part in parts]
-        known = [self._accepted(lookup, allowed) for lookup in lookups]
+        # normalize_word and _accepted, with the commonest case of each inline: an ASCII word
+        # without a backtick, known to the dictionary
+        lookups = [
+            word.lower() if word.isascii() and "`" not in word else normalize_word(word)
+            for _, _, word, _, _ in parts
+        ]
+        frequency = self._lexicon.frequency
+        known = [lookup in frequency or self._accepted(lookup, allowed) for lookup in lookups]
         quoted = self._quoted(
             text, parts, [k or len(w) < 2 for k, w in zip(known, lookups, strict=True)]
         )
@@ -260,10 +273,15 @@ class EssayChecker:
         sentence: list[int] = []
         unknown = 0
         end = 0
+        # Where a quotation break is, as the position of the next one from `end` on: most texts
+        # have few, so this skips a search between every two words.
+        next_break = _next_quote_break(text, 0)
         for k, part in enumerate([*parts, None]):
-            apart = part is not None and (
-                part.sentence_start or _QUOTE_BREAK(text, end, part.start) is not None
-            )
+            apart = False
+            if part is not None:
+                if next_break < end:
+                    next_break = _next_quote_break(text, end)
+                apart = part.sentence_start or next_break < part.start
             if part is None or (apart and sentence):
                 if len(sentence) >= QUOTE_MIN_WORDS and unknown > QUOTE_SHARE * len(sentence):
                     quoted += sentence

@@ -100,11 +100,73 @@ _HYPHEN_SPLIT = re.compile(f"[{re.escape(HYPHENS)}]")
 
 def tokenize(text: str) -> Tokens:
     """The word parts to check in `text`, with code-point offsets, and its word count."""
+    if _MAY_HAVE_LINKS.search(text) is not None:
+        return _tokenize_with_links(text)
+    # Most texts: the pattern has the one group `run`, so `split` gives the text between runs
+    # and the runs in turn, and the start of a run depends only on the text before it, back to
+    # the previous run (whose last character, a word character, ends the walk back).
+    pieces = _token_pattern(False, _MAY_HAVE_MARKS.search(text) is not None).split(text)
     parts: list[WordPart] = []
     word_count = 0
-    pattern = _token_pattern(
-        _MAY_HAVE_LINKS.search(text) is not None, _MAY_HAVE_MARKS.search(text) is not None
-    )
+    opens = _gap_opens
+    new_part = tuple.__new__  # WordPart(...) without its Python-level __new__
+    position = len(pieces[0])
+    sentence_start = _opens_sentence(pieces[0], first=True)
+    for k in range(1, len(pieces), 2):
+        run = pieces[k]
+        start = position
+        position += len(run)
+        if run.isalpha():  # most words: letters only, so no number, no skip and no hyphen
+            word_count += 1
+            parts.append(new_part(WordPart, (start, position, run, sentence_start, run)))
+        elif _HAS_LETTER.search(run) is not None:  # else a number
+            word_count += 1
+            if _SKIP_CHARS.search(run) is None:  # `2nd`, `mp3`, `Generic_Name`: not a word
+                _add_pieces(parts, run, start, sentence_start)
+        gap = pieces[k + 1]
+        position += len(gap)
+        found = opens.get(gap)
+        if found is None:
+            found = opens[gap] = _opens_sentence(gap, first=False)
+        sentence_start = found
+    return Tokens(tuple(parts), word_count)
+
+
+# Whether a word after this text (between it and the previous word) opens a sentence, for each
+# such text seen: there are few (` `, `, `, `. `, `\n\n`), so each is walked once per process.
+_gap_opens: dict[str, bool] = {}
+_GAP_OPENS_MAX = 10_000
+
+
+def _opens_sentence(gap: str, *, first: bool) -> bool:
+    """`is_sentence_start` for a word after `gap`: the walk back ends in `gap` or, having gone
+    through it, at the text's start (`first`) or at the previous run's last character."""
+    if len(_gap_opens) > _GAP_OPENS_MAX:
+        _gap_opens.clear()
+    for char in reversed(gap):
+        if char in _LINE_BREAKS or char in _SENTENCE_ENDS:
+            return True
+        if not (char.isspace() or char in _OPENERS):
+            return False
+    return first
+
+
+def _add_pieces(parts: list[WordPart], run: str, start: int, sentence_start: bool) -> None:
+    """The parts of a hyphenated run (or of a run with an apostrophe or a mark)."""
+    offset = 0
+    for piece in _HYPHEN_SPLIT.split(run):
+        parts.append(
+            WordPart(start + offset, start + offset + len(piece), piece, sentence_start, run)
+        )
+        sentence_start = False
+        offset += len(piece) + 1
+
+
+def _tokenize_with_links(text: str) -> Tokens:
+    """`tokenize` of a text that may hold URLs, e-mail addresses or domains."""
+    parts: list[WordPart] = []
+    word_count = 0
+    pattern = _token_pattern(True, _MAY_HAVE_MARKS.search(text) is not None)
     for match in pattern.finditer(text):
         run = match.group("run")
         if run is None:
@@ -119,14 +181,7 @@ def tokenize(text: str) -> Tokens:
         word_count += 1
         if _SKIP_CHARS.search(run) is not None:
             continue  # `2nd`, `mp3`, `Generic_Name`: not a dictionary word
-        sentence_start = is_sentence_start(text, start)
-        offset = 0
-        for piece in _HYPHEN_SPLIT.split(run):
-            parts.append(
-                WordPart(start + offset, start + offset + len(piece), piece, sentence_start, run)
-            )
-            sentence_start = False
-            offset += len(piece) + 1
+        _add_pieces(parts, run, start, is_sentence_start(text, start))
     return Tokens(tuple(parts), word_count)
 
 

@@ -11,6 +11,7 @@ from services.spell_checker.domain.index import (
     SymmetricDeleteIndex,
     build_index,
     deletion_hashes,
+    query_hashes,
     word_codes,
 )
 
@@ -73,3 +74,15 @@ def test_repeated_deletions_are_stored_once() -> None:
 def test_empty_query_and_empty_index() -> None:
     assert SymmetricDeleteIndex(build_index([], lambda w: True)).candidate_ids("abc").size == 0
     assert SymmetricDeleteIndex(build_index(["abc"], lambda w: True)).candidate_ids("").size == 0
+
+
+def test_a_query_is_hashed_as_the_index_hashes_its_words() -> None:
+    rng = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyzåäöéß'\u0301\u200c"
+    words = ["teacher", "aab", "straße", "ab", "x", "می\u200cخواهم", "\U0001f600x"]
+    words += ["".join(rng.choice(letters) for _ in range(rng.randint(1, 60))) for _ in range(500)]
+    for word in words:
+        expected = deletion_hashes(word_codes([word], len(word)))[0]
+        found = query_hashes(word)
+        assert found.dtype == expected.dtype
+        assert np.array_equal(found, expected), word
