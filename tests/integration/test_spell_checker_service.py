@@ -136,12 +136,10 @@ async def test_each_english_tag_corrects_with_its_own_spelling(
         ).decode()
         for completed in done
     }
-    assert texts[requests["en"].essay_id] == text.replace("neigborhood", "neighborhood").replace(
-        "beatiful", "beautiful"
-    )
-    assert texts[requests["en-GB"].essay_id] == text.replace(
-        "neigborhood", "neighbourhood"
-    ).replace("beatiful", "beautiful")
+    # `en` writes British fixes too in an essay that spells a word British-only (`colour`)
+    british = text.replace("neigborhood", "neighbourhood").replace("beatiful", "beautiful")
+    assert texts[requests["en"].essay_id] == british
+    assert texts[requests["en-GB"].essay_id] == british
     assert texts[requests["EN_us"].essay_id] == (
         "The neighborhood was beautiful, and my favorite color is the favorite color here."
     )

@@ -32,7 +32,7 @@ from services.spell_checker.domain.languages import (
 from services.spell_checker.domain.lexicon import Lexicon
 from services.spell_checker.domain.model import CheckResult
 from services.spell_checker.domain.ranking import RankingWeights
-from services.spell_checker.domain.variants import british_spelling
+from services.spell_checker.domain.variants import british_only, british_spelling, inflected
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,22 @@ def british_words(path: Path) -> frozenset[str]:
             "set it to none to check English against American spellings only"
         ) from None
     return frozenset(word for word in map(str.strip, lines) if word.islower())
+
+
+@dataclass(frozen=True)
+class BritishSpellings:
+    """The British spellings English takes as written, and those that mark an essay British."""
+
+    words: frozenset[str]  # the list, with the regular endings it leaves out (`behaviours`)
+    only: frozenset[str]  # those American spells otherwise (`colour`, `behaviours`)
+
+
+def british_spellings(listed: frozenset[str], american: Lexicon) -> BritishSpellings:
+    """The British word list completed with the endings it leaves out of British-only words, and
+    those words: `behaviour` is listed without `behaviours`, which was changed to `behaviors`."""
+    only = british_only(listed, american.frequency)
+    endings = inflected(only, american.frequency)
+    return BritishSpellings(listed | endings, frozenset(only) | endings)
 
 
 class Engine(StrEnum):
@@ -89,7 +105,7 @@ class LanguageCheckers:
         self._cache = IndexCache(config.index_cache_dir)
         self._checkers: dict[str, EssayChecker] = {}
         self._dictionaries: dict[str, tuple[Lexicon, MemoizedCorrector]] = {}
-        self._british_words: frozenset[str] | None = None
+        self._british_spellings: BritishSpellings | None = None
         self._splitters: dict[str, CompoundSplitter] = {}
         self._quoted: dict[str, frozenset[str]] = {}
 
@@ -124,14 +140,17 @@ class LanguageCheckers:
         lexicon, memo = self._dictionary(code)
         variants: frozenset[str] = frozenset()
         respell: Callable[[str], str] | None = None
-        british = self._british() if code == "en" and tag != "en-US" else None
+        respell_cues: frozenset[str] | None = None
+        british = self._british(lexicon) if code == "en" and tag != "en-US" else None
         if british is not None:
             # `en` and `en-GB` take both spellings and never turn one into the other: a British
             # spelling is a known word, and fixes come from the dictionary, which spells the
-            # American way; `en-GB` writes its fixes the British way.
-            variants = british
-            if tag == "en-GB":
-                respell = functools.partial(british_spelling, british=british)
+            # American way; `en-GB` writes its fixes the British way, and so does `en` in an
+            # essay that spells a word the British way only (`colour`), or for a word typed
+            # closer to its British spelling (EssayChecker._respelled).
+            variants = british.words
+            respell = functools.partial(british_spelling, british=british.words)
+            respell_cues = None if tag == "en-GB" else british.only
         splitter = self._splitter(code, lexicon) if code in COMPOUNDING_LANGUAGES else None
         return EssayChecker.for_language(
             code,
@@ -140,6 +159,7 @@ class LanguageCheckers:
             allowed_words=self._config.allowed_words,
             variants=variants,
             respell=respell,
+            respell_cues=respell_cues,
             compounds=splitter,
             quoted_words=self._quoted_english(code),
         )
@@ -193,10 +213,11 @@ class LanguageCheckers:
         )
         return lexicon, memo
 
-    def _british(self) -> frozenset[str] | None:
-        """The British word list (read once), or None when the settings turn it off."""
+    def _british(self, american: Lexicon) -> BritishSpellings | None:
+        """The British spellings (read once), or None when the settings turn them off."""
         if self._config.british_words is None:
             return None
-        if self._british_words is None:
-            self._british_words = british_words(self._config.british_words)
-        return self._british_words
+        if self._british_spellings is None:
+            listed = british_words(self._config.british_words)
+            self._british_spellings = british_spellings(listed, american)
+        return self._british_spellings

@@ -23,7 +23,8 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = (*PYSPELLCHECKER_LANGUAGES, *WORDFREQ_LAN
 
 
 # Language tags with a spelling of their own (BCP 47): `en` takes British and American spellings
-# as written; `en-GB` also writes its fixes the British way; `en-US` takes American ones only.
+# as written, and writes its fixes the British way in an essay that spells a word British-only;
+# `en-GB` always writes them the British way; `en-US` takes American spellings only.
 VARIANT_TAGS: tuple[str, ...] = ("en-GB", "en-US")
 SUPPORTED_TAGS: tuple[str, ...] = (
     *SUPPORTED_LANGUAGES[:1],

@@ -1,4 +1,5 @@
-"""British spellings of American words, for the fixes of an `en-GB` essay.
+"""British spellings of American words, for the fixes of an `en-GB` essay and of an `en` essay
+that spells the British way; and the British-only words that tell such an essay.
 
 The dictionary the checker corrects with spells the American way. A fix for an `en-GB` essay is
 respelled when one or two of the regular differences give a word of the British word list that
@@ -9,7 +10,7 @@ British list has already (`program`, the computing sense) stays as it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 # American fragment → British fragment, tried at every place the fragment occurs.
 _DIFFERENCES: tuple[tuple[str, str], ...] = (
@@ -72,3 +73,51 @@ def _respelled(word: str) -> Iterator[str]:
         while start >= 0:
             yield word[:start] + british + word[start + len(american) :]
             start = word.find(american, start + 1)
+
+
+# A British-only word's American spelling must be this frequent in the dictionary: its rarest
+# entries hold misspellings (`heer`, `cerated`) that would make `here` and `created` look British.
+AMERICAN_MIN_FREQUENCY = 500
+# Shorter words respelled are mostly other words (`toe`/`te`, `dell`/`del`), not variants.
+BRITISH_MIN_LENGTH = 5
+# The regular endings the British list leaves out of some words (`behaviours`), taken when the
+# dictionary has the American word with the same ending (`behaviors`).
+INFLECTIONS = ("s", "ed", "ing")
+
+
+def british_only(british: frozenset[str], american: Mapping[str, int]) -> dict[str, str]:
+    """The words of the British list that are one regular difference from a word only American
+    spells that way (`colour`: `color`, which the British list lacks), with that word."""
+    found: dict[str, str] = {}
+    for word in british:
+        if len(word) < BRITISH_MIN_LENGTH:
+            continue
+        for other in _americanised(word):
+            frequency = american.get(other, 0)
+            if (
+                other not in british
+                and frequency >= AMERICAN_MIN_FREQUENCY
+                and frequency > american.get(word, 0)
+            ):
+                found[word] = other
+                break
+    return found
+
+
+def inflected(only: Mapping[str, str], american: Mapping[str, int]) -> frozenset[str]:
+    """The British-only words (`british_only`) with the regular endings the dictionary has their
+    American spelling with: `behaviours` for `behaviors`."""
+    return frozenset(
+        word + ending
+        for word, other in only.items()
+        for ending in INFLECTIONS
+        if other + ending in american
+    )
+
+
+def _americanised(word: str) -> Iterator[str]:
+    for american, british in _DIFFERENCES:
+        start = word.find(british)
+        while start >= 0:
+            yield word[:start] + american + word[start + len(british) :]
+            start = word.find(british, start + 1)

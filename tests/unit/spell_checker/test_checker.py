@@ -258,7 +258,23 @@ def test_english_keeps_british_and_american_spellings_as_written(english: EssayC
     result = english.check(text)
     assert result.corrected_text == text
     assert result.unknown_words == ()
-    assert fixed(english, "The neigborhood was colourful.") == "The neighborhood was colourful."
+    assert fixed(english, "The neigborhood was nice.") == "The neighborhood was nice."
+
+
+def test_english_writes_fixes_the_british_way_in_an_essay_that_does(
+    english: EssayChecker,
+) -> None:
+    assert fixed(english, "The neigborhood was colourful.") == "The neighbourhood was colourful."
+    # a word the essay types the British way is fixed that way; the essay's others are not
+    assert fixed(english, "I apoligised; the neigborhood.") == "I apologised; the neighborhood."
+
+
+def test_english_keeps_british_plurals_the_word_list_leaves_out(
+    checkers: LanguageCheckers,
+) -> None:
+    text = "Their behaviours and behaviour."  # wbritish has `behaviour` only
+    assert fixed(checkers.checker("en"), text) == text
+    assert fixed(checkers.checker("en-GB"), text) == text
 
 
 def test_without_the_british_list_english_is_american(index_cache_dir: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.spell_checker.domain.variants import british_spelling
+from services.spell_checker.domain.variants import british_only, british_spelling, inflected
 
 BRITISH = frozenset(
     {
@@ -49,3 +49,29 @@ def test_an_american_word_is_respelled_into_the_british_list(american: str, brit
 def test_a_word_the_list_has_or_cannot_reach_stays_as_it_is(word: str) -> None:
     expected = "colour" if word == "color" else word
     assert british_spelling(word, BRITISH) == expected
+
+
+# American frequencies, as the dictionary's: `heer` is a rare misspelling it holds.
+AMERICAN = {
+    "color": 55_000,
+    "colors": 13_000,
+    "behavior": 24_000,
+    "behaviors": 5_000,
+    "program": 40_000,
+    "here": 900_000,
+    "heer": 69,
+    "toe": 900,
+    "te": 8_000,
+}
+
+
+def test_british_only_words_are_those_american_spells_otherwise() -> None:
+    british = frozenset({"colour", "behaviour", "program", "programme", "here", "toe"})
+    # `programme`: the list has `program` too; `here`: `heer` is rare and no likelier;
+    # `toe`: too short to tell from another word (`te`)
+    assert british_only(british, AMERICAN) == {"colour": "color", "behaviour": "behavior"}
+
+
+def test_british_only_words_take_the_endings_their_american_spelling_has() -> None:
+    only = {"colour": "color", "behaviour": "behavior"}
+    assert inflected(only, AMERICAN) == {"colours", "behaviours"}
