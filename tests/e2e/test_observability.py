@@ -84,9 +84,14 @@ def test_every_service_serves_its_metrics_after_a_batch(
     assert value(bos, "huleedu_events_handled_total", consumer="bos", outcome="ack") >= 1
     assert ("huleedu_consumer_pending_messages", frozenset({("consumer", "bos")})) in bos
 
+    # The census reads changed batches every 2 s: another test's batch may be counted already
+    # and this one's failed essay not yet, so wait for both states.
     els = poll(
         lambda: scrape(stack, "ESSAY_LIFECYCLE_METRICS_ADDR"),
-        lambda s: value(s, "huleedu_essays", state="SPELLCHECKED_SUCCESS") >= 1,
+        lambda s: (
+            value(s, "huleedu_essays", state="SPELLCHECKED_SUCCESS") >= 1
+            and value(s, "huleedu_essays", state="VALIDATION_FAILED") >= 1
+        ),
         timeout_s=20,
     )
     assert value(els, "huleedu_essays", state="SPELLCHECKED_SUCCESS") >= 1
