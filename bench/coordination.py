@@ -30,14 +30,13 @@ from typing import Any
 
 import grpc
 
-from devstack.nats_server import NatsServer, nats_server_binary
+from devstack.nats_server import NatsServer, nats_server_binary, settings_for
 from huleedu.batch.v1 import batch_service_pb2, batch_service_pb2_grpc
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.cli.results import TERMINAL
 from services.mesh.connection import connect_nats
 from services.mesh.publisher import EventPublisher
-from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_streams
 from tests.harness.coordination_events import provisioned
 from tests.harness.coordination_harness import EventTap, StubSpellChecker, bos_process, els_process
@@ -103,14 +102,7 @@ async def run_once(batches: int, workdir: Path, *, sync_always: bool) -> dict[st
     quiet = {"LOG_LEVEL": "WARNING"}
     els = els_process(server.url, workdir / f"els-{batches}.log", **quiet)
     bos = bos_process(server.url, workdir / f"bos-{batches}.log", **quiet)
-    settings = NatsSettings.from_env().__class__(
-        servers=(server.url,),
-        max_deliver=5,
-        ack_wait_s=30.0,
-        replicas=1,
-        event_retention_s=3600.0,
-        duplicate_window_s=120.0,
-    )
+    settings = settings_for(server.url)
     client, js = await connect_nats(settings, "bench")
     try:
         await ensure_streams(js, settings)

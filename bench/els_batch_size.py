@@ -39,7 +39,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client
 
-from devstack.nats_server import NatsServer
+from devstack.nats_server import NatsServer, settings_for
 from huleedu.events.v1 import events_pb2
 from services.essay_lifecycle.adapters.deadline import JetStreamDeadlineScheduler
 from services.essay_lifecycle.adapters.kv_store import (
@@ -57,7 +57,6 @@ from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
 from services.mesh.connection import connect_nats
 from services.mesh.publisher import EventPublisher
-from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_kv, ensure_streams
 from tests.harness.coordination_events import (
     new_batch,
@@ -247,14 +246,7 @@ async def run(
 async def _run_against(
     server: NatsServer, sizes: Sequence[int], repeats: int, profile: Path | None, in_flight: int
 ) -> dict[str, Any]:
-    settings = NatsSettings(
-        servers=(server.url,),
-        max_deliver=5,
-        ack_wait_s=30.0,
-        replicas=1,
-        event_retention_s=3600.0,
-        duplicate_window_s=120.0,
-    )
+    settings = settings_for(server.url)
     nc, js = await connect_nats(settings, "bench-els")
     # The trackers' bucket gets a connection of its own, so what it sends is what ELS wrote.
     batches_nc, batches_js = await connect_nats(settings, "bench-els-batches")

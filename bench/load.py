@@ -43,12 +43,12 @@ from typing import Any
 import psutil
 
 from bench.e2e_report import ProcessSampler
+from devstack.nats_server import settings_for
 from devstack.stack import NATS, LocalStack, RunDir, StackAddresses, running_processes
 from huleedu.batch.v1 import batch_service_pb2
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.mesh.connection import connect_nats
-from services.mesh.settings import NatsSettings
 from tests.harness.figures import summary_ms
 from tests.harness.mesh_calls import MeshCalls, read_events
 
@@ -158,14 +158,7 @@ async def measure(addresses: StackAddresses, batches: int, words: int) -> dict[s
     ended = max(plan.completed for plan in plans)
     load_after = os.getloadavg()
 
-    settings = NatsSettings.from_env().__class__(
-        servers=(addresses.nats_url,),
-        max_deliver=5,
-        ack_wait_s=30.0,
-        replicas=1,
-        event_retention_s=3600.0,
-        duplicate_window_s=120.0,
-    )
+    settings = settings_for(addresses.nats_url)
     client, js = await connect_nats(settings, "bench-load")
     try:
         events = await read_events(js)

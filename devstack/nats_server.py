@@ -13,13 +13,29 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from devstack.nats_users import OPERATOR, NatsLogins, authorization_config
-from services.mesh.settings import SettingsError, env_str
+from services.mesh.settings import NatsSettings, SettingsError, env_str
 
 _START_TIMEOUT_S = 20.0
+
+
+def settings_for(*urls: str, **overrides: Any) -> NatsSettings:
+    """NatsSettings for a local server (or the nodes of a local cluster) that tests and
+    benchmarks start: one replica, five deliveries, an hour of events."""
+    settings = NatsSettings(
+        servers=urls,
+        max_deliver=5,
+        ack_wait_s=30.0,
+        replicas=1,
+        event_retention_s=3600.0,
+        duplicate_window_s=120.0,
+    )
+    return replace(settings, **overrides)
+
 
 # JetStream's storage limit (max_file_store), unless NATS_MAX_FILE_STORE sets it: this share of
 # the room its store has, i.e. what the store's file system has free plus what the store holds

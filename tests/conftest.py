@@ -13,7 +13,7 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from devstack.nats_server import NatsServer
+from devstack.nats_server import NatsServer, settings_for
 from services.mesh.connection import connect_nats
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import ensure_streams
@@ -57,20 +57,6 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
     server.start()
     yield server
     server.stop()
-
-
-def settings_for(*urls: str, **overrides: object) -> NatsSettings:
-    """NatsSettings for a test server (or the nodes of a test cluster)."""
-    values: dict[str, object] = {
-        "servers": urls,
-        "max_deliver": 5,
-        "ack_wait_s": 30.0,
-        "replicas": 1,
-        "event_retention_s": 3600.0,
-        "duplicate_window_s": 120.0,
-    }
-    values.update(overrides)
-    return NatsSettings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
