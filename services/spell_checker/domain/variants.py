@@ -10,7 +10,7 @@ British list has already (`program`, the computing sense) stays as it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 # American fragment → British fragment, tried at every place the fragment occurs.
 _DIFFERENCES: tuple[tuple[str, str], ...] = (
@@ -68,11 +68,17 @@ def is_british_form(word: str, american: str, differences: int = 2) -> bool:
 
 
 def _respelled(word: str) -> Iterator[str]:
-    for american, british in _DIFFERENCES:
-        start = word.find(american)
+    return _swapped(word, _DIFFERENCES)
+
+
+def _swapped(word: str, pairs: Iterable[tuple[str, str]]) -> Iterator[str]:
+    """`word` with one occurrence of a pair's first fragment put as its second, for every pair
+    and occurrence."""
+    for found, put in pairs:
+        start = word.find(found)
         while start >= 0:
-            yield word[:start] + british + word[start + len(american) :]
-            start = word.find(american, start + 1)
+            yield word[:start] + put + word[start + len(found) :]
+            start = word.find(found, start + 1)
 
 
 # A British-only word's American spelling must be this frequent in the dictionary: its rarest
@@ -116,8 +122,4 @@ def inflected(only: Mapping[str, str], american: Mapping[str, int]) -> frozenset
 
 
 def _americanised(word: str) -> Iterator[str]:
-    for american, british in _DIFFERENCES:
-        start = word.find(british)
-        while start >= 0:
-            yield word[:start] + american + word[start + len(british) :]
-            start = word.find(british, start + 1)
+    return _swapped(word, ((british, american) for american, british in _DIFFERENCES))
