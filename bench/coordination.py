@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,10 +141,11 @@ async def run_once(batches: int, workdir: Path, *, sync_always: bool) -> dict[st
     ids = set(batch_ids)
     ready_at = {e.batch_id: t for t, e in tap.timed(events_pb2.BatchEssaysReady, ids)}
     outcome_at = {e.batch_id: t for t, e in tap.timed(events_pb2.ELSBatchPhaseOutcome, ids)}
-    requests = tap.id_counts(events_pb2.EssayLifecycleSpellcheckRequest, ids)
+    groups = tap.of(events_pb2.SpellcheckGroupRequested, ids)
+    requested = Counter(essay.essay_id for group in groups for essay in group.essays)
     essays = batches * ESSAYS_PER_BATCH
     assert len(ready_at) == batches and len(outcome_at) == batches
-    assert len(requests) == essays and set(requests.values()) == {1}
+    assert len(requested) == essays and set(requested.values()) == {1}
     return {
         "batches": batches,
         "essays": essays,

@@ -136,10 +136,12 @@ def stage_latencies(observed: Mapping[str, Any]) -> dict[str, list[float]]:
             ready.setdefault(batch, e.stored)
             for essay in e.event.ready_essays:
                 essay_file[essay.essay_id] = (batch, essay.text_storage_id)
-        elif e.type == "EssayLifecycleSpellcheckRequest":
-            requested.setdefault(e.event.essay_id, e.stored)
-        elif e.type == "EssaySpellcheckCompleted":
-            completed.setdefault(e.event.essay_id, e.stored)
+        elif e.type == "SpellcheckGroupRequested":
+            for essay in e.event.essays:
+                requested.setdefault(essay.essay_id, e.stored)
+        elif e.type == "SpellcheckGroupCompleted":
+            for result in e.event.results:
+                completed.setdefault(result.essay_id, e.stored)
         elif e.type == "ELSBatchPhaseOutcome":
             outcome.setdefault(batch, e.stored)
     stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
@@ -161,7 +163,8 @@ def completions_over_time(observed: Mapping[str, Any]) -> list[float]:
     return sorted(
         e.stored - first
         for e in observed["events"]
-        if e.type == "EssaySpellcheckCompleted" and e.event.batch_id in observed["batch_ids"]
+        if e.type == "SpellcheckGroupCompleted" and e.event.batch_id in observed["batch_ids"]
+        for _ in e.event.results
     )
 
 
@@ -228,7 +231,7 @@ def markdown(result: Mapping[str, Any]) -> str:
     what = {
         "upload": "upload call → EssayContentProvisioned",
         "ready": "EssayContentProvisioned → BatchEssaysReady",
-        "spell check": "EssayLifecycleSpellcheckRequest → EssaySpellcheckCompleted",
+        "spell check": "SpellcheckGroupRequested → SpellcheckGroupCompleted",
         "complete": "upload call → ELSBatchPhaseOutcome",
     }
     for stage, figures in result["stages_s"].items():

@@ -59,6 +59,8 @@ from services.mesh.connection import connect_nats
 from services.mesh.publisher import EventPublisher
 from services.mesh.streams import ensure_kv, ensure_streams
 from tests.harness.coordination_events import (
+    essay_requests,
+    group_completed,
     new_batch,
     provisioned,
     registered,
@@ -181,12 +183,17 @@ async def one_batch(
     ready = publisher.of_type(events_pb2.BatchEssaysReady, batch_id)
     assert len(ready) == 1 and len(ready[0].ready_essays) == size, "the batch did not close"
     await handlers.on_spellcheck_command(spellcheck_command(ready[0]))
-    requests = publisher.of_type(events_pb2.EssayLifecycleSpellcheckRequest, batch_id)
+    groups = publisher.of_type(events_pb2.SpellcheckGroupRequested, batch_id)
+    requests = essay_requests(groups)
     assert len(requests) == size, f"{len(requests)} spell-check requests for {size} essays"
-    results = [spellcheck_completed(request) for request in requests]
+    answers = [
+        group_completed(group, [spellcheck_completed(r) for r in essay_requests([group])])
+        for group in groups
+    ]
 
     async def report_all() -> None:
-        await at_most(in_flight, [partial(handlers.on_spellcheck_completed, r) for r in results])
+        calls = [partial(handlers.on_spellcheck_group_completed, a) for a in answers]
+        await at_most(in_flight, calls)
 
     figures["result"] = await meter.measure(size, report_all)
     outcomes = publisher.of_type(events_pb2.ELSBatchPhaseOutcome, batch_id)

@@ -42,6 +42,7 @@ from services.mesh import subjects
 from services.mesh.dead_letters import MAX_DELIVERIES_ADVISORY
 from services.mesh.settings import inbox_prefix
 from services.mesh.streams import AUDIT_STREAM, DLQ_STREAM, EVENTS_STREAM
+from services.spell_checker.bootstrap import CONSUMED_SUBJECTS as SPELL_CONSUMES
 from services.spell_checker.bootstrap import DURABLE as SPELL_DURABLE
 
 OPERATOR = "huleedu"
@@ -166,6 +167,9 @@ USERS: tuple[NatsUser, ...] = (
             subjects.BATCH_ESSAYS_READY,
             subjects.BATCH_READINESS_TIMED_OUT,
             subjects.EXCESS_CONTENT_PROVISIONED,
+            subjects.SPELLCHECK_GROUP_REQUESTED,
+            # What ELS sent before groups: instances of the previous version, still running in
+            # a rolling upgrade, log in as this user too.
             subjects.ESSAY_SPELLCHECK_REQUESTED,
             subjects.BATCH_PHASE_OUTCOME,
             subjects.BATCH_READINESS_DEADLINE,
@@ -178,8 +182,8 @@ USERS: tuple[NatsUser, ...] = (
     service_user(
         "spell_checker",
         "Spell Checker: spellcheck requests in, completions out",
-        produces=[subjects.ESSAY_SPELLCHECK_COMPLETED],
-        consumes=Consumes(SPELL_DURABLE, [subjects.ESSAY_SPELLCHECK_REQUESTED]),
+        produces=[subjects.ESSAY_SPELLCHECK_COMPLETED, subjects.SPELLCHECK_GROUP_COMPLETED],
+        consumes=Consumes(SPELL_DURABLE, SPELL_CONSUMES),
     ),
 )
 USER_BY_NAME: Mapping[str, NatsUser] = {user.name: user for user in USERS}

@@ -45,7 +45,7 @@ def describe(fields: dict[str, Any]) -> str:
         value = fields.get(name)
         if value:
             parts.append(f"{name}={value}")
-    for name in ("ready_essays", "essays", "processed_essays", "essay_ids"):
+    for name in ("ready_essays", "essays", "processed_essays", "essay_ids", "results"):
         if fields.get(name):
             parts.append(f"{name}={len(fields[name])}")
     return " ".join(parts)

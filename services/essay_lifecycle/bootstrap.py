@@ -36,6 +36,7 @@ CONSUMED_SUBJECTS = [
     subjects.ESSAY_VALIDATION_FAILED,
     subjects.BATCH_READINESS_DEADLINE,
     subjects.BATCH_SPELLCHECK_INITIATE,
+    subjects.SPELLCHECK_GROUP_COMPLETED,
     subjects.ESSAY_SPELLCHECK_COMPLETED,
     subjects.BATCH_ERASURE_REQUESTED,
 ]
@@ -75,6 +76,7 @@ async def wire(mesh: Wiring, settings: EssayLifecycleSettings) -> EssayLifecycle
         rules=settings.readiness,
         on_upload=count_upload,
         on_registered=count_registration,
+        spellcheck_group_size=settings.spellcheck_group_size,
     )
     await mesh.consume(
         consumer_spec(settings), handlers.handlers(), concurrency=settings.consumer_concurrency

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.essay_lifecycle.domain.derived import SPELLCHECK_GROUP_SIZE
 from services.essay_lifecycle.domain.slots import ReadinessRules
 from services.mesh.metrics import METRICS_OFF, MetricsSettings
 from services.mesh.settings import (
@@ -35,6 +36,8 @@ class EssayLifecycleSettings:
     # How long an erased batch's tombstone stays: the event log's retention, after which no event
     # of the batch is left to arrive.
     tombstone_s: float = 7 * 86400.0
+    # Essays per SpellcheckGroupRequested.
+    spellcheck_group_size: int = SPELLCHECK_GROUP_SIZE
 
     @classmethod
     def from_env(cls) -> EssayLifecycleSettings:
@@ -58,6 +61,9 @@ class EssayLifecycleSettings:
             ),
             tombstone_s=env_float(
                 "ELS_ERASED_TOMBSTONE_S", 7 * 86400.0, minimum=60.0, maximum=365 * 86400.0
+            ),
+            spellcheck_group_size=env_int(
+                "ELS_SPELLCHECK_GROUP_SIZE", SPELLCHECK_GROUP_SIZE, minimum=1, maximum=100
             ),
         )
 
@@ -89,6 +95,14 @@ DOCUMENTED: tuple[Documented, ...] = (
         (
             "events handled at once per instance (the more at once, the more updates of one batch "
             "share a write)"
+        ),
+    ),
+    Documented(
+        "ELS_SPELLCHECK_GROUP_SIZE",
+        f"`{SPELLCHECK_GROUP_SIZE}`",
+        (
+            "essays per spell-check request (SpellcheckGroupRequested): a batch's essays go to "
+            "the Spell Checker in the fewest groups of at most this many, one message each"
         ),
     ),
     Documented(

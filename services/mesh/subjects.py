@@ -15,6 +15,8 @@ EXCESS_CONTENT_PROVISIONED = "huleedu.els.excess_content_provisioned.v1"
 BATCH_SPELLCHECK_INITIATE = "huleedu.bos.batch_spellcheck_initiate.v1"
 ESSAY_SPELLCHECK_REQUESTED = "huleedu.els.essay_spellcheck_requested.v1"
 ESSAY_SPELLCHECK_COMPLETED = "huleedu.spellcheck.essay_spellcheck_completed.v1"
+SPELLCHECK_GROUP_REQUESTED = "huleedu.els.spellcheck_group_requested.v1"
+SPELLCHECK_GROUP_COMPLETED = "huleedu.spellcheck.spellcheck_group_completed.v1"
 BATCH_PHASE_OUTCOME = "huleedu.els.batch_phase_outcome.v1"
 BATCH_READINESS_DEADLINE = "huleedu.els.batch_readiness_deadline.v1"
 BATCH_ERASURE_REQUESTED = "huleedu.bos.batch_erasure_requested.v1"
@@ -39,6 +41,8 @@ SUBJECT_BY_TYPE: dict[type[Message], str] = {
     events_pb2.BatchSpellcheckInitiateCommand: BATCH_SPELLCHECK_INITIATE,
     events_pb2.EssayLifecycleSpellcheckRequest: ESSAY_SPELLCHECK_REQUESTED,
     events_pb2.EssaySpellcheckCompleted: ESSAY_SPELLCHECK_COMPLETED,
+    events_pb2.SpellcheckGroupRequested: SPELLCHECK_GROUP_REQUESTED,
+    events_pb2.SpellcheckGroupCompleted: SPELLCHECK_GROUP_COMPLETED,
     events_pb2.ELSBatchPhaseOutcome: BATCH_PHASE_OUTCOME,
     events_pb2.BatchReadinessDeadlineReached: BATCH_READINESS_DEADLINE,
     events_pb2.BatchErasureRequested: BATCH_ERASURE_REQUESTED,

@@ -15,6 +15,8 @@ from services.spell_checker.entrypoints.event_handlers import SpellcheckRequestH
 from services.spell_checker.settings import SERVICE_NAME, SpellCheckerSettings
 
 DURABLE = "spell_checker"
+# Groups are what ELS sends; one-essay requests are still taken (from an ELS of before groups).
+CONSUMED_SUBJECTS = [subjects.SPELLCHECK_GROUP_REQUESTED, subjects.ESSAY_SPELLCHECK_REQUESTED]
 _MIB = 1024 * 1024
 
 SpellCheckerService = RunningService[ProcessPoolChecker]
@@ -24,9 +26,9 @@ def consumer_spec(settings: SpellCheckerSettings) -> ConsumerSpec:
     """The durable every Spell Checker instance binds, so instances share the requests."""
     return ConsumerSpec.of_service(
         DURABLE,
-        [subjects.ESSAY_SPELLCHECK_REQUESTED],
+        CONSUMED_SUBJECTS,
         settings.nats,
-        "Spell Checker: one essay per request",
+        "Spell Checker: groups of a batch's essays (or one essay) per request",
     )
 
 
@@ -49,7 +51,10 @@ async def wire(mesh: Wiring, settings: SpellCheckerSettings) -> ProcessPoolCheck
     )
     await mesh.consume(
         consumer_spec(settings),
-        {events_pb2.EssayLifecycleSpellcheckRequest: handler},
+        {
+            events_pb2.SpellcheckGroupRequested: handler,
+            events_pb2.EssayLifecycleSpellcheckRequest: handler,
+        },
         concurrency=settings.in_flight,
     )
     main = process_memory()

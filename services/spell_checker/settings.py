@@ -138,8 +138,9 @@ DOCUMENTED: tuple[Documented, ...] = (
     Documented(
         "SPELL_CHECKER_IN_FLIGHT",
         "64 × `SPELL_CHECKER_WORKERS`",
-        "essays taken from the consumer at once (long ones get `in_progress`): enough that "
-        "the workers always have a group queued while others are read and stored",
+        "requests taken from the consumer at once (a group of essays is one; long ones get "
+        "`in_progress`): enough that the workers always have a group queued while others are "
+        "read and stored",
     ),
     Documented(
         "SPELL_CHECKER_MAX_GROUP",

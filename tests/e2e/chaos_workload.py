@@ -224,12 +224,16 @@ class StreamCounts:
         events = [event for _, _, event in await read_events(js)]
         return cls(
             requests=Counter(
-                e.essay_id
+                essay.essay_id
                 for e in events
-                if isinstance(e, events_pb2.EssayLifecycleSpellcheckRequest)
+                if isinstance(e, events_pb2.SpellcheckGroupRequested)
+                for essay in e.essays
             ),
             completions=Counter(
-                e.essay_id for e in events if isinstance(e, events_pb2.EssaySpellcheckCompleted)
+                result.essay_id
+                for e in events
+                if isinstance(e, events_pb2.SpellcheckGroupCompleted)
+                for result in e.results
             ),
             outcomes=Counter(
                 e.file_upload_id

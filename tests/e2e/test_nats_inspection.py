@@ -33,6 +33,7 @@ CONSUMERS = {
         subjects.ESSAY_VALIDATION_FAILED,
         subjects.BATCH_READINESS_DEADLINE,
         subjects.BATCH_SPELLCHECK_INITIATE,
+        subjects.SPELLCHECK_GROUP_COMPLETED,
         subjects.ESSAY_SPELLCHECK_COMPLETED,
         subjects.BATCH_ERASURE_REQUESTED,
     },
@@ -41,7 +42,7 @@ CONSUMERS = {
         subjects.BATCH_ERASURE_REQUESTED,
         subjects.ESSAY_UPLOADS_ERASED,
     },
-    "spell_checker": {subjects.ESSAY_SPELLCHECK_REQUESTED},
+    "spell_checker": {subjects.SPELLCHECK_GROUP_REQUESTED, subjects.ESSAY_SPELLCHECK_REQUESTED},
 }
 
 
@@ -115,7 +116,7 @@ def test_events_follow_prints_events_as_they_are_stored(stack: E2EStack) -> None
             if "ELSBatchPhaseOutcome" in seen:
                 break
         assert seen[0] == "BatchEssaysRegistered"
-        assert "EssaySpellcheckCompleted" in seen
+        assert "SpellcheckGroupCompleted" in seen
         assert seen[-1] == "ELSBatchPhaseOutcome"
     finally:
         follower.terminate()

@@ -117,7 +117,7 @@ def test_trace_shows_the_batch_timeline(stack: E2EStack, batch: dict[str, Any]) 
         ("EssayContentProvisioned", "file_service"),
         ("EssayValidationFailed", "file_service"),
         ("BatchEssaysReady", "essay_lifecycle"),
-        ("EssaySpellcheckCompleted", "spell_checker"),
+        ("SpellcheckGroupCompleted", "spell_checker"),
         ("ELSBatchPhaseOutcome", "essay_lifecycle"),
     ):
         assert any(f" {event} " in line and producer in line for line in lines), event

@@ -193,7 +193,7 @@ def test_a_batch_goes_through_to_completed_with_mtls_and_nats_auth_and_tls(
     events = cli(secure, "events", "--batch", document["batch_id"], "--json")
     assert events.returncode == 0, events.stderr
     kinds = {json.loads(line)["type"].rsplit(".", 1)[-1] for line in events.stdout.splitlines()}
-    assert {"BatchEssaysRegistered", "EssaySpellcheckCompleted", "ELSBatchPhaseOutcome"} <= kinds
+    assert {"BatchEssaysRegistered", "SpellcheckGroupCompleted", "ELSBatchPhaseOutcome"} <= kinds
 
     # every server says at start that it serves mutual TLS
     for name in SERVICES:

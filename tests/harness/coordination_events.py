@@ -141,7 +141,7 @@ def spellcheck_completed(
         metadata=metadata(
             "spell_checker",
             request.metadata.correlation_id,
-            derived_event_id(request.metadata.event_id, "spellcheck_completed"),
+            derived_event_id(request.metadata.event_id, request.essay_id, "spellcheck_completed"),
         ),
         batch_id=request.batch_id,
         essay_id=request.essay_id,
@@ -156,4 +156,59 @@ def spellcheck_completed(
     else:
         event.status = common_pb2.SpellcheckStatus.SPELLCHECK_STATUS_FAILED
         event.error = "stub spell checker failed this essay on purpose"
+    return event
+
+
+def essay_requests(
+    groups: Sequence[events_pb2.SpellcheckGroupRequested],
+) -> list[events_pb2.EssayLifecycleSpellcheckRequest]:
+    """Each essay of ELS's group requests as the one-essay request it stands for: the group's
+    batch, language, tenant and metadata (so its event id is the group's)."""
+    return [
+        events_pb2.EssayLifecycleSpellcheckRequest(
+            metadata=group.metadata,
+            batch_id=group.batch_id,
+            essay_id=essay.essay_id,
+            text_storage_id=essay.text_storage_id,
+            language=group.language,
+            allowed_words=essay.allowed_words,
+            tenant_id=group.tenant_id,
+        )
+        for group in groups
+        for essay in group.essays
+    ]
+
+
+def group_completed(
+    group: events_pb2.SpellcheckGroupRequested,
+    results: Sequence[events_pb2.EssaySpellcheckCompleted],
+) -> events_pb2.SpellcheckGroupCompleted:
+    """An answer to `group` reporting `results` (built by spellcheck_completed from
+    essay_requests of the group), with an id derived from the essays it reports: the Spell
+    Checker reports a group whole, once; a test may report an essay twice, which ELS must
+    record once."""
+    event = events_pb2.SpellcheckGroupCompleted(
+        metadata=metadata(
+            "spell_checker",
+            group.metadata.correlation_id,
+            derived_event_id(
+                group.metadata.event_id,
+                "spellcheck_group_completed",
+                *(r.essay_id for r in results),
+            ),
+        ),
+        batch_id=group.batch_id,
+    )
+    event.metadata.causation_id = group.metadata.event_id
+    for result in results:
+        event.results.add(
+            essay_id=result.essay_id,
+            status=result.status,
+            corrected_text_storage_id=result.corrected_text_storage_id,
+            details_storage_id=result.details_storage_id,
+            word_count=result.word_count,
+            correction_count=result.correction_count,
+            warning=result.warning,
+            error=result.error,
+        )
     return event

@@ -27,7 +27,11 @@ from devstack.nats_server import free_port
 from huleedu.events.v1 import events_pb2
 from services.mesh import subjects
 from services.mesh.publisher import HEADER_TYPE, EventPublisher
-from tests.harness.coordination_events import spellcheck_completed
+from tests.harness.coordination_events import (
+    essay_requests,
+    group_completed,
+    spellcheck_completed,
+)
 from tests.support import REPO_ROOT
 
 M = TypeVar("M", bound=Message)
@@ -209,7 +213,8 @@ def _never(_: events_pb2.EssayLifecycleSpellcheckRequest) -> bool:
 
 
 class StubSpellChecker:
-    """Answers every spell-check request at once: success, or failure where `fails` says so."""
+    """Answers every spell-check group request at once, with one group completion: success for
+    each essay, or failure where `fails` says so."""
 
     def __init__(
         self,
@@ -231,7 +236,7 @@ class StubSpellChecker:
     async def start(self) -> None:
         """Answer requests stored from now on."""
         self._subscription = await self._js.subscribe(
-            subjects.ESSAY_SPELLCHECK_REQUESTED,
+            subjects.SPELLCHECK_GROUP_REQUESTED,
             cb=self._on_request,
             manual_ack=True,
             config=ConsumerConfig(
@@ -258,14 +263,17 @@ class StubSpellChecker:
 
     async def _answer(self, msg: Msg) -> None:
         try:
-            request = events_pb2.EssayLifecycleSpellcheckRequest.FromString(msg.data)
-            completed = spellcheck_completed(
-                request,
-                succeed=not self._fails(request),
-                details_storage_id=self._details_storage_id,
-            )
-            await self._publisher.publish(completed)
+            request = events_pb2.SpellcheckGroupRequested.FromString(msg.data)
+            results = [
+                spellcheck_completed(
+                    essay,
+                    succeed=not self._fails(essay),
+                    details_storage_id=self._details_storage_id,
+                )
+                for essay in essay_requests([request])
+            ]
+            await self._publisher.publish(group_completed(request, results))
             await msg.ack()
-            self.answered += 1
+            self.answered += len(results)
         finally:
             self._slots.release()

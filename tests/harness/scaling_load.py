@@ -282,20 +282,20 @@ class StoredCounts:
     completions: Counter[str]
 
 
-def _request_key(data: bytes) -> tuple[str, str]:
-    request = events_pb2.EssayLifecycleSpellcheckRequest.FromString(data)
-    return request.batch_id, request.essay_id
+def _requested(data: bytes) -> list[tuple[str, str]]:
+    request = events_pb2.SpellcheckGroupRequested.FromString(data)
+    return [(request.batch_id, essay.essay_id) for essay in request.essays]
 
 
-def _completion_key(data: bytes) -> tuple[str, str]:
-    completed = events_pb2.EssaySpellcheckCompleted.FromString(data)
-    return completed.batch_id, completed.essay_id
+def _completed(data: bytes) -> list[tuple[str, str]]:
+    completed = events_pb2.SpellcheckGroupCompleted.FromString(data)
+    return [(completed.batch_id, result.essay_id) for result in completed.results]
 
 
 async def _count_stored(
     js: JetStreamContext,
     subject: str,
-    key: Callable[[bytes], tuple[str, str]],
+    essays: Callable[[bytes], list[tuple[str, str]]],
     batch_ids: set[str],
     deadline: float,
 ) -> Counter[str]:
@@ -308,9 +308,9 @@ async def _count_stored(
     try:
         for _ in range(stored):
             msg = await subscription.next_msg(timeout=max(0.1, deadline - time.monotonic()))
-            batch_id, essay_id = key(msg.data)
-            if batch_id in batch_ids:
-                counts[essay_id] += 1
+            for batch_id, essay_id in essays(msg.data):
+                if batch_id in batch_ids:
+                    counts[essay_id] += 1
     finally:
         await subscription.unsubscribe()
     return counts
@@ -319,14 +319,14 @@ async def _count_stored(
 async def stored_spellcheck_counts(
     js: JetStreamContext, batch_ids: set[str], *, timeout_s: float = 60.0
 ) -> StoredCounts:
-    """Read every stored spell-check request and completion (an ordered consumer from the
-    start of the stream) and count them per essay of `batch_ids`."""
+    """Read every stored spell-check group request and completion (an ordered consumer from the
+    start of the stream) and count how often each names an essay of `batch_ids`."""
     deadline = time.monotonic() + timeout_s
     return StoredCounts(
         requests=await _count_stored(
-            js, subjects.ESSAY_SPELLCHECK_REQUESTED, _request_key, batch_ids, deadline
+            js, subjects.SPELLCHECK_GROUP_REQUESTED, _requested, batch_ids, deadline
         ),
         completions=await _count_stored(
-            js, subjects.ESSAY_SPELLCHECK_COMPLETED, _completion_key, batch_ids, deadline
+            js, subjects.SPELLCHECK_GROUP_COMPLETED, _completed, batch_ids, deadline
         ),
     )

@@ -19,7 +19,7 @@ from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
 from services.cli.results import TERMINAL
 from services.mesh.publisher import EventPublisher
-from tests.harness.coordination_events import provisioned, validation_failed
+from tests.harness.coordination_events import essay_requests, provisioned, validation_failed
 from tests.harness.coordination_harness import (
     EventTap,
     ServiceProcess,
@@ -133,8 +133,9 @@ async def test_register_25_uploads_ready_command_requests_carry_only_registered_
     assert {e.essay_id for e in ready.ready_essays} == essay_ids
     (command,) = tap.of(events_pb2.BatchSpellcheckInitiateCommand, {batch_id})
     assert {e.essay_id for e in command.essays} == essay_ids
-    requests = tap.of(events_pb2.EssayLifecycleSpellcheckRequest, {batch_id})
-    assert sorted(r.essay_id for r in requests) == sorted(essay_ids)
+    groups = tap.of(events_pb2.SpellcheckGroupRequested, {batch_id})
+    assert sorted(len(g.essays) for g in groups) == [12, 13]  # the fewest groups of at most 16
+    assert sorted(r.essay_id for r in essay_requests(groups)) == sorted(essay_ids)
     (outcome,) = tap.of(events_pb2.ELSBatchPhaseOutcome, {batch_id})
     assert {e.essay_id for e in outcome.processed_essays} == essay_ids
     everywhere = {i for event in events_of_batch(tap, batch_id) for i in essay_ids_in(event)}
@@ -208,4 +209,4 @@ async def test_a_batch_whose_every_file_failed_still_ends_failed(
     assert batch.status == B.BATCH_STATUS_FAILED
     (ready,) = tap.of(events_pb2.BatchEssaysReady, {batch_id})
     assert len(ready.ready_essays) == 0 and len(ready.validation_failures) == 2
-    assert tap.of(events_pb2.EssayLifecycleSpellcheckRequest, {batch_id}) == []
+    assert tap.of(events_pb2.SpellcheckGroupRequested, {batch_id}) == []

@@ -25,7 +25,7 @@ from huleedu.essay.v1 import essay_service_pb2, essay_service_pb2_grpc
 from huleedu.events.v1 import events_pb2
 from services.cli.results import TERMINAL
 from services.mesh.publisher import EventPublisher
-from tests.harness.coordination_events import provisioned, validation_failed
+from tests.harness.coordination_events import essay_requests, provisioned, validation_failed
 from tests.harness.coordination_harness import (
     EventTap,
     ServiceProcess,
@@ -200,7 +200,9 @@ async def test_killing_els_or_bos_at_random_points_loses_and_repeats_nothing(
             held = [e.content_sha256 for e in listed.essays]
             uploaded = {getattr(u, "content_sha256") for u in plan.uploads}  # noqa: B009
             assert sorted(held) == sorted(uploaded), context  # each upload in exactly one slot
-            requests = tap.id_counts(events_pb2.EssayLifecycleSpellcheckRequest, {plan.batch_id})
+            requests = tap.id_counts(events_pb2.SpellcheckGroupRequested, {plan.batch_id})
             assert set(requests.values()) == {1}, f"repeated requests {requests}; {context}"
-            ready_essays = [e for e in listed.essays if e.text_storage_id]
-            assert len(requests) == len(ready_essays), context
+            ready_essays = [e.essay_id for e in listed.essays if e.text_storage_id]
+            groups = tap.of(events_pb2.SpellcheckGroupRequested, {plan.batch_id})
+            requested = [r.essay_id for r in essay_requests(groups)]
+            assert sorted(requested) == sorted(ready_essays), context  # each essay once

@@ -30,6 +30,7 @@ from services.mesh.publisher import HEADER_MSG_ID, EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM, ensure_kv
 from tests.harness.coordination_events import (
+    essay_requests,
     new_batch,
     provisioned,
     registered,
@@ -109,8 +110,8 @@ async def test_registration_25_uploads_ready_then_command_sends_one_request_per_
     await publisher.publish(spellcheck_command(ready))
     requests = await wait_until(
         lambda: (
-            len(tap.of(events_pb2.EssayLifecycleSpellcheckRequest, {batch_id})) >= 25
-            and tap.of(events_pb2.EssayLifecycleSpellcheckRequest, {batch_id})
+            len(essay_requests(tap.of(events_pb2.SpellcheckGroupRequested, {batch_id}))) >= 25
+            and essay_requests(tap.of(events_pb2.SpellcheckGroupRequested, {batch_id}))
         ),
         message="25 spell-check requests",
     )

@@ -22,6 +22,7 @@ from services.mesh.publisher import HEADER_MSG_ID, EventPublisher
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM
 from tests.harness.coordination_events import (
+    essay_requests,
     new_batch,
     provisioned,
     registered,
@@ -79,8 +80,8 @@ async def test_a_tracker_stored_by_the_previous_version_finishes_its_phase_once(
     await publisher.publish(spellcheck_command(ready[0]))
     requests = await wait_until(
         lambda: (
-            len(tap.of(events_pb2.EssayLifecycleSpellcheckRequest, {batch_id})) >= 6
-            and tap.of(events_pb2.EssayLifecycleSpellcheckRequest, {batch_id})
+            len(essay_requests(tap.of(events_pb2.SpellcheckGroupRequested, {batch_id}))) >= 6
+            and essay_requests(tap.of(events_pb2.SpellcheckGroupRequested, {batch_id}))
         ),
         message="six spell-check requests",
     )

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from google.protobuf.message import Message
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
@@ -33,7 +32,7 @@ from services.spell_checker.bootstrap import PROGRAM as SPELL_CHECKER
 from tests.integration.test_hostile_grpc_support import Mesh, running_mesh
 from tests.integration.test_spell_checker_support import spell_checker_settings
 from tests.support import wait_until
-from tests.unit.mesh.test_events_carry_no_essay_text import NEVER_SET, event_types
+from tests.unit.mesh.test_events_carry_no_essay_text import event_types
 
 NatsJs = tuple[Client, JetStreamContext]
 S = common_pb2.EssayStatus
@@ -80,6 +79,15 @@ NOT_PRODUCED = {
     "huleedu.events.v1.BatchErasureRequested": (
         "produced by DeleteBatch/DeleteEssay only; tests/integration/test_erasure.py reads every "
         "one its batches produce and holds them to ids (batch_id, tenant_id, essay_ids)"
+    ),
+    "huleedu.events.v1.EssayLifecycleSpellcheckRequest": (
+        "one essay per request: what an ELS of before groups sends; "
+        "tests/integration/test_spell_checker_service.py answers such requests through the real "
+        "Spell Checker, and its fields are ids, a tag and the teacher's allow-list"
+    ),
+    "huleedu.events.v1.EssaySpellcheckCompleted": (
+        "the answer to a one-essay request (above); the fields that carried essay text are "
+        "deprecated and never set (tests/unit/mesh/test_events_carry_no_essay_text.py)"
     ),
     "huleedu.events.v1.EssayUploadsErased": (
         "produced by DeleteEssay only; tests/integration/test_erasure.py reads every one its "
@@ -212,15 +220,17 @@ async def test_no_event_and_no_els_document_holds_essay_text(stack: Mesh, nats_j
     seen = {e.type_name for e in events + dead_letters}
     assert seen <= by_name.keys()
     assert sorted(by_name.keys() - seen) == sorted(NOT_PRODUCED)
-    completed_type = events_pb2.EssaySpellcheckCompleted.DESCRIPTOR.full_name
-    completions = [
-        events_pb2.EssaySpellcheckCompleted.FromString(e.data)
+    # The spell checks' outcomes name where the corrections are, by id.
+    completed_type = events_pb2.SpellcheckGroupCompleted.DESCRIPTOR.full_name
+    results = [
+        result
         for e in events
         if e.type_name == completed_type
+        for result in events_pb2.SpellcheckGroupCompleted.FromString(e.data).results
     ]
-    deprecated = {name.rsplit(".", 1)[1] for name in NEVER_SET}
-    for completion in completions:
-        assert all(not _is_set(completion, name) for name in deprecated)
+    succeeded = [r for r in results if r.status == common_pb2.SPELLCHECK_STATUS_SUCCESS]
+    assert len(succeeded) == len(CHECKED)
+    assert all(r.details_storage_id and r.correction_count for r in succeeded)
 
     # GetEssay still answers the corrections and unknown words, from the Content Service.
     listed = await essays.ListBatchEssays(
@@ -240,8 +250,3 @@ async def test_no_event_and_no_els_document_holds_essay_text(stack: Mesh, nats_j
     unknown = {w.lower() for e in answered for w in e.unknown_words}
     assert "zorblefrump" in unknown
     assert all(not e.corrections and not e.unknown_words for e in listed.essays)
-
-
-def _is_set(message: Message, field: str) -> bool:
-    value = getattr(message, field)
-    return bool(len(value))

@@ -272,9 +272,25 @@ async def test_poison_on_every_subject_ends_as_stated_and_every_consumer_goes_on
 
 
 async def answered_batches(js: JetStreamContext, since: int) -> set[str]:
-    """Batch ids of the spell-check completions stored after stream seq `since`."""
+    """Batch ids of the spell-check completions (of one essay or a group) the Spell Checker
+    stored after stream seq `since`."""
+    answered: set[str] = set()
+    for subject, completion in (
+        (subjects.ESSAY_SPELLCHECK_COMPLETED, E.EssaySpellcheckCompleted),
+        (subjects.SPELLCHECK_GROUP_COMPLETED, E.SpellcheckGroupCompleted),
+    ):
+        answered |= await _answered_on(js, since, subject, completion)
+    return answered
+
+
+async def _answered_on(
+    js: JetStreamContext,
+    since: int,
+    subject: str,
+    completion: type[E.EssaySpellcheckCompleted] | type[E.SpellcheckGroupCompleted],
+) -> set[str]:
     subscription = await js.pull_subscribe(
-        subjects.ESSAY_SPELLCHECK_COMPLETED,
+        subject,
         stream=EVENTS_STREAM,
         config=ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
@@ -288,20 +304,15 @@ async def answered_batches(js: JetStreamContext, since: int) -> set[str]:
         answered: set[str] = set()
         for _ in range(pending):
             [msg] = await subscription.fetch(batch=1, timeout=5)
-            if (msg.headers or {}).get(
-                HEADER_TYPE
-            ) != E.EssaySpellcheckCompleted.DESCRIPTOR.full_name:
+            if (msg.headers or {}).get(HEADER_TYPE) != completion.DESCRIPTOR.full_name:
                 continue  # poison this test published on the subject
             with contextlib.suppress(DecodeError):
-                completed = E.EssaySpellcheckCompleted.FromString(msg.data)
+                completed = completion.FromString(msg.data)
                 if completed.metadata.producer == "spell_checker":
                     answered.add(completed.batch_id)
         return answered
     finally:
         await subscription.unsubscribe()
-
-
-COMPLETED_TYPE = E.EssaySpellcheckCompleted.DESCRIPTOR.full_name
 
 
 @dataclass

@@ -31,11 +31,13 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     subjects.BATCH_READINESS_DEADLINE: ("els",),
     subjects.BATCH_SPELLCHECK_INITIATE: ("els",),
     subjects.ESSAY_SPELLCHECK_COMPLETED: ("els",),
+    subjects.SPELLCHECK_GROUP_COMPLETED: ("els",),
     subjects.BATCH_ESSAYS_READY: ("bos",),
     subjects.BATCH_READINESS_TIMED_OUT: ("bos",),
     subjects.EXCESS_CONTENT_PROVISIONED: ("bos",),
     subjects.BATCH_PHASE_OUTCOME: ("bos",),
     subjects.ESSAY_SPELLCHECK_REQUESTED: ("spell_checker",),
+    subjects.SPELLCHECK_GROUP_REQUESTED: ("spell_checker",),
 }
 CASES = (
     "random bytes, no headers",
@@ -58,6 +60,7 @@ OUTCOMES: dict[tuple[str, str, str], str] = {
     # The Spell Checker knows no batches: it checks the essay and answers; ELS then dead-letters
     # the answer (a completion for a batch it does not know: that row of this table).
     (subjects.ESSAY_SPELLCHECK_REQUESTED, "batch that does not exist", "spell_checker"): HANDLED,
+    (subjects.SPELLCHECK_GROUP_REQUESTED, "batch that does not exist", "spell_checker"): HANDLED,
 }
 # The log line that says an IGNORED event was ignored.
 IGNORED_LOG = {subjects.BATCH_READINESS_DEADLINE: "deadline of a batch ELS does not know"}
@@ -114,6 +117,17 @@ def valid_event(subject: str, batch_id: str, text_storage_id: str) -> Message:
             status=common_pb2.SPELLCHECK_STATUS_SUCCESS,
             corrected_text_storage_id=text_storage_id,
         ),
+        subjects.SPELLCHECK_GROUP_COMPLETED: lambda: E.SpellcheckGroupCompleted(
+            metadata=meta,
+            batch_id=batch_id,
+            results=[
+                E.SpellcheckGroupCompleted.Result(
+                    essay_id=essay_id,
+                    status=common_pb2.SPELLCHECK_STATUS_SUCCESS,
+                    corrected_text_storage_id=text_storage_id,
+                )
+            ],
+        ),
         subjects.BATCH_ESSAYS_READY: lambda: E.BatchEssaysReady(
             metadata=meta, batch_id=batch_id, ready_essays=[ref]
         ),
@@ -140,6 +154,14 @@ def valid_event(subject: str, batch_id: str, text_storage_id: str) -> Message:
             essay_id=essay_id,
             text_storage_id=text_storage_id,
             language="en",
+        ),
+        subjects.SPELLCHECK_GROUP_REQUESTED: lambda: E.SpellcheckGroupRequested(
+            metadata=meta,
+            batch_id=batch_id,
+            language="en",
+            essays=[
+                E.SpellcheckGroupRequested.Essay(essay_id=essay_id, text_storage_id=text_storage_id)
+            ],
         ),
     }
     return build[subject]()

@@ -3,6 +3,8 @@ what its first handling published, with the same deterministic event ids."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -130,29 +132,61 @@ def readiness_events(tracker: BatchTracker, event_id: str, now: Timestamp) -> li
     return events
 
 
+# How many essays one SpellcheckGroupRequested carries at most (ELS_SPELLCHECK_GROUP_SIZE): one
+# message per group instead of one per essay; the Spell Checker checks a group's essays together.
+SPELLCHECK_GROUP_SIZE = 16
+
+
+def spellcheck_groups(essay_ids: Sequence[str], group_size: int) -> list[list[str]]:
+    """The phase's essays in the fewest groups of at most `group_size`, of sizes that differ by
+    at most one, in order: the same groups every time, for the same essays."""
+    count = -(-len(essay_ids) // max(group_size, 1))
+    size, extra = divmod(len(essay_ids), count) if count else (0, 0)
+    groups: list[list[str]] = []
+    start = 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        groups.append(list(essay_ids[start:end]))
+        start = end
+    return groups
+
+
 def spellcheck_requests(
-    tracker: BatchTracker, progress: PhaseProgress, now: Timestamp
-) -> list[events_pb2.EssayLifecycleSpellcheckRequest]:
-    """One request per essay of the phase still awaiting its result."""
-    members = set(progress.essay_ids)
-    return [
-        events_pb2.EssayLifecycleSpellcheckRequest(
-            metadata=_metadata(
-                tracker,
-                derived_event_id(tracker.batch_id, "spellcheck_requested", slot.essay.essay_id),
-                progress.command_event_id,
-                now,
-            ),
-            batch_id=tracker.batch_id,
-            essay_id=slot.essay.essay_id,
-            text_storage_id=slot.essay.text_storage_id,
-            language=progress.language,
-            tenant_id=tracker.tenant_id,
-        )
+    tracker: BatchTracker,
+    progress: PhaseProgress,
+    now: Timestamp,
+    group_size: int = SPELLCHECK_GROUP_SIZE,
+) -> list[events_pb2.SpellcheckGroupRequested]:
+    """One request per group of the phase's essays (`spellcheck_groups`) that still has an essay
+    awaiting its result, naming those essays. A group's event id comes from its essays, so a
+    redelivered command re-sends the same ids and JetStream drops the copies."""
+    awaiting = {
+        slot.essay.essay_id: slot.essay.text_storage_id
         for slot in tracker.slots
-        if slot.essay.essay_id in members
-        and slot.essay.status == S.ESSAY_STATUS_AWAITING_SPELLCHECK
-    ]
+        if slot.essay.status == S.ESSAY_STATUS_AWAITING_SPELLCHECK
+    }
+    requests: list[events_pb2.SpellcheckGroupRequested] = []
+    for group in spellcheck_groups(progress.essay_ids, group_size):
+        essays = [
+            events_pb2.SpellcheckGroupRequested.Essay(
+                essay_id=essay_id, text_storage_id=awaiting[essay_id]
+            )
+            for essay_id in group
+            if essay_id in awaiting
+        ]
+        if not essays:
+            continue
+        event_id = derived_event_id(tracker.batch_id, "spellcheck_group_requested", *group)
+        requests.append(
+            events_pb2.SpellcheckGroupRequested(
+                metadata=_metadata(tracker, event_id, progress.command_event_id, now),
+                batch_id=tracker.batch_id,
+                language=progress.language,
+                tenant_id=tracker.tenant_id,
+                essays=essays,
+            )
+        )
+    return requests
 
 
 def phase_outcome(

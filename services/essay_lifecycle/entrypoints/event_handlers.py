@@ -14,7 +14,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from huleedu.common.v1 import common_pb2
 from huleedu.events.v1 import events_pb2
-from services.essay_lifecycle.domain import derived, erasure, phases, readiness, slots
+from services.essay_lifecycle.domain import (
+    derived,
+    erasure,
+    group_results,
+    phases,
+    readiness,
+    slots,
+)
 from services.essay_lifecycle.domain.errors import InvalidEventError
 from services.essay_lifecycle.domain.ports import (
     BatchTracker,
@@ -59,6 +66,7 @@ class EssayLifecycleHandlers:
         clock: Callable[[], Timestamp] = _now,
         on_upload: UploadObserver = _ignore,
         on_registered: UploadObserver = _ignore,
+        spellcheck_group_size: int = derived.SPELLCHECK_GROUP_SIZE,
     ) -> None:
         self._trackers = trackers
         self._essays = essays
@@ -69,6 +77,7 @@ class EssayLifecycleHandlers:
         self._clock = clock
         self._on_upload = on_upload  # metrics: what became of an upload
         self._on_registered = on_registered
+        self._group_size = spellcheck_group_size
 
     def handlers(self) -> Mapping[type[Message], Handler]:
         """The handler of each event type, for the consumer runner."""
@@ -78,6 +87,7 @@ class EssayLifecycleHandlers:
             events_pb2.EssayValidationFailed: lambda e, d: self.on_upload(e, d.stream_seq),
             events_pb2.BatchReadinessDeadlineReached: lambda e, _: self.on_deadline(e),
             events_pb2.BatchSpellcheckInitiateCommand: lambda e, _: self.on_spellcheck_command(e),
+            events_pb2.SpellcheckGroupCompleted: lambda e, _: self.on_spellcheck_group_completed(e),
             events_pb2.EssaySpellcheckCompleted: lambda e, _: self.on_spellcheck_completed(e),
             events_pb2.BatchErasureRequested: lambda e, _: self.on_erasure_requested(e),
         }
@@ -126,7 +136,7 @@ class EssayLifecycleHandlers:
         await self._publish(derived.readiness_events(tracker, event.metadata.event_id, now))
 
     async def on_spellcheck_command(self, event: events_pb2.BatchSpellcheckInitiateCommand) -> None:
-        """Send each ready essay to the spell checker, once."""
+        """Send the ready essays to the spell checker, in groups (derived.spellcheck_requests)."""
         now = self._clock()
         tracker = await self._apply(
             event.batch_id, lambda t: phases.apply_spellcheck_command(t, event, now)
@@ -137,7 +147,9 @@ class EssayLifecycleHandlers:
         progress = phases.find_phase(tracker, common_pb2.Phase.PHASE_SPELLCHECK)
         if progress is None:
             return
-        requests: list[Message] = list(derived.spellcheck_requests(tracker, progress, now))
+        requests: list[Message] = list(
+            derived.spellcheck_requests(tracker, progress, now, self._group_size)
+        )
         await self._publish(
             requests + derived.events_after_phase_event(tracker, event.metadata.event_id, now)
         )
@@ -151,6 +163,31 @@ class EssayLifecycleHandlers:
         if tracker is None or tracker.erased:
             return  # an erased batch or essay: what the result stored was erased instead
         await self._publish(derived.events_after_phase_event(tracker, event.metadata.event_id, now))
+
+    async def on_spellcheck_group_completed(
+        self, event: events_pb2.SpellcheckGroupCompleted
+    ) -> None:
+        """Record the group's results in one update; publish the phase outcome when one of them
+        was the phase's last."""
+        now = self._clock()
+        results = group_results.essay_results(event)
+        tracker = await self._apply(
+            event.batch_id, lambda t: group_results.apply_group_results(t, results, now)
+        )
+        if tracker is None:
+            return
+        await self._erase_pending(tracker)  # what results stored for erased essays, if any
+        if tracker.erased:
+            return
+        await self._publish(
+            [
+                outcome
+                for result in results
+                for outcome in derived.events_after_phase_event(
+                    tracker, result.metadata.event_id, now
+                )
+            ]
+        )
 
     async def on_erasure_requested(self, event: events_pb2.BatchErasureRequested) -> None:
         """Erase the batch (or its essays named): their contents, through the Content Service,

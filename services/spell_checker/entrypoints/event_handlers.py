@@ -1,21 +1,29 @@
-"""Handles EssayLifecycleSpellcheckRequest: read the essay, check it, store the corrected text and
-the details (corrections, unknown words), publish EssaySpellcheckCompleted with their storage ids:
-the event carries ids and counts, never essay text.
+"""Handles SpellcheckGroupRequested (what ELS sends: a group of a batch's essays) and
+EssayLifecycleSpellcheckRequest (one essay, from an ELS of before groups): read each essay, check
+it, store the corrected text and the details (corrections, unknown words), publish the outcome
+with their storage ids (SpellcheckGroupCompleted, or EssaySpellcheckCompleted for one essay): the
+event carries ids and counts, never essay text.
 
-Every request ends in exactly one completion event id (derived from the request), so a
-redelivered request republishes the same event and JetStream drops the copy. A dependency that
-does not answer (the Content Service, NATS) says nothing about the essay: the consumer keeps the
-request and runs it again for up to DEPENDENCY_RETRY_HORIZON_S without counting a delivery.
-Failures that may pass (content not there yet, a worker that died) are retried by redelivery; on
-the last delivery (for a dependency: after the whole horizon, too) the essay is reported FAILED
-with the reason instead, so ELS is never left waiting. A request that cannot be decoded never
-gets here: the consumer moves it to the DLQ.
+Every outcome has an event id derived from the request, so a redelivered request republishes the
+same event and JetStream drops the copy. A group is answered once, whole: each essay meets only
+its own failure (FAILED is per essay), but when one must be retried the group is not answered
+and its redelivery checks every essay again, so the stream holds one outcome per essay.
+
+A dependency that does not answer (the Content Service, NATS) says nothing about the essay: the
+consumer keeps the request and runs it again for up to DEPENDENCY_RETRY_HORIZON_S without
+counting a delivery. Failures that may pass (content not there yet, a worker that died) are
+retried by redelivery; on the last delivery (for a dependency: after the whole horizon, too) the
+essay is reported FAILED with the reason instead, so ELS is never left waiting. A request that
+cannot be decoded never gets here: the consumer moves it to the DLQ.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
@@ -62,8 +70,24 @@ def completion_event_id(request: events_pb2.EssayLifecycleSpellcheckRequest) -> 
     )
 
 
+def group_completion_event_id(request: events_pb2.SpellcheckGroupRequested) -> str:
+    """The one event id of the completion of the group `request`."""
+    return derived_event_id(
+        request.batch_id, request.metadata.event_id, "spellcheck_group_completed"
+    )
+
+
+@dataclass(frozen=True)
+class Settled:
+    """An essay's outcome: SUCCESS with what was checked and stored, or FAILED with the reason."""
+
+    status: common_pb2.SpellcheckStatus.ValueType
+    checked: CheckedEssay | None = None
+    error: str = ""
+
+
 class SpellcheckRequestHandler:
-    """The consumer's handler for spell-check requests."""
+    """The consumer's handler for spell-check requests, of a group or of one essay."""
 
     def __init__(
         self,
@@ -82,6 +106,13 @@ class SpellcheckRequestHandler:
 
     async def __call__(self, event: Message, delivery: Delivery) -> None:
         """Entry point for the mesh EventConsumer."""
+        if isinstance(event, events_pb2.SpellcheckGroupRequested):
+            await self.handle_group(
+                event,
+                last_attempt=delivery.is_last_attempt,
+                give_up_on_dependencies=delivery.gives_up_on_dependencies,
+            )
+            return
         if not isinstance(event, events_pb2.EssayLifecycleSpellcheckRequest):
             raise PermanentError(f"not a spell-check request: {event.DESCRIPTOR.full_name}")
         await self.handle(
@@ -103,18 +134,92 @@ class SpellcheckRequestHandler:
         missing = [name for name in ("batch_id", "essay_id") if not getattr(request, name)]
         if missing:
             raise PermanentError(f"spell-check request without {' or '.join(missing)}")
+        job = self._job(
+            request.language,
+            request.text_storage_id,
+            request.allowed_words,
+            request.tenant_id,
+            request.batch_id,
+        )
+        settled = await self._settle(
+            job, last_attempt=last_attempt, give_up_on_dependencies=give_up_on_dependencies
+        )
+        await self._events.publish(self._completion(request, settled))
+        _count(settled)
+
+    async def handle_group(
+        self,
+        request: events_pb2.SpellcheckGroupRequested,
+        *,
+        last_attempt: bool,
+        give_up_on_dependencies: bool = False,
+    ) -> None:
+        """Check the group's essays together and publish their outcomes in one event; when one
+        must be retried, publish nothing and raise as `handle` would for one essay
+        (DependencyUnavailable first: the group waits for the dependency)."""
+        if not request.batch_id:
+            raise PermanentError("spell-check group request without batch_id")
+        if not request.essays or not all(essay.essay_id for essay in request.essays):
+            raise PermanentError("spell-check group request without essays, or with one unnamed")
+        outcomes = await asyncio.gather(
+            *(
+                self._settle(
+                    self._job(
+                        request.language,
+                        essay.text_storage_id,
+                        essay.allowed_words,
+                        request.tenant_id,
+                        request.batch_id,
+                    ),
+                    last_attempt=last_attempt,
+                    give_up_on_dependencies=give_up_on_dependencies,
+                )
+                for essay in request.essays
+            ),
+            return_exceptions=True,
+        )
+        retries = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if retries:
+            raise next((e for e in retries if is_unavailable(e)), retries[0])
+        settled = [outcome for outcome in outcomes if isinstance(outcome, Settled)]
+        await self._events.publish(self._group_completion(request, settled))
+        for outcome in settled:
+            _count(outcome)
+
+    def _job(
+        self,
+        language: str,
+        storage_id: str,
+        allowed_words: Sequence[str],
+        tenant: str,
+        batch_id: str,
+    ) -> EssayJob | EssayFailedError:
+        try:
+            resolved = resolve_language(language, self._default_language)
+        except UnsupportedLanguageError as error:
+            return EssayFailedError(str(error))
+        return EssayJob(resolved, storage_id, tuple(allowed_words), tenant, batch_id)
+
+    async def _settle(
+        self,
+        job: EssayJob | EssayFailedError,
+        *,
+        last_attempt: bool,
+        give_up_on_dependencies: bool,
+    ) -> Settled:
+        """The essay's outcome; raises to have it retried (see the module docstring)."""
         started = time.perf_counter()
         try:
-            checked = await self._check(request)
+            if isinstance(job, EssayFailedError):
+                raise job
+            checked = await self._essays.check(job)
         except EssayFailedError as failure:
-            await self._publish(request, _FAILED, error=str(failure))
-            SPELLCHECK_ESSAYS.labels("failed").inc()
-            return
+            log.warning("essay failed", extra={"reason": str(failure)})
+            return Settled(_FAILED, error=str(failure))
         except Exception as error:
             if is_unavailable(error) and not give_up_on_dependencies:
                 raise
-            await self._fail_or_retry(request, error, last_attempt=last_attempt)
-            return
+            return self._fail_or_retry(error, last_attempt=last_attempt)
         result = checked.result
         # Logged before the publish: a process killed in between has done the check, and its
         # redelivery does it (and logs it) again, so the lines count every check done.
@@ -127,18 +232,10 @@ class SpellcheckRequestHandler:
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
-        await self._publish(request, _SUCCESS, checked=checked)
-        SPELLCHECK_ESSAYS.labels("success").inc()
-        SPELLCHECK_CORRECTIONS.inc(len(result.corrections))
         SPELLCHECK_SECONDS.observe(time.perf_counter() - started)
+        return Settled(_SUCCESS, checked)
 
-    async def _fail_or_retry(
-        self,
-        request: events_pb2.EssayLifecycleSpellcheckRequest,
-        error: Exception,
-        *,
-        last_attempt: bool,
-    ) -> None:
+    def _fail_or_retry(self, error: Exception, *, last_attempt: bool) -> Settled:
         """Raise to be redelivered; on the last delivery report the essay FAILED instead."""
         expected = isinstance(error, _EXPECTED_FAILURES)
         if not last_attempt:
@@ -147,32 +244,13 @@ class SpellcheckRequestHandler:
             raise error
         if not expected:
             log.error("spell check failed on the last delivery", exc_info=error)
-        await self._publish(request, _FAILED, error=f"gave up after retries: {_reason(error)}")
-        SPELLCHECK_ESSAYS.labels("failed").inc()
+        reason = f"gave up after retries: {_reason(error)}"
+        log.warning("essay failed", extra={"reason": reason})
+        return Settled(_FAILED, error=reason)
 
-    async def _check(self, request: events_pb2.EssayLifecycleSpellcheckRequest) -> CheckedEssay:
-        try:
-            language = resolve_language(request.language, self._default_language)
-        except UnsupportedLanguageError as error:
-            raise EssayFailedError(str(error)) from error
-        return await self._essays.check(
-            EssayJob(
-                language,
-                request.text_storage_id,
-                tuple(request.allowed_words),
-                request.tenant_id,
-                request.batch_id,
-            )
-        )
-
-    async def _publish(
-        self,
-        request: events_pb2.EssayLifecycleSpellcheckRequest,
-        status: common_pb2.SpellcheckStatus.ValueType,
-        *,
-        checked: CheckedEssay | None = None,
-        error: str = "",
-    ) -> None:
+    def _completion(
+        self, request: events_pb2.EssayLifecycleSpellcheckRequest, settled: Settled
+    ) -> events_pb2.EssaySpellcheckCompleted:
         completed = events_pb2.EssaySpellcheckCompleted(
             metadata=new_metadata(
                 PRODUCER,
@@ -182,15 +260,48 @@ class SpellcheckRequestHandler:
             ),
             batch_id=request.batch_id,
             essay_id=request.essay_id,
-            status=status,
-            error=error,
+            status=settled.status,
+            error=settled.error,
         )
+        checked = settled.checked
         if checked is not None:
             completed.corrected_text_storage_id = checked.corrected_storage_id
             completed.details_storage_id = checked.details_storage_id
             completed.word_count = checked.result.word_count
             completed.correction_count = len(checked.result.corrections)
             completed.warning = checked.result.warning
-        if status == _FAILED:
-            log.warning("essay failed", extra={"reason": error})
-        await self._events.publish(completed)
+        return completed
+
+    def _group_completion(
+        self, request: events_pb2.SpellcheckGroupRequested, settled: list[Settled]
+    ) -> events_pb2.SpellcheckGroupCompleted:
+        completed = events_pb2.SpellcheckGroupCompleted(
+            metadata=new_metadata(
+                PRODUCER,
+                correlation_id=request.metadata.correlation_id,
+                causation_id=request.metadata.event_id,
+                event_id=group_completion_event_id(request),
+            ),
+            batch_id=request.batch_id,
+        )
+        for essay, outcome in zip(request.essays, settled, strict=True):
+            result = completed.results.add(
+                essay_id=essay.essay_id, status=outcome.status, error=outcome.error
+            )
+            checked = outcome.checked
+            if checked is not None:
+                result.corrected_text_storage_id = checked.corrected_storage_id
+                result.details_storage_id = checked.details_storage_id
+                result.word_count = checked.result.word_count
+                result.correction_count = len(checked.result.corrections)
+                result.warning = checked.result.warning
+        return completed
+
+
+def _count(settled: Settled) -> None:
+    """The metrics of an essay whose outcome is published."""
+    if settled.checked is None:
+        SPELLCHECK_ESSAYS.labels("failed").inc()
+        return
+    SPELLCHECK_ESSAYS.labels("success").inc()
+    SPELLCHECK_CORRECTIONS.inc(len(settled.checked.result.corrections))

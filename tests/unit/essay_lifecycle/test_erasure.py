@@ -16,6 +16,8 @@ from services.essay_lifecycle.domain.tracker import slot_holding
 from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
 from services.mesh.event_ids import derived_event_id, new_metadata
 from tests.harness.coordination_events import (
+    essay_requests,
+    group_completed,
     new_batch,
     provisioned,
     registered,
@@ -67,7 +69,7 @@ async def checked_batch(
         await world.handlers.on_upload(provisioned(batch_id, f"{n}.txt"))
     ready = world.publisher.of_type(events_pb2.BatchEssaysReady)[0]
     await world.handlers.on_spellcheck_command(spellcheck_command(ready))
-    requests = world.publisher.of_type(events_pb2.EssayLifecycleSpellcheckRequest)
+    requests = essay_requests(world.publisher.of_type(events_pb2.SpellcheckGroupRequested))
     return batch_id, essay_ids, requests
 
 
@@ -182,6 +184,32 @@ async def test_an_erased_essay_is_blanked_and_ends_the_phase_it_held_up() -> Non
     other = next(s for s in tracker.slots if s.essay.essay_id != waiting)
     assert other.essay.status == S.ESSAY_STATUS_SPELLCHECKED_SUCCESS
     assert set(essay_ids) == {s.essay.essay_id for s in tracker.slots}
+
+
+async def test_a_group_result_for_an_erased_essay_erases_it_and_records_the_rest() -> None:
+    world = World()
+    batch_id, essay_ids, requests = await checked_batch(world, 3)
+    erased = requests[1].essay_id
+    await world.handlers.on_erasure_requested(erasure(batch_id, erased))
+    (group,) = world.publisher.of_type(events_pb2.SpellcheckGroupRequested)
+    results = [spellcheck_completed(request) for request in requests]
+    answer = group_completed(group, results)
+    await world.handlers.on_spellcheck_group_completed(answer)
+    await world.handlers.on_spellcheck_group_completed(answer)  # redelivered
+
+    assert results[1].corrected_text_storage_id in world.contents.erased
+    assert results[0].corrected_text_storage_id not in world.contents.erased
+    tracker = await world.trackers.get(batch_id)
+    assert tracker is not None and list(tracker.pending_erasure) == []
+    statuses = {s.essay.essay_id: s.essay.status for s in tracker.slots}
+    assert statuses == {
+        essay_ids[0]: S.ESSAY_STATUS_SPELLCHECKED_SUCCESS,
+        erased: S.ESSAY_STATUS_ERASED,
+        essay_ids[2]: S.ESSAY_STATUS_SPELLCHECKED_SUCCESS,
+    }
+    outcomes = world.publisher.of_type(events_pb2.ELSBatchPhaseOutcome)
+    assert len({o.metadata.event_id for o in outcomes}) == 1
+    assert list(outcomes[-1].failed_essay_ids) == [erased]
 
 
 async def test_an_erased_essays_upload_is_announced_once_with_ids_only() -> None:

@@ -11,6 +11,8 @@ from services.essay_lifecycle.domain.ports import EssayRecord
 from services.essay_lifecycle.entrypoints.event_handlers import EssayLifecycleHandlers
 from services.mesh.consumer import PermanentError
 from tests.harness.coordination_events import (
+    essay_requests,
+    group_completed,
     new_batch,
     provisioned,
     registered,
@@ -58,14 +60,17 @@ async def test_full_flow_and_every_redelivery_republishes_the_same_ids(
     command = spellcheck_command(ready[0])
     await handlers.on_spellcheck_command(command)
     await handlers.on_spellcheck_command(command)
-    requests = publisher.of_type(events_pb2.EssayLifecycleSpellcheckRequest)
-    assert len(requests) == 4 and len({r.metadata.event_id for r in requests}) == 2
+    groups = publisher.of_type(events_pb2.SpellcheckGroupRequested)
+    assert len(groups) == 2 and groups[0].metadata.event_id == groups[1].metadata.event_id
+    requests = essay_requests(groups[:1])
     assert {r.essay_id for r in requests} == set(essay_ids)
 
-    for request in requests[:2]:
-        result = spellcheck_completed(request)
-        await handlers.on_spellcheck_completed(result)
-        await handlers.on_spellcheck_completed(result)
+    # One essay's result in a partial group, then the whole group twice (redelivered).
+    results = [spellcheck_completed(request) for request in requests]
+    partial = group_completed(groups[0], results[:1])
+    whole = group_completed(groups[0], results)
+    for event in (partial, whole, whole):
+        await handlers.on_spellcheck_group_completed(event)
     outcomes = publisher.of_type(events_pb2.ELSBatchPhaseOutcome)
     assert len(outcomes) == 2 and outcomes[0].metadata.event_id == outcomes[1].metadata.event_id
     # The essay's record is the index to its batch, nothing more: no essay words.

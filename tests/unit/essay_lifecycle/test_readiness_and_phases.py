@@ -6,10 +6,12 @@ from huleedu.common.v1 import common_pb2
 from huleedu.essay.v1 import essay_service_pb2
 from huleedu.events.v1 import events_pb2
 from huleedu.internal.els.v1 import essay_state_pb2
-from services.essay_lifecycle.domain import derived, phases, readiness
+from services.essay_lifecycle.domain import derived, group_results, phases, readiness
 from services.essay_lifecycle.domain.tracker import BatchTracker
 from services.essay_lifecycle.domain.transitions import TRANSITIONS, is_allowed, transition
 from tests.harness.coordination_events import (
+    essay_requests,
+    group_completed,
     metadata,
     new_batch,
     provisioned,
@@ -74,25 +76,56 @@ def ready_batch(slots: int) -> tuple[BatchTracker, events_pb2.BatchEssaysReady]:
     return tracker, ready
 
 
-def start_phase(
-    slots: int,
-) -> tuple[BatchTracker, list[events_pb2.EssayLifecycleSpellcheckRequest]]:
+def start_groups(
+    slots: int, group_size: int = derived.SPELLCHECK_GROUP_SIZE
+) -> tuple[BatchTracker, list[events_pb2.SpellcheckGroupRequested]]:
     tracker, ready = ready_batch(slots)
     command = spellcheck_command(ready)
     change = phases.apply_spellcheck_command(tracker, command, now())
     assert change.tracker is not None and change.refused == ()
     progress = phases.find_phase(change.tracker, common_pb2.Phase.PHASE_SPELLCHECK)
     assert progress is not None
-    return change.tracker, derived.spellcheck_requests(change.tracker, progress, now())
+    return change.tracker, derived.spellcheck_requests(change.tracker, progress, now(), group_size)
+
+
+def start_phase(
+    slots: int,
+) -> tuple[BatchTracker, list[events_pb2.EssayLifecycleSpellcheckRequest]]:
+    tracker, groups = start_groups(slots)
+    return tracker, essay_requests(groups)
 
 
 def test_command_sends_each_ready_essay_once_with_deterministic_ids() -> None:
     tracker, requests = start_phase(3)
     assert [r.essay_id for r in requests] == [s.essay.essay_id for s in tracker.slots]
     assert all(s.essay.status == S.ESSAY_STATUS_AWAITING_SPELLCHECK for s in tracker.slots)
-    assert len({r.metadata.event_id for r in requests}) == 3
+    assert len({r.metadata.event_id for r in requests}) == 1  # one group of three
     _, again = start_phase_again(tracker)
-    assert {r.metadata.event_id for r in again} == {r.metadata.event_id for r in requests}
+    assert [r.metadata.event_id for r in again] == [r.metadata.event_id for r in requests]
+
+
+def test_a_batch_goes_in_the_fewest_groups_of_even_size() -> None:
+    tracker, groups = start_groups(25, group_size=10)
+    assert [len(g.essays) for g in groups] == [9, 8, 8]
+    essay_ids = [e.essay_id for g in groups for e in g.essays]
+    assert essay_ids == [s.essay.essay_id for s in tracker.slots]
+    assert len({g.metadata.event_id for g in groups}) == 3
+    assert {g.language for g in groups} == {"en"}
+    assert derived.spellcheck_groups(["a", "b", "c", "d"], 4) == [["a", "b", "c", "d"]]
+    assert derived.spellcheck_groups(["a", "b", "c"], 1) == [["a"], ["b"], ["c"]]
+    assert derived.spellcheck_groups([], 16) == []
+
+
+def test_a_resent_group_names_only_the_essays_still_awaiting_under_the_same_id() -> None:
+    tracker, groups = start_groups(4, group_size=2)
+    first = essay_requests(groups[:1])
+    tracker = finish(tracker, [spellcheck_completed(first[0])])
+    progress = phases.find_phase(tracker, common_pb2.Phase.PHASE_SPELLCHECK)
+    assert progress is not None
+    again = derived.spellcheck_requests(tracker, progress, now(), 2)
+    assert [g.metadata.event_id for g in again] == [g.metadata.event_id for g in groups]
+    assert [e.essay_id for e in again[0].essays] == [first[1].essay_id]
+    assert again[1].essays == groups[1].essays
 
 
 def start_phase_again(
@@ -105,7 +138,7 @@ def start_phase_again(
     )
     progress = phases.find_phase(tracker, common_pb2.Phase.PHASE_SPELLCHECK)
     assert progress is not None
-    return tracker, derived.spellcheck_requests(tracker, progress, now())
+    return tracker, essay_requests(derived.spellcheck_requests(tracker, progress, now()))
 
 
 def test_command_for_an_unknown_essay_is_refused_not_applied() -> None:
@@ -154,6 +187,45 @@ def test_results_make_essays_terminal_and_the_last_one_derives_the_outcome() -> 
     assert slot.essay.spellcheck_details_storage_id == "d" * 64
     assert not slot.essay.corrections and not slot.essay.unknown_words
     assert [c.status for c in slot.essay.timeline][-1] == S.ESSAY_STATUS_SPELLCHECKED_SUCCESS
+
+
+def test_a_group_of_results_is_recorded_once_however_it_is_reported() -> None:
+    tracker, groups = start_groups(3)
+    (group,) = groups
+    requests = essay_requests(groups)
+    results = [
+        spellcheck_completed(requests[0]),
+        spellcheck_completed(requests[1], succeed=False),
+        spellcheck_completed(requests[2]),
+    ]
+    partial = group_completed(group, results[:1])
+    whole = group_completed(group, results)
+    assert partial.metadata.event_id != whole.metadata.event_id
+    for event in (partial, whole, whole):
+        recorded = group_results.essay_results(event)
+        change = group_results.apply_group_results(tracker, recorded, now())
+        assert change.refused == ()  # an essay reported again is known, not refused
+        tracker = change.tracker or tracker
+    statuses = [slot.essay.status for slot in tracker.slots]
+    assert statuses == [
+        S.ESSAY_STATUS_SPELLCHECKED_SUCCESS,
+        S.ESSAY_STATUS_SPELLCHECK_FAILED,
+        S.ESSAY_STATUS_SPELLCHECKED_SUCCESS,
+    ]
+    assert [len(slot.essay.timeline) for slot in tracker.slots] == [
+        len(tracker.slots[0].essay.timeline)
+    ] * 3
+    recorded = group_results.essay_results(whole)
+    assert group_results.apply_group_results(tracker, recorded, now()).tracker is None
+    outcomes = [
+        outcome
+        for result in recorded
+        for outcome in derived.events_after_phase_event(tracker, result.metadata.event_id, now())
+    ]
+    (outcome,) = outcomes
+    assert isinstance(outcome, events_pb2.ELSBatchPhaseOutcome)
+    assert outcome.status == P.PHASE_STATUS_COMPLETED_WITH_FAILURES
+    assert outcome.failed_essay_ids == [requests[1].essay_id]
 
 
 def test_a_redelivered_result_changes_nothing() -> None:

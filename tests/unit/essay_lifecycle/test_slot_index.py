@@ -15,6 +15,7 @@ from services.essay_lifecycle.domain.tracker import (
     missing_count,
 )
 from tests.harness.coordination_events import (
+    essay_requests,
     metadata,
     new_batch,
     provisioned,
@@ -129,7 +130,7 @@ def started(slots: int) -> tuple[BatchTracker, list[events_pb2.EssayLifecycleSpe
     change = phases.apply_spellcheck_command(tracker, spellcheck_command(ready), now())
     assert change.tracker is not None
     tracker = change.tracker
-    return tracker, derived.spellcheck_requests(tracker, phase_of(tracker), now())
+    return tracker, essay_requests(derived.spellcheck_requests(tracker, phase_of(tracker), now()))
 
 
 def apply_result(

@@ -76,6 +76,21 @@ NOT_ESSAY_TEXT: dict[str, str] = {
     "huleedu.events.v1.EssaySpellcheckCompleted.error": SENTENCE,
     "huleedu.events.v1.EssaySpellcheckCompleted.warning": SENTENCE,
     "huleedu.events.v1.EssaySpellcheckCompleted.details_storage_id": ID,
+    "huleedu.events.v1.SpellcheckGroupRequested.batch_id": ID,
+    "huleedu.events.v1.SpellcheckGroupRequested.language": TAG,
+    "huleedu.events.v1.SpellcheckGroupRequested.tenant_id": ID,
+    "huleedu.events.v1.SpellcheckGroupRequested.Essay.essay_id": ID,
+    "huleedu.events.v1.SpellcheckGroupRequested.Essay.text_storage_id": ID,
+    "huleedu.events.v1.SpellcheckGroupRequested.Essay.allowed_words": (
+        "the teacher's allow-list for the batch, not words taken from an essay (no producer "
+        "sets it yet)"
+    ),
+    "huleedu.events.v1.SpellcheckGroupCompleted.batch_id": ID,
+    "huleedu.events.v1.SpellcheckGroupCompleted.Result.essay_id": ID,
+    "huleedu.events.v1.SpellcheckGroupCompleted.Result.corrected_text_storage_id": ID,
+    "huleedu.events.v1.SpellcheckGroupCompleted.Result.details_storage_id": ID,
+    "huleedu.events.v1.SpellcheckGroupCompleted.Result.error": SENTENCE,
+    "huleedu.events.v1.SpellcheckGroupCompleted.Result.warning": SENTENCE,
     "huleedu.events.v1.ELSBatchPhaseOutcome.batch_id": ID,
     "huleedu.events.v1.ELSBatchPhaseOutcome.failed_essay_ids": ID,
     "huleedu.events.v1.BatchReadinessDeadlineReached.batch_id": ID,

@@ -22,6 +22,7 @@ from services.spell_checker.domain.model import CheckResult, apply_corrections
 from services.spell_checker.entrypoints.event_handlers import (
     SpellcheckRequestHandler,
     completion_event_id,
+    group_completion_event_id,
 )
 
 SUCCESS = common_pb2.SPELLCHECK_STATUS_SUCCESS
@@ -111,8 +112,12 @@ class InlineChecker:
 class FakeEvents:
     def __init__(self) -> None:
         self.published: list[events_pb2.EssaySpellcheckCompleted] = []
+        self.groups: list[events_pb2.SpellcheckGroupCompleted] = []
 
     async def publish(self, event: Message) -> object:
+        if isinstance(event, events_pb2.SpellcheckGroupCompleted):
+            self.groups.append(event)
+            return None
         assert isinstance(event, events_pb2.EssaySpellcheckCompleted)
         self.published.append(event)
         return None
@@ -426,3 +431,114 @@ async def test_a_group_redelivered_publishes_the_same_events_again(
     assert {e.corrected_text_storage_id for e in first} == {
         e.corrected_text_storage_id for e in second
     }
+
+
+def group(*storage_ids: str, language: str = "en") -> events_pb2.SpellcheckGroupRequested:
+    return events_pb2.SpellcheckGroupRequested(
+        metadata=new_metadata("essay_lifecycle", correlation_id=f"corr-{uuid.uuid4().hex}"),
+        batch_id=f"batch-{uuid.uuid4().hex[:8]}",
+        language=language,
+        essays=[
+            events_pb2.SpellcheckGroupRequested.Essay(
+                essay_id=f"essay-{n}-{uuid.uuid4().hex[:8]}", text_storage_id=storage_id
+            )
+            for n, storage_id in enumerate(storage_ids)
+        ],
+    )
+
+
+async def test_a_group_is_read_checked_stored_and_reported_together(
+    handler: SpellcheckRequestHandler,
+    content: FakeContent,
+    checker: InlineChecker,
+    events: FakeEvents,
+) -> None:
+    texts = ["I beleive it.", "Teh end.", "All fine here."]
+    asked = group(*(content.add(text) for text in texts))
+    await handler.handle_group(asked, last_attempt=False)
+    await handler.handle_group(asked, last_attempt=False)  # redelivered
+
+    assert events.published == []  # a group is answered as a group
+    first, again = events.groups
+    assert first.metadata.event_id == again.metadata.event_id
+    assert first.results == again.results
+    assert first.batch_id == asked.batch_id
+    assert first.metadata.causation_id == asked.metadata.event_id
+    assert first.metadata.event_id == group_completion_event_id(asked)
+    assert [r.essay_id for r in first.results] == [e.essay_id for e in asked.essays]
+    assert {r.status for r in first.results} == {SUCCESS}
+    assert checker.groups == [3, 3] and content.calls.count("get_many 3") == 2
+    for result, text in zip(first.results, texts, strict=True):
+        corrected = content.stored[result.corrected_text_storage_id].decode()
+        listed = (
+            SpellcheckDetails.FromString(content.stored[result.details_storage_id]).corrections
+            if result.details_storage_id
+            else []
+        )
+        assert corrected == apply_corrections(text, listed)  # type: ignore[arg-type]
+        assert result.correction_count == len(listed)
+    assert [r.correction_count for r in first.results] == [1, 1, 0]
+
+
+async def test_an_essay_to_retry_holds_its_group_back_and_each_essay_is_reported_once(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    asked = group(content.add("Spelt rihgt."), content.add(b"\xff\xfe broken"), "no-such-id")
+    good, broken, missing = (e.essay_id for e in asked.essays)
+    with pytest.raises(TransientError):  # not stored yet: the group is redelivered
+        await handler.handle_group(asked, last_attempt=False)
+    assert events.groups == []
+
+    await handler.handle_group(asked, last_attempt=True)
+    (whole,) = events.groups
+    assert {r.essay_id: r.status for r in whole.results} == {
+        good: SUCCESS,
+        broken: FAILED,
+        missing: FAILED,
+    }
+    assert "not UTF-8" in whole.results[1].error
+    assert whole.results[2].error.startswith("gave up after retries: ")
+    assert whole.metadata.event_id == group_completion_event_id(asked)
+
+
+async def test_a_group_waits_for_an_unavailable_dependency_without_reporting(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    asked = group(content.add("Helo"), content.add("Wrold"))
+    content.failures.append(DependencyUnavailable("content service GetContent: UNAVAILABLE"))
+    content.failures.append(DependencyUnavailable("content service GetContent: UNAVAILABLE"))
+    content.failures.append(DependencyUnavailable("content service GetContent: UNAVAILABLE"))
+    with pytest.raises(DependencyUnavailable):
+        await handler.handle_group(asked, last_attempt=True)
+    assert events.groups == []
+    await handler.handle_group(asked, last_attempt=True)  # back
+    assert [r.status for r in events.groups[0].results] == [SUCCESS, SUCCESS]
+
+
+async def test_a_group_in_an_unsupported_language_fails_unread(
+    handler: SpellcheckRequestHandler, content: FakeContent, events: FakeEvents
+) -> None:
+    asked = group(content.add("Hej"), content.add("Hallå"), language="xx-YY")
+    await handler.handle_group(asked, last_attempt=False)
+    (done,) = events.groups
+    assert [r.status for r in done.results] == [FAILED, FAILED]
+    assert all("xx-YY" in r.error for r in done.results)
+    assert content.calls == []
+
+
+@pytest.mark.parametrize("flaw", ["batch_id", "essays", "essay_id"])
+async def test_a_group_without_its_ids_is_refused_unchecked(
+    handler: SpellcheckRequestHandler,
+    content: FakeContent,
+    checker: InlineChecker,
+    events: FakeEvents,
+    flaw: str,
+) -> None:
+    asked = group(content.add("An essay."), content.add("Another."))
+    if flaw == "essay_id":
+        asked.essays[1].ClearField("essay_id")
+    else:
+        asked.ClearField(flaw)  # type: ignore[arg-type]
+    with pytest.raises(PermanentError):
+        await handler.handle_group(asked, last_attempt=False)
+    assert checker.calls == 0 and events.groups == []

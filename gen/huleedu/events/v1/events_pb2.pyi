@@ -540,6 +540,169 @@ class EssaySpellcheckCompleted(_message.Message):
 Global___EssaySpellcheckCompleted: _TypeAlias = EssaySpellcheckCompleted  # noqa: Y015
 
 @_typing.final
+class SpellcheckGroupRequested(_message.Message):
+    """SpellcheckGroupRequested asks the Spell Checker to correct a group of one batch's essays: what
+    ELS sends since the grouped contract (one message for up to ELS_SPELLCHECK_GROUP_SIZE essays
+    instead of one per essay; the Spell Checker still takes EssayLifecycleSpellcheckRequest).
+    Subject `huleedu.els.spellcheck_group_requested.v1`; ELS → Spell Checker.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class Essay(_message.Message):
+        """Essay is one essay of the group."""
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ESSAY_ID_FIELD_NUMBER: _builtins.int
+        TEXT_STORAGE_ID_FIELD_NUMBER: _builtins.int
+        ALLOWED_WORDS_FIELD_NUMBER: _builtins.int
+        essay_id: _builtins.str
+        """The essay id."""
+        text_storage_id: _builtins.str
+        """Content Service storage id of the text to check."""
+        @_builtins.property
+        def allowed_words(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+            """Words to leave alone in this essay, in addition to the configured allow-list."""
+
+        def __init__(
+            self,
+            *,
+            essay_id: _builtins.str = ...,
+            text_storage_id: _builtins.str = ...,
+            allowed_words: _abc.Iterable[_builtins.str] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed_words", b"allowed_words", "essay_id", b"essay_id", "text_storage_id", b"text_storage_id"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ESSAYS_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """The batch id."""
+    language: _builtins.str
+    """Language of the essays (a BCP 47 tag), as on EssayLifecycleSpellcheckRequest."""
+    tenant_id: _builtins.str
+    """The tenant whose content the texts are."""
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata:
+        """Event metadata."""
+
+    @_builtins.property
+    def essays(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpellcheckGroupRequested.Essay]:
+        """The essays to check, each with its own outcome."""
+
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        batch_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+        tenant_id: _builtins.str = ...,
+        essays: _abc.Iterable[Global___SpellcheckGroupRequested.Essay] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "essays", b"essays", "language", b"language", "metadata", b"metadata", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SpellcheckGroupRequested: _TypeAlias = SpellcheckGroupRequested  # noqa: Y015
+
+@_typing.final
+class SpellcheckGroupCompleted(_message.Message):
+    """SpellcheckGroupCompleted reports the outcome of every essay of one SpellcheckGroupRequested, in
+    its order (a group with an essay to retry is not answered until every essay has its outcome).
+    Subject `huleedu.spellcheck.spellcheck_group_completed.v1`; Spell Checker → ELS.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class Result(_message.Message):
+        """Result is one essay's outcome: the fields of EssaySpellcheckCompleted."""
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ESSAY_ID_FIELD_NUMBER: _builtins.int
+        STATUS_FIELD_NUMBER: _builtins.int
+        CORRECTED_TEXT_STORAGE_ID_FIELD_NUMBER: _builtins.int
+        DETAILS_STORAGE_ID_FIELD_NUMBER: _builtins.int
+        WORD_COUNT_FIELD_NUMBER: _builtins.int
+        CORRECTION_COUNT_FIELD_NUMBER: _builtins.int
+        WARNING_FIELD_NUMBER: _builtins.int
+        ERROR_FIELD_NUMBER: _builtins.int
+        essay_id: _builtins.str
+        """The essay id."""
+        status: _common_pb2.SpellcheckStatus.ValueType
+        """SUCCESS or FAILED."""
+        corrected_text_storage_id: _builtins.str
+        """Content Service storage id of the corrected text (empty when FAILED)."""
+        details_storage_id: _builtins.str
+        """Content Service storage id of the essay's huleedu.common.v1.SpellcheckDetails; empty when
+        FAILED or when there is nothing to list.
+        """
+        word_count: _builtins.int
+        """Number of words in the essay."""
+        correction_count: _builtins.int
+        """Number of corrections applied."""
+        warning: _builtins.str
+        """A caveat about a SUCCESS, for the teacher."""
+        error: _builtins.str
+        """Why the essay could not be checked (only when FAILED)."""
+        def __init__(
+            self,
+            *,
+            essay_id: _builtins.str = ...,
+            status: _common_pb2.SpellcheckStatus.ValueType = ...,
+            corrected_text_storage_id: _builtins.str = ...,
+            details_storage_id: _builtins.str = ...,
+            word_count: _builtins.int = ...,
+            correction_count: _builtins.int = ...,
+            warning: _builtins.str = ...,
+            error: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["corrected_text_storage_id", b"corrected_text_storage_id", "correction_count", b"correction_count", "details_storage_id", b"details_storage_id", "error", b"error", "essay_id", b"essay_id", "status", b"status", "warning", b"warning", "word_count", b"word_count"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    RESULTS_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """The batch id."""
+    @_builtins.property
+    def metadata(self) -> _common_pb2.EventMetadata:
+        """Event metadata; causation_id is the request's event id."""
+
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpellcheckGroupCompleted.Result]:
+        """One outcome per essay of the request."""
+
+    def __init__(
+        self,
+        *,
+        metadata: _common_pb2.EventMetadata | None = ...,
+        batch_id: _builtins.str = ...,
+        results: _abc.Iterable[Global___SpellcheckGroupCompleted.Result] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "metadata", b"metadata", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SpellcheckGroupCompleted: _TypeAlias = SpellcheckGroupCompleted  # noqa: Y015
+
+@_typing.final
 class ELSBatchPhaseOutcome(_message.Message):
     """ELSBatchPhaseOutcome reports that every essay of a batch phase reached a terminal state.
     Subject `huleedu.els.batch_phase_outcome.v1`; ELS → BOS.
