@@ -3,6 +3,8 @@
 `BigramContext.evidence` is how much more (or less) often a candidate follows the word before it
 and precedes the word after it than it occurs at all: the pointwise mutual information of the
 two pairs, summed, so a word with no neighbours, or neighbours the counts do not know, gets 0.
+A candidate of two words (`a lot` for `alot`) is weighed by its first word after the word before
+and its last before the word after.
 """
 
 from __future__ import annotations
@@ -75,28 +77,43 @@ class BigramContext:
         log(P(following | candidate) / P(following)), each limited to ±EVIDENCE_LIMIT."""
         if not (context.previous or context.following) or not candidates:
             return [0.0] * len(candidates)
-        keys = [*candidates, context.previous or " ", context.following or " "]
-        unigrams = self._words.lookup(keys)
+        n = len(candidates)
+        one_word = not any(" " in c for c in candidates)  # most: one count serves both sides
+        firsts = candidates if one_word else [c.split(" ", 1)[0] for c in candidates]
+        lasts = candidates if one_word else [c.rsplit(" ", 1)[-1] for c in candidates]
+        words = firsts if one_word else [*firsts, *lasts]
+        unigrams = self._words.lookup([*words, context.previous or " ", context.following or " "])
         previous, following = unigrams[-2], unigrams[-1]
+        first_counts = unigrams[:n].tolist()
+        last_counts = first_counts if one_word else unigrams[n : 2 * n].tolist()
         pairs: list[str] = []
         if previous:
-            pairs += [f"{context.previous} {c}" for c in candidates]
+            pairs += [f"{context.previous} {c}" for c in firsts]
         if following:
-            pairs += [f"{c} {context.following}" for c in candidates]
+            pairs += [f"{c} {context.following}" for c in lasts]
         if not pairs:
-            return [0.0] * len(candidates)
+            return [0.0] * n
         counts = self._pairs.lookup(pairs)
         total = self._words.total
-        scores = [0.0] * len(candidates)
+        scores = [0.0] * n
         offset = 0
-        for neighbour in (previous, following):
+        for neighbour, own in ((previous, first_counts), (following, last_counts)):
             if not neighbour:
                 continue
-            for k, count in enumerate(unigrams[: len(candidates)].tolist()):
+            for k, count in enumerate(own):
                 if count:
                     scores[k] += self._pointwise(counts[offset + k], count * neighbour / total)
-            offset += len(candidates)
+            offset += n
         return scores
+
+    def phrase_log_p(self, phrases: list[str]) -> list[float]:
+        """log P of each two-word phrase (`"a lot"`) among all the counted word pairs; -inf for
+        a pair the counts do not list."""
+        total = self._pairs.total
+        return [
+            math.log(count / total) if count else -math.inf
+            for count in self._pairs.lookup(phrases).tolist()
+        ]
 
     def _pointwise(self, pair: float, independent: float) -> float:
         if pair:

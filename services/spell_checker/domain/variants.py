@@ -92,22 +92,33 @@ INFLECTIONS = ("s", "ed", "ing")
 
 
 def british_only(british: frozenset[str], american: Mapping[str, int]) -> dict[str, str]:
-    """The words of the British list that are one regular difference from a word only American
-    spells that way (`colour`: `color`, which the British list lacks), with that word."""
+    """The words of the British list that are one or two regular differences from a word only
+    American spells that way (`colour`: `color`, `manoeuvre`: `maneuver`, which the British list
+    lacks), with that word; one difference is tried before two."""
     found: dict[str, str] = {}
     for word in british:
         if len(word) < BRITISH_MIN_LENGTH:
             continue
-        for other in _americanised(word):
-            frequency = american.get(other, 0)
-            if (
-                other not in british
-                and frequency >= AMERICAN_MIN_FREQUENCY
-                and frequency > american.get(word, 0)
-            ):
-                found[word] = other
-                break
+        other = _american_only(word, _americanised(word), british, american)
+        if other is None:
+            twice = (two for one in _americanised(word) for two in _americanised(one))
+            other = _american_only(word, twice, british, american)
+        if other is not None:
+            found[word] = other
     return found
+
+
+def _american_only(
+    word: str, others: Iterable[str], british: frozenset[str], american: Mapping[str, int]
+) -> str | None:
+    """The first of `others` (spellings of the British `word`) that only American has, and more
+    often than `word`."""
+    known = american.get(word, 0)
+    for other in others:
+        frequency = american.get(other, 0)
+        if other not in british and frequency >= AMERICAN_MIN_FREQUENCY and frequency > known:
+            return other
+    return None
 
 
 def inflected(only: Mapping[str, str], american: Mapping[str, int]) -> frozenset[str]:

@@ -265,6 +265,13 @@ def test_english_writes_fixes_the_british_way_in_an_essay_that_does(
     english: EssayChecker,
 ) -> None:
     assert fixed(english, "The neigborhood was colourful.") == "The neighbourhood was colourful."
+    # two differences from the American spelling (maneuver) mark the essay British as well
+    assert fixed(english, "The manoeuvre was hard in our neigborhood.") == (
+        "The manoeuvre was hard in our neighbourhood."
+    )
+    assert fixed(english, "The maneuver was hard in our neigborhood.") == (
+        "The maneuver was hard in our neighborhood."
+    )
     # a word the essay types the British way is fixed that way; the essay's others are not
     assert fixed(english, "I apoligised; the neigborhood.") == "I apologised; the neighborhood."
 

@@ -13,6 +13,7 @@ from services.spell_checker.adapters.checkers import LanguageCheckers
 from services.spell_checker.domain.checker import EssayChecker
 from services.spell_checker.domain.context import BigramContext, Context, WordCounts
 from services.spell_checker.domain.corrector import MemoizedCorrector
+from services.spell_checker.domain.model import Correction, apply_corrections
 from services.spell_checker.domain.ranking import (
     CHANNEL_WEIGHT,
     NoisyChannelCorrector,
@@ -89,6 +90,39 @@ def test_word_pair_evidence_is_pointwise_mutual_information() -> None:
     assert words.get("wine") == 100.0 and words.get("beer") == 0.0 and len(pairs) == 2
 
 
+def test_two_word_candidates_are_weighed_by_their_outer_words() -> None:
+    words = WordCounts([("red", 100.0), ("wine", 100.0), ("a", 500.0), ("the", 700.0)])
+    pairs = WordCounts([("red wine", 50.0), ("the red", 80.0), ("a red", 10.0)])
+    context = BigramContext(words, pairs)
+    # `a red` after nothing and before `wine`: its last word's pair, as `red` alone gets
+    assert context.evidence(["a red", "red"], Context("", "wine")) == pytest.approx(
+        [1.946, 1.946],
+        abs=0.001,  # log(50 * 1400 / (100 * 100))
+    )
+    # after `the`: its first word's pair (`the a`, unlisted), not `the red`
+    phrase, word = context.evidence(["a red", "red"], Context("the", ""))
+    assert phrase < 0 < word
+    # `red wine`: 50 of the 140 pairs counted
+    assert context.phrase_log_p(["red wine", "red car"]) == [
+        pytest.approx(-1.030, abs=0.001),
+        -np.inf,
+    ]
+
+
+def test_two_words_typed_as_one_are_written_apart(english: EssayChecker) -> None:
+    # `alot` was `allot`: the pair `a lot` is far likelier, and the words around it agree
+    result = english.check("There are alot of cars. Alot more people came.")
+    assert result.corrected_text == "There are a lot of cars. A lot more people came."
+    assert result.corrections == (
+        Correction(10, 4, "alot", "a lot"),
+        Correction(24, 4, "Alot", "A lot"),
+    )
+    assert fixed(english, "We stood infront of the house.") == "We stood in front of the house."
+    assert fixed(english, "They help eachother.") == "They help each other."
+    # a word one edit from a common word stays that word, though `be for` is a pair too
+    assert fixed(english, "I had never seen it befor.") == "I had never seen it before."
+
+
 def test_words_spelled_by_ear_are_found_past_two_edits(corrector: MemoizedCorrector) -> None:
     # from the training split of the misspelling lists: each three or more edits away
     assert corrector.engine.candidates("butefl").candidates[0][0] == "beautiful"
@@ -146,3 +180,9 @@ def test_long_words_are_found_three_edits_away(corrector: MemoizedCorrector) -> 
     assert corrector.engine.candidates("appresteate").candidates[0][0] == "appreciate"
     assert corrector.engine.candidates("documtations").candidates[0][0] == "documentation"
     assert corrector.engine.candidates("comittmend").candidates[0][0] == "commitment"
+
+
+def fixed(checker: EssayChecker, text: str) -> str:
+    result = checker.check(text)
+    assert apply_corrections(text, result.corrections) == result.corrected_text
+    return result.corrected_text

@@ -72,6 +72,13 @@ def test_british_only_words_are_those_american_spells_otherwise() -> None:
     assert british_only(british, AMERICAN) == {"colour": "color", "behaviour": "behavior"}
 
 
+def test_british_only_words_may_be_two_differences_from_the_american() -> None:
+    # manoeuvre: e -> oe and er -> re; the one-difference halfway spellings are no words
+    american = {**AMERICAN, "maneuver": 2_000}
+    british = frozenset({"manoeuvre", "colour"})
+    assert british_only(british, american) == {"manoeuvre": "maneuver", "colour": "color"}
+
+
 def test_british_only_words_take_the_endings_their_american_spelling_has() -> None:
     only = {"colour": "color", "behaviour": "behavior"}
     assert inflected(only, AMERICAN) == {"colours", "behaviours"}
