@@ -16,9 +16,11 @@ Beside the metric, not in it: the annotation codes only spelling (FCE's `S`, W&I
 so a real misspelling the annotators coded otherwise (`writting`, `informations`) or rewrote in
 a longer edit counts as false. `false_of_known_kinds` counts the false changes that are fixes
 of such errors by a method anyone can rerun: a contraction written without its apostrophe
-(`dont` -> `don't`); the same wrong -> right pair annotated as spelling elsewhere in
-`gold.tsv`; the pair in one of the misspelling lists (`../shared/corpus/misspellings`); all
-case-blind. The rest are `false_other`: wrong changes, and real fixes no list confirms.
+(`dont` -> `don't`); words run together, split by a space (`alot` -> `a lot`: a missing space,
+which the annotators code as another error type); the same wrong -> right pair annotated as
+spelling elsewhere in `gold.tsv`; the pair in one of the misspelling lists
+(`../shared/corpus/misspellings`); all case-blind. The rest are `false_other`: wrong changes,
+and real fixes no list confirms.
 
 The essays are split in two halves by a hash of the file name
 (`tuning_half`): the English ranking's weights were chosen on the tuning half

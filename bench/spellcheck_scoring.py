@@ -99,6 +99,8 @@ def false_kind(correction: Correction, fixes: KnownFixes) -> str:
     pair = (normalize_word(correction.original), normalize_word(correction.replacement))
     if pair[0] in CONTRACTIONS["en"]:
         return "contraction without its apostrophe"
+    if " " in pair[1] and pair[1].replace(" ", "") == pair[0]:
+        return "words run together"
     if pair in fixes[0]:
         return "pair annotated as spelling elsewhere in the gold"
     if pair in fixes[1]:
