@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -84,6 +85,20 @@ class Settled:
     status: common_pb2.SpellcheckStatus.ValueType
     checked: CheckedEssay | None = None
     error: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        """The outcome's fields, as EssaySpellcheckCompleted and a group's result name them."""
+        checked = self.checked
+        if checked is None:
+            return {"status": self.status, "error": self.error}
+        return {
+            "status": self.status,
+            "corrected_text_storage_id": checked.corrected_storage_id,
+            "details_storage_id": checked.details_storage_id,
+            "word_count": checked.result.word_count,
+            "correction_count": len(checked.result.corrections),
+            "warning": checked.result.warning,
+        }
 
 
 class SpellcheckRequestHandler:
@@ -260,16 +275,8 @@ class SpellcheckRequestHandler:
             ),
             batch_id=request.batch_id,
             essay_id=request.essay_id,
-            status=settled.status,
-            error=settled.error,
+            **settled.fields(),
         )
-        checked = settled.checked
-        if checked is not None:
-            completed.corrected_text_storage_id = checked.corrected_storage_id
-            completed.details_storage_id = checked.details_storage_id
-            completed.word_count = checked.result.word_count
-            completed.correction_count = len(checked.result.corrections)
-            completed.warning = checked.result.warning
         return completed
 
     def _group_completion(
@@ -285,16 +292,7 @@ class SpellcheckRequestHandler:
             batch_id=request.batch_id,
         )
         for essay, outcome in zip(request.essays, settled, strict=True):
-            result = completed.results.add(
-                essay_id=essay.essay_id, status=outcome.status, error=outcome.error
-            )
-            checked = outcome.checked
-            if checked is not None:
-                result.corrected_text_storage_id = checked.corrected_storage_id
-                result.details_storage_id = checked.details_storage_id
-                result.word_count = checked.result.word_count
-                result.correction_count = len(checked.result.corrections)
-                result.warning = checked.result.warning
+            completed.results.add(essay_id=essay.essay_id, **outcome.fields())
         return completed
 
 
