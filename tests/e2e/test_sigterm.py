@@ -36,8 +36,9 @@ pytestmark = [
 ]
 # From the signal to the consumer's stop: the signal handler runs on the service's event loop.
 SIGNAL_SLACK_S = 0.3
-# Work a service does before it is signalled: well into the run, not at its first message.
-WARM_UP_ACKS = {"batch_orchestrator": 3, "essay_lifecycle": 40, "spell_checker": 20}
+# Work a service does before it is signalled: well into the run, not at its first message. The
+# Spell Checker answers a group of up to 16 essays per message: 8 classes are about 16 messages.
+WARM_UP_ACKS = {"batch_orchestrator": 3, "essay_lifecycle": 40, "spell_checker": 4}
 # The client's calls to each gRPC service, by MeshCalls name.
 CALLS_TO = {
     "batch_orchestrator": ("register", "get_batch", "list_batches"),
