@@ -301,25 +301,28 @@ class EditModel:
             typed_as = substituted.get(x)
             if typed_as is None:
                 typed_as = substituted[x] = {}
-            here_row = [above[0] + drop] * cols
+            diagonal = above[0]
+            here_row = [diagonal + drop] * cols
+            left = here_row[0]
             for j in range(1, cols):
-                y = b[j]
+                y, up = b[j], above[j]
                 if x == y:
-                    kept = above[j - 1]
+                    kept = diagonal
                 else:
                     cost = typed_as.get(y)
                     if cost is None:
                         cost = typed_as[y] = log_p(f"s:{x}{y}")
-                    kept = above[j - 1] + cost
+                    kept = diagonal + cost
                 # the likeliest of the moves, without calling max(): a third of the time here
-                dropping = above[j] + drop
+                dropping = up + drop
                 best = dropping if dropping > kept else kept
-                adding = here_row[j - 1] + add_p[j]
+                adding = left + add_p[j]
                 best = adding if adding > best else best
                 if swap is not None and j > 1 and x == b[j - 1] and previous == y:
                     swapping = above_above[j - 2] + swap
                     best = swapping if swapping > best else best
-                here_row[j] = best
+                here_row[j] = left = best
+                diagonal = up
             above_above, above = above, here_row
         return above[cols - 1]
 
