@@ -214,6 +214,13 @@ class EditModel:
     usual_context: tuple[float, float]  # median count of a letter, of a letter pair
     # log P of each edit asked for so far: an alignment asks for the same few edits many times
     _known: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    # the same by what names them, so that scoring an alignment formats few names: a letter
+    # dropped or added by the pair in its name (`d:px` by `px`), a substitution by its letters
+    _dropped: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    _added: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    _substituted: dict[str, dict[str, float]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_table(cls, table: Mapping[str, object]) -> EditModel:
@@ -246,27 +253,78 @@ class EditModel:
         return math.log(min(count / max(seen, count), 0.5))  # at most MAX_EDIT_LOG_P
 
     def log_probability(self, intended: str, typed: str) -> float:
-        """log P(typed | intended): that of the likeliest edits between them."""
-        return self.likeliest_edits(intended, typed)[0]
+        """log P(typed | intended): that of the likeliest edits between them (`likeliest_edits`
+        without naming them, which is most of a ranking's cost)."""
+        middles = _differing_middles(intended, typed)
+        return 0.0 if middles is None else self._likeliest_log_p(*middles)
 
     def likeliest_edits(self, intended: str, typed: str) -> tuple[float, list[str]]:
         """The likeliest edits that turn `intended` into `typed`, and their summed log P."""
-        head, tail = common_ends(intended, typed)
-        if head == len(intended) - tail and head == len(typed) - tail:
-            return 0.0, []
-        # the letter before the differing middle stays in: it names the first edit; the one
-        # after it too: a doubled letter's edit is that of its second copy
-        before = intended[head - 1] if head else START
-        after = intended[len(intended) - tail] if tail else ""
-        a = before + intended[head : len(intended) - tail] + after
-        b = before + typed[head : len(typed) - tail] + after
-        return self._viterbi(a, b)
+        middles = _differing_middles(intended, typed)
+        return (0.0, []) if middles is None else self._viterbi(*middles)
 
     def _log_p(self, edit: str) -> float:
         found = self._known.get(edit)
         if found is None:
             found = self._known[edit] = self.edit_log_probability(edit)
         return found
+
+    def _by_pair(self, kind: str, pair: str) -> float:
+        """log P of dropping (`d`) or adding (`i`) the letter `pair` names (`d:px` for `px`)."""
+        found = self._log_p(f"{kind}:{pair}")
+        (self._dropped if kind == "d" else self._added)[pair] = found
+        return found
+
+    def _likeliest_log_p(self, a: str, b: str) -> float:
+        """The log P of `_viterbi`'s alignment of `a` into `b` (the same sums, so the same
+        float), from the last two rows of scores and without tracing the edits back."""
+        known, log_p = self._known, self._log_p  # no edit's log P is 0: `or` falls back
+        rows, cols = len(a), len(b)
+        dropped, added, by_pair = self._dropped, self._added, self._by_pair
+        substituted = self._substituted
+        above_above: list[float] = []
+        above = [0.0] * cols
+        add_p = [0.0] * cols
+        for j in range(1, cols):  # the first row, naming each insertion as `_viterbi` does
+            y = b[j]
+            pair = y + y if j < cols - 1 and b[j + 1] == y else b[j - 1] + y
+            add_p[j] = added.get(pair) or by_pair("i", pair)
+            above[j] = above[j - 1] + add_p[j]
+        for i in range(1, rows):
+            x, previous = a[i], a[i - 1]
+            pair = x + x if i < rows - 1 and a[i + 1] == x else previous + x
+            drop = dropped.get(pair) or by_pair("d", pair)
+            swap = None
+            if i > 1 and x != previous:
+                name = f"t:{previous}{x}"
+                swap = known.get(name) or log_p(name)
+            typed_as = substituted.get(x)
+            if typed_as is None:
+                typed_as = substituted[x] = {}
+            diagonal = above[0]
+            here_row = [diagonal + drop] * cols
+            left = here_row[0]
+            for j in range(1, cols):
+                y, up = b[j], above[j]
+                if x == y:
+                    kept = diagonal
+                else:
+                    cost = typed_as.get(y)
+                    if cost is None:
+                        cost = typed_as[y] = log_p(f"s:{x}{y}")
+                    kept = diagonal + cost
+                # the likeliest of the moves, without calling max(): a third of the time here
+                dropping = up + drop
+                best = dropping if dropping > kept else kept
+                adding = left + add_p[j]
+                best = adding if adding > best else best
+                if swap is not None and j > 1 and x == b[j - 1] and previous == y:
+                    swapping = above_above[j - 2] + swap
+                    best = swapping if swapping > best else best
+                here_row[j] = left = best
+                diagonal = up
+            above_above, above = above, here_row
+        return above[cols - 1]
 
     def _viterbi(self, a: str, b: str) -> tuple[float, list[str]]:
         """The likeliest alignment of `a` into `b`, which start with the same letter (and end
@@ -331,6 +389,21 @@ class EditModel:
                 found.append(edit)
         found.reverse()
         return score[rows - 1][cols - 1], found
+
+
+def _differing_middles(intended: str, typed: str) -> tuple[str, str] | None:
+    """What an alignment needs of the two words: the middles they differ in, each with the
+    letter before it (it names the first edit) and the one after it (a doubled letter's edit
+    is that of its second copy); None when the words are the same."""
+    head, tail = common_ends(intended, typed)
+    if head == len(intended) - tail and head == len(typed) - tail:
+        return None
+    before = intended[head - 1] if head else START
+    after = intended[len(intended) - tail] if tail else ""
+    return (
+        before + intended[head : len(intended) - tail] + after,
+        before + typed[head : len(typed) - tail] + after,
+    )
 
 
 def _counts(value: object) -> dict[str, float]:

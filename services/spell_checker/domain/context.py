@@ -53,7 +53,11 @@ class WordCounts:
 
     def get(self, key: str) -> float:
         """The count of `key`; 0 when not listed (or, once in 2**64, another key's)."""
-        return float(self.lookup([key])[0])
+        wanted = hash(key)  # `lookup` of one key, without building its arrays
+        at = int(self._hashes.searchsorted(wanted))
+        if at < len(self._hashes) and self._hashes[at] == wanted:
+            return float(self._counts[at])
+        return 0.0
 
     def lookup(self, keys: list[str]) -> npt.NDArray[np.float64]:
         """The counts of `keys` in one search."""

@@ -136,8 +136,11 @@ class NoisyChannelCorrector:
         alike = np.zeros(len(ids), dtype=bool)
         if self._sounds is not None:
             sound_ids = self._sounds.candidate_ids(word)
-            alike = np.isin(ids, sound_ids, assume_unique=True)
-            sounds = np.setdiff1d(sound_ids, ids, assume_unique=True)
+            # which near words sound alike, which sound-alikes are not near: both lists are
+            # short (50 and 7 ids on average), so a table of them costs less than np.isin
+            same = ids[:, None] == sound_ids
+            alike = same.any(axis=1)
+            sounds = sound_ids[~same.any(axis=0)]
             far, far_distances = self._near(word, sounds, SOUND_DISTANCE)
             ids = np.concatenate([ids, far])
             distances = np.concatenate([distances, far_distances])

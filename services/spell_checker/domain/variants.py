@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
-# American fragment → British fragment, tried at every place the fragment occurs.
+# American fragment → British fragment, tried at every place the fragment occurs. None is
+# shorter in British: `is_british_form` counts on it.
 _DIFFERENCES: tuple[tuple[str, str], ...] = (
     ("or", "our"),
     ("er", "re"),
@@ -43,21 +44,30 @@ def british_spelling(word: str, british: frozenset[str]) -> str:
 
 
 _LONGEST = max(max(len(american), len(british)) for american, british in _DIFFERENCES)
+# Each difference with the letters it adds to a word.
+_ADDING = tuple(
+    (american, british, len(british) - len(american)) for american, british in _DIFFERENCES
+)
+_MOST_ADDED = max(added for _, _, added in _ADDING)
 
 
 def is_british_form(word: str, american: str, differences: int = 2) -> bool:
     """Whether `word` is `american` with one or two of the regular differences applied
     (`favourite` of `favorite`), whether or not a word list has it."""
-    if word == american or not differences:
+    gap = len(word) - len(american)
+    if word == american or not differences or not 0 <= gap <= differences * _MOST_ADDED:
         return False
     # the first letter the two differ at must be in the first difference applied: only the
-    # few places around it are tried, not every respelling (a ranking asks this often); two
-    # differences that overlap (beers, beres, brees) are not seen
+    # few places around it are tried, not every respelling (a ranking asks this often), and
+    # only the differences that leave the rest able to make up the lengths; two differences
+    # that overlap (beers, beres, brees) are not seen
     first = 0
     limit = min(len(word), len(american))
     while first < limit and word[first] == american[first]:
         first += 1
-    for fragment, british in _DIFFERENCES:
+    for fragment, british, added in _ADDING:
+        if not added <= gap <= added + (differences - 1) * _MOST_ADDED:
+            continue
         start = american.find(fragment, max(0, first - _LONGEST + 1))
         while 0 <= start <= first:
             respelled = american[:start] + british + american[start + len(fragment) :]

@@ -75,3 +75,29 @@ def test_the_likeliest_edits_explain_a_misspelling() -> None:
     assert model.log_probability("omitted", "ommited") > model.log_probability(
         "committed", "ommited"
     )
+
+
+@pytest.mark.parametrize(
+    ("intended", "typed"),
+    [
+        ("omitted", "ommited"),
+        ("receive", "recieve"),
+        ("really", "realy"),
+        ("apple", "pple"),
+        ("a", "aa"),
+        ("aardvark", "ardvark"),
+        ("because", "becuase"),
+        ("separate", "seperete"),
+        ("beautiful", "butefl"),
+        ("bureaucracy", "beaurocracy"),
+        ("café", "cafe"),
+        ("the", "teh"),
+        ("abc", "cab"),
+        ("same", "same"),
+        ("in", "inn"),
+    ],
+)
+def test_the_log_probability_is_that_of_the_likeliest_edits(intended: str, typed: str) -> None:
+    model = edit_model()
+    # the score alone, computed apart from the edits: the same float, not a close one
+    assert model.log_probability(intended, typed) == model.likeliest_edits(intended, typed)[0]

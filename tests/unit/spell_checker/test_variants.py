@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from services.spell_checker.domain.variants import british_only, british_spelling, inflected
+from services.spell_checker.domain.variants import (
+    british_only,
+    british_spelling,
+    inflected,
+    is_british_form,
+)
 
 BRITISH = frozenset(
     {
@@ -82,3 +87,23 @@ def test_british_only_words_may_be_two_differences_from_the_american() -> None:
 def test_british_only_words_take_the_endings_their_american_spelling_has() -> None:
     only = {"colour": "color", "behaviour": "behavior"}
     assert inflected(only, AMERICAN) == {"colours", "behaviours"}
+
+
+@pytest.mark.parametrize(
+    ("word", "american", "british"),
+    [
+        ("favourite", "favorite", True),
+        ("manoeuvre", "maneuver", True),  # two differences: e -> oe, er -> re
+        ("catalogue", "catalog", True),  # a difference of two more letters
+        ("catalogues", "catalogs", True),
+        ("centre", "center", True),  # one of the same length
+        ("favorite", "favourite", False),  # the other way: shorter
+        ("favourite", "favourite", False),
+        ("colourful", "colorfull", False),
+        ("colourisre", "colorizer", False),  # three differences
+    ],
+)
+def test_a_british_form_is_one_or_two_differences_from_the_american(
+    word: str, american: str, british: bool
+) -> None:
+    assert is_british_form(word, american) is british
