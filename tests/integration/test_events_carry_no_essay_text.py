@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import grpc
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -149,13 +150,28 @@ async def _register(mesh: Mesh, count: int, timeout_s: int) -> str:
 
 
 async def _upload(mesh: Mesh, batch_id: str, files: dict[str, str]) -> None:
+    """Upload `files` to a batch just registered. This mesh's File Service waits only 0.3 s for a
+    registration it has not seen yet, then answers NOT_FOUND, which is safe to send again: sent
+    again until the registration has reached it."""
+
     async def requests() -> AsyncIterator[file_service_pb2.UploadFilesRequest]:
         for name, text in files.items():
             yield file_service_pb2.UploadFilesRequest(
                 batch_id=batch_id, file_name=name, content=text.encode("utf-8")
             )
 
-    await mesh.file_stub.UploadFiles(requests())
+    async def sent() -> bool:
+        try:
+            await mesh.file_stub.UploadFiles(requests())
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND and "not registered" in (
+                error.details() or ""
+            ):
+                return False
+            raise
+        return True
+
+    await wait_until(sent, timeout_s=30, message=f"the File Service to take batch {batch_id}")
 
 
 async def _batch_status(mesh: Mesh, batch_id: str) -> common_pb2.BatchStatus.ValueType:
