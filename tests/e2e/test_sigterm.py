@@ -105,6 +105,12 @@ async def test_sigterm_during_load_finishes_what_it_holds(service: str, tmp_path
         redelivered = rig.observer.unexplained_redeliveries(durable) if durable else {}
         for durable_seq in redelivered:
             print("redelivered:", durable_seq, timeline(rig, *durable_seq, since=signalled))
+            # What it was, and what the observer saw of its neighbours: twice under load, a
+            # message came back after ack_wait with no first delivery seen at all.
+            stored = await rig.js.get_msg(EVENTS_STREAM, seq=durable_seq[1])
+            print("  type:", (stored.headers or {}).get("Huleedu-Type"), stored.subject)
+            for seq in range(durable_seq[1] - 3, durable_seq[1] + 4):
+                print("  ", seq, timeline(rig, durable_seq[0], seq, since=signalled))
         attempts = [a for a in rig.calls.attempts if a.what in CALLS_TO.get(service, ())]
         held_calls = [a for a in attempts if a.started < signalled < a.ended]
         # gRPC cancels calls it had received but not yet handed to the service when shutdown
