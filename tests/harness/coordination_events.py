@@ -200,15 +200,7 @@ def group_completed(
         batch_id=group.batch_id,
     )
     event.metadata.causation_id = group.metadata.event_id
+    names = [field.name for field in events_pb2.SpellcheckGroupCompleted.Result.DESCRIPTOR.fields]
     for result in results:
-        event.results.add(
-            essay_id=result.essay_id,
-            status=result.status,
-            corrected_text_storage_id=result.corrected_text_storage_id,
-            details_storage_id=result.details_storage_id,
-            word_count=result.word_count,
-            correction_count=result.correction_count,
-            warning=result.warning,
-            error=result.error,
-        )
+        event.results.add(**{name: getattr(result, name) for name in names})
     return event

@@ -29,18 +29,11 @@ def essay_results(
         metadata.event_id = derived_event_id(
             event.batch_id, item.essay_id, request_id, "spellcheck_completed"
         )
+        # A result's fields are EssaySpellcheckCompleted's, by name (events.proto says so).
+        fields = {field.name: getattr(item, field.name) for field in item.DESCRIPTOR.fields}
         results.append(
             events_pb2.EssaySpellcheckCompleted(
-                metadata=metadata,
-                batch_id=event.batch_id,
-                essay_id=item.essay_id,
-                status=item.status,
-                corrected_text_storage_id=item.corrected_text_storage_id,
-                details_storage_id=item.details_storage_id,
-                word_count=item.word_count,
-                correction_count=item.correction_count,
-                warning=item.warning,
-                error=item.error,
+                metadata=metadata, batch_id=event.batch_id, **fields
             )
         )
     return results

@@ -22,8 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf.message import Message
@@ -149,10 +148,10 @@ class SpellcheckRequestHandler:
         missing = [name for name in ("batch_id", "essay_id") if not getattr(request, name)]
         if missing:
             raise PermanentError(f"spell-check request without {' or '.join(missing)}")
-        job = self._job(
+        job = EssayJob(
             request.language,
             request.text_storage_id,
-            request.allowed_words,
+            tuple(request.allowed_words),
             request.tenant_id,
             request.batch_id,
         )
@@ -179,10 +178,10 @@ class SpellcheckRequestHandler:
         outcomes = await asyncio.gather(
             *(
                 self._settle(
-                    self._job(
+                    EssayJob(
                         request.language,
                         essay.text_storage_id,
-                        essay.allowed_words,
+                        tuple(essay.allowed_words),
                         request.tenant_id,
                         request.batch_id,
                     ),
@@ -201,33 +200,18 @@ class SpellcheckRequestHandler:
         for outcome in settled:
             _count(outcome)
 
-    def _job(
-        self,
-        language: str,
-        storage_id: str,
-        allowed_words: Sequence[str],
-        tenant: str,
-        batch_id: str,
-    ) -> EssayJob | EssayFailedError:
-        try:
-            resolved = resolve_language(language, self._default_language)
-        except UnsupportedLanguageError as error:
-            return EssayFailedError(str(error))
-        return EssayJob(resolved, storage_id, tuple(allowed_words), tenant, batch_id)
-
     async def _settle(
         self,
-        job: EssayJob | EssayFailedError,
+        job: EssayJob,
         *,
         last_attempt: bool,
         give_up_on_dependencies: bool,
     ) -> Settled:
-        """The essay's outcome; raises to have it retried (see the module docstring)."""
+        """The outcome of `job` (its language as the request tags it); raises to have it retried
+        (see the module docstring)."""
         started = time.perf_counter()
         try:
-            if isinstance(job, EssayFailedError):
-                raise job
-            checked = await self._essays.check(job)
+            checked = await self._essays.check(replace(job, language=self._language(job)))
         except EssayFailedError as failure:
             log.warning("essay failed", extra={"reason": str(failure)})
             return Settled(_FAILED, error=str(failure))
@@ -250,6 +234,12 @@ class SpellcheckRequestHandler:
         SPELLCHECK_SECONDS.observe(time.perf_counter() - started)
         return Settled(_SUCCESS, checked)
 
+    def _language(self, job: EssayJob) -> str:
+        try:
+            return resolve_language(job.language, self._default_language)
+        except UnsupportedLanguageError as error:
+            raise EssayFailedError(str(error)) from error
+
     def _fail_or_retry(self, error: Exception, *, last_attempt: bool) -> Settled:
         """Raise to be redelivered; on the last delivery report the essay FAILED instead."""
         expected = isinstance(error, _EXPECTED_FAILURES)
@@ -266,34 +256,36 @@ class SpellcheckRequestHandler:
     def _completion(
         self, request: events_pb2.EssayLifecycleSpellcheckRequest, settled: Settled
     ) -> events_pb2.EssaySpellcheckCompleted:
-        completed = events_pb2.EssaySpellcheckCompleted(
-            metadata=new_metadata(
-                PRODUCER,
-                correlation_id=request.metadata.correlation_id,
-                causation_id=request.metadata.event_id,
-                event_id=completion_event_id(request),
-            ),
+        return events_pb2.EssaySpellcheckCompleted(
+            metadata=_answering(request, completion_event_id(request)),
             batch_id=request.batch_id,
             essay_id=request.essay_id,
             **settled.fields(),
         )
-        return completed
 
     def _group_completion(
         self, request: events_pb2.SpellcheckGroupRequested, settled: list[Settled]
     ) -> events_pb2.SpellcheckGroupCompleted:
         completed = events_pb2.SpellcheckGroupCompleted(
-            metadata=new_metadata(
-                PRODUCER,
-                correlation_id=request.metadata.correlation_id,
-                causation_id=request.metadata.event_id,
-                event_id=group_completion_event_id(request),
-            ),
+            metadata=_answering(request, group_completion_event_id(request)),
             batch_id=request.batch_id,
         )
         for essay, outcome in zip(request.essays, settled, strict=True):
             completed.results.add(essay_id=essay.essay_id, **outcome.fields())
         return completed
+
+
+def _answering(
+    request: events_pb2.EssayLifecycleSpellcheckRequest | events_pb2.SpellcheckGroupRequested,
+    event_id: str,
+) -> common_pb2.EventMetadata:
+    """The metadata of the answer `event_id` to `request`: its correlation, caused by it."""
+    return new_metadata(
+        PRODUCER,
+        correlation_id=request.metadata.correlation_id,
+        causation_id=request.metadata.event_id,
+        event_id=event_id,
+    )
 
 
 def _count(settled: Settled) -> None:
