@@ -161,7 +161,8 @@ DOCUMENTED: tuple[Documented, ...] = (
         "SPELL_CHECKER_BRITISH_WORDS",
         "`/usr/share/dict/british-english`",
         "British word list (Debian's `wbritish`) whose spellings `en` accepts as written "
-        "(colour, centre, organise); `none`: American only. A missing list stops the start",
+        "(colour, centre, organise), and whose capitalised words English fixes take "
+        "(`Brazilian`); `none`: American only. A missing list stops the start",
     ),
     Documented(
         "SPELL_CHECKER_PRELOAD_LANGUAGES",

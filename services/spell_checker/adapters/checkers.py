@@ -44,9 +44,8 @@ class WordListMissingError(FileNotFoundError):
     """A configured word list is not where the settings say."""
 
 
-def british_words(path: Path) -> frozenset[str]:
-    """The common words of a British word list (one per line), in the checker's lookup form:
-    lower case only (names are left to the proper-noun rule), straight apostrophes."""
+def read_word_list(path: Path) -> list[str]:
+    """The words of a word list (one per line), as written there."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -55,7 +54,29 @@ def british_words(path: Path) -> frozenset[str]:
             "(apt-get install wbritish), point the setting at another British word list, or "
             "set it to none to check English against American spellings only"
         ) from None
-    return frozenset(word for word in map(str.strip, lines) if word.islower())
+    return [word for word in map(str.strip, lines) if word]
+
+
+def british_words(listed: Iterable[str]) -> frozenset[str]:
+    """The common words of a British word list, in the checker's lookup form: lower case only
+    (names are left to the proper-noun rule), straight apostrophes."""
+    return frozenset(word for word in listed if word.islower())
+
+
+def proper_nouns(listed: Iterable[str], lexicon: Lexicon) -> dict[str, str]:
+    """The dictionary words a word list writes only with a capital (`Brazilian`, `Hollywood`,
+    not `August`, which it lists as `august` too), by their lower-case form: a fix into one of
+    them is written that way."""
+    words = list(listed)
+    common = british_words(words)
+    return {
+        lower: word
+        for word in words
+        if word[:1].isupper()
+        and word[1:].islower()
+        and (lower := word.lower()) not in common
+        and lower in lexicon.frequency
+    }
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,14 @@ def british_spellings(listed: frozenset[str], american: Lexicon) -> BritishSpell
     only = british_only(listed, american.frequency)
     endings = inflected(only, american.frequency)
     return BritishSpellings(listed | endings, frozenset(only) | endings)
+
+
+@dataclass(frozen=True)
+class EnglishLists:
+    """What English takes from the British word list."""
+
+    british: BritishSpellings
+    proper_nouns: dict[str, str]  # lower case -> capitalised, as proper_nouns() reads them
 
 
 class Engine(StrEnum):
@@ -105,7 +134,7 @@ class LanguageCheckers:
         self._cache = IndexCache(config.index_cache_dir)
         self._checkers: dict[str, EssayChecker] = {}
         self._dictionaries: dict[str, tuple[Lexicon, MemoizedCorrector]] = {}
-        self._british_spellings: BritishSpellings | None = None
+        self._english_lists: EnglishLists | None = None
         self._splitters: dict[str, CompoundSplitter] = {}
         self._quoted: dict[str, frozenset[str]] = {}
 
@@ -141,7 +170,8 @@ class LanguageCheckers:
         variants: frozenset[str] = frozenset()
         respell: Callable[[str], str] | None = None
         respell_cues: frozenset[str] | None = None
-        british = self._british(lexicon) if code == "en" and tag != "en-US" else None
+        english = self._english(lexicon) if code == "en" else None
+        british = english.british if english is not None and tag != "en-US" else None
         if british is not None:
             # `en` and `en-GB` take both spellings and never turn one into the other: a British
             # spelling is a known word, and fixes come from the dictionary, which spells the
@@ -162,6 +192,7 @@ class LanguageCheckers:
             respell_cues=respell_cues,
             compounds=splitter,
             quoted_words=self._quoted_english(code),
+            proper_nouns=english.proper_nouns if english is not None else {},
         )
 
     def _quoted_english(self, code: str) -> frozenset[str]:
@@ -213,11 +244,15 @@ class LanguageCheckers:
         )
         return lexicon, memo
 
-    def _british(self, american: Lexicon) -> BritishSpellings | None:
-        """The British spellings (read once), or None when the settings turn them off."""
+    def _english(self, american: Lexicon) -> EnglishLists | None:
+        """What English takes from the British word list (read once), or None when the
+        settings turn it off."""
         if self._config.british_words is None:
             return None
-        if self._british_spellings is None:
-            listed = british_words(self._config.british_words)
-            self._british_spellings = british_spellings(listed, american)
-        return self._british_spellings
+        if self._english_lists is None:
+            listed = read_word_list(self._config.british_words)
+            self._english_lists = EnglishLists(
+                british_spellings(british_words(listed), american),
+                proper_nouns(listed, american),
+            )
+        return self._english_lists

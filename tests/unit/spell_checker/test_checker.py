@@ -12,6 +12,7 @@ from services.spell_checker.adapters.checkers import (
     Engine,
     LanguageCheckers,
     WordListMissingError,
+    proper_nouns,
 )
 from services.spell_checker.domain.checker import EssayChecker
 from services.spell_checker.domain.languages import SUPPORTED_LANGUAGES
@@ -313,6 +314,23 @@ def test_en_gb_writes_its_fixes_the_british_way(checkers: LanguageCheckers) -> N
 def test_en_us_is_american_only(checkers: LanguageCheckers) -> None:
     american = checkers.checker("en-US")
     assert fixed(american, "My favourite neigborhood.") == "My favorite neighborhood."
+
+
+@pytest.mark.parametrize("tag", ["en", "en-GB", "en-US"])
+def test_a_fix_into_a_proper_noun_takes_its_capital(checkers: LanguageCheckers, tag: str) -> None:
+    checker = checkers.checker(tag)
+    assert fixed(checker, "A brazillian band played in holywood.") == (
+        "A Brazilian band played in Hollywood."
+    )
+    assert fixed(checker, "A BRAZILLIAN BAND.") == "A BRAZILIAN BAND."
+    # a word the list has in lower case too keeps the writer's case: `august` is a word
+    assert fixed(checker, "We met in augist.") == "We met in august."
+
+
+def test_proper_nouns_are_the_words_listed_only_with_a_capital(checkers: LanguageCheckers) -> None:
+    lexicon = checkers.checker("en").lexicon
+    listed = ["Brazilian", "August", "august", "NATO", "McDonald", "Zzyzxville", "colour"]
+    assert proper_nouns(listed, lexicon) == {"brazilian": "Brazilian"}
 
 
 def test_the_english_tags_share_one_dictionary(checkers: LanguageCheckers) -> None:
