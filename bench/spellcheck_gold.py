@@ -25,7 +25,8 @@ and real fixes no list confirms.
 The essays are split in two halves by a hash of the file name
 (`tuning_half`): the English ranking's weights were chosen on the tuning half
 (`python -m bench.tune_ranking`), so the report half is the fair figure; both halves and all
-essays are written. Writes bench/results/spellcheck_gold.json.
+essays are written, each with the highest fix precision any checker could reach on it
+(`precision_ceiling`). Writes bench/results/spellcheck_gold.json.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from bench.spellcheck_scoring import (
     annotated_essays,
     halves,
     known_fixes,
+    precision_ceiling,
     tally,
 )
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
@@ -60,7 +62,10 @@ def measure(
     started = time.process_time()
     checked = [(checker.check(text).corrections, spans) for text, spans in essays]
     seconds = time.process_time() - started
-    return {**tally(checked, fixes), "cpu_ms_per_essay": round(1000 * seconds / len(essays), 3)}
+    result = {**tally(checked, fixes), "cpu_ms_per_essay": round(1000 * seconds / len(essays), 3)}
+    if fixes is not None:
+        result["ceiling"] = precision_ceiling(essays, checker.accepts, fixes)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{tag:6s} {name:6s} changes {part['changes']}, right {part['right']}, "
                 f"wrong word {part['wrong_word']}, false {part['false']}: "
                 f"fix precision {part['fix_precision']}, recall {part['recall']}; false of "
-                f"known kinds {part['false_of_known_kinds']}"
+                f"known kinds {part['false_of_known_kinds']}; at most "
+                f"{part['ceiling']['fix_precision_ceiling']} on this gold"
             )
     path = write_result("spellcheck_gold", {"machine": machine(), "tags": results})
     print(f"wrote {path}")

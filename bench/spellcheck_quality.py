@@ -44,6 +44,7 @@ from bench.spellcheck_scoring import (
     Essay,
     annotated_essays,
     known_fixes,
+    precision_ceiling,
     tally,
     tuning_half,
 )
@@ -118,6 +119,7 @@ def english_in_context(
     agree essay by essay."""
     figures: dict[str, Any] = {}
     texts_by_name = {name: text for name, (text, _) in essays.items()}
+    fixes = known_fixes()
     for tag in TAGS:
         service = run.tags[tag]
         ours, ours_cpu = in_process(checkers, tag, texts_by_name)
@@ -134,6 +136,14 @@ def english_in_context(
             "essays_repaired_by_file_service": sum(
                 e.text != texts_by_name[name] for name, e in service.essays.items()
             ),
+            "ceiling": {
+                "all": precision_ceiling(essays.values(), checkers.checker(tag).accepts, fixes),
+                "report_half": precision_ceiling(
+                    [e for n, e in essays.items() if not tuning_half(n)],
+                    checkers.checker(tag).accepts,
+                    fixes,
+                ),
+            },
             "service_seconds": round(service.seconds, 1),
             "cpu_ms_per_essay": cpu_ms_per_essay(service),
             "in_process_cpu_ms_per_essay": ours_cpu,

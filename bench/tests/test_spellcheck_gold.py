@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.spellcheck_scoring import false_kind, judge, known_fixes, read_gold
+from bench.spellcheck_scoring import false_kind, judge, known_fixes, precision_ceiling, read_gold
 from services.spell_checker.domain.model import Correction
 
 SPANS = [(10, 16, "beleive"), (30, 35, "their")]
@@ -33,3 +33,16 @@ def test_false_changes_of_known_kinds_are_told_apart() -> None:
     assert false_kind(Correction(0, 4, "dont", "don't"), fixes).startswith("contraction")
     assert false_kind(Correction(0, 8, "Writting", "Writing"), fixes) != "other"
     assert false_kind(Correction(0, 9, "floorball", "football"), fixes) == "other"
+
+
+def test_the_ceiling_counts_confirmed_misspellings_outside_the_annotation() -> None:
+    text = "I dont think writting is easy. Writting is hard, and sukh writting is a floorball."
+    spans = [(13, 21, "writing")]  # the first `writting`
+    known = {"i", "think", "is", "easy", "hard", "and", "a"}
+    ceiling = precision_ceiling([(text, spans)], known.__contains__, known_fixes())
+    # `dont`, and the third `writting`: the second has a capital; sukh and floorball no list has
+    assert ceiling["unannotated_confirmed_misspellings"] == {
+        "contraction without its apostrophe": 1,
+        "misspelling annotated elsewhere in the gold or listed": 1,
+    }
+    assert ceiling["fix_precision_ceiling"] == round(1 / 3, 4)

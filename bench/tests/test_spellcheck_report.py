@@ -159,3 +159,20 @@ def test_the_report_marks_each_target_and_shows_each_section(tmp_path: Path) -> 
     for heading in ("through the service", "old engine", "Swedish", "Misspelling lists", "CPU"):
         assert heading in text
     assert paths["json"].is_file()
+
+
+def test_the_report_shows_the_precision_ceiling_when_measured() -> None:
+    result = copy.deepcopy(a_result())
+    ceiling = {
+        "annotated_errors": 20,
+        "unannotated_confirmed_misspellings": {"contraction without its apostrophe": 1},
+        "most_common_unannotated": [["dont", 1]],
+        "fix_precision_ceiling": 0.9524,
+    }
+    for tag in TAGS:
+        result["english"][tag]["ceiling"] = {"all": ceiling, "report_half": ceiling}
+    result["targets"] = targets(result)
+    text = markdown(result)
+    assert "86.0 % (all essays 90.0 %); at most 95.2 % on this gold | met |" in text
+    assert "| `en-GB` | 20 | 1 | dont (1) | 95.2 % |" in text
+    assert "95.2 %" not in markdown(a_result() | {"targets": targets(a_result())})

@@ -222,6 +222,11 @@ class EssayChecker:
         """The dictionary this checker uses."""
         return self._lexicon
 
+    def accepts(self, word: str) -> bool:
+        """Whether the word (lower case, straight apostrophes: `normalize_word`) is taken as
+        written: a dictionary word, one of the language's other spellings, an allowed one."""
+        return self._accepted(word, self._allowed)
+
     def check(self, text: str, allowed_words: Iterable[str] = ()) -> CheckResult:
         """Check `text`; `allowed_words` adds to the configured allow-list for this text only."""
         tokens = tokenize(text)
