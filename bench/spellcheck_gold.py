@@ -26,12 +26,15 @@ The essays are split in two halves by a hash of the file name
 (`tuning_half`): the English ranking's weights were chosen on the tuning half
 (`python -m bench.tune_ranking`), so the report half is the fair figure; both halves and all
 essays are written, each with the highest fix precision any checker could reach on it
-(`precision_ceiling`). Writes bench/results/spellcheck_gold.json.
+(`precision_ceiling`), and the report half once more with every unknown word given its likeliest
+fix however unsure (`every_best_guess`: the most recall the ranking has, and what it costs).
+Writes bench/results/spellcheck_gold.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -50,6 +53,7 @@ from bench.spellcheck_scoring import (
     tally,
 )
 from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
+from services.spell_checker.domain.ranking import NoisyChannelCorrector
 from tests.harness.spellcheck_common import machine, write_result
 
 
@@ -68,6 +72,22 @@ def measure(
     return result
 
 
+def every_best_guess(
+    checkers: LanguageCheckers, tag: str, essays: list[Essay]
+) -> dict[str, object]:
+    """The tag's figures when every word it does not know gets its likeliest fix, however
+    unsure (`min_posterior` 0): the most the ranking can fix, at the precision that costs."""
+    engine = checkers.corrector(tag).engine
+    if not isinstance(engine, NoisyChannelCorrector):
+        return {}
+    chosen = engine.weights
+    engine.weights = dataclasses.replace(chosen, min_posterior=0.0)
+    try:
+        return measure(checkers, tag, essays)
+    finally:
+        engine.weights = chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tags", nargs="+", default=list(TAGS), help="English tags to measure")
@@ -81,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         essays = annotated_essays()
         tuning, report = halves(essays)
         fixes = known_fixes()
-        results = {}
+        results: dict[str, dict[str, Any]] = {}
         for tag in args.tags:
             results[tag] = measure(checkers, tag, list(essays.values()), fixes)
             results[tag]["tuning_half"] = measure(checkers, tag, tuning, fixes)
             results[tag]["report_half"] = measure(checkers, tag, report, fixes)
+            results[tag]["report_half_every_best_guess"] = every_best_guess(checkers, tag, report)
     for tag, result in results.items():
         parts: tuple[tuple[str, Any], ...] = (("all", result), ("report", result["report_half"]))
         for name, part in parts:
@@ -95,6 +116,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"fix precision {part['fix_precision']}, recall {part['recall']}; false of "
                 f"known kinds {part['false_of_known_kinds']}; at most "
                 f"{part['ceiling']['fix_precision_ceiling']} on this gold"
+            )
+        guess = result["report_half_every_best_guess"]
+        if guess:
+            print(
+                f"{tag:6s} report, every best guess written: changes {guess['changes']}, "
+                f"fix precision {guess['fix_precision']}, recall {guess['recall']}"
             )
     path = write_result("spellcheck_gold", {"machine": machine(), "tags": results})
     print(f"wrote {path}")

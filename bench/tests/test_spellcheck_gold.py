@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from bench.spellcheck_scoring import false_kind, judge, known_fixes, precision_ceiling, read_gold
+from pathlib import Path
+
+from bench.spellcheck_gold import every_best_guess, measure
+from bench.spellcheck_scoring import (
+    Essay,
+    false_kind,
+    judge,
+    known_fixes,
+    precision_ceiling,
+    read_gold,
+)
+from services.spell_checker.adapters.checkers import CheckerConfig, Engine, LanguageCheckers
 from services.spell_checker.domain.model import Correction
+from services.spell_checker.domain.ranking import NoisyChannelCorrector
 
 SPANS = [(10, 16, "beleive"), (30, 35, "their")]
 
@@ -46,3 +58,15 @@ def test_the_ceiling_counts_confirmed_misspellings_outside_the_annotation() -> N
         "misspelling annotated elsewhere in the gold or listed": 1,
     }
     assert ceiling["fix_precision_ceiling"] == round(1 / 3, 4)
+
+
+def test_every_best_guess_fixes_more_and_leaves_the_weights_as_chosen(tmp_path: Path) -> None:
+    checkers = LanguageCheckers(CheckerConfig(Engine.SYMSPELL, tmp_path))
+    engine = checkers.corrector("en").engine
+    assert isinstance(engine, NoisyChannelCorrector)
+    chosen = engine.weights
+    essays: list[Essay] = [("I want to studie ther, it has a nice tast.", [])]  # three unsure words
+    unsure = measure(checkers, "en", essays)
+    guessed = every_best_guess(checkers, "en", essays)
+    assert engine.weights == chosen
+    assert (unsure["changes"], guessed["changes"]) == (0, 3)
