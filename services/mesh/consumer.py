@@ -39,7 +39,7 @@ from services.mesh.metrics import (
     EVENTS_HANDLED,
     HANDLER_SECONDS,
 )
-from services.mesh.nats_internals import connection_of, subscription_of
+from services.mesh.nats_internals import connection_of, subscription_of, withdraw_interest
 from services.mesh.outage import DependencyWait, is_unavailable, wait_or_stop
 from services.mesh.publisher import HEADER_CORRELATION, HEADER_TYPE
 from services.mesh.settings import NatsSettings
@@ -240,15 +240,21 @@ class EventConsumer:
         await self._hand_back_late_deliveries()
         with contextlib.suppress(nats.errors.Error, TimeoutError):
             await connection_of(self._js).flush()  # the acks of the last messages reach the server
-        for subscription in (self._advisory_sub, self._pull_sub):
-            if subscription is not None:
-                with contextlib.suppress(nats.errors.Error):
-                    await subscription.unsubscribe()
+        if self._advisory_sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._advisory_sub.unsubscribe()
         log.info("consumer stopped", extra={"durable": self._spec.durable})
 
     async def _hand_back_late_deliveries(self) -> None:
-        """Nak what a pull request that outlived the last fetch delivered, so that it is
-        redelivered soon (to another instance) instead of after ack_wait.
+        """Withdraw the pull subscription's interest, and nak what a pull request that outlived
+        the last fetch delivered, so that it is redelivered soon (to another instance) instead of
+        after ack_wait.
+
+        Interest is withdrawn first: UNSUB, then a round trip. JetStream delivers nothing to an
+        inbox nobody listens on (it drops the pull request), and whatever it delivered before the
+        UNSUB has arrived when the round trip returns, so every late delivery is in hand here.
+        Naking what was pending at one moment and unsubscribing after missed a delivery that
+        came in between: it waited out ack_wait (the SIGTERM suite under load, 2 runs in 23).
 
         The nak asks for the redelivery after _FETCH_TIMEOUT_S: by then every pull request this
         instance sent has expired. A nak without a delay was redelivered at once into that same
@@ -256,14 +262,19 @@ class EventConsumer:
         waited out ack_wait unanswered (seen in the SIGTERM suite under load)."""
         if self._pull_sub is None:
             return
-        while self._pull_sub.pending_msgs > 0:
+        subscription = subscription_of(self._pull_sub)
+        with contextlib.suppress(nats.errors.Error):
+            await withdraw_interest(subscription)
+        while subscription.pending_msgs:
             try:
-                msg = await subscription_of(self._pull_sub).next_msg(timeout=0.1)
-            except (TimeoutError, nats.errors.TimeoutError):
-                return
+                msg = await subscription.next_msg(timeout=0.1)
+            except nats.errors.Error:
+                break  # the connection is gone: JetStream redelivers after ack_wait
             if msg.reply and msg.reply.startswith("$JS.ACK."):
                 with contextlib.suppress(nats.errors.Error):
                     await msg.nak(delay=_FETCH_TIMEOUT_S)
+        with contextlib.suppress(nats.errors.Error):
+            await subscription.unsubscribe()
 
     async def _fetch_loop(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():

@@ -27,6 +27,16 @@ def subscription_of(pull: JetStreamContext.PullSubscription) -> Subscription:
     return subscription
 
 
+async def withdraw_interest(subscription: Subscription) -> None:
+    """Tell the server to deliver nothing more to `subscription`, and wait for a round trip:
+    whatever it sent before is then in the subscription's queue, still read with `next_msg`.
+    nats-py's `drain` does this and then waits for the queue's `join`, which never returns for
+    a pull subscription (`fetch` takes messages off the queue without `task_done`)."""
+    connection = subscription._conn
+    await connection._send_unsubscribe(subscription._id)
+    await connection.flush()
+
+
 def watch_subscription(watcher: KeyValue.KeyWatcher) -> JetStreamContext.PushSubscription | None:
     """The ordered consumer's subscription under a KV watch: its consumer info tells how much of
     the watch is left to read, and its name lets the watch's consumer be deleted at once."""

@@ -16,6 +16,7 @@ from services.mesh.nats_internals import (
     update_with_ttl,
     watch_consumer_name,
     watch_subscription,
+    withdraw_interest,
 )
 from services.mesh.settings import NatsSettings
 from services.mesh.streams import EVENTS_STREAM, ConsumerSpec, ensure_consumer, ensure_kv
@@ -41,6 +42,21 @@ async def test_the_subscription_under_a_pull_subscription(nats_js: JS) -> None:
         assert subscription.pending_msgs == pull.pending_msgs == 0
     finally:
         await pull.unsubscribe()
+
+
+async def test_a_subscription_without_interest_keeps_what_came_before(nats_js: JS) -> None:
+    client, _ = nats_js
+    subject = unique("internals.withdrawn")
+    subscription = await client.subscribe(subject)
+    try:
+        await client.publish(subject, b"before")
+        await withdraw_interest(subscription)
+        await client.publish(subject, b"after")
+        await client.flush()
+        assert (await subscription.next_msg(timeout=5)).data == b"before"
+        assert subscription.pending_msgs == 0  # `after` found no interest
+    finally:
+        await subscription.unsubscribe()
 
 
 async def test_a_watch_names_its_subscription_and_consumer(

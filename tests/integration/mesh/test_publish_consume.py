@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 from typing import Any
 
+import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -19,6 +21,7 @@ from services.mesh.consumer import (
     TransientError,
 )
 from services.mesh.event_ids import derived_event_id, new_metadata
+from services.mesh.nats_internals import subscription_of
 from services.mesh.publisher import HEADER_MSG_ID, HEADER_TYPE, EventPublisher
 from services.mesh.streams import DLQ_STREAM, EVENTS_STREAM, ConsumerSpec
 from tests.support import unique, wait_until
@@ -261,6 +264,74 @@ async def test_stop_finishes_in_flight_work(nats_js: JS) -> None:
     assert finished == ["b-slow"]
     info = await js.consumer_info(EVENTS_STREAM, consumer._spec.durable)
     assert info.num_ack_pending == 0
+
+
+async def test_stop_hands_back_late_deliveries_and_leaves_no_pull_request_open(
+    nats_js: JS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull request can outlive the fetch that sent it (the server's expiry runs from when it
+    got the request). What it delivers after the last fetch is naked at stop, and from the
+    stop's first round trip to the server on, the instance's inbox takes nothing more: a message
+    published then goes to the next instance at its first delivery, not after ack_wait."""
+    nc, js = nats_js
+    subject = fresh_subject()
+    spec = ConsumerSpec(durable=unique("durable").replace("-", "_"), filter_subjects=[subject])
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(event: events_pb2.BatchEssaysRegistered, delivery: Delivery) -> None:
+        started.set()
+        await release.wait()
+
+    consumer = EventConsumer(
+        js, spec, {events_pb2.BatchEssaysRegistered: slow}, service="test", concurrency=1
+    )
+    await consumer.start()
+    publisher = EventPublisher(js, "test")
+    await publisher.publish(registered("b-held"), subject=subject)
+    await asyncio.wait_for(started.wait(), timeout=10)
+    # the one slot is busy, so the consumer fetches nothing: a pull request of its own, still
+    # open for 30 s, stands for one that outlived its fetch
+    assert consumer._pull_sub is not None
+    inbox = subscription_of(consumer._pull_sub).subject
+    await nc.publish(
+        f"$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.{spec.durable}",
+        json.dumps({"batch": 2, "expires": 30_000_000_000}).encode(),
+        reply=inbox,
+    )
+    await publisher.publish(registered("b-late"), subject=subject)
+    await wait_until(
+        lambda: consumer._pull_sub is not None and consumer._pull_sub.pending_msgs == 1,
+        message="the late delivery waiting in the inbox",
+    )
+    flush = nc.flush
+
+    async def publish_then_flush(*args: Any, **kwargs: Any) -> None:
+        # a message published while the consumer stops, as its first round trip begins: when
+        # the stop looked for late deliveries before it withdrew the inbox's interest, this one
+        # reached the inbox in between, was dropped with it, and waited out ack_wait
+        monkeypatch.setattr(nc, "flush", flush)
+        await publisher.publish(registered("b-during"), subject=subject)
+        await flush(*args, **kwargs)
+
+    monkeypatch.setattr(nc, "flush", publish_then_flush)
+    stopping = asyncio.create_task(consumer.stop())
+    release.set()
+    await asyncio.wait_for(stopping, timeout=10)
+    await publisher.publish(registered("b-after"), subject=subject)
+
+    seen: dict[str, int] = {}
+
+    async def record(event: events_pb2.BatchEssaysRegistered, delivery: Delivery) -> None:
+        seen[event.batch_id] = delivery.num_delivered
+
+    successor = EventConsumer(js, spec, {events_pb2.BatchEssaysRegistered: record}, service="test")
+    await successor.start()
+    try:
+        await wait_until(lambda: len(seen) == 3, timeout_s=10, message="every message handled")
+    finally:
+        await successor.stop()
+    assert seen == {"b-late": 2, "b-during": 1, "b-after": 1}
 
 
 async def test_a_handler_slower_than_ack_wait_keeps_its_message(nats_js: JS) -> None:
