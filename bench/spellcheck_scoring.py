@@ -69,13 +69,17 @@ def halves(essays: dict[str, Essay]) -> tuple[list[Essay], list[Essay]]:
     return tuning, report
 
 
+def touched(start: int, end: int, spans: list[Span]) -> list[Span]:
+    """The annotated errors that the text from `start` to `end` overlaps."""
+    return [s for s in spans if s[0] < end and start < s[1]]
+
+
 def judge(correction: Correction, spans: list[Span]) -> str:
     """right, wrong word or false (see the module docstring)."""
-    end = correction.offset + correction.length
-    touched = [s for s in spans if s[0] < end and correction.offset < s[1]]
-    if not touched:
+    touched_spans = touched(correction.offset, correction.offset + correction.length, spans)
+    if not touched_spans:
         return "false"
-    return "right" if any(correction.replacement == s[2] for s in touched) else "wrong word"
+    return "right" if any(correction.replacement == s[2] for s in touched_spans) else "wrong word"
 
 
 @functools.cache
@@ -174,7 +178,7 @@ def precision_ceiling(
         errors += len(spans)
         for part in tokenize(text).parts:
             word = part.text
-            if word[:1].isupper() or any(s[0] < part.end and part.start < s[1] for s in spans):
+            if word[:1].isupper() or touched(part.start, part.end, spans):
                 continue
             lookup = normalize_word(word)
             if lookup in CONTRACTIONS["en"]:

@@ -63,15 +63,13 @@ def british_words(listed: Iterable[str]) -> frozenset[str]:
     return frozenset(word for word in listed if word.islower())
 
 
-def proper_nouns(listed: Iterable[str], lexicon: Lexicon) -> dict[str, str]:
+def proper_nouns(listed: Iterable[str], common: frozenset[str], lexicon: Lexicon) -> dict[str, str]:
     """The dictionary words a word list writes only with a capital (`Brazilian`, `Hollywood`,
-    not `August`, which it lists as `august` too), by their lower-case form: a fix into one of
-    them is written that way."""
-    words = list(listed)
-    common = british_words(words)
+    not `August`, which it lists as `august` too: `common`, its lower-case words), by their
+    lower-case form: a fix into one of them is written that way."""
     return {
         lower: word
-        for word in words
+        for word in listed
         if word[:1].isupper()
         and word[1:].islower()
         and (lower := word.lower()) not in common
@@ -251,8 +249,8 @@ class LanguageCheckers:
             return None
         if self._english_lists is None:
             listed = read_word_list(self._config.british_words)
+            common = british_words(listed)
             self._english_lists = EnglishLists(
-                british_spellings(british_words(listed), american),
-                proper_nouns(listed, american),
+                british_spellings(common, american), proper_nouns(listed, common, american)
             )
         return self._english_lists

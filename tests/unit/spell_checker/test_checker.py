@@ -12,6 +12,7 @@ from services.spell_checker.adapters.checkers import (
     Engine,
     LanguageCheckers,
     WordListMissingError,
+    british_words,
     proper_nouns,
 )
 from services.spell_checker.domain.checker import EssayChecker
@@ -330,7 +331,7 @@ def test_a_fix_into_a_proper_noun_takes_its_capital(checkers: LanguageCheckers, 
 def test_proper_nouns_are_the_words_listed_only_with_a_capital(checkers: LanguageCheckers) -> None:
     lexicon = checkers.checker("en").lexicon
     listed = ["Brazilian", "August", "august", "NATO", "McDonald", "Zzyzxville", "colour"]
-    assert proper_nouns(listed, lexicon) == {"brazilian": "Brazilian"}
+    assert proper_nouns(listed, british_words(listed), lexicon) == {"brazilian": "Brazilian"}
 
 
 def test_the_english_tags_share_one_dictionary(checkers: LanguageCheckers) -> None:
